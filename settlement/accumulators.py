@@ -1,0 +1,109 @@
+"""Year-to-date accumulators (累计信息): what each person has used of each bucket in a year.
+
+One row per (person_id, year, layer, bucket) with ``base_cum`` (cumulative base of the bucket,
+fen), ``paid_cum`` (cumulative payments, fen) and ``claims`` (claims settled in the bucket).
+Closing = opening + what the batch added; rows the batch did not touch are carried unchanged,
+so a closing table can be the next batch's opening table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from settlement.layers import BucketTotals, Opening
+from tiers.tables import CompiledPolicy
+
+I64 = npt.NDArray[np.int64]
+KEY = ["person_id", "year", "layer", "bucket"]
+COLUMNS = [*KEY, "base_cum", "paid_cum", "claims"]
+
+
+class AccumulatorError(ValueError):
+    """A malformed opening accumulator table."""
+
+
+def empty() -> pd.DataFrame:
+    """An accumulator table with no rows."""
+    frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in COLUMNS})
+    return frame.astype({"person_id": "string", "layer": "string", "bucket": "string"})
+
+
+def check(frame: pd.DataFrame, policy: CompiledPolicy) -> pd.DataFrame:
+    """Validate an accumulator table against ``policy``; returns it with canonical dtypes."""
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise AccumulatorError(f"accumulators: missing column(s) {missing}")
+    frame = frame[COLUMNS].astype({"person_id": "string", "layer": "string", "bucket": "string"})
+    known = {(la.id, b) for la in policy.layers for b in la.buckets}
+    pairs = set(zip(frame["layer"], frame["bucket"], strict=True))
+    if pairs - known:
+        raise AccumulatorError(f"accumulators: unknown layer/bucket {sorted(pairs - known)} for policy {policy.id}")
+    if frame.duplicated(KEY).any():
+        row = frame[frame.duplicated(KEY)].iloc[0]
+        raise AccumulatorError(f"accumulators: duplicate row for {tuple(row[KEY])}")
+    if (frame[["base_cum", "paid_cum", "claims"]] < 0).any().any():
+        raise AccumulatorError("accumulators: negative base_cum, paid_cum or claims")
+    return frame.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """The batch's person-years, in sorted order: person code and calendar year."""
+
+    person: I64
+    year: I64
+    persons: npt.NDArray[np.object_]
+
+    def locate(self, person_id: pd.Series, year: pd.Series) -> I64:
+        """Segment of each (person_id, year), or -1 when the batch has no claim there."""
+        code = pd.Index(self.persons).get_indexer(person_id.astype(object))
+        key = _key(code.astype(np.int64), year.to_numpy(np.int64), self)
+        seg_key = _key(self.person, self.year, self)
+        pos = np.minimum(np.searchsorted(seg_key, key), max(len(seg_key) - 1, 0))
+        found = (code >= 0) & (len(seg_key) > 0) & (seg_key[pos] == key) if len(seg_key) else code < -1
+        return np.where(found, pos, -1)
+
+
+def _key(person: I64, year: I64, segments: Segments) -> I64:
+    lo = int(segments.year.min()) if len(segments.year) else 0
+    span = int(segments.year.max()) - lo + 1 if len(segments.year) else 1
+    inside = (year >= lo) & (year < lo + span)
+    return np.where(inside, person * span + (year - lo), -1)
+
+
+def opening_for(frame: pd.DataFrame, segments: Segments, layer: str, bucket: str) -> Opening:
+    """Opening accumulators of one bucket, as arrays over the batch's segments."""
+    n = len(segments.person)
+    base, paid, claims = (np.zeros(n, np.int64) for _ in range(3))
+    rows = frame[(frame["layer"] == layer) & (frame["bucket"] == bucket)]
+    seg = segments.locate(rows["person_id"], rows["year"])
+    hit = seg >= 0
+    for target, column in ((base, "base_cum"), (paid, "paid_cum"), (claims, "claims")):
+        target[seg[hit]] = rows[column].to_numpy(np.int64)[hit]
+    return Opening(base, paid, claims)
+
+
+def closing(opening: pd.DataFrame, added: dict[tuple[str, str], BucketTotals], segments: Segments) -> pd.DataFrame:
+    """Opening plus what the batch added, one row per (person, year, layer, bucket)."""
+    parts = [opening]
+    for (layer, bucket), totals in added.items():
+        parts.append(
+            pd.DataFrame(
+                {
+                    "person_id": pd.array(segments.persons[segments.person[totals.segment]], dtype="string"),
+                    "year": segments.year[totals.segment],
+                    "layer": layer,
+                    "bucket": bucket,
+                    "base_cum": totals.base,
+                    "paid_cum": totals.paid,
+                    "claims": totals.claims,
+                }
+            )
+        )
+    merged = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else empty()
+    summed = merged.groupby(KEY, sort=True, as_index=False)[["base_cum", "paid_cum", "claims"]].sum()
+    return summed.astype({"person_id": "string", "layer": "string", "bucket": "string"})[COLUMNS]

@@ -1,0 +1,179 @@
+"""The claim table contract: columns, validation, and the int64 arrays the engine works on.
+
+Input columns (issue #2): ``claim_id, person_id, category, med_type, hospital_level,
+settle_date, diagnosis, accident, medfee_sumamt, fulamt_ownpay_amt, overlmt_selfpay,
+preselfpay_amt`` — amounts in yuan with at most two decimals. ``inscp_scp_amt`` (政策范围内)
+is derived: ``medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt``.
+
+Every bad row is reported with its claim_id, field and reason (:class:`ClaimValidationError`);
+nothing is settled when any row is bad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, MED_TYPES
+
+I64 = npt.NDArray[np.int64]
+
+AMOUNT_COLUMNS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
+CLAIM_COLUMNS = (
+    "claim_id",
+    "person_id",
+    "category",
+    "med_type",
+    "hospital_level",
+    "settle_date",
+    "diagnosis",
+    "accident",
+    *AMOUNT_COLUMNS,
+)
+MAX_YUAN = 10**11
+"""Largest accepted amount (yuan); keeps every exact product far inside int64."""
+
+_AMOUNT = r"\d+(\.\d{1,2})?"
+_DATE = r"\d{4}-\d{2}-\d{2}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    claim_id: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"claim {self.claim_id}: {self.field}: {self.reason}"
+
+
+class ClaimValidationError(ValueError):
+    """Bad input rows; ``problems`` lists every (claim_id, field, reason) found."""
+
+    SHOWN = 20
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = [str(p) for p in problems[: self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"… and {len(problems) - self.SHOWN} more")
+        super().__init__(f"{len(problems)} problem(s) in the claims:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class ClaimTable:
+    """Validated claims as arrays, in input order. Codes index the tuples in :mod:`tiers.codes`."""
+
+    claim_id: npt.NDArray[np.object_]
+    claim_rank: I64  # rank of claim_id in sorted order (ties impossible: ids are unique)
+    person: I64  # index into ``persons``
+    persons: npt.NDArray[np.object_]
+    category: I64
+    med: I64
+    level: I64  # 0-based hospital level
+    day: I64  # settle_date as days since 1970-01-01
+    diagnosis: I64  # index into ``diagnoses``
+    diagnoses: npt.NDArray[np.object_]
+    accident: I64  # 0/1
+    medfee: I64
+    fulamt_ownpay: I64
+    overlmt_selfpay: I64
+    preselfpay: I64
+
+    def __len__(self) -> int:
+        return len(self.claim_id)
+
+    @property
+    def inscp(self) -> I64:
+        """政策范围内金额 (fen)."""
+        return self.medfee - self.fulamt_ownpay - self.overlmt_selfpay - self.preselfpay
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].astype("string").fillna("").str.strip()
+
+
+def _flag(problems: list[Problem], ids: pd.Series, bad: npt.NDArray[np.bool_], field: str, reason: str) -> None:
+    problems.extend(Problem(str(cid), field, reason) for cid in ids[bad])
+
+
+def _codes(values: pd.Series, allowed: tuple[str, ...]) -> I64:
+    return np.asarray(pd.Categorical(values, categories=list(allowed)).codes, dtype=np.int64)
+
+
+def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Problem]) -> I64:
+    negative = text.str.startswith("-").to_numpy(bool)
+    _flag(problems, ids, negative, field, "negative amount")
+    well_formed = text.str.fullmatch(_AMOUNT).to_numpy(bool)
+    many = text.str.fullmatch(r"\d+\.\d{3,}").to_numpy(bool)
+    _flag(problems, ids, many & ~negative, field, "more than two decimals")
+    _flag(problems, ids, ~well_formed & ~many & ~negative, field, "not an amount in yuan (e.g. 1234.56)")
+    yuan = pd.to_numeric(text.where(well_formed, "0")).to_numpy(np.float64)
+    _flag(problems, ids, yuan > MAX_YUAN, field, f"amount above {MAX_YUAN} yuan")
+    return np.rint(np.minimum(yuan, MAX_YUAN) * 100).astype(np.int64)
+
+
+def _parse_day(text: pd.Series, ids: pd.Series, problems: list[Problem]) -> I64:
+    parsed = pd.to_datetime(text.where(text.str.fullmatch(_DATE), None), format="%Y-%m-%d", errors="coerce")
+    bad = parsed.isna().to_numpy(bool)
+    _flag(problems, ids, bad, "settle_date", "not a date YYYY-MM-DD")
+    days = parsed.to_numpy("datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    return np.where(bad, 0, days)
+
+
+def _check_ids(ids: pd.Series, persons: pd.Series, problems: list[Problem]) -> None:
+    _flag(problems, ids, (ids == "").to_numpy(bool), "claim_id", "empty claim_id")
+    _flag(problems, ids, ids.duplicated(keep="first").to_numpy(bool), "claim_id", "duplicate claim_id")
+    _flag(problems, ids, (persons == "").to_numpy(bool), "person_id", "empty person_id")
+
+
+def _check_codes(frame: pd.DataFrame, ids: pd.Series, problems: list[Problem]) -> dict[str, I64]:
+    levels = tuple(str(lv) for lv in HOSPITAL_LEVELS)
+    specs = {
+        "category": ("category", CATEGORIES),
+        "med": ("med_type", MED_TYPES),
+        "level": ("hospital_level", levels),
+        "accident": ("accident", ("0", "1")),
+    }
+    codes = {}
+    for name, (column, allowed) in specs.items():
+        codes[name] = _codes(_text(frame, column), allowed)
+        _flag(problems, ids, codes[name] < 0, column, f"unknown value; expected one of {list(allowed)}")
+    return {k: np.maximum(v, 0) for k, v in codes.items()}
+
+
+def from_frame(frame: pd.DataFrame) -> ClaimTable:
+    """Validate a claims DataFrame (any dtypes; read text as text) and build the arrays."""
+    missing = [c for c in CLAIM_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ClaimValidationError([Problem("*", c, "missing column") for c in missing])
+    problems: list[Problem] = []
+    ids, persons = _text(frame, "claim_id"), _text(frame, "person_id")
+    _check_ids(ids, persons, problems)
+    codes = _check_codes(frame, ids, problems)
+    amounts = {c: _parse_amount(_text(frame, c), ids, c, problems) for c in AMOUNT_COLUMNS}
+    day = _parse_day(_text(frame, "settle_date"), ids, problems)
+    parts = amounts["fulamt_ownpay_amt"] + amounts["overlmt_selfpay"] + amounts["preselfpay_amt"]
+    _flag(problems, ids, parts > amounts["medfee_sumamt"], "medfee_sumamt", "components exceed the total")
+    if problems:
+        raise ClaimValidationError(problems)
+    person_code, person_uniques = pd.factorize(persons, sort=False)
+    diag_code, diag_uniques = pd.factorize(_text(frame, "diagnosis").str.upper(), sort=False)
+    id_array = ids.to_numpy(object)
+    return ClaimTable(
+        claim_id=id_array,
+        claim_rank=pd.factorize(ids, sort=True)[0].astype(np.int64),
+        person=person_code.astype(np.int64),
+        persons=np.asarray(person_uniques, dtype=object),
+        day=day,
+        diagnosis=diag_code.astype(np.int64),
+        diagnoses=np.asarray(diag_uniques, dtype=object),
+        medfee=amounts["medfee_sumamt"],
+        fulamt_ownpay=amounts["fulamt_ownpay_amt"],
+        overlmt_selfpay=amounts["overlmt_selfpay"],
+        preselfpay=amounts["preselfpay_amt"],
+        **codes,
+    )

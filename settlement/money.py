@@ -1,0 +1,63 @@
+"""The one rounding policy, and exact conversions between yuan text and int64 fen.
+
+Inside the engine money is int64 fen and ratios are int64 in 1/10,000 (:data:`RATIO_SCALE`),
+so a ratio times an amount is an exact integer in 1/10,000 fen. Each layer payment of each
+claim is rounded **once**, half up, to the fen (:func:`round_half_up`) — the result
+``Decimal.quantize(Decimal("0.01"), ROUND_HALF_UP)`` gives.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from tiers.tables import RATIO_SCALE
+
+I64 = npt.NDArray[np.int64]
+
+FEN_PER_YUAN = 100
+_HALF = RATIO_SCALE // 2
+
+
+def round_half_up(scaled: I64) -> I64:
+    """Exact amounts in 1/10,000 fen (≥ 0) → fen, half up.
+
+    >>> round_half_up(np.array([12_345_000, 5_000, 4_999, 0], dtype=np.int64)).tolist()
+    [1235, 1, 0, 0]
+    """
+    return (scaled + _HALF) // RATIO_SCALE
+
+
+def fen_to_yuan_text(fen: I64) -> npt.NDArray[np.str_]:
+    """int64 fen → "yuan.ff" strings, exact (no float on the way).
+
+    >>> fen_to_yuan_text(np.array([0, 5, 123456, -75], dtype=np.int64)).tolist()
+    ['0.00', '0.05', '1234.56', '-0.75']
+    """
+    sign = np.where(fen < 0, "-", "")
+    whole, cents = np.divmod(np.abs(fen), FEN_PER_YUAN)
+    text = np.char.add(np.char.add(sign, whole.astype(str)), ".")
+    return np.char.add(text, np.char.zfill(cents.astype(str), 2))
+
+
+def decimal_to_fen(yuan: Decimal) -> int:
+    """One exact Decimal yuan → fen (refuses fractions of a fen).
+
+    >>> decimal_to_fen(Decimal("12.30"))
+    1230
+    """
+    fen = yuan * FEN_PER_YUAN
+    if fen != fen.to_integral_value():
+        raise ValueError(f"{yuan} is not a whole number of fen")
+    return int(fen)
+
+
+def fen_to_decimal(fen: int) -> Decimal:
+    """fen → Decimal yuan with two places.
+
+    >>> fen_to_decimal(123456)
+    Decimal('1234.56')
+    """
+    return (Decimal(int(fen)) / FEN_PER_YUAN).quantize(Decimal("0.01"))

@@ -1,0 +1,134 @@
+"""Small pure array primitives: groups of sorted rows, grouped sums, banded schedules, caps.
+
+Everything works on int64 arrays already sorted by group (person-year), in settlement order
+inside a group. Money in fen; ratios in 1/10,000; "scaled" amounts in 1/10,000 fen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tiers.tables import NO_LIMIT
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Contiguous groups of a sorted array: ``starts`` of each group, ``gid`` of each row."""
+
+    starts: I64
+    gid: I64
+
+    @classmethod
+    def of(cls, keys: I64) -> Groups:
+        """Groups of equal consecutive ``keys``.
+
+        >>> Groups.of(np.array([4, 4, 7, 9, 9, 9])).starts.tolist()
+        [0, 2, 3]
+        """
+        if len(keys) == 0:
+            return cls(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        new = np.empty(len(keys), dtype=bool)
+        new[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=new[1:])
+        return cls(np.flatnonzero(new), np.cumsum(new, dtype=np.int64) - 1)
+
+    def cumsum(self, values: I64) -> I64:
+        """Inclusive running sum within each group.
+
+        >>> Groups.of(np.array([1, 1, 2, 2, 2])).cumsum(np.array([5, 1, 2, 3, 4])).tolist()
+        [5, 6, 2, 5, 9]
+        """
+        total = np.cumsum(values)
+        if len(values) == 0:
+            return total
+        before = total[self.starts] - values[self.starts]
+        return total - before[self.gid]
+
+    def rank(self) -> I64:
+        """Position of each row inside its group (0 for the first).
+
+        >>> Groups.of(np.array([3, 3, 3, 8])).rank().tolist()
+        [0, 1, 2, 0]
+        """
+        return np.arange(len(self.gid), dtype=np.int64) - self.starts[self.gid]
+
+    def sums(self, values: I64) -> I64:
+        """Total of each group.
+
+        >>> Groups.of(np.array([1, 1, 2])).sums(np.array([5, 1, 2])).tolist()
+        [6, 2]
+        """
+        if len(values) == 0:
+            return np.zeros(0, np.int64)
+        return np.add.reduceat(values, self.starts).astype(np.int64)
+
+    def previous(self, values: I64, first: I64) -> I64:
+        """Each row's predecessor in its group; ``first[g]`` for a group's first row.
+
+        >>> Groups.of(np.array([1, 1, 2])).previous(np.array([5, 6, 7]), np.array([0, 9])).tolist()
+        [0, 5, 9]
+        """
+        out = np.empty_like(values)
+        if len(values):
+            out[1:] = values[:-1]
+            out[self.starts] = first
+        return out
+
+    def cummax(self, values: I64) -> I64:
+        """Running maximum within each group, for ``values ≥ 0``.
+
+        >>> Groups.of(np.array([1, 1, 1, 2, 2])).cummax(np.array([3, 1, 4, 0, 2])).tolist()
+        [3, 3, 4, 0, 2]
+        """
+        if len(values) == 0:
+            return values.copy()
+        # Lift each group above all earlier ones, so one global running max never crosses groups.
+        height = np.maximum.reduceat(values, self.starts) + 1
+        lift = np.cumsum(height) - height
+        return np.maximum.accumulate(values + lift[self.gid]) - lift[self.gid]
+
+
+def banded(lo: I64, hi: I64, ratio: I64, c0: I64, c1: I64) -> I64:
+    """Σ_k ratio_k × |[lo_k, hi_k) ∩ [c0, c1)|, exact, in 1/10,000 fen (bands as [n, K] arrays).
+
+    >>> lo, hi = np.array([[100, 500]]), np.array([[500, NO_LIMIT]])
+    >>> banded(lo, hi, np.array([[6000, 7000]]), np.array([0]), np.array([600])).tolist()
+    [3100000]
+    """
+    width = hi - lo
+    upper = np.clip(c1[:, None] - lo, 0, width)
+    lower = np.clip(c0[:, None] - lo, 0, width)
+    return np.einsum("ij,ij->i", ratio, upper - lower)
+
+
+def capped(raw: I64, cap: I64, groups: Groups, opening: I64) -> I64:
+    """Clip each payment so the group's cumulative payments stay within the claim's cap.
+
+    ``paid_i = min(raw_i, max(cap_i − paid_before_i, 0))`` with ``paid_before`` starting at
+    ``opening[g]``; a claim never takes back earlier payments, even when its own cap is lower.
+    Closed form: with ``R`` the running raw total and ``c'_i = max(cap_i, P_{i−1})``,
+    ``P_i = R_i − max(0, max_{j≤i}(R_j − c'_j))``. Where a cap drops below what is already
+    paid, ``c'`` depends on ``P``: iterate to the (unique) fixed point — once in most batches.
+
+    >>> g = Groups.of(np.array([0, 0, 0]))
+    >>> capped(np.array([60, 60, 60]), np.array([100, 100, 200]), g, np.array([0])).tolist()
+    [60, 40, 60]
+    >>> capped(np.array([50, 50, 50]), np.array([300, 100, 300]), g, np.array([60])).tolist()
+    [50, 0, 50]
+    """
+    if len(raw) == 0 or bool((cap >= NO_LIMIT).all()):
+        return raw.copy()
+    running = groups.cumsum(raw) + opening[groups.gid]
+    effective = cap
+    while True:
+        paid_to_date = running - groups.cummax(np.maximum(running - effective, 0))
+        before = groups.previous(paid_to_date, opening)
+        widened = np.maximum(cap, before)
+        if np.array_equal(widened, effective):
+            return paid_to_date - before
+        effective = widened

@@ -1,0 +1,124 @@
+"""The slow, obviously correct reference: one claim at a time, in ``Decimal`` yuan.
+
+It reads the policy through :func:`tiers.resolve.resolve` (parameters in force on the claim's
+date) but derives every deductible, band, ratio and cap itself, keeps its accumulators in a
+plain dict, and settles claims in (settle_date, claim_id) order. The engine must agree with
+it to the fen on any batch (tests/settlement/test_oracle_properties.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from tiers.resolve import ResolvedRule, resolve
+from tiers.schema import Policy, When
+
+CENT = Decimal("0.01")
+
+
+@dataclass
+class Acc:
+    base: Decimal = Decimal(0)
+    paid: Decimal = Decimal(0)
+    claims: int = 0
+
+
+def _matches(when: When, claim: dict[str, Any], lists: dict[str, tuple[str, ...]]) -> bool:
+    def in_list(name: str) -> bool:
+        return any(str(claim["diagnosis"]).startswith(p) for p in lists[name])
+
+    checks = [
+        when.med_type is None or claim["med_type"] in when.med_type,
+        when.category is None or claim["category"] in when.category,
+        when.hospital_level is None or int(claim["hospital_level"]) in when.hospital_level,
+        when.diagnosis_in is None or in_list(when.diagnosis_in),
+        when.diagnosis_not_in is None or not in_list(when.diagnosis_not_in),
+        when.accident is None or bool(int(claim["accident"])) == when.accident,
+        when.any_of is None or any(_matches(w, claim, lists) for w in when.any_of),
+    ]
+    return all(checks)
+
+
+def _overlap(lo: Decimal, hi: Decimal | None, a: Decimal, b: Decimal) -> Decimal:
+    top = b if hi is None else min(b, hi)
+    return max(top - max(a, lo), Decimal(0))
+
+
+def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: Decimal) -> Decimal:
+    level, category = int(claim["hospital_level"]), claim["category"]
+    tilt = rule.tilt_for(category)
+    deductible = rule.deductible[level] * (tilt.deductible_factor if tilt else 1)
+    if rule.repeat_factor is not None and acc.claims > 0:
+        deductible *= rule.repeat_factor
+    add = tilt.ratio_add if tilt else Decimal(0)
+    starts = [deductible] + [
+        deductible + f if rule.relative_bands else max(f, deductible) for f in rule.band_from[1:]
+    ]
+    ends: list[Decimal | None] = [*starts[1:], None]
+    c0, c1 = (acc.base, acc.base + base) if rule.per_year else (Decimal(0), base)
+    exact = sum(
+        (ratios[level] + add) * _overlap(lo, hi, c0, c1)
+        for lo, hi, ratios in zip(starts, ends, rule.band_ratio, strict=True)
+    )
+    raw = Decimal(exact).quantize(CENT, rounding=ROUND_HALF_UP)
+    cap = None if tilt and tilt.cap_lifted else rule.cap[level]
+    return raw if cap is None else min(raw, max(cap - acc.paid, Decimal(0)))
+
+
+def settle_reference(
+    claims: list[dict[str, Any]], policy: Policy, opening: dict[tuple[str, int, str, str], Acc] | None = None
+) -> tuple[dict[str, dict[str, Decimal]], dict[tuple[str, int, str, str], Acc]]:
+    """Settle ``claims`` (dicts with the claim contract's fields, amounts as Decimal yuan).
+
+    Returns per claim_id the layer payments, act_pay_dedc, inscp, fund and personal totals, and
+    the closing accumulators keyed by (person_id, year, layer_id, bucket).
+    """
+    lists = {name: dl.icd10_prefixes for name, dl in policy.disease_lists.items()}
+    accs: dict[tuple[str, int, str, str], Acc] = defaultdict(Acc)
+    for key, acc in (opening or {}).items():
+        accs[key] = Acc(acc.base, acc.paid, acc.claims)
+    out: dict[str, dict[str, Decimal]] = {}
+    for claim in sorted(claims, key=lambda c: (str(c["settle_date"]), str(c["claim_id"]))):
+        on = date.fromisoformat(str(claim["settle_date"]))
+        total = claim["medfee_sumamt"]
+        inscp = total - claim["fulamt_ownpay_amt"] - claim["overlmt_selfpay"] - claim["preselfpay_amt"]
+        row = {"inscp_scp_amt": inscp, "act_pay_dedc": Decimal("0.00")}
+        residual = inscp
+        for layer in resolve(policy, on).layers:
+            rule = next((r for r in layer.rules if _matches(_when(policy, layer.id, r.id), claim, lists)), None)
+            pay = Decimal("0.00")
+            if rule is not None:
+                acc = accs[(claim["person_id"], on.year, layer.id, rule.bucket)]
+                pay = _layer_payment(rule, claim, acc, residual)
+                if layer.output == "hifp_pay":
+                    row["act_pay_dedc"] = _deductible_applied(rule, claim, acc, residual)
+                acc.base += residual
+                acc.paid += pay
+                acc.claims += 1
+            row[layer.output] = pay
+            residual -= pay
+        for column in ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"):
+            row.setdefault(column, Decimal("0.00"))
+        row["fund_pay_sumamt"] = row["hifp_pay"] + row["hifmi_pay"] + row["maf_pay"] + row["supp_pay"]
+        row["psn_part_amt"] = total - row["fund_pay_sumamt"]
+        out[str(claim["claim_id"])] = row
+    return out, dict(accs)
+
+
+def _deductible_applied(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: Decimal) -> Decimal:
+    level, tilt = int(claim["hospital_level"]), rule.tilt_for(claim["category"])
+    deductible = rule.deductible[level] * (tilt.deductible_factor if tilt else 1)
+    if rule.repeat_factor is not None and acc.claims > 0:
+        deductible *= rule.repeat_factor
+    if rule.per_year:
+        return min(acc.base + base, deductible) - min(acc.base, deductible)
+    return min(base, deductible)
+
+
+def _when(policy: Policy, layer_id: str, rule_id: str) -> When:
+    layer = next(la for la in policy.layers if la.id == layer_id)
+    return next(r.when for r in layer.rules if r.id == rule_id)

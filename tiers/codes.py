@@ -1,0 +1,53 @@
+"""Stable codes shared by policies and claims: relief categories, visit types, hospital levels.
+
+The position of a code in its tuple is its integer code inside the engine (``int8`` arrays);
+never reorder, only append.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """Relief category (救助身份类别) of a person on the date of a claim."""
+
+    TEKUN = "tekun"  # 特困人员
+    DIBAO = "dibao"  # 低保对象
+    FANPIN = "fanpin"  # 返贫致贫人口
+    DIBAO_EDGE = "dibao_edge"  # 低保边缘家庭成员
+    MONITORED = "monitored"  # 防止返贫监测对象
+    ILLNESS_POVERTY = "illness_poverty"  # 因病致贫重病患者
+    EXPENSE_HARDSHIP = "expense_hardship"  # 支出型困难家庭成员
+    CHILD_HARDSHIP = "child_hardship"  # 困境儿童
+    FORMER_POOR = "former_poor"  # 原建档立卡低收入人口
+    GENERAL = "general"  # 普通参保人
+
+
+class MedType(StrEnum):
+    """NHSA 医疗类别 (``med_type``) the engine settles."""
+
+    GENERAL_OUTPATIENT = "11"  # 普通门诊
+    CHRONIC_OUTPATIENT = "14"  # 门诊慢特病
+    INPATIENT = "21"  # 普通住院
+
+
+CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
+MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
+HOSPITAL_LEVELS: tuple[int, ...] = (1, 2, 3)
+
+CATEGORY_NAMES_ZH: dict[str, str] = {
+    "tekun": "特困人员",
+    "dibao": "低保对象",
+    "fanpin": "返贫致贫人口",
+    "dibao_edge": "低保边缘家庭成员",
+    "monitored": "防止返贫监测对象",
+    "illness_poverty": "因病致贫重病患者",
+    "expense_hardship": "支出型困难家庭成员",
+    "child_hardship": "困境儿童",
+    "former_poor": "原建档立卡低收入人口",
+    "general": "普通参保人",
+}
+
+PAYMENT_COLUMNS: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
+"""The four layer outputs, in settlement order (基本医保 → 大病保险 → 医疗救助 → 补充保险)."""

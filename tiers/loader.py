@@ -1,0 +1,136 @@
+"""Policy files → validated :class:`~tiers.schema.Policy`.
+
+Bad files fail with :class:`PolicyError` naming the file and the key path, e.g.
+``demo.yaml: layers.0.rules.1.ratio.3: 1.2: a ratio must be within [0, 1]``.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from tiers.resolve import check_every_version
+from tiers.schema import Policy
+
+BUNDLED = "policies"
+
+
+class PolicyError(ValueError):
+    """A policy file is malformed; the message names the file and the key path."""
+
+    def __init__(self, file: str, path: str, reason: str) -> None:
+        self.file, self.path, self.reason = file, path, reason
+        where = f"{file}: {path}" if path else file
+        super().__init__(f"{where}: {reason}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node)
+        if key in mapping:
+            line = key_node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def bundled_names() -> list[str]:
+    """Names of the policies shipped in ``tiers/policies``."""
+    folder = resources.files("tiers") / BUNDLED
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _locate(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return path
+    if str(name_or_path) in bundled_names():
+        return Path(str(resources.files("tiers") / BUNDLED / f"{name_or_path}.yaml"))
+    raise PolicyError(str(name_or_path), "", f"no such policy file or bundled policy {bundled_names()}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise PolicyError(path.name, "", f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(path.name, "", "the top level must be a mapping")
+    return data
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Deep-merge ``override`` into ``base``; lists of mappings with ``id`` merge by id."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    if _is_id_list(base) and _is_id_list(override):
+        by_id = {item["id"]: item for item in base}
+        for item in override:
+            by_id[item["id"]] = _merge(by_id[item["id"]], item) if item["id"] in by_id else item
+        return list(by_id.values())
+    return copy.deepcopy(override)
+
+
+def _is_id_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(i, dict) and "id" in i for i in value)
+
+
+def _raw_policy(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in seen:
+        raise PolicyError(path.name, "extends", "circular 'extends'")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise PolicyError(path.name, "extends", "must be the name of a policy")
+    base = _raw_policy(_locate_sibling(path, parent), (*seen, path))
+    return dict(_merge(base, data))
+
+
+def _locate_sibling(path: Path, name: str) -> Path:
+    sibling = path.with_name(f"{name}.yaml")
+    return sibling if sibling.exists() else _locate(name)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc if not str(part).startswith("function-"))
+
+
+def load_policy(name_or_path: str | Path) -> Policy:
+    """Load, merge (``extends``), validate and check a policy by bundled name or file path."""
+    path = _locate(name_or_path)
+    raw = _raw_policy(path)
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        message = "; ".join(
+            f"{_format_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in errors
+        ).removeprefix(f"{_format_loc(first['loc'])}: ")
+        raise PolicyError(path.name, _format_loc(first["loc"]), message) from exc
+    try:
+        check_every_version(policy)
+    except ValueError as exc:
+        key, _, reason = str(exc).partition(": ")
+        raise PolicyError(path.name, key, reason) from exc
+    return policy

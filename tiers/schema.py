@@ -1,0 +1,240 @@
+"""The policy file, as pydantic models (``extra="forbid"`` everywhere).
+
+A policy is a list of layers in settlement order; a layer is a list of rules; the first rule
+whose ``when`` matches a claim settles it in that layer. A rule says which deductible
+(起付线), which marginal bands and ratios (分段比例), which annual cap (封顶线) and which cap
+bucket apply, with category tilts (倾斜) on top. Every number is a dated parameter
+(:mod:`tiers.params`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tiers.codes import Category, MedType
+from tiers.params import (
+    Amount,
+    LevelAmount,
+    LevelOptionalAmount,
+    LevelRatio,
+    Points,
+    Ratio,
+)
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_ICD_PREFIX = re.compile(r"^[A-Z][0-9A-Z.]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"{value!r}: ids are lower-case letters, digits and '_'")
+    return value
+
+
+class DiseaseList(_Strict):
+    """A named list of diagnoses by ICD-10 prefix (e.g. 重特大疾病)."""
+
+    name: str
+    reference: str
+    assumption: str | None = None
+    icd10_prefixes: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("icd10_prefixes")
+    @classmethod
+    def _prefixes(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for p in values:
+            if not _ICD_PREFIX.match(p):
+                raise ValueError(f"{p!r} is not an ICD-10 prefix (e.g. 'C', 'I21', 'N18.5')")
+        if len(set(values)) != len(values):
+            raise ValueError("duplicate prefixes")
+        return values
+
+
+class When(_Strict):
+    """Which claims a rule settles. Unset fields match everything; ``any_of`` is an OR."""
+
+    med_type: tuple[MedType, ...] | None = None
+    category: tuple[Category, ...] | None = None
+    hospital_level: tuple[Literal[1, 2, 3], ...] | None = None
+    diagnosis_in: str | None = None
+    diagnosis_not_in: str | None = None
+    accident: bool | None = None
+    any_of: tuple[When, ...] | None = None
+
+    def disease_lists(self) -> set[str]:
+        names = {n for n in (self.diagnosis_in, self.diagnosis_not_in) if n}
+        for sub in self.any_of or ():
+            names |= sub.disease_lists()
+        return names
+
+
+class Deductible(_Strict):
+    """起付线: per claim (per admission) or per year on the cumulative base of the bucket."""
+
+    amount: LevelAmount
+    per: Literal["claim", "year"] = "claim"
+    repeat_factor: Ratio | None = None
+    """Per-claim only: factor on the deductible from the person's 2nd claim in the bucket in a year."""
+
+    @model_validator(mode="after")
+    def _repeat_only_per_claim(self) -> Self:
+        if self.repeat_factor is not None and self.per != "claim":
+            raise ValueError("repeat_factor applies only to a per-claim deductible")
+        return self
+
+
+class Band(_Strict):
+    """A marginal band: ``ratio`` on the base from ``from`` up to the next band's ``from``.
+
+    The first band has no ``from``: it starts at the deductible. In ``absolute`` mode the later
+    ``from`` are cumulative amounts; in ``relative`` mode they are amounts above the deductible.
+    """
+
+    from_: Amount | None = Field(default=None, alias="from")
+    ratio: LevelRatio
+
+
+class Tilt(_Strict):
+    """倾斜: adjustments for some relief categories on top of a rule."""
+
+    categories: tuple[Category, ...] = Field(min_length=1)
+    deductible_factor: Ratio | None = None
+    ratio_add: Points | None = None
+    cap_lifted: bool = False
+    reference: str
+
+
+class Rule(_Strict):
+    """One way a layer pays: deductible, bands, cap and bucket for the claims it matches."""
+
+    id: str
+    name: str | None = None
+    when: When
+    bucket: str
+    reference: str
+    assumption: str | None = None
+    deductible: Deductible | None = None
+    ratio: LevelRatio | None = None
+    bands: tuple[Band, ...] | None = None
+    band_mode: Literal["absolute", "relative"] = "absolute"
+    cap: LevelOptionalAmount
+    """Annual cap of the bucket for claims of this rule (null: no cap)."""
+    tilts: tuple[Tilt, ...] = ()
+
+    _id = field_validator("id", "bucket")(_check_id)
+
+    @model_validator(mode="after")
+    def _ratio_or_bands(self) -> Self:
+        if (self.ratio is None) == (self.bands is None):
+            raise ValueError("give either 'ratio' (one band) or 'bands', not both or neither")
+        if self.bands is not None:
+            if not self.bands:
+                raise ValueError("'bands' needs at least one band")
+            if self.bands[0].from_ is not None:
+                raise ValueError("the first band starts at the deductible: omit its 'from'")
+            if any(b.from_ is None for b in self.bands[1:]):
+                raise ValueError("every band after the first needs 'from'")
+        seen: set[str] = set()
+        for tilt in self.tilts:
+            overlap = seen & set(tilt.categories)
+            if overlap:
+                raise ValueError(f"categories {sorted(overlap)} appear in two tilts")
+            seen |= set(tilt.categories)
+        return self
+
+    def band_list(self) -> tuple[Band, ...]:
+        """The rule's bands; a plain ``ratio`` is one band from the deductible."""
+        if self.bands is not None:
+            return self.bands
+        assert self.ratio is not None
+        return (Band.model_construct(from_=None, ratio=self.ratio),)
+
+
+class Funding(_Strict):
+    """How a premium-funded layer (补充保险) is financed; used by insurer accounting."""
+
+    premium_per_person: Amount
+    loss_ratio_floor: Ratio
+    second_payout: bool = True
+    reference: str
+    assumption: str | None = None
+
+
+LayerOutput = Literal["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]
+
+
+class Layer(_Strict):
+    """One fund in the cascade; pays from what earlier layers left of the in-policy amount."""
+
+    id: str
+    name: str
+    output: LayerOutput
+    fund_pay_type: str | None = None
+    fund_pay_type_name: str | None = None
+    rules: tuple[Rule, ...] = Field(min_length=1)
+    funding: Funding | None = None
+
+    _id = field_validator("id")(_check_id)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rules(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        ids = [r.id for r in rules]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate rule ids {sorted(dup)}")
+        return rules
+
+    def buckets(self) -> tuple[str, ...]:
+        """Cap buckets in first-use order."""
+        return tuple(dict.fromkeys(r.bucket for r in self.rules))
+
+
+_OUTPUT_ORDER: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
+
+
+class Policy(_Strict):
+    """A region's whole rule set: disease lists and layers, valid from a date."""
+
+    id: str
+    name: str
+    region: str
+    insutype: str = "390"
+    valid_from: date
+    reference: str
+    notes: str | None = None
+    disease_lists: dict[str, DiseaseList] = {}
+    layers: tuple[Layer, ...] = Field(min_length=1)
+
+    _id = field_validator("id")(_check_id)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        outputs = [layer.output for layer in self.layers]
+        if len(set(outputs)) != len(outputs):
+            raise ValueError("each output column belongs to one layer")
+        if outputs != sorted(outputs, key=_OUTPUT_ORDER.index):
+            raise ValueError(f"layers must come in settlement order {list(_OUTPUT_ORDER)}")
+        ids = [layer.id for layer in self.layers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate layer ids")
+        for i, layer in enumerate(self.layers):
+            for j, rule in enumerate(layer.rules):
+                missing = rule.when.disease_lists() - set(self.disease_lists)
+                if missing:
+                    raise ValueError(
+                        f"layers.{i}.rules.{j}.when: unknown disease list(s) {sorted(missing)}"
+                    )
+        return self
+
+    def layer(self, output: str) -> Layer | None:
+        """The layer writing ``output``, if the policy has one."""
+        return next((layer for layer in self.layers if layer.output == output), None)
