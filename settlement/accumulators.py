@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from settlement.layers import BucketTotals, Opening
+from settlement.layers import Opening
 from tiers.tables import CompiledPolicy
 
 I64 = npt.NDArray[np.int64]
@@ -60,47 +60,48 @@ class Segments:
 
     def locate(self, person_id: pd.Series, year: pd.Series) -> I64:
         """Segment of each (person_id, year), or -1 when the batch has no claim there."""
-        code = pd.Index(self.persons).get_indexer(person_id.astype(object))
-        key = _key(code.astype(np.int64), year.to_numpy(np.int64), self)
-        seg_key = _key(self.person, self.year, self)
-        pos = np.minimum(np.searchsorted(seg_key, key), max(len(seg_key) - 1, 0))
-        found = (code >= 0) & (len(seg_key) > 0) & (seg_key[pos] == key) if len(seg_key) else code < -1
-        return np.where(found, pos, -1)
+        if len(person_id) == 0 or len(self.person) == 0:
+            return np.full(len(person_id), -1, np.int64)
+        code = pd.Index(self.persons).get_indexer(person_id.astype(object)).astype(np.int64)
+        lo, span = int(self.year.min()), int(self.year.max() - self.year.min()) + 1
+        years = year.to_numpy(np.int64)
+        known = (code >= 0) & (years >= lo) & (years < lo + span)
+        key = np.where(known, code * span + (years - lo), -1)
+        seg_key = self.person * span + (self.year - lo)
+        pos = np.minimum(np.searchsorted(seg_key, key), len(seg_key) - 1)
+        return np.where(known & (seg_key[pos] == key), pos, -1)
 
 
-def _key(person: I64, year: I64, segments: Segments) -> I64:
-    lo = int(segments.year.min()) if len(segments.year) else 0
-    span = int(segments.year.max()) - lo + 1 if len(segments.year) else 1
-    inside = (year >= lo) & (year < lo + span)
-    return np.where(inside, person * span + (year - lo), -1)
+def opening_for(frame: pd.DataFrame, segment: I64, n_segments: int, layer: str, bucket: str) -> Opening:
+    """Opening accumulators of one bucket as arrays over the batch's segments.
 
-
-def opening_for(frame: pd.DataFrame, segments: Segments, layer: str, bucket: str) -> Opening:
-    """Opening accumulators of one bucket, as arrays over the batch's segments."""
-    n = len(segments.person)
-    base, paid, claims = (np.zeros(n, np.int64) for _ in range(3))
-    rows = frame[(frame["layer"] == layer) & (frame["bucket"] == bucket)]
-    seg = segments.locate(rows["person_id"], rows["year"])
-    hit = seg >= 0
+    ``segment`` is :meth:`Segments.locate` of every row of ``frame``.
+    """
+    base, paid, claims = (np.zeros(n_segments, np.int64) for _ in range(3))
+    hit = (segment >= 0) & (frame["layer"] == layer).to_numpy(bool) & (frame["bucket"] == bucket).to_numpy(bool)
     for target, column in ((base, "base_cum"), (paid, "paid_cum"), (claims, "claims")):
-        target[seg[hit]] = rows[column].to_numpy(np.int64)[hit]
+        target[segment[hit]] = frame[column].to_numpy(np.int64)[hit]
     return Opening(base, paid, claims)
 
 
-def closing(opening: pd.DataFrame, added: dict[tuple[str, str], BucketTotals], segments: Segments) -> pd.DataFrame:
+Added = dict[tuple[str, str], tuple[I64, I64, I64, I64]]
+"""(layer, bucket) → (segment, base added, payments added, claims) per touched person-year."""
+
+
+def closing(opening: pd.DataFrame, added: Added, segments: Segments) -> pd.DataFrame:
     """Opening plus what the batch added, one row per (person, year, layer, bucket)."""
     parts = [opening]
-    for (layer, bucket), totals in added.items():
+    for (layer, bucket), (segment, base, paid, claims) in added.items():
         parts.append(
             pd.DataFrame(
                 {
-                    "person_id": pd.array(segments.persons[segments.person[totals.segment]], dtype="string"),
-                    "year": segments.year[totals.segment],
+                    "person_id": pd.array(segments.persons[segments.person[segment]], dtype="string"),
+                    "year": segments.year[segment],
                     "layer": layer,
                     "bucket": bucket,
-                    "base_cum": totals.base,
-                    "paid_cum": totals.paid,
-                    "claims": totals.claims,
+                    "base_cum": base,
+                    "paid_cum": paid,
+                    "claims": claims,
                 }
             )
         )

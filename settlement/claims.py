@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from settlement.money import parse_yuan
 from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, MED_TYPES
 
 I64 = npt.NDArray[np.int64]
@@ -33,10 +34,6 @@ CLAIM_COLUMNS = (
     "accident",
     *AMOUNT_COLUMNS,
 )
-MAX_YUAN = 10**11
-"""Largest accepted amount (yuan); keeps every exact product far inside int64."""
-
-_AMOUNT = r"\d+(\.\d{1,2})?"
 _DATE = r"\d{4}-\d{2}-\d{2}"
 
 
@@ -105,15 +102,10 @@ def _codes(values: pd.Series, allowed: tuple[str, ...]) -> I64:
 
 
 def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Problem]) -> I64:
-    negative = text.str.startswith("-").to_numpy(bool)
-    _flag(problems, ids, negative, field, "negative amount")
-    well_formed = text.str.fullmatch(_AMOUNT).to_numpy(bool)
-    many = text.str.fullmatch(r"\d+\.\d{3,}").to_numpy(bool)
-    _flag(problems, ids, many & ~negative, field, "more than two decimals")
-    _flag(problems, ids, ~well_formed & ~many & ~negative, field, "not an amount in yuan (e.g. 1234.56)")
-    yuan = pd.to_numeric(text.where(well_formed, "0")).to_numpy(np.float64)
-    _flag(problems, ids, yuan > MAX_YUAN, field, f"amount above {MAX_YUAN} yuan")
-    return np.rint(np.minimum(yuan, MAX_YUAN) * 100).astype(np.int64)
+    fen, reasons = parse_yuan(text)
+    bad = reasons != ""
+    problems.extend(Problem(str(c), field, str(r)) for c, r in zip(ids[bad], reasons[bad], strict=True))
+    return fen
 
 
 def _parse_day(text: pd.Series, ids: pd.Series, problems: list[Problem]) -> I64:
@@ -154,7 +146,7 @@ def from_frame(frame: pd.DataFrame) -> ClaimTable:
     ids, persons = _text(frame, "claim_id"), _text(frame, "person_id")
     _check_ids(ids, persons, problems)
     codes = _check_codes(frame, ids, problems)
-    amounts = {c: _parse_amount(_text(frame, c), ids, c, problems) for c in AMOUNT_COLUMNS}
+    amounts = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
     day = _parse_day(_text(frame, "settle_date"), ids, problems)
     parts = amounts["fulamt_ownpay_amt"] + amounts["overlmt_selfpay"] + amounts["preselfpay_amt"]
     _flag(problems, ids, parts > amounts["medfee_sumamt"], "medfee_sumamt", "components exceed the total")

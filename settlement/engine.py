@@ -18,7 +18,7 @@ import pandas as pd
 
 from settlement import accumulators
 from settlement.claims import ClaimTable, ClaimValidationError, Problem, from_frame
-from settlement.layers import BucketTotals, BucketTrace, SortedBatch, bucket_rows, settle_bucket
+from settlement.layers import BucketTrace, SortedBatch, bucket_rows, settle_bucket
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, compile_policy
@@ -45,10 +45,8 @@ class Settlement:
     policy: CompiledPolicy
     order: I64  # input positions in settlement order
     segments: accumulators.Segments
-    segment_of_sorted: I64
     layers: tuple[LayerResult, ...]
     opening: pd.DataFrame
-    added: dict[tuple[str, str], BucketTotals]
 
     def _unsort(self, sorted_values: I64) -> I64:
         out = np.empty_like(sorted_values)
@@ -93,7 +91,12 @@ class Settlement:
 
     def closing(self) -> pd.DataFrame:
         """Closing accumulators: opening plus this batch (see :mod:`settlement.accumulators`)."""
-        return accumulators.closing(self.opening, self.added, self.segments)
+        added = {
+            (layer.table_id, self.policy.layer_table(layer.table_id).buckets[t.bucket]): (t.segment, *t.totals())
+            for layer in self.layers
+            for t in layer.traces
+        }
+        return accumulators.closing(self.opening, added, self.segments)
 
 
 def _sort_order(claims: ClaimTable) -> I64:
@@ -110,7 +113,13 @@ def _sort_order(claims: ClaimTable) -> I64:
 
 
 def _years(day: I64) -> I64:
-    return day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + EPOCH_YEAR
+    """Calendar year of each day number (a lookup over the batch's range of days)."""
+    if len(day) == 0:
+        return day.copy()
+    first = int(day.min())
+    span = np.arange(first, int(day.max()) + 1, dtype=np.int64)
+    lookup = span.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + EPOCH_YEAR
+    return lookup[day - first]
 
 
 def _check_in_force(claims: ClaimTable, policy: CompiledPolicy) -> I64:
@@ -133,7 +142,7 @@ def _profiles(claims: ClaimTable, policy: CompiledPolicy) -> I64:
 
 
 def _segments(claims: ClaimTable, order: I64) -> tuple[accumulators.Segments, I64]:
-    person, year = claims.person[order], _years(claims.day[order])
+    person, year = claims.person[order], _years(claims.day)[order]
     new = np.ones(len(order), dtype=bool)
     new[1:] = (person[1:] != person[:-1]) | (year[1:] != year[:-1])
     starts = np.flatnonzero(new)
@@ -153,28 +162,21 @@ def settle(
     start = accumulators.empty() if opening is None else accumulators.check(opening, compiled)
     order = _sort_order(table)
     segments, segment = _segments(table, order)
-    batch = SortedBatch(
-        profile=_profiles(table, compiled)[order],
-        version=version[order],
-        category=table.category[order],
-        level=table.level[order],
-        segment=segment,
-    )
+    dated_profile = version * compiled.profiles.size + _profiles(table, compiled)
+    batch = SortedBatch(profile=dated_profile[order], segment=segment)
     residual = table.inscp[order]
-    results, added = [], {}
+    opening_segment = segments.locate(start["person_id"], start["year"])
+    results = []
     for layer in compiled.layers:
         paid = np.zeros(len(order), np.int64)
         traces = []
         for b, rows in enumerate(bucket_rows(layer, batch.profile)):
-            bucket = layer.buckets[b]
             if len(rows) == 0:
                 continue
-            trace, totals = settle_bucket(
-                layer, b, rows, batch, residual, accumulators.opening_for(start, segments, layer.id, bucket)
-            )
+            bucket = accumulators.opening_for(start, opening_segment, len(segments.person), layer.id, layer.buckets[b])
+            trace = settle_bucket(layer, b, rows, batch, residual, bucket)
             paid[rows] = trace.paid
             traces.append(trace)
-            added[(layer.id, bucket)] = totals
         residual = residual - paid
         results.append(LayerResult(layer.id, layer.output, paid, traces))
-    return Settlement(table, compiled, order, segments, segment, tuple(results), start, added)
+    return Settlement(table, compiled, order, segments, tuple(results), start)

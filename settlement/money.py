@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from tiers.tables import RATIO_SCALE
 
@@ -19,6 +20,8 @@ I64 = npt.NDArray[np.int64]
 
 FEN_PER_YUAN = 100
 _HALF = RATIO_SCALE // 2
+MAX_YUAN = 10**11
+"""Largest accepted amount (yuan); keeps every exact product far inside int64."""
 
 
 def round_half_up(scaled: I64) -> I64:
@@ -61,3 +64,28 @@ def fen_to_decimal(fen: int) -> Decimal:
     Decimal('1234.56')
     """
     return (Decimal(int(fen)) / FEN_PER_YUAN).quantize(Decimal("0.01"))
+
+
+def parse_yuan(text: pd.Series) -> tuple[I64, npt.NDArray[np.object_]]:
+    """Yuan text (``"1234.5"``, ``"0.07"``) → exact fen, and a reason per bad row ("" if good).
+
+    >>> fen, why = parse_yuan(pd.Series(["12.75", "-1", "0.125", "abc", "3"]))
+    >>> fen.tolist(), why.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ([1275, 0, 0, 0, 300], ['', 'negative amount', 'more than two decimals',
+      'not an amount in yuan (e.g. 1234.56)', ''])
+    """
+    text = text.astype("string").fillna("").str.strip()
+    good = text.str.fullmatch(r"\d+(\.\d{1,2})?").to_numpy(bool)
+    yuan = pd.to_numeric(text.where(good, "0")).to_numpy(np.float64)
+    reasons = np.select(
+        [
+            text.str.startswith("-").to_numpy(bool),
+            text.str.fullmatch(r"\d+\.\d{3,}").to_numpy(bool),
+            ~good,
+            yuan > MAX_YUAN,
+        ],
+        ["negative amount", "more than two decimals", "not an amount in yuan (e.g. 1234.56)", f"above {MAX_YUAN} yuan"],
+        "",
+    ).astype(object)
+    # At most two decimals and below 1e11: x·100 is within 1e-3 of a whole number, so rint is exact.
+    return np.where(reasons == "", np.rint(yuan * FEN_PER_YUAN), 0).astype(np.int64), reasons

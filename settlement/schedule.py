@@ -93,17 +93,20 @@ class Groups:
         return np.maximum.accumulate(values + lift[self.gid]) - lift[self.gid]
 
 
-def banded(lo: I64, hi: I64, ratio: I64, c0: I64, c1: I64) -> I64:
-    """Σ_k ratio_k × |[lo_k, hi_k) ∩ [c0, c1)|, exact, in 1/10,000 fen (bands as [n, K] arrays).
+def banded_share(lo: I64, width: I64, c0: I64 | int, c1: I64) -> I64:
+    """|[lo, lo + width) ∩ [c0, c1)|: how much of a claim's step from c0 to c1 falls in a band.
 
-    >>> lo, hi = np.array([[100, 500]]), np.array([[500, NO_LIMIT]])
-    >>> banded(lo, hi, np.array([[6000, 7000]]), np.array([0]), np.array([600])).tolist()
-    [3100000]
+    A layer's payment before rounding is Σ_k ratio_k × share_k (exact, in 1/10,000 fen).
+
+    >>> banded_share(np.array([100, 100]), np.array([400, 400]), np.array([0, 450]), np.array([600, 700])).tolist()
+    [400, 50]
+    >>> banded_share(np.array([100]), np.array([NO_LIMIT]), 0, np.array([301])).tolist()
+    [201]
     """
-    width = hi - lo
-    upper = np.clip(c1[:, None] - lo, 0, width)
-    lower = np.clip(c0[:, None] - lo, 0, width)
-    return np.einsum("ij,ij->i", ratio, upper - lower)
+    share = np.minimum(np.maximum(c1 - lo, 0), width)
+    if isinstance(c0, np.ndarray):
+        share -= np.minimum(np.maximum(c0 - lo, 0), width)
+    return share
 
 
 def capped(raw: I64, cap: I64, groups: Groups, opening: I64) -> I64:
@@ -111,9 +114,8 @@ def capped(raw: I64, cap: I64, groups: Groups, opening: I64) -> I64:
 
     ``paid_i = min(raw_i, max(cap_i − paid_before_i, 0))`` with ``paid_before`` starting at
     ``opening[g]``; a claim never takes back earlier payments, even when its own cap is lower.
-    Closed form: with ``R`` the running raw total and ``c'_i = max(cap_i, P_{i−1})``,
-    ``P_i = R_i − max(0, max_{j≤i}(R_j − c'_j))``. Where a cap drops below what is already
-    paid, ``c'`` depends on ``P``: iterate to the (unique) fixed point — once in most batches.
+    Groups whose running total never passes a cap pay ``raw`` as it is; the others are solved
+    by :func:`_clip_running`.
 
     >>> g = Groups.of(np.array([0, 0, 0]))
     >>> capped(np.array([60, 60, 60]), np.array([100, 100, 200]), g, np.array([0])).tolist()
@@ -123,7 +125,26 @@ def capped(raw: I64, cap: I64, groups: Groups, opening: I64) -> I64:
     """
     if len(raw) == 0 or bool((cap >= NO_LIMIT).all()):
         return raw.copy()
-    running = groups.cumsum(raw) + opening[groups.gid]
+    running = groups.cumsum(raw) + (opening[groups.gid] if opening.any() else 0)
+    over = running > cap
+    if not over.any():
+        return raw.copy()
+    hit = np.zeros(len(groups.starts), dtype=bool)
+    hit[groups.gid[over]] = True
+    rows = np.flatnonzero(hit[groups.gid])
+    sub = Groups.of(groups.gid[rows])
+    paid = raw.copy()
+    paid[rows] = _clip_running(running[rows], cap[rows], sub, opening[hit])
+    return paid
+
+
+def _clip_running(running: I64, cap: I64, groups: Groups, opening: I64) -> I64:
+    """Payments from running raw totals (opening included) under per-claim caps.
+
+    Closed form: with ``c'_i = max(cap_i, P_{i−1})``, ``P_i = R_i − max(0, max_{j≤i}(R_j − c'_j))``.
+    Where a cap drops below what is already paid, ``c'`` depends on ``P``: iterate to the
+    unique fixed point (``c'`` only grows, so this ends; once or twice in practice).
+    """
     effective = cap
     while True:
         paid_to_date = running - groups.cummax(np.maximum(running - effective, 0))

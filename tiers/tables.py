@@ -80,25 +80,36 @@ def when_mask(when: When, fields: dict[str, I64], lists: tuple[str, ...]) -> Boo
 
 @dataclass(frozen=True)
 class LayerTable:
-    """One layer, compiled. Flat index ``t = ((v·R + rule)·C + cat)·L + lev``."""
+    """One layer, compiled. Term index ``t = ((v·R + rule)·C + cat)·L + lev``.
+
+    Lookups are by *dated profile* ``v·P + profile`` (version and profile of a claim).
+    """
 
     id: str
     output: str
     rule_ids: tuple[str, ...]
     buckets: tuple[str, ...]
-    rule_of_profile: I64  # [P] rule index or -1
-    bucket_of_rule: I64  # [R]
-    per_year: Bools  # [R]
+    term_of_profile: I64  # [V·P] term index, or -1 where no rule matches
+    bucket_of_profile: I64  # [V·P] bucket index, or -1
+    per_year: Bools  # [T] deductible per year: the base cumulates over the bucket-year
+    has_repeat: bool  # some rule lowers the deductible from the 2nd claim of a bucket-year
     deductible: I64  # [T·A] fen
-    band_lo: I64  # [T·A·K] fen
-    band_hi: I64  # [T·A·K] fen (NO_LIMIT: open)
-    ratio: I64  # [T·K] 1/10,000
+    band_lo: tuple[I64, ...]  # per band k: [T·A] fen
+    band_width: tuple[I64, ...]  # per band k: [T·A] fen (NO_LIMIT: open-ended)
+    ratio: tuple[I64, ...]  # per band k: [T] 1/10,000
     cap: I64  # [T] fen (NO_LIMIT: none)
-    n_bands: int
 
-    def flat_index(self, version: I64, rule: I64, category: I64, level: I64) -> I64:
-        """Table index of (version, rule, category, level) — all arrays of codes."""
-        return ((version * len(self.rule_ids) + rule) * N_CAT + category) * N_LEV + level
+    @property
+    def n_bands(self) -> int:
+        return len(self.ratio)
+
+    def rule_of_term(self, term: I64) -> I64:
+        """Rule index of term indices."""
+        return (term // (N_CAT * N_LEV)) % len(self.rule_ids)
+
+    def version_of_term(self, term: I64) -> I64:
+        """Version index of term indices."""
+        return term // (len(self.rule_ids) * N_CAT * N_LEV)
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,10 @@ class CompiledPolicy:
     @property
     def id(self) -> str:
         return self.policy.id
+
+    def layer_table(self, layer_id: str) -> LayerTable:
+        """The compiled layer with this id."""
+        return next(la for la in self.layers if la.id == layer_id)
 
 
 def _ratio_units(ratio: Decimal) -> int:
@@ -136,13 +151,13 @@ def _fill(table: dict[str, I64], t: int, grid: list[list[list[Terms]]], k_max: i
             first = per_adm[0]
             table["cap"][flat] = NO_LIMIT if first.cap is None else first.cap
             for k, r in enumerate(first.band_ratio):
-                table["ratio"][flat * k_max + k] = _ratio_units(r)
+                table["ratio"][k, flat] = _ratio_units(r)
             for a, terms in enumerate(per_adm):
                 fa = flat * ADMISSIONS + a
                 table["deductible"][fa] = terms.deductible
                 for k, (lo, hi) in enumerate(zip(terms.band_lo, terms.band_hi, strict=True)):
-                    table["band_lo"][fa * k_max + k] = lo
-                    table["band_hi"][fa * k_max + k] = NO_LIMIT if hi is None else hi
+                    table["band_lo"][k, fa] = lo
+                    table["band_width"][k, fa] = NO_LIMIT if hi is None else hi - lo
 
 
 def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], profiles: ProfileSpace) -> LayerTable:
@@ -151,25 +166,37 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
     n_t = len(versions) * n_rules * N_CAT * N_LEV
     table = {
         "deductible": np.zeros(n_t * ADMISSIONS, np.int64),
-        "band_lo": np.full(n_t * ADMISSIONS * k_max, NO_LIMIT, np.int64),
-        "band_hi": np.full(n_t * ADMISSIONS * k_max, NO_LIMIT, np.int64),
-        "ratio": np.zeros(n_t * k_max, np.int64),
+        "band_lo": np.full((k_max, n_t * ADMISSIONS), NO_LIMIT, np.int64),
+        "band_width": np.zeros((k_max, n_t * ADMISSIONS), np.int64),
+        "ratio": np.zeros((k_max, n_t), np.int64),
         "cap": np.full(n_t, NO_LIMIT, np.int64),
     }
     index = policy.layers.index(layer)
     for v, on in enumerate(versions):
         for r, rule in enumerate(resolve(policy, on).layers[index].rules):
             _fill(table, v * n_rules + r, _terms_grid(rule), k_max)
+    rule = _rule_of_profile(layer, profiles)
+    fields = profiles.decode()
+    within = (rule * N_CAT + fields["category"]) * N_LEV + fields["level"]
+    stride = n_rules * N_CAT * N_LEV
+    term = np.concatenate([np.where(rule >= 0, v * stride + within, -1) for v in range(len(versions))])
+    bucket_of_rule = np.array([layer.buckets().index(r.bucket) for r in layer.rules], np.int64)
+    bucket = np.where(rule >= 0, bucket_of_rule[np.maximum(rule, 0)], -1)
+    per_year_rule = np.array([r.deductible is not None and r.deductible.per == "year" for r in layer.rules])
     return LayerTable(
         id=layer.id,
         output=layer.output,
         rule_ids=tuple(r.id for r in layer.rules),
         buckets=layer.buckets(),
-        rule_of_profile=_rule_of_profile(layer, profiles),
-        bucket_of_rule=np.array([layer.buckets().index(r.bucket) for r in layer.rules], np.int64),
-        per_year=np.array([r.deductible is not None and r.deductible.per == "year" for r in layer.rules]),
-        n_bands=k_max,
-        **table,
+        term_of_profile=term.astype(np.int64),
+        bucket_of_profile=np.tile(bucket, len(versions)).astype(np.int64),
+        per_year=np.tile(np.repeat(per_year_rule, N_CAT * N_LEV), len(versions)),
+        has_repeat=any(r.deductible is not None and r.deductible.repeat_factor for r in layer.rules),
+        deductible=table["deductible"],
+        band_lo=tuple(table["band_lo"]),
+        band_width=tuple(table["band_width"]),
+        ratio=tuple(table["ratio"]),
+        cap=table["cap"],
     )
 
 

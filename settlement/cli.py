@@ -1,0 +1,146 @@
+"""``medrelief`` command line: settle claim files, list and show policies."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from settlement import io
+from settlement.accumulators import AccumulatorError
+from settlement.claims import ClaimValidationError, from_frame
+from settlement.engine import Settlement, settle
+from settlement.explain import MONEY as EXPLAIN_MONEY
+from settlement.explain import explain
+from settlement.money import fen_to_decimal
+from tiers.codes import PAYMENT_COLUMNS
+from tiers.loader import PolicyError, bundled_names, load_policy
+from tiers.tables import compile_policy
+from tiers.view import policy_rows
+
+app = typer.Typer(help="medrelief: settle claims through 基本医保 → 大病保险 → 医疗救助 → 补充保险.", no_args_is_help=True)
+policy_app = typer.Typer(help="Inspect a policy's parameters.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+console = Console(stderr=True)
+out = Console()
+
+RESULT_COLUMNS = (
+    "claim_id",
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    *PAYMENT_COLUMNS,
+    "fund_pay_sumamt",
+    "psn_part_amt",
+)
+RESULT_MONEY = RESULT_COLUMNS[1:]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _summary(result: Settlement, seconds: float) -> Table:
+    frame = result.frame()
+    table = Table(title=f"Settled {len(frame):,} claims under policy {result.policy.id} in {seconds:.2f} s")
+    table.add_column("column")
+    table.add_column("total (yuan)", justify="right")
+    table.add_column("claims paid", justify="right")
+    for column in RESULT_MONEY:
+        values = frame[column].to_numpy(np.int64)
+        table.add_row(column, f"{fen_to_decimal(int(values.sum())):,}", f"{int((values > 0).sum()):,}")
+    return table
+
+
+def _check_conservation(result: Settlement) -> None:
+    frame = result.frame()
+    total = frame[list(PAYMENT_COLUMNS)].sum(axis=1) + frame["psn_part_amt"]
+    if not np.array_equal(total.to_numpy(np.int64), result.claims.medfee):
+        raise _fail("internal error: total ≠ Σ layers + personal share; nothing written", 3)
+
+
+@app.command("settle")
+def settle_command(
+    claims: Annotated[Path, typer.Argument(help="Claims file (.csv or .parquet) in the claim contract.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Result file (.csv or .parquet).")],
+    policy: Annotated[str, typer.Option(help="Bundled policy name or a policy YAML file.")] = "demo",
+    opening: Annotated[Path | None, typer.Option(help="Opening accumulators to continue from.")] = None,
+    closing: Annotated[Path | None, typer.Option(help="Write the closing accumulators here.")] = None,
+    explain_path: Annotated[Path | None, typer.Option("--explain", help="Write the per-layer explanation.")] = None,
+) -> None:
+    """Settle every claim of CLAIMS and write one result row per claim, in input order."""
+    started = time.perf_counter()
+    try:
+        with console.status("reading claims …"):
+            frame = io.read_text_table(claims)
+        console.print(f"read {len(frame):,} claims from {claims}")
+        with console.status(f"validating {len(frame):,} claims …"):
+            table = from_frame(frame)
+            compiled = compile_policy(load_policy(policy))
+            start = io.read_accumulators(opening) if opening else None
+        with console.status(f"settling {len(table):,} claims …"):
+            result = settle(table, compiled, start)
+        _check_conservation(result)
+        with console.status("preparing output …"):
+            outputs = [(out_path, result.frame()[list(RESULT_COLUMNS)], RESULT_MONEY)]
+            if closing:
+                outputs.append((closing, result.closing(), io.ACCUMULATOR_MONEY))
+            if explain_path:
+                outputs.append((explain_path, explain(result), EXPLAIN_MONEY))
+        for path, table_out, money in outputs:
+            with console.status(f"writing {path} …"):
+                io.write_table(table_out, path, money)
+    except (ClaimValidationError, PolicyError, AccumulatorError, io.TableFileError) as exc:
+        raise _fail(str(exc)) from exc
+    out.print(_summary(result, time.perf_counter() - started))
+    written = [p for p in (out_path, closing, explain_path) if p]
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+@app.command("policies")
+def policies_command() -> None:
+    """List the bundled policies and their parameter versions."""
+    table = Table(title="Bundled policies")
+    for column in ("name", "title", "region", "in force from", "versions"):
+        table.add_column(column)
+    for name in bundled_names():
+        policy = load_policy(name)
+        versions = ", ".join(str(v) for v in compile_policy(policy).versions)
+        table.add_row(name, policy.name, policy.region, str(policy.valid_from), versions)
+    out.print(table)
+
+
+@policy_app.command("show")
+def policy_show(
+    name: Annotated[str, typer.Argument(help="Bundled policy name or a policy YAML file.")],
+    on: Annotated[str, typer.Option("--date", help="Date (YYYY-MM-DD) the parameters are in force.")] = "",
+) -> None:
+    """Print the parameters in force on a date: every layer, rule, deductible, band, cap."""
+    try:
+        policy = load_policy(name)
+        when = date.fromisoformat(on) if on else date.today()
+        rows = policy_rows(policy, when)
+    except (PolicyError, ValueError, LookupError) as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"[bold]{policy.id}[/] — {policy.name}: parameters in force on {when} (version {rows[0]['version']})")
+    layer = ""
+    for row in rows:
+        if row["layer"] != layer:
+            layer = row["layer"]
+            out.print(f"\n[bold]{layer}[/]")
+        out.print(f"  [cyan]{row['rule']}[/]: {row['applies to']} → bucket {row['bucket']}", highlight=False)
+        for key in ("deductible", "bands", "cap", "tilts"):
+            if row[key]:
+                out.print(f"      {key}: {row[key]}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    pd.set_option("mode.copy_on_write", True)
+    app()

@@ -1,0 +1,107 @@
+"""Reading and writing tables: CSV or Parquet, chosen by file extension.
+
+Money is int64 fen in memory. In CSV it is written as yuan text with two decimals
+(``1234.50``); in Parquet as ``decimal128(18, 2)`` — exact in both, never a float.
+Files are written to a temporary name and renamed, so a failed run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from settlement import accumulators
+from settlement.money import fen_to_yuan_text, parse_yuan
+
+SUFFIXES = (".csv", ".parquet")
+ACCUMULATOR_MONEY = ("base_cum", "paid_cum")
+
+
+class TableFileError(ValueError):
+    """A file that cannot be read or written as a table."""
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise TableFileError(f"{path}: use a .csv or .parquet file (got {suffix or 'no extension'!r})")
+    return suffix
+
+
+def read_text_table(path: str | Path) -> pd.DataFrame:
+    """Every column as text, nothing guessed (amounts stay exact, ids keep leading zeros)."""
+    path = Path(path)
+    if not path.exists():
+        raise TableFileError(f"{path}: no such file")
+    if _kind(path) == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    frame = pq.read_table(path).to_pandas()
+    return frame.astype(str).where(frame.notna(), "")
+
+
+def _decimal_array(fen: pd.Series) -> pa.Array:
+    """int64 fen → decimal128(18, 2) holding the same unscaled integers (nulls kept)."""
+    values = fen.to_numpy(dtype=np.float64, na_value=np.nan)
+    valid = ~np.isnan(values)
+    ints = np.where(valid, fen.fillna(0).to_numpy(np.int64), 0)
+    words = np.empty((len(ints), 2), dtype=np.int64)
+    words[:, 0], words[:, 1] = ints, np.where(ints < 0, -1, 0)
+    mask = None if valid.all() else pa.array(~valid).buffers()[1]
+    return pa.Array.from_buffers(pa.decimal128(18, 2), len(ints), [mask, pa.py_buffer(words.tobytes())])
+
+
+def _yuan_column(fen: pd.Series) -> pd.Series:
+    text = fen_to_yuan_text(fen.fillna(0).to_numpy(np.int64))
+    return pd.Series(text, index=fen.index, dtype=object).where(fen.notna(), "")
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, money: Iterable[str]) -> None:
+    """Write ``frame``; ``money`` columns are int fen and become exact yuan."""
+    path = Path(path)
+    kind = _kind(path)
+    money = [c for c in money if c in frame.columns]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    if kind == ".csv":
+        out = frame.copy()
+        for column in money:
+            out[column] = _yuan_column(frame[column])
+        out.to_csv(partial, index=False, encoding="utf-8")
+    else:
+        table = pa.Table.from_pandas(frame.drop(columns=money), preserve_index=False)
+        for column in money:
+            table = table.append_column(column, _decimal_array(frame[column]))
+        pq.write_table(table.select(list(frame.columns)), partial)
+    os.replace(partial, path)
+
+
+def read_accumulators(path: str | Path) -> pd.DataFrame:
+    """An accumulator file (columns in :data:`settlement.accumulators.COLUMNS`) → fen ints."""
+    text = read_text_table(path)
+    missing = [c for c in accumulators.COLUMNS if c not in text.columns]
+    if missing:
+        raise TableFileError(f"{path}: missing column(s) {missing}")
+    frame = text[accumulators.COLUMNS].copy()
+    for column in ("base_cum", "paid_cum"):
+        fen, reasons = parse_yuan(frame[column])
+        bad = np.flatnonzero(reasons != "")
+        if len(bad):
+            raise TableFileError(f"{path}: row {bad[0] + 2}: {column}: {reasons[bad[0]]}")
+        frame[column] = fen
+    for column in ("year", "claims"):
+        ok = frame[column].str.fullmatch(r"\d+")
+        if not ok.all():
+            raise TableFileError(f"{path}: row {int(np.argmin(ok)) + 2}: {column}: not a whole number")
+        frame[column] = frame[column].astype(np.int64)
+    return frame
+
+
+def write_accumulators(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write an accumulator table (money as exact yuan)."""
+    write_table(frame, path, ACCUMULATOR_MONEY)
