@@ -211,6 +211,7 @@ class Policy(_Strict):
     valid_from: date
     reference: str
     notes: str | None = None
+    assumptions: tuple[str, ...] = ()
     disease_lists: dict[str, DiseaseList] = {}
     layers: tuple[Layer, ...] = Field(min_length=1)
 
