@@ -1,0 +1,52 @@
+"""Shared test helpers: claim frames from plain dicts, golden cases, oracle adapters."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from settlement.claims import AMOUNT_COLUMNS, CLAIM_COLUMNS
+from settlement.engine import Settlement
+
+CASES = Path(__file__).parent / "cases"
+GOLDEN = sorted((CASES / "golden").glob("*.yaml"))
+RESULT_COLUMNS = ("inscp_scp_amt", "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "supp_pay",
+                  "fund_pay_sumamt", "psn_part_amt")
+
+
+def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Claims as the text a CSV file would hold."""
+    return pd.DataFrame([{c: str(row[c]) for c in CLAIM_COLUMNS} for row in rows], columns=list(CLAIM_COLUMNS))
+
+
+def oracle_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The same claims as dicts for tests.oracle (amounts as Decimal yuan)."""
+    rows = frame.to_dict("records")
+    for row in rows:
+        for column in AMOUNT_COLUMNS:
+            row[column] = Decimal(row[column])
+    return rows
+
+
+def load_golden(path: Path) -> dict[str, Any]:
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    defaults = case.get("defaults", {})
+    case["rows"] = [{**defaults, **claim} for claim in case["claims"]]
+    return case
+
+
+def yuan(fen: int) -> Decimal:
+    return Decimal(int(fen)) / 100
+
+
+def result_in_yuan(result: Settlement) -> dict[str, dict[str, Decimal]]:
+    """Engine output keyed by claim_id, amounts as Decimal yuan."""
+    frame = result.frame()
+    return {
+        str(row["claim_id"]): {c: yuan(row[c]) for c in RESULT_COLUMNS}
+        for row in frame.to_dict("records")
+    }
