@@ -21,6 +21,7 @@ from settlement.money import parse_yuan
 from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, MED_TYPES
 
 I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 AMOUNT_COLUMNS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
 CLAIM_COLUMNS = (
@@ -98,14 +99,14 @@ def _flag(problems: list[Problem], ids: pd.Series, bad: npt.NDArray[np.bool_], f
 
 
 def _codes(values: pd.Series, allowed: tuple[str, ...]) -> I64:
-    return np.asarray(pd.Categorical(values, categories=list(allowed)).codes, dtype=np.int64)
+    return pd.Index(list(allowed)).get_indexer(values.astype(object)).astype(np.int64)
 
 
-def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Problem]) -> I64:
+def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Problem]) -> tuple[I64, Bools]:
     fen, reasons = parse_yuan(text)
     bad = reasons != ""
     problems.extend(Problem(str(c), field, str(r)) for c, r in zip(ids[bad], reasons[bad], strict=True))
-    return fen
+    return fen, bad
 
 
 def _parse_day(text: pd.Series, ids: pd.Series, problems: list[Problem]) -> I64:
@@ -146,10 +147,13 @@ def from_frame(frame: pd.DataFrame) -> ClaimTable:
     ids, persons = _text(frame, "claim_id"), _text(frame, "person_id")
     _check_ids(ids, persons, problems)
     codes = _check_codes(frame, ids, problems)
-    amounts = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
+    parsed = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
+    amounts = {c: fen for c, (fen, _) in parsed.items()}
+    unreadable = np.logical_or.reduce([bad for _, bad in parsed.values()])
     day = _parse_day(_text(frame, "settle_date"), ids, problems)
     parts = amounts["fulamt_ownpay_amt"] + amounts["overlmt_selfpay"] + amounts["preselfpay_amt"]
-    _flag(problems, ids, parts > amounts["medfee_sumamt"], "medfee_sumamt", "components exceed the total")
+    exceed = (parts > amounts["medfee_sumamt"]) & ~unreadable
+    _flag(problems, ids, exceed, "medfee_sumamt", "components exceed the total")
     if problems:
         raise ClaimValidationError(problems)
     person_code, person_uniques = pd.factorize(persons, sort=False)

@@ -1,0 +1,143 @@
+"""Property tests on random batches: engine == Decimal oracle, conservation, caps, batch splits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from settlement.engine import settle
+from tests.helpers import RESULT_COLUMNS, claims_frame, oracle_rows, result_in_yuan
+from tests.oracle import settle_reference
+from tiers.codes import CATEGORIES
+from tiers.loader import load_policy
+from tiers.tables import compile_policy
+
+POLICIES = {name: compile_policy(load_policy(name)) for name in ("demo", "beijing", "nantong")}
+DIAGNOSES = ["C50.1", "I21.0", "I63.9", "N18.5", "N18.4", "Q25.0", "J18.9", "S72.0", ""]
+START = date(2023, 12, 1)
+
+
+@st.composite
+def claim_rows(draw: st.DrawFn, max_claims: int = 24) -> list[dict[str, Any]]:
+    """A batch over a few persons spanning a year boundary and the 2024-07-01 change."""
+    n = draw(st.integers(1, max_claims))
+    persons = draw(st.integers(1, 4))
+    rows = []
+    for i in range(n):
+        total = draw(st.one_of(st.integers(0, 2_000_00), st.integers(0, 60_000_000), st.integers(0, 300_000_000)))
+        parts = [draw(st.integers(0, total // 3)) for _ in range(3)]
+        rows.append(
+            {
+                "claim_id": f"K{draw(st.integers(0, 10**6)):07d}-{i}",
+                "person_id": f"P{draw(st.integers(0, persons - 1))}",
+                "category": draw(st.sampled_from(CATEGORIES)),
+                "med_type": draw(st.sampled_from(["11", "14", "21"])),
+                "hospital_level": draw(st.integers(1, 3)),
+                "settle_date": (START + timedelta(days=draw(st.integers(0, 500)))).isoformat(),
+                "diagnosis": draw(st.sampled_from(DIAGNOSES)),
+                "accident": draw(st.integers(0, 1)),
+                "medfee_sumamt": _yuan(total),
+                "fulamt_ownpay_amt": _yuan(parts[0]),
+                "overlmt_selfpay": _yuan(parts[1]),
+                "preselfpay_amt": _yuan(parts[2]),
+            }
+        )
+    return rows
+
+
+def _yuan(fen: int) -> str:
+    return f"{Decimal(fen) / 100:.2f}"
+
+
+def _in_force(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["settle_date"] >= "2023-01-01"]
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["settle_date", "claim_id"], kind="stable").reset_index(drop=True)
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(rows=claim_rows(), name=st.sampled_from(sorted(POLICIES)))
+def test_engine_equals_reference(rows: list[dict[str, Any]], name: str) -> None:
+    frame = claims_frame(rows)
+    engine = result_in_yuan(settle(frame, POLICIES[name]))
+    reference, _ = settle_reference(oracle_rows(frame), POLICIES[name].policy)
+    for claim_id, expected in reference.items():
+        assert engine[claim_id] == {c: expected[c] for c in RESULT_COLUMNS}, claim_id
+
+
+@SETTINGS
+@given(rows=claim_rows())
+def test_conservation_and_bounds(rows: list[dict[str, Any]]) -> None:
+    frame = claims_frame(rows)
+    result = settle(frame, POLICIES["demo"]).frame()
+    payments = result[["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]]
+    assert (payments >= 0).all().all()
+    total = settle(frame, POLICIES["demo"]).claims.medfee
+    assert np.array_equal(payments.sum(axis=1).to_numpy() + result["psn_part_amt"].to_numpy(), total)
+    assert (payments.sum(axis=1) <= result["inscp_scp_amt"]).all(), "funds pay only in-policy amounts"
+
+
+@SETTINGS
+@given(rows=claim_rows(max_claims=30))
+def test_demo_caps_never_exceeded(rows: list[dict[str, Any]]) -> None:
+    frame = claims_frame(rows)
+    result = settle(frame, POLICIES["demo"]).frame()
+    joined = pd.concat([frame, result.drop(columns="claim_id")], axis=1)
+    joined["year"] = joined["settle_date"].str[:4]
+    by_med = joined.groupby(["person_id", "year", "med_type"])["hifp_pay"].sum()
+    caps = {"21": 250_000_00, "14": 5_000_00, "11": 400_00}
+    assert all(total <= caps[med] for (_, _, med), total in by_med.items())
+    assert (joined.groupby(["person_id", "year"])["maf_pay"].sum() <= 30_000_00).all()
+    untilted = joined[~joined["category"].isin(["tekun", "dibao", "fanpin"])]
+    assert (untilted.groupby(["person_id", "year"])["hifmi_pay"].sum() <= 400_000_00).all()
+
+
+@SETTINGS
+@given(rows=claim_rows(), cuts=st.lists(st.integers(1, 23), max_size=4))
+def test_any_split_into_batches_equals_one_batch(rows: list[dict[str, Any]], cuts: list[int]) -> None:
+    policy = POLICIES["demo"]
+    frame = _ordered(claims_frame(rows))
+    whole = settle(frame, policy)
+    bounds = sorted({0, len(frame), *[c for c in cuts if c < len(frame)]})
+    opening, parts = None, []
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        batch = settle(frame.iloc[lo:hi].reset_index(drop=True), policy, opening)
+        parts.append(batch.frame())
+        opening = batch.closing()
+    assert pd.concat(parts, ignore_index=True).equals(whole.frame())
+    assert opening is not None
+    assert opening.reset_index(drop=True).equals(whole.closing().reset_index(drop=True))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=claim_rows(max_claims=16))
+def test_claim_by_claim_equals_one_batch(rows: list[dict[str, Any]]) -> None:
+    policy = POLICIES["demo"]
+    frame = _ordered(claims_frame(rows))
+    opening, parts = None, []
+    for i in range(len(frame)):
+        one = settle(frame.iloc[i : i + 1].reset_index(drop=True), policy, opening)
+        parts.append(one.frame())
+        opening = one.closing()
+    assert pd.concat(parts, ignore_index=True).equals(settle(frame, policy).frame())
+
+
+@SETTINGS
+@given(rows=claim_rows(max_claims=12), seed=st.integers(0, 2**32 - 1))
+def test_input_order_does_not_change_amounts(rows: list[dict[str, Any]], seed: int) -> None:
+    frame = claims_frame(rows)
+    shuffled = frame.sample(frac=1, random_state=seed).reset_index(drop=True)
+    a = settle(frame, POLICIES["demo"]).frame().set_index("claim_id").sort_index()
+    b = settle(shuffled, POLICIES["demo"]).frame().set_index("claim_id").sort_index()
+    assert a.equals(b)

@@ -1,0 +1,81 @@
+"""Policy files: strict validation, one broken file per failure mode, file and key path named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tiers.loader import PolicyError, load_policy
+
+DEMO = Path(__file__).parents[2] / "tiers" / "policies" / "demo.yaml"
+
+
+def _write(tmp_path: Path, text: str, name: str = "broken.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _broken(tmp_path: Path, edit: str, replacement: str) -> Path:
+    text = DEMO.read_text(encoding="utf-8")
+    assert edit in text, edit
+    return _write(tmp_path, text.replace(edit, replacement, 1))
+
+
+@pytest.mark.parametrize(
+    ("edit", "replacement", "where", "reason"),
+    [
+        ("        ratio: 0.60\n        cap: 5000", "        ratio: 1.60\n        cap: 5000",
+         "layers.0.rules.1.ratio", "within [0, 1]"),
+        ("        ratio: 0.60\n        cap: 5000", "        ratio: 0.123456\n        cap: 5000",
+         "layers.0.rules.1.ratio", "at most four decimals"),
+        ("        cap: 400\n", "        cap: -400\n", "layers.0.rules.2.cap", "must not be negative"),
+        ("category: [tekun]}", "category: [rich]}", "layers.2.rules.0.when.category", "Input should be"),
+        ("diagnosis_in: major}", "diagnosis_in: minor}", "layers.2.rules.1.when", "unknown disease list"),
+        ("{from: 100000, ratio: 0.80}", "{from: 40000, ratio: 0.80}", "layers.1.rules.0.bands",
+         "must increase"),
+        ("        bucket: chronic\n", "        bucket: chronic\n        colour: red\n", "layers.0.rules.1.colour",
+         "Extra inputs"),
+        ("        reference: demo policy, layer 1 general outpatient\n", "", "layers.0.rules.2.reference",
+         "Field required"),
+        ("{from: 2024-07-01, value: 0.72", "{from: 2022-07-01, value: 0.72", "layers.0.rules.0.ratio",
+         "strictly increasing"),
+        ("      - id: chronic", "      - id: inpatient", "layers.0.rules", "duplicate rule ids"),
+        ("    output: maf_pay", "    output: hifp_pay", "", "each output column belongs to one layer"),
+        ("{by_level: {1: 200, 2: 500", "{by_level: {1: 200.01, 2: 500", "layers.0.rules.0",
+         "not a whole number of fen"),
+        ("ratio_add: 0.05", "ratio_add: 0.25", "layers.1.rules.0", "outside [0, 1]"),
+    ],
+)
+def test_broken_file_names_file_and_key_path(tmp_path: Path, edit: str, replacement: str, where: str,
+                                             reason: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        load_policy(_broken(tmp_path, edit, replacement))
+    message = str(info.value)
+    assert message.startswith("broken.yaml: ")
+    assert where in message
+    assert reason in message
+
+
+def test_duplicate_key_is_refused(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "        cap: 400\n", "        cap: 400\n        cap: 500\n")
+    with pytest.raises(PolicyError, match=r"broken.yaml: not valid YAML: .*duplicate key 'cap'"):
+        load_policy(path)
+
+
+def test_extends_merges_rules_by_id(tmp_path: Path) -> None:
+    (tmp_path / "demo.yaml").write_text(DEMO.read_text(encoding="utf-8"), encoding="utf-8")
+    child = {"extends": "demo", "id": "child", "layers": [{"id": "basic", "rules": [{"id": "outpatient", "cap": 999}]}]}
+    path = _write(tmp_path, yaml.safe_dump(child, allow_unicode=True), "child.yaml")
+    policy = load_policy(path)
+    basic = policy.layers[0]
+    assert [r.id for r in basic.rules] == ["inpatient", "chronic", "outpatient"]
+    assert basic.rules[2].cap[1][0].value == 999
+    assert basic.rules[2].ratio is not None
+
+
+def test_unknown_policy_name() -> None:
+    with pytest.raises(PolicyError, match="no such policy file or bundled policy"):
+        load_policy("atlantis")
