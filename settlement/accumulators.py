@@ -62,7 +62,7 @@ class Segments:
         """Segment of each (person_id, year), or -1 when the batch has no claim there."""
         if len(person_id) == 0 or len(self.person) == 0:
             return np.full(len(person_id), -1, np.int64)
-        code = pd.Index(self.persons).get_indexer(person_id.astype(object)).astype(np.int64)
+        code = pd.Index(self.persons).get_indexer(pd.Index(person_id.astype(object))).astype(np.int64)
         lo, span = int(self.year.min()), int(self.year.max() - self.year.min()) + 1
         years = year.to_numpy(np.int64)
         known = (code >= 0) & (years >= lo) & (years < lo + span)

@@ -99,7 +99,7 @@ def _flag(problems: list[Problem], ids: pd.Series, bad: npt.NDArray[np.bool_], f
 
 
 def _codes(values: pd.Series, allowed: tuple[str, ...]) -> I64:
-    return pd.Index(list(allowed)).get_indexer(values.astype(object)).astype(np.int64)
+    return pd.Index(list(allowed)).get_indexer(pd.Index(values.astype(object))).astype(np.int64)
 
 
 def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Problem]) -> tuple[I64, Bools]:

@@ -25,7 +25,9 @@ from tiers.loader import PolicyError, bundled_names, load_policy
 from tiers.tables import compile_policy
 from tiers.view import policy_rows
 
-app = typer.Typer(help="medrelief: settle claims through 基本医保 → 大病保险 → 医疗救助 → 补充保险.", no_args_is_help=True)
+app = typer.Typer(
+    help="medrelief: settle claims through 基本医保 → 大病保险 → 医疗救助 → 补充保险.", no_args_is_help=True
+)
 policy_app = typer.Typer(help="Inspect a policy's parameters.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 console = Console(stderr=True)

@@ -71,7 +71,8 @@ class Settlement:
 
     @property
     def fund_pay_sumamt(self) -> I64:
-        return np.sum(list(self.payments.values()), axis=0, dtype=np.int64)
+        total: I64 = np.sum(list(self.payments.values()), axis=0, dtype=np.int64)
+        return total
 
     @property
     def psn_part_amt(self) -> I64:

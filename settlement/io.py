@@ -41,8 +41,9 @@ def read_text_table(path: str | Path) -> pd.DataFrame:
         raise TableFileError(f"{path}: no such file")
     if _kind(path) == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    frame = pq.read_table(path).to_pandas()
-    return frame.astype(str).where(frame.notna(), "")
+    frame: pd.DataFrame = pq.read_table(path).to_pandas()
+    text: pd.DataFrame = frame.astype(str).where(frame.notna(), "")
+    return text
 
 
 def _decimal_array(fen: pd.Series) -> pa.Array:

@@ -120,7 +120,19 @@ def settle_bucket(
     deductible = table.deductible[term * ADMISSIONS + admission]
     before_arr = np.broadcast_to(before, base.shape)
     return BucketTrace(
-        bucket, rows, groups, segment, term, admission, base, before_arr, after, deductible, raw, cap, paid,
+        bucket,
+        rows,
+        groups,
+        segment,
+        term,
+        admission,
+        base,
+        before_arr,
+        after,
+        deductible,
+        raw,
+        cap,
+        paid,
         opening.paid[segment],
     )
 

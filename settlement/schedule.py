@@ -90,7 +90,9 @@ class Groups:
         # Lift each group above all earlier ones, so one global running max never crosses groups.
         height = np.maximum.reduceat(values, self.starts) + 1
         lift = np.cumsum(height) - height
-        return np.maximum.accumulate(values + lift[self.gid]) - lift[self.gid]
+        lifted: I64 = np.maximum.accumulate(values + lift[self.gid])
+        result: I64 = lifted - lift[self.gid]
+        return result
 
 
 def banded_share(lo: I64, width: I64, c0: I64 | int, c1: I64) -> I64:
@@ -103,7 +105,7 @@ def banded_share(lo: I64, width: I64, c0: I64 | int, c1: I64) -> I64:
     >>> banded_share(np.array([100]), np.array([NO_LIMIT]), 0, np.array([301])).tolist()
     [201]
     """
-    share = np.minimum(np.maximum(c1 - lo, 0), width)
+    share: I64 = np.minimum(np.maximum(c1 - lo, 0), width)
     if isinstance(c0, np.ndarray):
         share -= np.minimum(np.maximum(c0 - lo, 0), width)
     return share

@@ -14,8 +14,16 @@ from settlement.engine import Settlement
 
 CASES = Path(__file__).parent / "cases"
 GOLDEN = sorted((CASES / "golden").glob("*.yaml"))
-RESULT_COLUMNS = ("inscp_scp_amt", "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "supp_pay",
-                  "fund_pay_sumamt", "psn_part_amt")
+RESULT_COLUMNS = (
+    "inscp_scp_amt",
+    "act_pay_dedc",
+    "hifp_pay",
+    "hifmi_pay",
+    "maf_pay",
+    "supp_pay",
+    "fund_pay_sumamt",
+    "psn_part_amt",
+)
 
 
 def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -25,7 +33,7 @@ def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def oracle_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The same claims as dicts for tests.oracle (amounts as Decimal yuan)."""
-    rows = frame.to_dict("records")
+    rows: list[dict[str, Any]] = [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
     for row in rows:
         for column in AMOUNT_COLUMNS:
             row[column] = Decimal(row[column])
@@ -33,7 +41,7 @@ def oracle_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def load_golden(path: Path) -> dict[str, Any]:
-    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    case: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     defaults = case.get("defaults", {})
     case["rows"] = [{**defaults, **claim} for claim in case["claims"]]
     return case
@@ -46,7 +54,4 @@ def yuan(fen: int) -> Decimal:
 def result_in_yuan(result: Settlement) -> dict[str, dict[str, Decimal]]:
     """Engine output keyed by claim_id, amounts as Decimal yuan."""
     frame = result.frame()
-    return {
-        str(row["claim_id"]): {c: yuan(row[c]) for c in RESULT_COLUMNS}
-        for row in frame.to_dict("records")
-    }
+    return {str(row["claim_id"]): {c: yuan(row[c]) for c in RESULT_COLUMNS} for row in frame.to_dict("records")}

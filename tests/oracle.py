@@ -55,9 +55,7 @@ def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: De
     if rule.repeat_factor is not None and acc.claims > 0:
         deductible *= rule.repeat_factor
     add = tilt.ratio_add if tilt else Decimal(0)
-    starts = [deductible] + [
-        deductible + f if rule.relative_bands else max(f, deductible) for f in rule.band_from[1:]
-    ]
+    starts = [deductible] + [deductible + f if rule.relative_bands else max(f, deductible) for f in rule.band_from[1:]]
     ends: list[Decimal | None] = [*starts[1:], None]
     c0, c1 = (acc.base, acc.base + base) if rule.per_year else (Decimal(0), base)
     exact = sum(

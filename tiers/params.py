@@ -12,6 +12,7 @@ force from the policy's ``valid_from``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -65,7 +66,7 @@ def _check_dates(values: tuple[DatedValue, ...]) -> tuple[DatedValue, ...]:
     if len(values) > 1 and any(d is None for d in dates):
         raise ValueError("every entry of a dated list needs a 'from' date")
     known = [d for d in dates if d is not None]
-    if any(b <= a for a, b in zip(known, known[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(known)):
         raise ValueError("'from' dates must be strictly increasing")
     return tuple(values)
 
@@ -117,7 +118,7 @@ def _by_level(raw: Any) -> Any:
         if not isinstance(levels, dict) or sorted(levels) != list(HOSPITAL_LEVELS):
             raise ValueError(f"'by_level' needs exactly the hospital levels {list(HOSPITAL_LEVELS)}")
         return levels
-    return {level: raw for level in HOSPITAL_LEVELS}
+    return dict.fromkeys(HOSPITAL_LEVELS, raw)
 
 
 _Dated = Annotated[tuple[DatedValue, ...], BeforeValidator(_as_dated_list), AfterValidator(_check_dates)]

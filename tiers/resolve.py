@@ -7,6 +7,7 @@ exact decimal ratios. Deductibles derived by a factor must land on whole fen.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -181,7 +182,7 @@ def check_every_version(policy: Policy) -> None:
             for j, rule in enumerate(layer.rules):
                 where = f"layers.{i}.rules.{j}"
                 froms = rule.band_from[1:]
-                if any(b <= a for a, b in zip(froms, froms[1:], strict=False)) or any(f <= 0 for f in froms):
+                if any(b <= a for a, b in itertools.pairwise(froms)) or any(f <= 0 for f in froms):
                     raise ValueError(f"{where}.bands: band 'from' amounts must increase (in force {on})")
                 try:
                     for category in CATEGORIES:

@@ -231,9 +231,7 @@ class Policy(_Strict):
             for j, rule in enumerate(layer.rules):
                 missing = rule.when.disease_lists() - set(self.disease_lists)
                 if missing:
-                    raise ValueError(
-                        f"layers.{i}.rules.{j}.when: unknown disease list(s) {sorted(missing)}"
-                    )
+                    raise ValueError(f"layers.{i}.rules.{j}.when: unknown disease list(s) {sorted(missing)}")
         return self
 
     def layer(self, output: str) -> Layer | None:

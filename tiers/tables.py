@@ -40,17 +40,18 @@ class ProfileSpace:
 
     @property
     def size(self) -> int:
-        return N_CAT * N_MED * N_LEV * (2 ** len(self.disease_lists)) * 2
+        return N_CAT * N_MED * N_LEV * (1 << len(self.disease_lists)) * 2
 
     def encode(self, category: I64, med: I64, level: I64, list_bits: I64, accident: I64) -> I64:
         """Pack code arrays (category/med/level as tuple positions; level 0-based) into profiles."""
         code = (category * N_MED + med) * N_LEV + level
-        return (code * (2 ** len(self.disease_lists)) + list_bits) * 2 + accident
+        shifted: I64 = code * (1 << len(self.disease_lists)) + list_bits
+        return shifted * 2 + accident
 
     def decode(self) -> dict[str, I64]:
         """All profiles' fields, as arrays of length ``size``."""
         p = np.arange(self.size, dtype=np.int64)
-        n_bits = 2 ** len(self.disease_lists)
+        n_bits = 1 << len(self.disease_lists)
         accident, rest = p % 2, p // 2
         bits, rest = rest % n_bits, rest // n_bits
         level, rest = rest % N_LEV, rest // N_LEV
@@ -175,13 +176,13 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
     for v, on in enumerate(versions):
         for r, rule in enumerate(resolve(policy, on).layers[index].rules):
             _fill(table, v * n_rules + r, _terms_grid(rule), k_max)
-    rule = _rule_of_profile(layer, profiles)
+    rule_index = _rule_of_profile(layer, profiles)
     fields = profiles.decode()
-    within = (rule * N_CAT + fields["category"]) * N_LEV + fields["level"]
+    within = (rule_index * N_CAT + fields["category"]) * N_LEV + fields["level"]
     stride = n_rules * N_CAT * N_LEV
-    term = np.concatenate([np.where(rule >= 0, v * stride + within, -1) for v in range(len(versions))])
+    term = np.concatenate([np.where(rule_index >= 0, v * stride + within, -1) for v in range(len(versions))])
     bucket_of_rule = np.array([layer.buckets().index(r.bucket) for r in layer.rules], np.int64)
-    bucket = np.where(rule >= 0, bucket_of_rule[np.maximum(rule, 0)], -1)
+    bucket = np.where(rule_index >= 0, bucket_of_rule[np.maximum(rule_index, 0)], -1)
     per_year_rule = np.array([r.deductible is not None and r.deductible.per == "year" for r in layer.rules])
     return LayerTable(
         id=layer.id,

@@ -12,9 +12,18 @@ from tests.helpers import claims_frame
 from tiers.loader import load_policy
 
 GOOD: dict[str, Any] = {
-    "claim_id": "X1", "person_id": "P1", "category": "dibao", "med_type": "21", "hospital_level": "2",
-    "settle_date": "2024-03-01", "diagnosis": "C50.1", "accident": "0", "medfee_sumamt": "1000.00",
-    "fulamt_ownpay_amt": "100.00", "overlmt_selfpay": "0", "preselfpay_amt": "50.5",
+    "claim_id": "X1",
+    "person_id": "P1",
+    "category": "dibao",
+    "med_type": "21",
+    "hospital_level": "2",
+    "settle_date": "2024-03-01",
+    "diagnosis": "C50.1",
+    "accident": "0",
+    "medfee_sumamt": "1000.00",
+    "fulamt_ownpay_amt": "100.00",
+    "overlmt_selfpay": "0",
+    "preselfpay_amt": "50.5",
 }
 
 

@@ -24,7 +24,7 @@ def _check(actual: dict[str, dict[str, Decimal]], expected: dict[str, dict[str, 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
 def test_engine_matches_hand_checked_numbers(path: Path) -> None:
     case = load_golden(path)
-    assert all(PAYMENTS <= set(fields) for fields in case["expected"].values()), "list every layer and psn"
+    assert all(set(fields) >= PAYMENTS for fields in case["expected"].values()), "list every layer and psn"
     result = settle(claims_frame(case["rows"]), load_policy(case["policy"]))
     _check(result_in_yuan(result), case["expected"])
 

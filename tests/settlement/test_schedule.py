@@ -45,7 +45,10 @@ def test_group_cumsum_and_cummax(keys: list[int], values: st.DataObject) -> None
     xs = values.draw(st.lists(st.integers(0, 10**12), min_size=len(keys), max_size=len(keys)))
     groups = Groups.of(np.array(keys, dtype=np.int64))
     arr = np.array(xs, dtype=np.int64)
-    running_sum, running_max, expected_sum, expected_max = {}, {}, [], []
+    running_sum: dict[int, int] = {}
+    running_max: dict[int, int] = {}
+    expected_sum: list[int] = []
+    expected_max: list[int] = []
     for k, x in zip(keys, xs, strict=True):
         running_sum[k] = running_sum.get(k, 0) + x
         running_max[k] = max(running_max.get(k, 0), x)

@@ -27,13 +27,20 @@ def test_every_rule_has_a_reference(name: str) -> None:
 def test_nantong_flags_what_the_source_does_not_give() -> None:
     policy = load_policy("nantong")
     supplementary = policy.layer("supp_pay")
-    assert supplementary is not None and supplementary.funding is not None
+    assert supplementary is not None
+    assert supplementary.funding is not None
     assert supplementary.funding.loss_ratio_floor[0].value == Decimal("0.92")
     assert supplementary.funding.premium_per_person[0].assumption
     assert policy.disease_lists["major"].assumption
     assert any("layers 1–3" in a for a in policy.assumptions)
     assert supplementary.rules[0].when.category == (
-        "tekun", "dibao", "dibao_edge", "expense_hardship", "child_hardship", "former_poor")
+        "tekun",
+        "dibao",
+        "dibao_edge",
+        "expense_hardship",
+        "child_hardship",
+        "former_poor",
+    )
 
 
 def test_demo_versions_change_on_2024_07_01() -> None:

@@ -27,30 +27,54 @@ def _broken(tmp_path: Path, edit: str, replacement: str) -> Path:
 @pytest.mark.parametrize(
     ("edit", "replacement", "where", "reason"),
     [
-        ("        ratio: 0.60\n        cap: 5000", "        ratio: 1.60\n        cap: 5000",
-         "layers.0.rules.1.ratio", "within [0, 1]"),
-        ("        ratio: 0.60\n        cap: 5000", "        ratio: 0.123456\n        cap: 5000",
-         "layers.0.rules.1.ratio", "at most four decimals"),
+        (
+            "        ratio: 0.60\n        cap: 5000",
+            "        ratio: 1.60\n        cap: 5000",
+            "layers.0.rules.1.ratio",
+            "within [0, 1]",
+        ),
+        (
+            "        ratio: 0.60\n        cap: 5000",
+            "        ratio: 0.123456\n        cap: 5000",
+            "layers.0.rules.1.ratio",
+            "at most four decimals",
+        ),
         ("        cap: 400\n", "        cap: -400\n", "layers.0.rules.2.cap", "must not be negative"),
         ("category: [tekun]}", "category: [rich]}", "layers.2.rules.0.when.category", "Input should be"),
         ("diagnosis_in: major}", "diagnosis_in: minor}", "layers.2.rules.1.when", "unknown disease list"),
-        ("{from: 100000, ratio: 0.80}", "{from: 40000, ratio: 0.80}", "layers.1.rules.0.bands",
-         "must increase"),
-        ("        bucket: chronic\n", "        bucket: chronic\n        colour: red\n", "layers.0.rules.1.colour",
-         "Extra inputs"),
-        ("        reference: demo policy, layer 1 general outpatient\n", "", "layers.0.rules.2.reference",
-         "Field required"),
-        ("{from: 2024-07-01, value: 0.72", "{from: 2022-07-01, value: 0.72", "layers.0.rules.0.ratio",
-         "strictly increasing"),
+        ("{from: 100000, ratio: 0.80}", "{from: 40000, ratio: 0.80}", "layers.1.rules.0.bands", "must increase"),
+        (
+            "        bucket: chronic\n",
+            "        bucket: chronic\n        colour: red\n",
+            "layers.0.rules.1.colour",
+            "Extra inputs",
+        ),
+        (
+            "        reference: demo policy, layer 1 general outpatient\n",
+            "",
+            "layers.0.rules.2.reference",
+            "Field required",
+        ),
+        (
+            "{from: 2024-07-01, value: 0.72",
+            "{from: 2022-07-01, value: 0.72",
+            "layers.0.rules.0.ratio",
+            "strictly increasing",
+        ),
         ("      - id: chronic", "      - id: inpatient", "layers.0.rules", "duplicate rule ids"),
         ("    output: maf_pay", "    output: hifp_pay", "", "each output column belongs to one layer"),
-        ("{by_level: {1: 200, 2: 500", "{by_level: {1: 200.01, 2: 500", "layers.0.rules.0",
-         "not a whole number of fen"),
+        (
+            "{by_level: {1: 200, 2: 500",
+            "{by_level: {1: 200.01, 2: 500",
+            "layers.0.rules.0",
+            "not a whole number of fen",
+        ),
         ("ratio_add: 0.05", "ratio_add: 0.25", "layers.1.rules.0", "outside [0, 1]"),
     ],
 )
-def test_broken_file_names_file_and_key_path(tmp_path: Path, edit: str, replacement: str, where: str,
-                                             reason: str) -> None:
+def test_broken_file_names_file_and_key_path(
+    tmp_path: Path, edit: str, replacement: str, where: str, reason: str
+) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy(_broken(tmp_path, edit, replacement))
     message = str(info.value)
