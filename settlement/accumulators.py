@@ -77,6 +77,9 @@ def opening_for(frame: pd.DataFrame, segment: I64, n_segments: int, layer: str, 
 
     ``segment`` is :meth:`Segments.locate` of every row of ``frame``.
     """
+    if len(frame) == 0:
+        zeros = np.zeros(n_segments, np.int64)
+        return Opening(zeros, zeros, zeros)
     base, paid, claims = (np.zeros(n_segments, np.int64) for _ in range(3))
     hit = (segment >= 0) & (frame["layer"] == layer).to_numpy(bool) & (frame["bucket"] == bucket).to_numpy(bool)
     for target, column in ((base, "base_cum"), (paid, "paid_cum"), (claims, "claims")):

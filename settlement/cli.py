@@ -49,8 +49,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _summary(result: Settlement, seconds: float) -> Table:
-    frame = result.frame()
+def _summary(frame: pd.DataFrame, result: Settlement, seconds: float) -> Table:
     table = Table(title=f"Settled {len(frame):,} claims under policy {result.policy.id} in {seconds:.2f} s")
     table.add_column("column")
     table.add_column("total (yuan)", justify="right")
@@ -61,8 +60,7 @@ def _summary(result: Settlement, seconds: float) -> Table:
     return table
 
 
-def _check_conservation(result: Settlement) -> None:
-    frame = result.frame()
+def _check_conservation(frame: pd.DataFrame, result: Settlement) -> None:
     total = frame[list(PAYMENT_COLUMNS)].sum(axis=1) + frame["psn_part_amt"]
     if not np.array_equal(total.to_numpy(np.int64), result.claims.medfee):
         raise _fail("internal error: total ≠ Σ layers + personal share; nothing written", 3)
@@ -85,13 +83,15 @@ def settle_command(
         console.print(f"read {len(frame):,} claims from {claims}")
         with console.status(f"validating {len(frame):,} claims …"):
             table = from_frame(frame)
+            del frame
             compiled = compile_policy(load_policy(policy))
             start = io.read_accumulators(opening) if opening else None
         with console.status(f"settling {len(table):,} claims …"):
             result = settle(table, compiled, start)
-        _check_conservation(result)
+        settled = result.frame()[list(RESULT_COLUMNS)]
+        _check_conservation(settled, result)
         with console.status("preparing output …"):
-            outputs = [(out_path, result.frame()[list(RESULT_COLUMNS)], RESULT_MONEY)]
+            outputs = [(out_path, settled, RESULT_MONEY)]
             if closing:
                 outputs.append((closing, result.closing(), io.ACCUMULATOR_MONEY))
             if explain_path:
@@ -101,7 +101,7 @@ def settle_command(
                 io.write_table(table_out, path, money)
     except (ClaimValidationError, PolicyError, AccumulatorError, io.TableFileError) as exc:
         raise _fail(str(exc)) from exc
-    out.print(_summary(result, time.perf_counter() - started))
+    out.print(_summary(settled, result, time.perf_counter() - started))
     written = [p for p in (out_path, closing, explain_path) if p]
     console.print("wrote " + ", ".join(str(p) for p in written))
 
@@ -141,8 +141,3 @@ def policy_show(
         for key in ("deductible", "bands", "cap", "tilts"):
             if row[key]:
                 out.print(f"      {key}: {row[key]}", highlight=False)
-
-
-def main() -> None:  # pragma: no cover - console entry
-    pd.set_option("mode.copy_on_write", True)
-    app()

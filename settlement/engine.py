@@ -123,13 +123,19 @@ def _years(day: I64) -> I64:
     return lookup[day - first]
 
 
-def _check_in_force(claims: ClaimTable, policy: CompiledPolicy) -> I64:
+def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
+    """Index of the parameter version in force on each claim's date (a lookup over the day range)."""
+    if len(claims) == 0:
+        return np.zeros(0, np.int64)
     start = policy.version_days[0]
-    early = claims.day < start
-    if early.any():
+    if int(claims.day.min()) < start:
+        early = claims.day < start
         reason = f"before policy {policy.id} is in force ({policy.versions[0]})"
         raise ClaimValidationError([Problem(str(c), "settle_date", reason) for c in claims.claim_id[early]])
-    return np.searchsorted(policy.version_days, claims.day, side="right").astype(np.int64) - 1
+    first = int(claims.day.min())
+    span = np.arange(first, int(claims.day.max()) + 1, dtype=np.int64)
+    lookup = np.searchsorted(policy.version_days, span, side="right").astype(np.int64) - 1
+    return lookup[claims.day - first]
 
 
 def _profiles(claims: ClaimTable, policy: CompiledPolicy) -> I64:
@@ -159,7 +165,7 @@ def settle(
     """Settle a batch of claims under ``policy``, continuing from ``opening`` accumulators."""
     table = claims if isinstance(claims, ClaimTable) else from_frame(claims)
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
-    version = _check_in_force(table, compiled)
+    version = _versions(table, compiled)
     start = accumulators.empty() if opening is None else accumulators.check(opening, compiled)
     order = _sort_order(table)
     segments, segment = _segments(table, order)

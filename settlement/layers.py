@@ -97,6 +97,8 @@ def _cumulative_base(per_year: Bools, base: I64, groups: Groups, opening: I64) -
     if not per_year.any():
         return 0, base
     after = groups.cumsum(base) + _per_group(opening, groups)
+    if per_year.all():
+        return after - base, after
     before = np.where(per_year, after - base, 0)
     return before, before + base
 
@@ -111,7 +113,8 @@ def settle_bucket(
     term = table.term_of_profile[batch.profile[rows]]
     admission = np.zeros(len(rows), np.int64)
     if table.has_repeat:
-        admission = ((groups.rank() + _per_group(opening.claims[segment], groups)) > 0).astype(np.int64)
+        admission[:] = 1
+        admission[groups.starts] = opening.claims[segment] > 0
     base = residual[rows]
     before, after = _cumulative_base(table.per_year[term], base, groups, opening.base[segment])
     raw = _raw(table, term, admission, before, after)

@@ -105,10 +105,17 @@ def banded_share(lo: I64, width: I64, c0: I64 | int, c1: I64) -> I64:
     >>> banded_share(np.array([100]), np.array([NO_LIMIT]), 0, np.array([301])).tolist()
     [201]
     """
-    share: I64 = np.minimum(np.maximum(c1 - lo, 0), width)
+    share: I64 = _clip_between(c1 - lo, width)
     if isinstance(c0, np.ndarray):
-        share -= np.minimum(np.maximum(c0 - lo, 0), width)
+        share -= _clip_between(c0 - lo, width)
     return share
+
+
+def _clip_between(x: I64, width: I64) -> I64:
+    """min(max(x, 0), width), in place on the temporary ``x``."""
+    np.maximum(x, 0, out=x)
+    np.minimum(x, width, out=x)
+    return x
 
 
 def capped(raw: I64, cap: I64, groups: Groups, opening: I64) -> I64:
