@@ -101,8 +101,3 @@ def read_accumulators(path: str | Path) -> pd.DataFrame:
             raise TableFileError(f"{path}: row {int(np.argmin(ok)) + 2}: {column}: not a whole number")
         frame[column] = frame[column].astype(np.int64)
     return frame
-
-
-def write_accumulators(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write an accumulator table (money as exact yuan)."""
-    write_table(frame, path, ACCUMULATOR_MONEY)

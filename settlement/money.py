@@ -45,18 +45,6 @@ def fen_to_yuan_text(fen: I64) -> npt.NDArray[np.str_]:
     return np.char.add(text, np.char.zfill(cents.astype(str), 2))
 
 
-def decimal_to_fen(yuan: Decimal) -> int:
-    """One exact Decimal yuan → fen (refuses fractions of a fen).
-
-    >>> decimal_to_fen(Decimal("12.30"))
-    1230
-    """
-    fen = yuan * FEN_PER_YUAN
-    if fen != fen.to_integral_value():
-        raise ValueError(f"{yuan} is not a whole number of fen")
-    return int(fen)
-
-
 def fen_to_decimal(fen: int) -> Decimal:
     """fen → Decimal yuan with two places.
 

@@ -49,14 +49,6 @@ class Groups:
         before = total[self.starts] - values[self.starts]
         return total - before[self.gid]
 
-    def rank(self) -> I64:
-        """Position of each row inside its group (0 for the first).
-
-        >>> Groups.of(np.array([3, 3, 3, 8])).rank().tolist()
-        [0, 1, 2, 0]
-        """
-        return np.arange(len(self.gid), dtype=np.int64) - self.starts[self.gid]
-
     def sums(self, values: I64) -> I64:
         """Total of each group.
 

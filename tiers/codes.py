@@ -36,18 +36,5 @@ CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
 HOSPITAL_LEVELS: tuple[int, ...] = (1, 2, 3)
 
-CATEGORY_NAMES_ZH: dict[str, str] = {
-    "tekun": "特困人员",
-    "dibao": "低保对象",
-    "fanpin": "返贫致贫人口",
-    "dibao_edge": "低保边缘家庭成员",
-    "monitored": "防止返贫监测对象",
-    "illness_poverty": "因病致贫重病患者",
-    "expense_hardship": "支出型困难家庭成员",
-    "child_hardship": "困境儿童",
-    "former_poor": "原建档立卡低收入人口",
-    "general": "普通参保人",
-}
-
 PAYMENT_COLUMNS: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
 """The four layer outputs, in settlement order (基本医保 → 大病保险 → 医疗救助 → 补充保险)."""

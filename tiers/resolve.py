@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from tiers.codes import CATEGORIES, HOSPITAL_LEVELS
 from tiers.params import DatedValue, change_dates, value_at
 from tiers.schema import Layer, Policy, Rule, Tilt
 
@@ -174,8 +175,6 @@ def check_every_version(policy: Policy) -> None:
 
     Raises ``ValueError("layers.I.rules.J: reason")``.
     """
-    from tiers.codes import CATEGORIES, HOSPITAL_LEVELS
-
     for on in version_dates(policy):
         resolved = resolve(policy, on)
         for i, layer in enumerate(resolved.layers):
