@@ -34,6 +34,25 @@ MONEY = (
 )
 
 
+TRACE_COLUMNS = [
+    "position",
+    "rule",
+    "bucket",
+    "version",
+    "base",
+    "cum_before",
+    "cum_after",
+    "deductible",
+    "deductible_applied",
+    "bands",
+    "raw_amount",
+    "cap",
+    "cap_used_before",
+    "paid",
+    "cap_left",
+]
+
+
 def _yuan(fen: int) -> str:
     return f"{Decimal(fen) / 100:.2f}"
 
@@ -103,7 +122,7 @@ def explain(result: Settlement) -> pd.DataFrame:
         for t in layer.traces:
             matched[result.order[t.rows]] = True
         parts.append(pd.DataFrame({"position": np.flatnonzero(~matched), "rule": "", "bucket": ""}))
-        frame = pd.concat(parts, ignore_index=True)
+        frame = pd.concat(parts, ignore_index=True).reindex(columns=TRACE_COLUMNS)
         frame.insert(1, "layer", layer.table_id)
         frame.insert(2, "output", layer.output)
         frames.append(frame)

@@ -39,6 +39,8 @@ def fen_to_yuan_text(fen: I64) -> npt.NDArray[np.str_]:
     >>> fen_to_yuan_text(np.array([0, 5, 123456, -75], dtype=np.int64)).tolist()
     ['0.00', '0.05', '1234.56', '-0.75']
     """
+    if len(fen) == 0:
+        return np.zeros(0, dtype=np.str_)
     sign = np.where(fen < 0, "-", "")
     whole, cents = np.divmod(np.abs(fen), FEN_PER_YUAN)
     text = np.char.add(np.char.add(sign, whole.astype(str)), ".")

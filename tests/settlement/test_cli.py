@@ -47,6 +47,18 @@ def test_bad_claims_exit_2_and_write_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [bad]
 
 
+def test_header_only_file_settles_to_empty_outputs(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text(CLAIMS.read_text().splitlines()[0] + "\n")
+    outs = [tmp_path / name for name in ("r.csv", "c.csv", "e.parquet")]
+    args = ["settle", str(empty), "--out", str(outs[0]), "--closing", str(outs[1]), "--explain", str(outs[2])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert pd.read_csv(outs[0]).empty
+    assert pd.read_csv(outs[1]).empty
+    assert pq.read_table(outs[2]).num_rows == 0
+
+
 def test_parquet_output_is_exact_decimal(tmp_path: Path) -> None:
     out = tmp_path / "result.parquet"
     result = runner.invoke(app, ["settle", str(CLAIMS), "--out", str(out)])
