@@ -95,7 +95,6 @@ def _resolve_rule(rule: Rule, on: date) -> ResolvedRule:
 class ResolvedLayer:
     id: str
     output: str
-    buckets: tuple[str, ...]
     rules: tuple[ResolvedRule, ...]
 
 
@@ -108,7 +107,7 @@ class ResolvedPolicy:
 
 def _resolve_layer(layer: Layer, on: date) -> ResolvedLayer:
     rules = tuple(_resolve_rule(r, on) for r in layer.rules)
-    return ResolvedLayer(layer.id, layer.output, layer.buckets(), rules)
+    return ResolvedLayer(layer.id, layer.output, rules)
 
 
 def version_dates(policy: Policy) -> list[date]:
