@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from settlement.layers import Opening
 from tiers.tables import CompiledPolicy
 
 I64 = npt.NDArray[np.int64]
@@ -72,19 +71,18 @@ class Segments:
         return np.where(known & (seg_key[pos] == key), pos, -1)
 
 
-def opening_for(frame: pd.DataFrame, segment: I64, n_segments: int, layer: str, bucket: str) -> Opening:
-    """Opening accumulators of one bucket as arrays over the batch's segments.
+def opening_for(frame: pd.DataFrame, segment: I64, n_segments: int, layer: str, bucket: str) -> I64:
+    """Opening accumulators of one bucket as a [base, paid, claims] × segments array.
 
     ``segment`` is :meth:`Segments.locate` of every row of ``frame``.
     """
+    opening = np.zeros((3, n_segments), np.int64)
     if len(frame) == 0:
-        zeros = np.zeros(n_segments, np.int64)
-        return Opening(zeros, zeros, zeros)
-    base, paid, claims = (np.zeros(n_segments, np.int64) for _ in range(3))
+        return opening
     hit = (segment >= 0) & (frame["layer"] == layer).to_numpy(bool) & (frame["bucket"] == bucket).to_numpy(bool)
-    for target, column in ((base, "base_cum"), (paid, "paid_cum"), (claims, "claims")):
-        target[segment[hit]] = frame[column].to_numpy(np.int64)[hit]
-    return Opening(base, paid, claims)
+    for i, column in enumerate(("base_cum", "paid_cum", "claims")):
+        opening[i, segment[hit]] = frame[column].to_numpy(np.int64)[hit]
+    return opening
 
 
 Added = dict[tuple[str, str], tuple[I64, I64, I64, I64]]

@@ -9,7 +9,7 @@ as a batch: settling a year in one batch equals settling it claim by claim, to t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -18,23 +18,24 @@ import pandas as pd
 
 from settlement import accumulators
 from settlement.claims import ClaimTable, ClaimValidationError, Problem, from_frame
-from settlement.layers import BucketTrace, SortedBatch, bucket_rows, settle_bucket
+from settlement.layers import BucketTotals, BucketTrace, settle_bucket, trace_bucket
+from settlement.scan import Residual, bucket_rows, sorted_batch
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Policy
-from tiers.tables import CompiledPolicy, compile_policy
+from tiers.tables import CompiledPolicy, LayerTable, compile_policy
 
 I64 = npt.NDArray[np.int64]
-EPOCH_YEAR = 1970
 
 
 @dataclass(frozen=True)
 class LayerResult:
-    """One layer's payments (sorted order) and what each bucket did."""
+    """One layer's payments and deductibles borne (sorted order), and what each bucket added."""
 
     table_id: str
     output: str
     paid: I64
-    traces: list[BucketTrace]
+    deductible_applied: I64
+    buckets: list[BucketTotals]
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,11 @@ class Settlement:
     claims: ClaimTable
     policy: CompiledPolicy
     order: I64  # input positions in settlement order
+    sorted_batch: Residual  # segment and dated profile of each row, sorted (for re-tracing)
     segments: accumulators.Segments
     layers: tuple[LayerResult, ...]
     opening: pd.DataFrame
+    opening_segment: I64  # segment of each opening row, -1 outside the batch
 
     def _unsort(self, sorted_values: I64) -> I64:
         out = np.empty_like(sorted_values)
@@ -62,12 +65,8 @@ class Settlement:
     @cached_property
     def act_pay_dedc(self) -> I64:
         """基本医保 deductible actually applied to each claim."""
-        out = np.zeros(len(self.claims), np.int64)
-        for layer in self.layers:
-            if layer.output == "hifp_pay":
-                for trace in layer.traces:
-                    out[self.order[trace.rows]] = trace.deductible_applied
-        return out
+        basic = [la for la in self.layers if la.output == "hifp_pay"]
+        return self._unsort(basic[0].deductible_applied) if basic else np.zeros(len(self.claims), np.int64)
 
     @property
     def fund_pay_sumamt(self) -> I64:
@@ -93,34 +92,34 @@ class Settlement:
     def closing(self) -> pd.DataFrame:
         """Closing accumulators: opening plus this batch (see :mod:`settlement.accumulators`)."""
         added = {
-            (layer.table_id, self.policy.layer_table(layer.table_id).buckets[t.bucket]): (t.segment, *t.totals())
+            (layer.table_id, self.policy.layer_table(layer.table_id).buckets[t.bucket]): (
+                t.segment,
+                t.base_added,
+                t.paid_added,
+                t.claims,
+            )
             for layer in self.layers
-            for t in layer.traces
+            for t in layer.buckets
         }
         return accumulators.closing(self.opening, added, self.segments)
 
+    def traces(self, layer: int) -> list[BucketTrace]:
+        """Every claim's detail in each bucket of ``self.layers[layer]``, by settling it again.
 
-def _sort_order(claims: ClaimTable) -> I64:
-    n = len(claims)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    day0 = int(claims.day.min())
-    days = int(claims.day.max()) - day0 + 1
-    persons = len(claims.persons)
-    if persons * days * n < 2**62:
-        key = (claims.person * days + (claims.day - day0)) * n + claims.claim_rank
-        return np.argsort(key).astype(np.int64)
-    return np.lexsort((claims.claim_rank, claims.day, claims.person)).astype(np.int64)
+        The layer's input is rebuilt exactly: the in-policy amount minus the earlier layers'
+        payments, with the same opening accumulators.
+        """
+        residual = self.claims.inscp[self.order] - sum((la.paid for la in self.layers[:layer]), np.int64(0))
+        batch = replace(self.sorted_batch, residual=residual).for_next_layer()
+        table = self.policy.layer_table(self.layers[layer].table_id)
+        return [
+            trace_bucket(table, t.bucket, t.rows, batch, self._opening_of(table, t.bucket))
+            for t in self.layers[layer].buckets
+        ]
 
-
-def _years(day: I64) -> I64:
-    """Calendar year of each day number (a lookup over the batch's range of days)."""
-    if len(day) == 0:
-        return day.copy()
-    first = int(day.min())
-    span = np.arange(first, int(day.max()) + 1, dtype=np.int64)
-    lookup = span.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + EPOCH_YEAR
-    return lookup[day - first]
+    def _opening_of(self, table: LayerTable, bucket: int) -> I64:
+        n = len(self.segments.person)
+        return accumulators.opening_for(self.opening, self.opening_segment, n, table.id, table.buckets[bucket])
 
 
 def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
@@ -148,15 +147,6 @@ def _profiles(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     return policy.profiles.encode(claims.category, claims.med, claims.level, bits[claims.diagnosis], claims.accident)
 
 
-def _segments(claims: ClaimTable, order: I64) -> tuple[accumulators.Segments, I64]:
-    person, year = claims.person[order], _years(claims.day)[order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (person[1:] != person[:-1]) | (year[1:] != year[:-1])
-    starts = np.flatnonzero(new)
-    segments = accumulators.Segments(person[starts], year[starts], claims.persons)
-    return segments, np.cumsum(new, dtype=np.int64) - 1
-
-
 def settle(
     claims: ClaimTable | pd.DataFrame,
     policy: CompiledPolicy | Policy,
@@ -167,23 +157,20 @@ def settle(
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
     version = _versions(table, compiled)
     start = accumulators.empty() if opening is None else accumulators.check(opening, compiled)
-    order = _sort_order(table)
-    segments, segment = _segments(table, order)
     dated_profile = version * compiled.profiles.size + _profiles(table, compiled)
-    batch = SortedBatch(profile=dated_profile[order], segment=segment)
-    residual = table.inscp[order]
+    order, batch, person_year = sorted_batch(table.person, table.day, table.claim_rank, dated_profile, table.inscp)
+    segments = accumulators.Segments(person_year[0], person_year[1], table.persons)
     opening_segment = segments.locate(start["person_id"], start["year"])
+    sorted_input = batch
     results = []
     for layer in compiled.layers:
-        paid = np.zeros(len(order), np.int64)
-        traces = []
+        buckets = []
         for b, rows in enumerate(bucket_rows(layer, batch.profile)):
-            if len(rows) == 0:
-                continue
-            bucket = accumulators.opening_for(start, opening_segment, len(segments.person), layer.id, layer.buckets[b])
-            trace = settle_bucket(layer, b, rows, batch, residual, bucket)
-            paid[rows] = trace.paid
-            traces.append(trace)
-        residual = residual - paid
-        results.append(LayerResult(layer.id, layer.output, paid, traces))
-    return Settlement(table, compiled, order, segments, tuple(results), start)
+            if len(rows):
+                bucket = accumulators.opening_for(
+                    start, opening_segment, len(segments.person), layer.id, layer.buckets[b]
+                )
+                buckets.append(settle_bucket(layer, b, rows, batch, bucket))
+        results.append(LayerResult(layer.id, layer.output, batch.paid, batch.deductible_applied, buckets))
+        batch = batch.for_next_layer()
+    return Settlement(table, compiled, order, sorted_input, segments, tuple(results), start, opening_segment)

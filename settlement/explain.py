@@ -115,11 +115,12 @@ def explain(result: Settlement) -> pd.DataFrame:
     """The explanation table (money in int fen; nullable where there is no cap)."""
     frames = []
     n = len(result.claims)
-    for layer in result.layers:
+    for index, layer in enumerate(result.layers):
         table = result.policy.layer_table(layer.table_id)
-        parts = [_bucket_frame(result, table, t) for t in layer.traces]
+        traces = result.traces(index)
+        parts = [_bucket_frame(result, table, t) for t in traces]
         matched = np.zeros(n, dtype=bool)
-        for t in layer.traces:
+        for t in traces:
             matched[result.order[t.rows]] = True
         parts.append(pd.DataFrame({"position": np.flatnonzero(~matched), "rule": "", "bucket": ""}))
         frame = pd.concat(parts, ignore_index=True).reindex(columns=TRACE_COLUMNS)

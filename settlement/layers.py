@@ -1,9 +1,9 @@
-"""One layer of the cascade over a sorted batch: rule lookup, cumulative base, bands, caps.
+"""One layer bucket over a sorted batch: settled by one scan, explained by running it again.
 
-For every cap bucket of the layer the rows of that bucket are taken out (order kept), grouped
-by person-year, and settled as in ``design.md`` §2: ``raw_i = round(F_i(C_i) − F_i(C_{i−1}))``
-on the cumulative base ``C`` (or on the claim alone for a per-claim deductible), then the
-cumulative payment is clipped to the claim's cap.
+For every cap bucket of a layer the rows of that bucket are taken out (order kept) and
+settled as in ``design.md`` §2 by :func:`settlement.scan.scan_bucket`. Settling keeps only
+what the accumulators need (:class:`BucketTotals`); :func:`trace_bucket` re-runs the same scan
+keeping every claim's detail (:class:`BucketTrace`) when an explanation is asked for.
 """
 
 from __future__ import annotations
@@ -13,134 +13,80 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from settlement.money import round_half_up
-from settlement.schedule import Groups, banded_share, capped
+from settlement.scan import GROUP_FIELDS, ROW_FIELDS, Residual, scan_bucket
 from tiers.tables import ADMISSIONS, LayerTable
 
 I64 = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
-class SortedBatch:
-    """The batch in settlement order (person, date, claim_id).
+class BucketTotals:
+    """What one bucket added, per person-year touched (``rows`` index the sorted batch)."""
 
-    ``profile`` is the dated profile (version · P + profile, see :mod:`tiers.tables`);
-    ``segment`` numbers the person-years.
-    """
-
-    profile: I64
+    bucket: int
+    rows: I64
     segment: I64
-
-
-@dataclass(frozen=True)
-class Opening:
-    """Year-to-date accumulators of one layer bucket, per segment (fen, fen, claims)."""
-
-    base: I64
-    paid: I64
+    base_added: I64
+    paid_added: I64
     claims: I64
 
 
 @dataclass(frozen=True)
 class BucketTrace:
-    """What one bucket did, per settled row (``rows`` index the sorted batch)."""
+    """What each claim's payment in one bucket was made of (``rows`` index the sorted batch)."""
 
+    table: LayerTable
     bucket: int
     rows: I64
-    groups: Groups  # person-years among ``rows``
-    segment: I64  # segment of each group
     term: I64  # table index t (version, rule, category, level)
     admission: I64  # 0 first claim of the bucket-year, 1 repeat
-    base: I64
-    cum_before: I64
-    cum_after: I64
-    deductible: I64
-    raw: I64
-    cap: I64
+    cum_before: I64  # running base before the claim (0 under a per-claim deductible)
+    cum_after: I64  # … and after it
+    raw: I64  # payment before the cap
     paid: I64
-    opening_paid: I64  # per group
+    paid_before: I64  # what the bucket had paid this person-year before the claim
+
+    @property
+    def base(self) -> I64:
+        """The claim's base: what the earlier layers left of its in-policy amount."""
+        return self.cum_after - self.cum_before
+
+    @property
+    def deductible(self) -> I64:
+        """The claim's deductible (起付线), per claim or on the running base."""
+        deductible: I64 = self.table.deductible[self.term * ADMISSIONS + self.admission]
+        return deductible
+
+    @property
+    def cap(self) -> I64:
+        """The claim's cap (封顶线) in force, NO_LIMIT where none."""
+        return self.table.cap[self.term]
 
     @property
     def deductible_applied(self) -> I64:
         """起付线 actually borne by this claim: the part of its base below the deductible."""
         return np.minimum(self.cum_after, self.deductible) - np.minimum(self.cum_before, self.deductible)
 
-    @property
-    def paid_before(self) -> I64:
-        """What the bucket had paid this person-year before each claim."""
-        return self.groups.cumsum(self.paid) - self.paid + self.opening_paid[self.groups.gid]
 
-    def totals(self) -> tuple[I64, I64, I64]:
-        """Per group: base added, payments added, claims settled."""
-        sizes = np.diff(np.append(self.groups.starts, len(self.rows)))
-        return self.groups.sums(self.base), self.groups.sums(self.paid), sizes
+def settle_bucket(table: LayerTable, bucket: int, rows: I64, batch: Residual, opening: I64) -> BucketTotals:
+    """Settle the ``rows`` of ``bucket`` into ``batch``; ``opening`` is [base, paid, claims] × segments."""
+    scanned = scan_bucket(table, rows, batch, opening)
+    return BucketTotals(bucket, rows, **dict(zip(GROUP_FIELDS, scanned.groups, strict=True)))
 
 
-def _raw(table: LayerTable, term: I64, admission: I64, before: I64 | int, after: I64) -> I64:
-    """Each claim's payment before caps: bands summed exactly, then rounded once."""
-    at = term * ADMISSIONS + admission
-    scaled: I64 | int = 0
-    for k in range(table.n_bands):
-        lo = table.band_lo[k][at]
-        share = banded_share(lo, table.band_width[k][at], before, after)
-        scaled = scaled + share * table.ratio[k][term]
-    assert isinstance(scaled, np.ndarray)
-    return round_half_up(scaled)
-
-
-def _per_group(values: I64, groups: Groups) -> I64 | int:
-    return values[groups.gid] if values.any() else 0
-
-
-def _cumulative_base(per_year: Bools, base: I64, groups: Groups, opening: I64) -> tuple[I64 | int, I64]:
-    if not per_year.any():
-        return 0, base
-    after = groups.cumsum(base) + _per_group(opening, groups)
-    if per_year.all():
-        return after - base, after
-    before = np.where(per_year, after - base, 0)
-    return before, before + base
-
-
-def settle_bucket(
-    table: LayerTable, bucket: int, rows: I64, batch: SortedBatch, residual: I64, opening: Opening
-) -> BucketTrace:
-    """Settle the ``rows`` (sorted-batch positions) that fall in ``bucket`` of ``table``."""
-    segment_of_row = batch.segment[rows]
-    groups = Groups.of(segment_of_row)
-    segment = segment_of_row[groups.starts]
-    term = table.term_of_profile[batch.profile[rows]]
-    admission = np.zeros(len(rows), np.int64)
-    if table.has_repeat:
-        admission[:] = 1
-        admission[groups.starts] = opening.claims[segment] > 0
-    base = residual[rows]
-    before, after = _cumulative_base(table.per_year[term], base, groups, opening.base[segment])
-    raw = _raw(table, term, admission, before, after)
-    cap = table.cap[term]
-    paid = capped(raw, cap, groups, opening.paid[segment])
-    deductible = table.deductible[term * ADMISSIONS + admission]
-    before_arr = np.broadcast_to(before, base.shape)
+def trace_bucket(table: LayerTable, bucket: int, rows: I64, batch: Residual, opening: I64) -> BucketTrace:
+    """The same settlement as :func:`settle_bucket`, keeping every row's detail."""
+    scanned = scan_bucket(table, rows, batch, opening, detail=True)
+    per_row = dict(zip(ROW_FIELDS, scanned.rows, strict=True))
     return BucketTrace(
-        bucket,
-        rows,
-        groups,
-        segment,
-        term,
-        admission,
-        base,
-        before_arr,
-        after,
-        deductible,
-        raw,
-        cap,
-        paid,
-        opening.paid[segment],
+        table=table,
+        bucket=bucket,
+        rows=rows,
+        term=per_row["term"],
+        admission=per_row["admission"],
+        cum_before=per_row["before"],
+        cum_after=per_row["after"],
+        raw=per_row["raw"],
+        paid=per_row["paid"],
+        paid_before=per_row["paid_before"],
     )
-
-
-def bucket_rows(table: LayerTable, profile: I64) -> list[I64]:
-    """Sorted-batch positions of each bucket's rows (claims no rule of the layer matches: none)."""
-    bucket = table.bucket_of_profile[profile]
-    return [np.flatnonzero(bucket == b) for b in range(len(table.buckets))]

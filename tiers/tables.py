@@ -95,9 +95,9 @@ class LayerTable:
     per_year: Bools  # [T] deductible per year: the base cumulates over the bucket-year
     has_repeat: bool  # some rule lowers the deductible from the 2nd claim of a bucket-year
     deductible: I64  # [T·A] fen
-    band_lo: tuple[I64, ...]  # per band k: [T·A] fen
-    band_width: tuple[I64, ...]  # per band k: [T·A] fen (NO_LIMIT: open-ended)
-    ratio: tuple[I64, ...]  # per band k: [T] 1/10,000
+    band_lo: I64  # [K, T·A] fen, row k for band k
+    band_width: I64  # [K, T·A] fen (NO_LIMIT: open-ended)
+    ratio: I64  # [K, T] 1/10,000
     cap: I64  # [T] fen (NO_LIMIT: none)
 
     @property
@@ -194,9 +194,9 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
         per_year=np.tile(np.repeat(per_year_rule, N_CAT * N_LEV), len(versions)),
         has_repeat=any(r.deductible is not None and r.deductible.repeat_factor for r in layer.rules),
         deductible=table["deductible"],
-        band_lo=tuple(table["band_lo"]),
-        band_width=tuple(table["band_width"]),
-        ratio=tuple(table["ratio"]),
+        band_lo=table["band_lo"],
+        band_width=table["band_width"],
+        ratio=table["ratio"],
         cap=table["cap"],
     )
 

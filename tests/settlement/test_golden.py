@@ -45,8 +45,8 @@ def test_golden_cases_cover_every_rule_of_demo() -> None:
         if case["policy"] != "demo":
             continue
         result = settle(claims_frame(case["rows"]), policy)
-        for layer in result.layers:
+        for index, layer in enumerate(result.layers):
             table = result.policy.layer_table(layer.table_id)
-            for trace in layer.traces:
+            for trace in result.traces(index):
                 seen |= {(layer.table_id, table.rule_ids[r]) for r in set(table.rule_of_term(trace.term).tolist())}
     assert rules <= seen, f"rules without a golden case: {sorted(rules - seen)}"
