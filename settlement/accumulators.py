@@ -1,9 +1,10 @@
 """Year-to-date accumulators (累计信息): what each person has used of each bucket in a year.
 
-One row per (person_id, year, layer, bucket) with ``base_cum`` (cumulative base of the bucket,
+One entry per (person_id, year, layer, bucket) with ``base_cum`` (cumulative base of the bucket,
 fen), ``paid_cum`` (cumulative payments, fen) and ``claims`` (claims settled in the bucket).
-Closing = opening + what the batch added; rows the batch did not touch are carried unchanged,
-so a closing table can be the next batch's opening table.
+Closing = opening + what the batch added; entries the batch did not touch are carried unchanged,
+so a closing table can be the next batch's opening table. Inside the engine they are arrays
+(:class:`Ledger`); a DataFrame with :data:`COLUMNS` is the file format.
 """
 
 from __future__ import annotations
@@ -17,36 +18,75 @@ import pandas as pd
 from tiers.tables import CompiledPolicy
 
 I64 = npt.NDArray[np.int64]
+Objects = npt.NDArray[np.object_]
 KEY = ["person_id", "year", "layer", "bucket"]
-COLUMNS = [*KEY, "base_cum", "paid_cum", "claims"]
+AMOUNTS = ["base_cum", "paid_cum", "claims"]
+COLUMNS = [*KEY, *AMOUNTS]
 
 
 class AccumulatorError(ValueError):
     """A malformed opening accumulator table."""
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """Accumulator entries as arrays, one element per (person_id, year, layer, bucket)."""
+
+    person_id: Objects
+    year: I64
+    layer: Objects
+    bucket: Objects
+    base_cum: I64
+    paid_cum: I64
+    claims: I64
+
+    def __len__(self) -> int:
+        return len(self.year)
+
+    @classmethod
+    def empty(cls) -> Ledger:
+        none = np.zeros(0, np.int64)
+        return cls(none.astype(object), none, none.astype(object), none.astype(object), none, none, none)
+
+    @classmethod
+    def of_frame(cls, frame: pd.DataFrame, policy: CompiledPolicy) -> Ledger:
+        """A checked ledger from a table with :data:`COLUMNS` (fen ints)."""
+        missing = [c for c in COLUMNS if c not in frame.columns]
+        if missing:
+            raise AccumulatorError(f"accumulators: missing column(s) {missing}")
+        if frame.duplicated(KEY).any():
+            row = frame[frame.duplicated(KEY)].iloc[0]
+            raise AccumulatorError(f"accumulators: duplicate row for {tuple(row[KEY])}")
+        ledger = cls(
+            person_id=frame["person_id"].astype(str).to_numpy(object),
+            year=frame["year"].to_numpy(np.int64),
+            layer=frame["layer"].astype(str).to_numpy(object),
+            bucket=frame["bucket"].astype(str).to_numpy(object),
+            base_cum=frame["base_cum"].to_numpy(np.int64),
+            paid_cum=frame["paid_cum"].to_numpy(np.int64),
+            claims=frame["claims"].to_numpy(np.int64),
+        )
+        ledger.check(policy)
+        return ledger
+
+    def check(self, policy: CompiledPolicy) -> None:
+        """Refuse unknown layer/bucket pairs and negative amounts."""
+        known = {(la.id, b) for la in policy.layers for b in la.buckets}
+        pairs = set(zip(self.layer.tolist(), self.bucket.tolist(), strict=True))
+        if pairs - known:
+            raise AccumulatorError(f"accumulators: unknown layer/bucket {sorted(pairs - known)} for policy {policy.id}")
+        if any(bool((getattr(self, c) < 0).any()) for c in AMOUNTS):
+            raise AccumulatorError("accumulators: negative base_cum, paid_cum or claims")
+
+    def frame(self) -> pd.DataFrame:
+        """The file format: :data:`COLUMNS`, string keys, int64 amounts."""
+        frame = pd.DataFrame({c: getattr(self, c) for c in COLUMNS})
+        return frame.astype({"person_id": "string", "year": "int64", "layer": "string", "bucket": "string"})
+
+
 def empty() -> pd.DataFrame:
     """An accumulator table with no rows."""
-    frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in COLUMNS})
-    return frame.astype({"person_id": "string", "layer": "string", "bucket": "string"})
-
-
-def check(frame: pd.DataFrame, policy: CompiledPolicy) -> pd.DataFrame:
-    """Validate an accumulator table against ``policy``; returns it with canonical dtypes."""
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise AccumulatorError(f"accumulators: missing column(s) {missing}")
-    frame = frame[COLUMNS].astype({"person_id": "string", "layer": "string", "bucket": "string"})
-    known = {(la.id, b) for la in policy.layers for b in la.buckets}
-    pairs = set(zip(frame["layer"], frame["bucket"], strict=True))
-    if pairs - known:
-        raise AccumulatorError(f"accumulators: unknown layer/bucket {sorted(pairs - known)} for policy {policy.id}")
-    if frame.duplicated(KEY).any():
-        row = frame[frame.duplicated(KEY)].iloc[0]
-        raise AccumulatorError(f"accumulators: duplicate row for {tuple(row[KEY])}")
-    if (frame[["base_cum", "paid_cum", "claims"]] < 0).any().any():
-        raise AccumulatorError("accumulators: negative base_cum, paid_cum or claims")
-    return frame.reset_index(drop=True)
+    return Ledger.empty().frame()
 
 
 @dataclass(frozen=True)
@@ -55,33 +95,32 @@ class Segments:
 
     person: I64
     year: I64
-    persons: npt.NDArray[np.object_]
+    persons: Objects
 
-    def locate(self, person_id: pd.Series, year: pd.Series) -> I64:
+    def locate(self, person_id: Objects, year: I64) -> I64:
         """Segment of each (person_id, year), or -1 when the batch has no claim there."""
         if len(person_id) == 0 or len(self.person) == 0:
             return np.full(len(person_id), -1, np.int64)
-        code = pd.Index(self.persons).get_indexer(pd.Index(person_id.astype(object))).astype(np.int64)
+        code = pd.Index(self.persons).get_indexer(pd.Index(person_id)).astype(np.int64)
         lo, span = int(self.year.min()), int(self.year.max() - self.year.min()) + 1
-        years = year.to_numpy(np.int64)
-        known = (code >= 0) & (years >= lo) & (years < lo + span)
-        key = np.where(known, code * span + (years - lo), -1)
+        known = (code >= 0) & (year >= lo) & (year < lo + span)
+        key = np.where(known, code * span + (year - lo), -1)
         seg_key = self.person * span + (self.year - lo)
         pos = np.minimum(np.searchsorted(seg_key, key), len(seg_key) - 1)
         return np.where(known & (seg_key[pos] == key), pos, -1)
 
 
-def opening_for(frame: pd.DataFrame, segment: I64, n_segments: int, layer: str, bucket: str) -> I64:
+def opening_for(ledger: Ledger, segment: I64, n_segments: int, layer: str, bucket: str) -> I64:
     """Opening accumulators of one bucket as a [base, paid, claims] × segments array.
 
-    ``segment`` is :meth:`Segments.locate` of every row of ``frame``.
+    ``segment`` is :meth:`Segments.locate` of every entry of ``ledger``.
     """
     opening = np.zeros((3, n_segments), np.int64)
-    if len(frame) == 0:
+    if len(ledger) == 0:
         return opening
-    hit = (segment >= 0) & (frame["layer"] == layer).to_numpy(bool) & (frame["bucket"] == bucket).to_numpy(bool)
-    for i, column in enumerate(("base_cum", "paid_cum", "claims")):
-        opening[i, segment[hit]] = frame[column].to_numpy(np.int64)[hit]
+    hit = (segment >= 0) & (ledger.layer == layer) & (ledger.bucket == bucket)
+    for i, column in enumerate(AMOUNTS):
+        opening[i, segment[hit]] = getattr(ledger, column)[hit]
     return opening
 
 
@@ -89,23 +128,25 @@ Added = dict[tuple[str, str], tuple[I64, I64, I64, I64]]
 """(layer, bucket) → (segment, base added, payments added, claims) per touched person-year."""
 
 
-def closing(opening: pd.DataFrame, added: Added, segments: Segments) -> pd.DataFrame:
-    """Opening plus what the batch added, one row per (person, year, layer, bucket)."""
-    parts = [opening]
-    for (layer, bucket), (segment, base, paid, claims) in added.items():
-        parts.append(
-            pd.DataFrame(
-                {
-                    "person_id": pd.array(segments.persons[segments.person[segment]], dtype="string"),
-                    "year": segments.year[segment],
-                    "layer": layer,
-                    "bucket": bucket,
-                    "base_cum": base,
-                    "paid_cum": paid,
-                    "claims": claims,
-                }
-            )
-        )
-    merged = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else empty()
-    summed = merged.groupby(KEY, sort=True, as_index=False)[["base_cum", "paid_cum", "claims"]].sum()
+def delta(added: Added, segments: Segments) -> Ledger:
+    """What a batch added, as ledger entries (one per touched person-year and bucket)."""
+    parts = [(layer, bucket, *values) for (layer, bucket), values in added.items()]
+    if not parts:
+        return Ledger.empty()
+    segment = np.concatenate([p[2] for p in parts])
+    return Ledger(
+        person_id=segments.persons[segments.person[segment]],
+        year=segments.year[segment],
+        layer=np.concatenate([np.full(len(p[2]), p[0], dtype=object) for p in parts]),
+        bucket=np.concatenate([np.full(len(p[2]), p[1], dtype=object) for p in parts]),
+        base_cum=np.concatenate([p[3] for p in parts]),
+        paid_cum=np.concatenate([p[4] for p in parts]),
+        claims=np.concatenate([p[5] for p in parts]),
+    )
+
+
+def closing(opening: Ledger, added: Ledger) -> pd.DataFrame:
+    """Opening plus what the batch added, one row per (person, year, layer, bucket), sorted."""
+    merged = pd.concat([opening.frame(), added.frame()], ignore_index=True)
+    summed = merged.groupby(KEY, sort=True, as_index=False)[AMOUNTS].sum()
     return summed.astype({"person_id": "string", "layer": "string", "bucket": "string"})[COLUMNS]

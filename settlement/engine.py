@@ -48,7 +48,7 @@ class Settlement:
     sorted_batch: Residual  # segment and dated profile of each row, sorted (for re-tracing)
     segments: accumulators.Segments
     layers: tuple[LayerResult, ...]
-    opening: pd.DataFrame
+    opening: accumulators.Ledger
     opening_segment: I64  # segment of each opening row, -1 outside the batch
 
     def _unsort(self, sorted_values: I64) -> I64:
@@ -89,8 +89,8 @@ class Settlement:
         }
         return pd.DataFrame(columns)
 
-    def closing(self) -> pd.DataFrame:
-        """Closing accumulators: opening plus this batch (see :mod:`settlement.accumulators`)."""
+    def delta(self) -> accumulators.Ledger:
+        """What this batch added to the accumulators, per person-year and bucket touched."""
         added = {
             (layer.table_id, self.policy.layer_table(layer.table_id).buckets[t.bucket]): (
                 t.segment,
@@ -101,7 +101,11 @@ class Settlement:
             for layer in self.layers
             for t in layer.buckets
         }
-        return accumulators.closing(self.opening, added, self.segments)
+        return accumulators.delta(added, self.segments)
+
+    def closing(self) -> pd.DataFrame:
+        """Closing accumulators: opening plus this batch (see :mod:`settlement.accumulators`)."""
+        return accumulators.closing(self.opening, self.delta())
 
     def traces(self, layer: int) -> list[BucketTrace]:
         """Every claim's detail in each bucket of ``self.layers[layer]``, by settling it again.
@@ -147,20 +151,29 @@ def _profiles(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     return policy.profiles.encode(claims.category, claims.med, claims.level, bits[claims.diagnosis], claims.accident)
 
 
+def _opening(opening: pd.DataFrame | accumulators.Ledger | None, policy: CompiledPolicy) -> accumulators.Ledger:
+    if opening is None:
+        return accumulators.Ledger.empty()
+    if isinstance(opening, accumulators.Ledger):
+        opening.check(policy)
+        return opening
+    return accumulators.Ledger.of_frame(opening, policy)
+
+
 def settle(
     claims: ClaimTable | pd.DataFrame,
     policy: CompiledPolicy | Policy,
-    opening: pd.DataFrame | None = None,
+    opening: pd.DataFrame | accumulators.Ledger | None = None,
 ) -> Settlement:
     """Settle a batch of claims under ``policy``, continuing from ``opening`` accumulators."""
     table = claims if isinstance(claims, ClaimTable) else from_frame(claims)
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
     version = _versions(table, compiled)
-    start = accumulators.empty() if opening is None else accumulators.check(opening, compiled)
+    start = _opening(opening, compiled)
     dated_profile = version * compiled.profiles.size + _profiles(table, compiled)
     order, batch, person_year = sorted_batch(table.person, table.day, table.claim_rank, dated_profile, table.inscp)
     segments = accumulators.Segments(person_year[0], person_year[1], table.persons)
-    opening_segment = segments.locate(start["person_id"], start["year"])
+    opening_segment = segments.locate(start.person_id, start.year)
     sorted_input = batch
     results = []
     for layer in compiled.layers:

@@ -10,6 +10,7 @@ payment, and what is left of the cap after the claim (``crt_payb_lmt_amt``; empt
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,8 +35,12 @@ MONEY = (
 )
 
 
-TRACE_COLUMNS = [
-    "position",
+EXPLAIN_COLUMNS = [
+    "claim_id",
+    "person_id",
+    "layer",
+    "output",
+    "policy",
     "rule",
     "bucket",
     "version",
@@ -81,59 +86,90 @@ def _texts(table: LayerTable, term: I64, admission: I64) -> npt.NDArray[np.objec
     return texts[inverse]
 
 
-def _nullable(values: I64, valid: npt.NDArray[np.bool_]) -> pd.Series:
-    return pd.Series(np.where(valid, values, 0), dtype="Int64").mask(~valid)
-
-
-def _bucket_frame(result: Settlement, table: LayerTable, trace: BucketTrace) -> pd.DataFrame:
+def _bucket_columns(result: Settlement, table: LayerTable, trace: BucketTrace) -> dict[str, npt.NDArray[Any]]:
     rule = table.rule_of_term(trace.term)
     version = table.version_of_term(trace.term)
     capped = trace.cap < NO_LIMIT
-    after = trace.paid_before + trace.paid
-    return pd.DataFrame(
-        {
-            "position": result.order[trace.rows],
-            "rule": np.asarray(table.rule_ids, dtype=object)[rule],
-            "bucket": table.buckets[trace.bucket],
-            "version": np.asarray([str(v) for v in result.policy.versions], dtype=object)[version],
-            "base": trace.base,
-            "cum_before": trace.cum_before,
-            "cum_after": trace.cum_after,
-            "deductible": trace.deductible,
-            "deductible_applied": trace.deductible_applied,
-            "bands": _texts(table, trace.term, trace.admission),
-            "raw_amount": trace.raw,
-            "cap": _nullable(trace.cap, capped),
-            "cap_used_before": trace.paid_before,
-            "paid": trace.paid,
-            "cap_left": _nullable(trace.cap - after, capped),
-        }
-    )
+    return {
+        "position": result.order[trace.rows],
+        "rule": np.asarray(table.rule_ids, dtype=object)[rule],
+        "bucket": np.full(len(trace.rows), table.buckets[trace.bucket], dtype=object),
+        "version": np.asarray([str(v) for v in result.policy.versions], dtype=object)[version],
+        "base": trace.base,
+        "cum_before": trace.cum_before,
+        "cum_after": trace.cum_after,
+        "deductible": trace.deductible,
+        "deductible_applied": trace.deductible_applied,
+        "bands": _texts(table, trace.term, trace.admission),
+        "raw_amount": trace.raw,
+        "cap": np.where(capped, trace.cap, -1),
+        "cap_used_before": trace.paid_before,
+        "paid": trace.paid,
+        "cap_left": np.where(capped, trace.cap - trace.paid_before - trace.paid, -1),
+    }
 
 
-def explain(result: Settlement) -> pd.DataFrame:
-    """The explanation table (money in int fen; nullable where there is no cap)."""
-    frames = []
-    n = len(result.claims)
+def _unmatched(positions: I64) -> dict[str, npt.NDArray[Any]]:
+    """Rows of claims no rule of the layer matches: nothing paid, no cap (-1)."""
+    text = np.full(len(positions), "", dtype=object)
+    zero = np.zeros(len(positions), np.int64)
+    columns: dict[str, npt.NDArray[Any]] = dict.fromkeys(MONEY, zero)
+    return {
+        **columns,
+        "position": positions,
+        "rule": text,
+        "bucket": text,
+        "version": text,
+        "bands": text,
+        "cap": zero - 1,
+        "cap_left": zero - 1,
+    }
+
+
+def columns(result: Settlement) -> dict[str, npt.NDArray[Any]]:
+    """The explanation as plain arrays (money in fen, -1 for "no cap"), one row per claim and
+    layer, ordered by claim (input order) then layer — no pandas, for the real-time path."""
+    parts = []
     for index, layer in enumerate(result.layers):
         table = result.policy.layer_table(layer.table_id)
         traces = result.traces(index)
-        parts = [_bucket_frame(result, table, t) for t in traces]
-        matched = np.zeros(n, dtype=bool)
+        matched = np.zeros(len(result.claims), dtype=bool)
         for t in traces:
             matched[result.order[t.rows]] = True
-        parts.append(pd.DataFrame({"position": np.flatnonzero(~matched), "rule": "", "bucket": ""}))
-        frame = pd.concat(parts, ignore_index=True).reindex(columns=TRACE_COLUMNS)
-        frame.insert(1, "layer", layer.table_id)
-        frame.insert(2, "output", layer.output)
-        frames.append(frame)
-    whole = pd.concat(frames, ignore_index=True).sort_values(["position"], kind="stable")
-    whole.insert(0, "claim_id", result.claims.claim_id[whole["position"].to_numpy()])
-    whole.insert(1, "person_id", result.claims.persons[result.claims.person[whole["position"].to_numpy()]])
-    whole.insert(4, "policy", result.policy.id)
+        for part in [*(_bucket_columns(result, table, t) for t in traces), _unmatched(np.flatnonzero(~matched))]:
+            size = len(part["position"])
+            parts.append(
+                {
+                    **part,
+                    "layer": np.full(size, layer.table_id, object),
+                    "output": np.full(size, layer.output, object),
+                    "layer_index": np.full(size, index, np.int64),
+                }
+            )
+    merged = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {}
+    if not merged:
+        return {c: np.zeros(0, object) for c in EXPLAIN_COLUMNS}
+    order = np.lexsort((merged["layer_index"], merged["position"]))
+    position = merged["position"][order]
+    claims = result.claims
+    return {
+        "claim_id": claims.claim_id[position],
+        "person_id": claims.persons[claims.person[position]],
+        "layer": merged["layer"][order],
+        "output": merged["output"][order],
+        "policy": np.full(len(order), result.policy.id, dtype=object),
+        **{c: merged[c][order] for c in EXPLAIN_COLUMNS[5:]},
+    }
+
+
+def explain(result: Settlement) -> pd.DataFrame:
+    """The explanation table (money in int fen; ``cap``/``cap_left`` empty where there is no cap)."""
+    frame = pd.DataFrame(columns(result), columns=EXPLAIN_COLUMNS)
+    for column in ("cap", "cap_left"):
+        values = frame[column].to_numpy(np.int64)
+        frame[column] = pd.array(np.where(values < 0, 0, values), dtype="Int64")
+        frame.loc[values < 0, column] = pd.NA
     for column in MONEY:
         if column not in ("cap", "cap_left"):
-            whole[column] = whole[column].fillna(0).astype(np.int64)
-    whole["version"] = whole["version"].fillna("")
-    whole["bands"] = whole["bands"].fillna("")
-    return whole.drop(columns="position").reset_index(drop=True)
+            frame[column] = frame[column].astype(np.int64)
+    return frame
