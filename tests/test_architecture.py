@@ -44,15 +44,19 @@ def test_no_row_wise_pandas_in_settlement() -> None:
 
 
 def test_modules_stay_small() -> None:
-    for package in ("tiers", "settlement"):
+    for package in ("tiers", "settlement", "api"):
         for path in _modules(package):
             lines = len(path.read_text(encoding="utf-8").splitlines())
             assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines"
 
 
 def test_architecture_md_lists_every_module() -> None:
-    listed = set(re.findall(r"`((?:tiers|settlement)/[a-z_]+\.py)`", (ROOT / "ARCHITECTURE.md").read_text()))
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    listed = set(re.findall(r"`((?:tiers|settlement|api)/[a-z_/]+\.py)`", text))
     actual = {
-        str(p.relative_to(ROOT)) for pkg in ("tiers", "settlement") for p in _modules(pkg) if p.name != "__init__.py"
+        str(p.relative_to(ROOT))
+        for pkg in ("tiers", "settlement", "api")
+        for p in _modules(pkg)
+        if p.name != "__init__.py" and "migrations" not in p.parts
     }
     assert listed == actual

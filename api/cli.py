@@ -1,0 +1,86 @@
+"""The whole ``medrelief`` command: the batch commands of :mod:`settlement.cli` plus the service's.
+
+``medrelief serve`` migrates the database, makes sure a demo hospital and admin key exist
+(printed once), and starts uvicorn. ``medrelief keys create|revoke`` manages API keys;
+``medrelief db upgrade`` migrates ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from sqlmodel import Session, select
+
+from api.auth import KINDS, create_key, revoke_key
+from api.config import settings
+from api.db import make_engine, migrate
+from api.models import Institution
+from settlement.cli import app
+
+console = Console()
+keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (alembic).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate DATABASE_URL to the newest schema."""
+    migrate(settings().database_url)
+    console.print(f"database at {settings().database_url} is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    institution: Annotated[str, typer.Option(help="Institution code, e.g. H42010001")],
+    kind: Annotated[str, typer.Option(help=f"One of {', '.join(KINDS)}")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+) -> None:
+    """Create an API key for an institution (created if new) and print it once."""
+    migrate(settings().database_url)
+    with Session(make_engine(settings().database_url)) as session:
+        try:
+            key = create_key(session, institution, kind, name)
+        except ValueError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from exc
+    console.print(key, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (the part after mr_)")]) -> None:
+    """Revoke a key; requests with it get 401 from now on."""
+    with Session(make_engine(settings().database_url)) as session:
+        if not revoke_key(session, prefix):
+            console.print(f"[bold red]error:[/] no active key with prefix {prefix}")
+            raise typer.Exit(2)
+    console.print(f"revoked {prefix}")
+
+
+def _demo_keys(url: str) -> dict[str, str]:
+    with Session(make_engine(url)) as session:
+        known = {i.id for i in session.exec(select(Institution))}
+        return {
+            kind: create_key(session, code, kind, name)
+            for code, kind, name in (("DEMO-HOSPITAL", "hospital", "示范医院"), ("DEMO-ADMIN", "admin", "示范医保局"))
+            if code not in known or kind == "hospital"
+        }
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Start the real-time service on DATABASE_URL (default: SQLite file medrelief.db)."""
+    url = settings().database_url
+    migrate(url)
+    for kind, key in _demo_keys(url).items():
+        console.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
+    console.print(f"serving policy {settings().policy} on http://{host}:{port} (docs at /docs), database {url}")
+    uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")

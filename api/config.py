@@ -1,0 +1,29 @@
+"""Service settings, from the environment (pydantic-settings).
+
+``DATABASE_URL`` chooses the database: ``sqlite:///medrelief.db`` (the embedded default, a file
+in WAL mode) or ``postgresql+psycopg://user:pass@host/db`` (production). ``MEDRELIEF_POLICY``
+names the bundled policy the service settles under (default ``demo``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDRELIEF_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///medrelief.db", validation_alias=AliasChoices("DATABASE_URL", "MEDRELIEF_DATABASE_URL")
+    )
+    policy: str = "demo"
+    in_flight_seconds: float = 30.0
+    """How long a request's idempotency key counts as in flight before a retry may take it over."""
+
+
+@lru_cache
+def settings() -> Settings:
+    return Settings()

@@ -1,0 +1,47 @@
+"""FastAPI dependencies: a database session per request, the authenticated caller, the policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlmodel import Session
+
+from api.auth import Caller, authenticate
+from tiers.tables import CompiledPolicy
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(_session)]
+
+
+def _caller(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    presented = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        presented = authorization[7:].strip()
+    caller = authenticate(session, presented)
+    session.rollback()  # end the read transaction: a write starts its own
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def _policy(request: Request) -> CompiledPolicy:
+    policy: CompiledPolicy = request.app.state.policy
+    return policy
+
+
+PolicyDep = Annotated[CompiledPolicy, Depends(_policy)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$", description="Retry-safe key")
+]

@@ -1,0 +1,97 @@
+"""One error envelope for every 4xx/5xx: RFC 9457 ``application/problem+json`` with ``code`` and ``param``.
+
+``{"type": "https://medrelief.dev/problems/<code>", "title": …, "status": …, "detail": …,
+"code": "<code>", "param": "<field path or null>"}``; validation errors also list every
+``errors[{param, reason}]``. Nothing else in ``api/`` builds an error response.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from settlement.accumulators import AccumulatorError
+from settlement.claims import ClaimValidationError
+
+log = logging.getLogger("medrelief.api")
+MEDIA_TYPE = "application/problem+json"
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
+
+
+class Problem(Exception):
+    """An error the client should see: HTTP status, stable ``code``, the offending ``param``."""
+
+    def __init__(self, status: int, code: str, detail: str, param: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.param = status, code, detail, param
+
+
+def problem_body(status: int, code: str, detail: str, param: str | None = None, **extra: Any) -> dict[str, Any]:
+    title = TITLES.get(status, "Conflict" if status == 409 else "Unprocessable request" if status == 422 else "Error")
+    body = {
+        "type": f"https://medrelief.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "param": param,
+    }
+    return {**body, **extra}
+
+
+def problem_response(status: int, code: str, detail: str, param: str | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse(problem_body(status, code, detail, param, **extra), status_code=status, media_type=MEDIA_TYPE)
+
+
+def _param(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[-1] if loc else "")
+
+
+async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc.status, exc.code, exc.detail, exc.param)
+
+
+async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"param": _param(tuple(e.get("loc", ()))), "reason": str(e.get("msg", ""))} for e in exc.errors()]
+    first = errors[0] if errors else {"param": None, "reason": "invalid request"}
+    detail = f"{first['param']}: {first['reason']}" if first["param"] else str(first["reason"])
+    return problem_response(422, "invalid_request", detail, first["param"], errors=errors)
+
+
+async def _on_claims(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ClaimValidationError)
+    errors = [{"param": p.field, "reason": p.reason} for p in exc.problems]
+    return problem_response(422, "invalid_claim", str(exc.problems[0]), exc.problems[0].field, errors=errors)
+
+
+async def _on_accumulators(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("stored accumulators refused by the engine: %s", exc)
+    return problem_response(500, "internal_error", "stored accumulators are inconsistent; nothing was changed")
+
+
+async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+    return problem_response(exc.status_code, code, str(exc.detail))
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return problem_response(500, "internal_error", "unexpected error; nothing was changed")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(ClaimValidationError, _on_claims)
+    app.add_exception_handler(AccumulatorError, _on_accumulators)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,48 @@
+"""The application: ``create_app()`` wires settings, database, policy, errors and routes."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from api import errors
+from api.config import Settings, settings
+from api.db import make_engine, migrate
+from api.routes import persons, policies, settlements
+from tiers.loader import load_policy
+from tiers.tables import compile_policy
+
+DESCRIPTION = """One-stop settlement of a hospital bill through 基本医保 → 大病保险 → 医疗救助 → 补充保险.
+
+Authenticate with `Authorization: Bearer <key>` (or `X-API-Key`). Money is yuan as strings with two
+decimals. Errors are `application/problem+json` with `code` and `param`. Settlement and reversal take
+an `Idempotency-Key` header: a retry with the same key and body replays the first response.
+"""
+
+
+def create_app(config: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    config = config or settings()
+    if run_migrations:
+        migrate(config.database_url)
+    app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION)
+    app.state.engine = make_engine(config.database_url)
+    app.state.policy = compile_policy(load_policy(config.policy))
+    app.state.settings = config
+    errors.install(app)
+    for module in (settlements, persons, policies):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["service"], summary="Liveness: the database answers")
+    def health() -> dict[str, str]:
+        with app.state.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "policy": app.state.policy.id}
+
+    logging.getLogger("medrelief.api").setLevel(logging.INFO)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory api.main:app_from_env`` (migrations already run by ``medrelief serve``)."""
+    return create_app(run_migrations=False)

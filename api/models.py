@@ -1,0 +1,169 @@
+"""The service's tables (SQLModel). Money columns are int64 fen (BIGINT).
+
+Settlements and their lines are never updated after insert except ``status``/``reversed_by``
+of a reversed settlement; reversals and re-settlements add rows (a reversal row with negated
+amounts, :class:`Adjustment` deltas), so history is never rewritten. :class:`Accumulator` holds
+each person's year-to-date use of each cap bucket; Σ settlements + Σ adjustments == accumulators.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _money() -> int:
+    return Field(default=0, sa_type=BigInteger)  # type: ignore[no-any-return]
+
+
+class Institution(SQLModel, table=True):
+    """A hospital, insurer, actuary office or administrator that holds API keys."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    kind: str = Field(max_length=16)  # hospital | insurer | actuary | admin
+    created_at: datetime = Field(default_factory=now)
+
+
+class ApiKey(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(unique=True, index=True, max_length=32)
+    secret_hash: str = Field(max_length=64)  # sha256 hex of the secret part
+    institution_id: str = Field(foreign_key="institution.id", index=True)
+    scopes: str  # space-separated
+    created_at: datetime = Field(default_factory=now)
+    revoked_at: datetime | None = None
+
+
+class Person(SQLModel, table=True):
+    person_id: str = Field(primary_key=True, max_length=64)
+    name: str = ""
+    id_number: str = Field(default="", max_length=32)  # 身份证号; masked in responses and logs
+    created_at: datetime = Field(default_factory=now)
+
+
+class Identity(SQLModel, table=True):
+    """A dated relief identity (救助身份) of a person, from a source (民政, 乡村振兴, …)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(foreign_key="person.person_id", index=True)
+    category: str = Field(max_length=32)
+    valid_from: date
+    valid_to: date | None = None
+    source: str = ""
+    created_at: datetime = Field(default_factory=now)
+    revoked_at: datetime | None = None  # revoked retroactively (e.g. 容缺审批 not confirmed)
+
+
+class Settlement(SQLModel, table=True):
+    """One settlement (or the reversal of one: ``kind='reversal'``, amounts negated)."""
+
+    setl_id: str = Field(primary_key=True, max_length=40)
+    seq: int = Field(sa_type=BigInteger, index=True)  # arrival order
+    kind: str = Field(default="settlement", max_length=16)
+    reverses: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="settled", max_length=16)  # settled | reversed
+    reversed_by: str | None = Field(default=None, max_length=40)
+    claim_id: str = Field(index=True, max_length=64)
+    institution_id: str = Field(foreign_key="institution.id", index=True)
+    person_id: str = Field(foreign_key="person.person_id", index=True)
+    year: int
+    settle_date: date
+    med_type: str = Field(max_length=4)
+    hospital_level: int
+    diagnosis: str = ""
+    accident: bool = False
+    category: str = Field(max_length=32)
+    policy_id: str
+    request_hash: str = Field(default="", max_length=64)
+    medfee_sumamt: int = _money()
+    fulamt_ownpay_amt: int = _money()
+    overlmt_selfpay: int = _money()
+    preselfpay_amt: int = _money()
+    inscp_scp_amt: int = _money()
+    act_pay_dedc: int = _money()
+    hifp_pay: int = _money()
+    hifmi_pay: int = _money()
+    maf_pay: int = _money()
+    supp_pay: int = _money()
+    fund_pay_sumamt: int = _money()
+    psn_part_amt: int = _money()
+    created_at: datetime = Field(default_factory=now)
+
+
+class SettlementLine(SQLModel, table=True):
+    """One layer of one settlement, with its explanation (amounts in fen; -1: no cap)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    setl_id: str = Field(foreign_key="settlement.setl_id", index=True, max_length=40)
+    layer: str
+    output: str
+    fund_pay_type: str = ""
+    rule: str = ""
+    bucket: str = ""
+    version: str = ""
+    bands: str = ""
+    base: int = _money()
+    cum_before: int = _money()
+    cum_after: int = _money()
+    deductible: int = _money()
+    deductible_applied: int = _money()
+    raw_amount: int = _money()
+    cap: int = _money()
+    cap_used_before: int = _money()
+    paid: int = _money()
+    cap_left: int = _money()
+
+
+class Accumulator(SQLModel, table=True):
+    person_id: str = Field(primary_key=True, foreign_key="person.person_id", max_length=64)
+    year: int = Field(primary_key=True)
+    layer: str = Field(primary_key=True, max_length=64)
+    bucket: str = Field(primary_key=True, max_length=64)
+    base_cum: int = _money()
+    paid_cum: int = _money()
+    claims: int = 0
+
+
+class Adjustment(SQLModel, table=True):
+    """A per-fund delta from re-settling a person-year (never a rewrite of the settlement)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=40)
+    setl_id: str = Field(foreign_key="settlement.setl_id", index=True, max_length=40)
+    person_id: str = Field(index=True, max_length=64)
+    year: int
+    output: str
+    delta: int = _money()
+    reason: str = ""
+    created_at: datetime = Field(default_factory=now)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("institution_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    institution_id: str = Field(max_length=64)
+    key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=now)
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only: who did what to which entity (ID numbers masked)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=now, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    entity: str = Field(max_length=32)
+    entity_id: str = Field(max_length=64)
+    detail: str = ""

@@ -1,0 +1,68 @@
+"""Settlement routes: pre-settle (2206/2303), settle (2207/2304), reverse (2208/2305), read (5203), slip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from api import service, store
+from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep
+from api.errors import Problem
+from api.models import Settlement
+from api.schemas import ClaimIn, SettlementOut
+from api.slip import render_slip
+
+router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
+CREATED: dict[int | str, dict[str, Any]] = {201: {"model": SettlementOut}}
+
+
+def _reply(reply: service.Reply) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
+    return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)
+
+
+@router.post("/pre", response_model=SettlementOut, summary="Pre-settle (试算): full result, nothing stored")
+def pre_settle(claim: ClaimIn, session: SessionDep, caller: CallerDep, policy: PolicyDep) -> SettlementOut:
+    caller.require("settle")
+    return service.pre_settle(session, caller, claim, policy)
+
+
+@router.post("", status_code=201, responses=CREATED, response_class=Response, summary="Settle (结算) one claim")
+def settle(
+    claim: ClaimIn, session: SessionDep, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    caller.require("settle")
+    return _reply(service.settle(session, caller, claim, policy, idempotency_key))
+
+
+@router.post(
+    "/{setl_id}/reversal", status_code=201, responses=CREATED, response_class=Response, summary="Reverse (冲正)"
+)
+def reverse(
+    setl_id: str, session: SessionDep, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    caller.require("settle")
+    return _reply(service.reverse(session, caller, setl_id, policy, idempotency_key))
+
+
+def _readable(session: Session, caller: CallerDep, setl_id: str) -> Settlement:
+    row = session.get(Settlement, setl_id)
+    if row is None or not caller.may_read(row.institution_id):
+        raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")
+    return row
+
+
+@router.get("/{setl_id}", response_model=SettlementOut, summary="A settlement with its lines and adjustments")
+def read(setl_id: str, session: SessionDep, caller: CallerDep) -> SettlementOut:
+    row = _readable(session, caller, setl_id)
+    return store.settlement_out(row, store.lines_of(session, setl_id), store.adjustments_of(session, setl_id))
+
+
+@router.get("/{setl_id}/slip", response_class=HTMLResponse, summary="Printable settlement slip (结算单)")
+def slip(setl_id: str, request: Request, session: SessionDep, caller: CallerDep) -> HTMLResponse:
+    row = _readable(session, caller, setl_id)
+    out = store.settlement_out(row, store.lines_of(session, setl_id), store.adjustments_of(session, setl_id))
+    return HTMLResponse(render_slip(out, request.app.state.policy.policy.name))

@@ -1,0 +1,279 @@
+"""The one-stop flows: pre-settle, settle, reverse, re-settle a person-year. One transaction each.
+
+Idempotency (``Idempotency-Key`` or the hospital's message id): the first response is stored
+with the settlement in the same transaction, so a retry replays it byte for byte; the same key
+with another body is refused (422); a retry while the first is still being processed gets 409
+(a process-local registry, plus a PostgreSQL advisory lock across workers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from api import store
+from api.auth import Caller
+from api.engine import ClaimFacts, Outcome, settle_one
+from api.errors import Problem
+from api.models import Accumulator, Adjustment, IdempotencyRecord, Settlement, SettlementLine
+from api.schemas import ClaimIn, ResettlementOut, SettlementOut
+from tiers.tables import CompiledPolicy
+
+_in_flight: set[tuple[str, str]] = set()
+_in_flight_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+def request_hash(route: str, body: str) -> str:
+    return hashlib.sha256(f"{route}\n{body}".encode()).hexdigest()
+
+
+@contextmanager
+def _claimed(session: Session, institution_id: str, key: str) -> Iterator[None]:
+    slot = (institution_id, key)
+    with _in_flight_lock:
+        if slot in _in_flight:
+            raise Problem(409, "request_in_flight", "a request with this Idempotency-Key is still being processed")
+        _in_flight.add(slot)
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            got = session.exec(  # type: ignore[call-overload]
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), params={"k": f"{institution_id}\n{key}"}
+            ).scalar()
+            if not got:
+                raise Problem(409, "request_in_flight", "a request with this Idempotency-Key is still being processed")
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight.discard(slot)
+
+
+def idempotent(session: Session, caller: Caller, key: str | None, digest: str, work: Callable[[], Reply]) -> Reply:
+    """Run ``work`` once per (institution, key); store its reply in the same transaction."""
+    if not key:
+        reply = work()
+        session.commit()
+        return reply
+    with _claimed(session, caller.institution_id, key):
+        record = session.exec(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.institution_id == caller.institution_id, IdempotencyRecord.key == key
+            )
+        ).first()
+        if record is not None:
+            session.rollback()
+            if record.request_hash != digest:
+                raise Problem(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with another request",
+                    "Idempotency-Key",
+                )
+            return Reply(record.status_code, record.body, replayed=True)
+        reply = work()
+        session.add(
+            IdempotencyRecord(
+                institution_id=caller.institution_id,
+                key=key,
+                request_hash=digest,
+                status_code=reply.status,
+                body=reply.body,
+            )
+        )
+        session.commit()
+        return reply
+
+
+def _check_order(session: Session, facts: ClaimFacts) -> None:
+    active = store.active_settlements(session, facts.person_id, facts.settle_date.year)
+    if active and active[-1].settle_date > facts.settle_date:
+        raise Problem(
+            409,
+            "out_of_order",
+            f"settle_date {facts.settle_date} is before the person's last settlement of the year "
+            f"({active[-1].settle_date}); claims settle in date order — re-settle the year instead",
+            "settle_date",
+        )
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A person-year's accumulators as stored (rows) and as values."""
+
+    stored: dict[store.Key, Accumulator]
+    values: dict[store.Key, tuple[int, int, int]]
+
+
+def _outcome(session: Session, facts: ClaimFacts, policy: CompiledPolicy) -> tuple[Outcome, Opening]:
+    stored = store.accumulator_rows(session, facts.person_id, facts.settle_date.year)
+    opening = Opening(stored, {k: (r.base_cum, r.paid_cum, r.claims) for k, r in stored.items()})
+    categories = store.categories_on(session, facts.person_id, facts.settle_date)
+    ledger = store.as_ledger(facts.person_id, facts.settle_date.year, opening.values)
+    return settle_one(facts, categories, policy, ledger), opening
+
+
+def _facts(claim: ClaimIn) -> ClaimFacts:
+    problem = claim.components_problem()
+    if problem:
+        raise Problem(422, "invalid_claim", problem, "medfee_sumamt")
+    return ClaimFacts.of(claim, yuan=True)
+
+
+def pre_settle(session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPolicy) -> SettlementOut:
+    """试算: the full result; nothing stored, accumulators untouched."""
+    facts = _facts(claim)
+    store.lock_person(session, facts.person_id)
+    outcome, _ = _outcome(session, facts, policy)
+    row = Settlement(
+        setl_id="",
+        seq=0,
+        status="not_stored",
+        claim_id=facts.claim_id,
+        institution_id=caller.institution_id,
+        person_id=facts.person_id,
+        year=facts.settle_date.year,
+        settle_date=facts.settle_date,
+        med_type=str(facts.med_type),
+        hospital_level=facts.hospital_level,
+        category=outcome.category,
+        policy_id=policy.id,
+        medfee_sumamt=facts.medfee_sumamt,
+        fulamt_ownpay_amt=facts.fulamt_ownpay_amt,
+        overlmt_selfpay=facts.overlmt_selfpay,
+        preselfpay_amt=facts.preselfpay_amt,
+    )
+    store.set_amounts(row, outcome.amounts)
+    session.rollback()
+    return store.settlement_out(row, outcome.lines, [])
+
+
+def settle(session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPolicy, key: str | None) -> Reply:
+    """结算: settle one claim on the person's year-to-date accumulators and store everything."""
+    facts = _facts(claim)
+    digest = request_hash("settle", claim.model_dump_json())
+
+    def work() -> Reply:
+        store.lock_person(session, facts.person_id)
+        if store.find_active_claim(session, caller.institution_id, facts.claim_id) is not None:
+            raise Problem(
+                409, "already_settled", f"claim {facts.claim_id} is already settled; reverse it first", "claim_id"
+            )
+        _check_order(session, facts)
+        outcome, acc = _outcome(session, facts, policy)
+        seq = store.next_seq(session, facts.person_id)
+        row = store.insert_settlement(session, facts, outcome, caller.institution_id, policy.id, seq)
+        year = facts.settle_date.year
+        store.write_accumulators(session, facts.person_id, year, acc.stored, store.plus(acc.values, outcome.delta))
+        store.audit(session, caller.institution_id, "settle", "settlement", row.setl_id, claim_id=facts.claim_id)
+        body = store.settlement_out(row, outcome.lines, []).model_dump_json().encode()
+        return Reply(201, body)
+
+    return idempotent(session, caller, key, digest, work)
+
+
+def reverse(session: Session, caller: Caller, setl_id: str, policy: CompiledPolicy, key: str | None) -> Reply:
+    """冲正: reverse a settlement (a negated row), then re-settle the rest of its person-year."""
+    digest = request_hash("reverse", setl_id)
+
+    def work() -> Reply:
+        original = session.get(Settlement, setl_id)
+        if original is None or not caller.may_read(original.institution_id):
+            raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")
+        if original.institution_id != caller.institution_id and "admin" not in caller.scopes:
+            raise Problem(403, "not_your_settlement", "only the institution that settled a claim may reverse it")
+        store.lock_person(session, original.person_id)
+        session.refresh(original)
+        if original.kind != "settlement" or original.status != "settled":
+            raise Problem(409, "already_reversed", f"settlement {setl_id} is already reversed or is a reversal")
+        reversal = _reversal_row(session, original)
+        resettle_year(
+            session, caller.institution_id, original.person_id, original.year, policy, f"reversal of {setl_id}"
+        )
+        store.audit(session, caller.institution_id, "reverse", "settlement", setl_id, reversal=reversal.setl_id)
+        lines = store.lines_of(session, reversal.setl_id)
+        return Reply(201, store.settlement_out(reversal, lines, []).model_dump_json().encode())
+
+    return idempotent(session, caller, key, digest, work)
+
+
+def _reversal_row(session: Session, original: Settlement) -> Settlement:
+    money = {f: -getattr(original, f) for f in store.SETTLEMENT_MONEY}
+    reversal = replace_row(original, setl_id=store.new_id("R"), kind="reversal", reverses=original.setl_id, **money)
+    reversal.seq = store.next_seq(session, original.person_id)
+    original.status, original.reversed_by = "reversed", reversal.setl_id
+    session.add(original)
+    session.add(reversal)
+    for line in store.lines_of(session, original.setl_id):
+        negated = {f: -getattr(line, f) for f in ("base", "deductible_applied", "raw_amount", "paid")}
+        fields = line.model_dump(exclude={"id", "setl_id"})
+        session.add(SettlementLine(**{**fields, **negated, "setl_id": reversal.setl_id, "cap": -1, "cap_left": -1}))
+    return reversal
+
+
+def replace_row(row: Settlement, **changes: object) -> Settlement:
+    fields = row.model_dump(exclude={"created_at"})
+    return Settlement(**{**fields, **changes, "created_at": datetime.now(UTC)})
+
+
+def resettle_year(
+    session: Session, actor: str, person_id: str, year: int, policy: CompiledPolicy, reason: str
+) -> ResettlementOut:
+    """Re-settle a person-year in arrival order with the identities as now known; record deltas.
+
+    Settlements are never rewritten: where a fund's amount changes, an :class:`Adjustment`
+    holds the difference between the new amount and what was effectively paid so far; the
+    accumulators become the re-settled year's.
+    """
+    store.lock_person(session, person_id)
+    run_id = store.new_id("A")
+    running: dict[store.Key, tuple[int, int, int]] = {}
+    adjustments: list[Adjustment] = []
+    active = store.active_settlements(session, person_id, year)
+    for row in active:
+        facts = ClaimFacts.of(row, yuan=False)
+        categories = store.categories_on(session, person_id, row.settle_date)
+        outcome = settle_one(facts, categories, policy, store.as_ledger(person_id, year, running))
+        running = store.plus(running, outcome.delta)
+        adjustments += _adjust(session, row, outcome, run_id, reason)
+    store.write_accumulators(session, person_id, year, store.accumulator_rows(session, person_id, year), running)
+    store.audit(session, actor, "resettle", "person_year", f"{person_id}/{year}", run_id=run_id, reason=reason)
+    out = [
+        store.AdjustmentOut(run_id=a.run_id, output=a.output, delta=store.yuan(a.delta), reason=a.reason)
+        for a in adjustments
+    ]
+    return ResettlementOut(run_id=run_id, person_id=person_id, year=year, claims=len(active), adjustments=out)
+
+
+def _adjust(session: Session, row: Settlement, outcome: Outcome, run_id: str, reason: str) -> list[Adjustment]:
+    made = []
+    already = store.adjustments_of(session, row.setl_id)
+    note = reason if outcome.category == row.category else f"{reason}; category {row.category} → {outcome.category}"
+    for output in ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"):
+        effective = getattr(row, output) + sum(a.delta for a in already if a.output == output)
+        delta = outcome.amounts[output] - effective
+        if delta:
+            adjustment = Adjustment(
+                run_id=run_id,
+                setl_id=row.setl_id,
+                person_id=row.person_id,
+                year=row.year,
+                output=output,
+                delta=delta,
+                reason=note,
+            )
+            session.add(adjustment)
+            made.append(adjustment)
+    return made
