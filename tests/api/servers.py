@@ -1,0 +1,168 @@
+"""Real servers for the API tests: a throwaway PostgreSQL cluster and uvicorn processes.
+
+PostgreSQL: the binaries of the machine (``/usr/lib/postgresql/*/bin``, else ``initdb`` on
+PATH) start a private cluster in a temporary directory on a free port
+(as the ``postgres`` user when the tests run as root). Where no binaries exist the PostgreSQL
+tests are skipped with a loud reason — unless ``MEDRELIEF_REQUIRE_POSTGRES=1`` (set by
+``.ci/run``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlmodel import Session
+
+from api.auth import create_key
+from api.db import make_engine, migrate
+
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_bin() -> Path | None:
+    """Debian's server binaries first (a stray ``initdb`` on PATH may be a client-only build)."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+@dataclass
+class Postgres:
+    bindir: Path
+    datadir: Path
+    port: int
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> str:
+        name = "t_" + uuid.uuid4().hex[:12]
+        _run_as_owner([str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name])
+        return self.url(name)
+
+
+def _run_as_owner(args: list[str]) -> None:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(prefix + args, check=True, capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[Postgres | str]:
+    """A private PostgreSQL cluster in a fresh directory under /tmp, or the reason there is none.
+
+    Not under pytest's temporary directory: that is private to the test user, and the server
+    runs as ``postgres`` when the tests run as root.
+    """
+    bindir = _pg_bin()
+    if bindir is None:
+        yield "no PostgreSQL binaries (initdb) on this machine"
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="medrelief-pg-"))
+    datadir = tmp / "pgdata"
+    datadir.mkdir()
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(tmp, owner.pw_uid, owner.pw_gid)
+        os.chown(datadir, owner.pw_uid, owner.pw_gid)
+    port = free_port()
+    _run_as_owner(
+        [str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]
+    )
+    options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=300"
+    _run_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-l", str(tmp / "pg.log"), "start"])
+    try:
+        yield Postgres(bindir, datadir, port)
+    finally:
+        _run_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"])
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class Server:
+    """A uvicorn process serving the app on ``database_url``, with a key per kind of institution."""
+
+    database_url: str
+    keys: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    workers: int = 1
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def headers(self, who: str = "hospital", **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}", **extra}
+
+    def client(self, who: str = "hospital") -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers=self.headers(who), timeout=60)
+
+    def start(self) -> Server:
+        if not self.port:
+            self.port = free_port()
+        command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
+        command += ["--log-level", "warning", "--workers", str(self.workers)]
+        env = {**os.environ, "DATABASE_URL": self.database_url}
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            time.sleep(0.2)
+        raise RuntimeError("server did not come up in 90 s")
+
+    def kill(self) -> None:
+        """SIGKILL the server (and its workers): nothing is flushed or closed."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def prepare(database_url: str) -> dict[str, str]:
+    """Migrate the database and create one key per kind (two hospitals)."""
+    migrate(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        keys = {
+            "hospital": create_key(session, "H-ONE", "hospital"),
+            "hospital2": create_key(session, "H-TWO", "hospital"),
+            "admin": create_key(session, "ADMIN", "admin"),
+            "insurer": create_key(session, "INS", "insurer"),
+            "actuary": create_key(session, "ACT", "actuary"),
+        }
+    engine.dispose()
+    return keys

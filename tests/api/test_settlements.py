@@ -1,0 +1,138 @@
+"""The one-stop flow through a real HTTP server, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.api.helpers import buckets, claim, register
+from tests.api.servers import Server
+
+
+def test_pre_settlement_stores_nothing(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        before = buckets(hospital, person)
+        response = hospital.post("/v1/settlements/pre", json=claim(person))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["setl_id"], body["kind"], body["category"]) == (None, "pre_settlement", "dibao")
+        assert buckets(hospital, person) == before
+
+
+def test_settlement_amounts_are_the_engines_and_add_up(server: Server) -> None:
+    """dibao, level-3 inpatient, C50 (major disease), 50,000 total, 1,000 全自费, first claim of 2024."""
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        response = hospital.post("/v1/settlements", json=claim(person))
+        assert response.status_code == 201, response.text
+        body = response.json()
+        # inscp 49,000; basic: deductible 800, 70% of 48,200 = 33,740; critical illness (tilted): base
+        # 15,260 − 7,500 = 7,760 at 65% = 5,044; assistance (major, 90%): 10,216 × 90% = 9,194.40;
+        # supplementary 98% of 1,021.60 = 1,001.168 → 1,001.17.
+        expected = {"hifp_pay": "33740.00", "hifmi_pay": "5044.00", "maf_pay": "9194.40", "supp_pay": "1001.17"}
+        assert {k: body[k] for k in expected} == expected
+        assert body["act_pay_dedc"] == "800.00"
+        total = sum(Decimal(body[k]) for k in expected) + Decimal(body["psn_part_amt"])
+        assert total == Decimal(body["medfee_sumamt"])
+        assert [line["output"] for line in body["lines"]] == ["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]
+        assert body["lines"][0]["fund_pay_type"] == "390100"
+        assert body["lines"][2]["cap_left"] == "20805.60"
+        read = hospital.get(f"/v1/settlements/{body['setl_id']}")
+        assert read.status_code == 200
+        assert {k: read.json()[k] for k in expected} == expected
+
+
+def test_idempotency_replays_refuses_and_never_pays_twice(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        body = claim(person)
+        first = hospital.post("/v1/settlements", json=body, headers={"Idempotency-Key": "k-" + body["claim_id"]})
+        again = hospital.post("/v1/settlements", json=body, headers={"Idempotency-Key": "k-" + body["claim_id"]})
+        assert first.status_code == again.status_code == 201
+        assert again.content == first.content
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other = hospital.post(
+            "/v1/settlements",
+            json={**body, "medfee_sumamt": "60000.00"},
+            headers={"Idempotency-Key": "k-" + body["claim_id"]},
+        )
+        assert other.status_code == 422
+        assert other.json()["code"] == "idempotency_key_reused"
+        assert buckets(hospital, person)[("basic", "inpatient")] == "33740.00"
+        duplicate = hospital.post("/v1/settlements", json=body)
+        assert duplicate.status_code == 409
+        assert duplicate.json()["code"] == "already_settled"
+
+
+def test_reversal_restores_accumulators_once_and_only_for_the_owner(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital, server.client("hospital2") as other:
+        person = register(admin)
+        before = buckets(hospital, person)
+        setl_id = hospital.post("/v1/settlements", json=claim(person)).json()["setl_id"]
+        assert other.post(f"/v1/settlements/{setl_id}/reversal").status_code == 404
+        assert other.get(f"/v1/settlements/{setl_id}").status_code == 404
+        reversed_ = hospital.post(f"/v1/settlements/{setl_id}/reversal", headers={"Idempotency-Key": "rev-" + setl_id})
+        assert reversed_.status_code == 201, reversed_.text
+        assert (reversed_.json()["kind"], reversed_.json()["hifp_pay"]) == ("reversal", "-33740.00")
+        replay = hospital.post(f"/v1/settlements/{setl_id}/reversal", headers={"Idempotency-Key": "rev-" + setl_id})
+        assert replay.content == reversed_.content
+        twice = hospital.post(f"/v1/settlements/{setl_id}/reversal")
+        assert (twice.status_code, twice.json()["code"]) == (409, "already_reversed")
+        assert buckets(hospital, person) == before
+        assert hospital.get(f"/v1/settlements/{setl_id}").json()["status"] == "reversed"
+
+
+def test_claims_settle_in_date_order(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        assert hospital.post("/v1/settlements", json=claim(person, settle_date="2024-06-01")).status_code == 201
+        late = hospital.post("/v1/settlements", json=claim(person, settle_date="2024-05-01"))
+        assert (late.status_code, late.json()["code"], late.json()["param"]) == (409, "out_of_order", "settle_date")
+
+
+def test_errors_are_problem_json_naming_the_field(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        cases = {
+            "medfee_sumamt": claim(person, medfee_sumamt="1.234"),
+            "med_type": claim(person, med_type="99"),
+            "hospital_level": claim(person, hospital_level=4),
+            "settle_date": claim(person, settle_date="2024-02-30"),
+        }
+        for param, body in cases.items():
+            response = hospital.post("/v1/settlements", json=body)
+            assert response.status_code == 422, (param, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["param"] == param
+        components = hospital.post("/v1/settlements", json=claim(person, fulamt_ownpay_amt="60000.00"))
+        assert (components.json()["code"], components.json()["param"]) == ("invalid_claim", "medfee_sumamt")
+        unknown = hospital.post("/v1/settlements", json=claim("nobody"))
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "person_not_found")
+        assert (
+            hospital.post(
+                "/v1/settlements", content=b"{not json", headers={"content-type": "application/json"}
+            ).status_code
+            == 422
+        )
+
+
+def test_keys_and_scopes(server: Server) -> None:
+    with server.client() as hospital, server.client("actuary") as actuary:
+        assert hospital.get("/v1/policies", headers={"Authorization": "Bearer mr_nope_nope"}).status_code == 401
+        anonymous = hospital.get("/v1/policies", headers={"Authorization": ""})
+        assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")
+        refused = actuary.post("/v1/settlements", json=claim("P-x"))
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+        assert hospital.post("/v1/persons", json={"person_id": "P-y"}).status_code == 403
+        assert actuary.get("/v1/policies/demo", params={"date": "2024-07-01"}).status_code == 200
+
+
+def test_person_id_number_is_masked_and_slip_shows_each_layer(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        assert admin.get(f"/v1/persons/{person}").json()["id_number"] == "110101********1234"
+        setl_id = hospital.post("/v1/settlements", json=claim(person)).json()["setl_id"]
+        slip = hospital.get(f"/v1/settlements/{setl_id}/slip")
+        assert slip.status_code == 200
+        for text in ("基本医保统筹基金", "大病保险", "医疗救助", "补充保险", "33740.00", "1001.17"):
+            assert text in slip.text
