@@ -14,11 +14,14 @@ import uvicorn
 from rich.console import Console
 from sqlmodel import Session, select
 
+from api import integrity
 from api.auth import KINDS, create_key, revoke_key
 from api.config import settings
 from api.db import make_engine, migrate
 from api.models import Institution
 from settlement.cli import app
+from tiers.loader import load_policy
+from tiers.tables import compile_policy
 
 console = Console()
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
@@ -32,6 +35,19 @@ def db_upgrade() -> None:
     """Migrate DATABASE_URL to the newest schema."""
     migrate(settings().database_url)
     console.print(f"database at {settings().database_url} is up to date")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Check the books: Σ settlements + adjustments == accumulators; every settlement complete."""
+    config = settings()
+    with Session(make_engine(config.database_url)) as session:
+        found = integrity.problems(session, compile_policy(load_policy(config.policy)))
+    for problem in found:
+        console.print(f"[bold red]✗[/] {problem}", highlight=False)
+    if found:
+        raise typer.Exit(1)
+    console.print("books consistent: settlements + adjustments == accumulators")
 
 
 @keys_app.command("create")

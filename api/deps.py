@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from api.auth import Caller, authenticate
@@ -45,3 +45,7 @@ PolicyDep = Annotated[CompiledPolicy, Depends(_policy)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$", description="Retry-safe key")
 ]
+PersonId = Annotated[str, Path(min_length=1, max_length=64)]
+SetlId = Annotated[str, Path(min_length=1, max_length=40)]
+IdentityId = Annotated[int, Path(ge=1, le=2**62)]
+Year = Annotated[int, Path(ge=1900, le=2200)]

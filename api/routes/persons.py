@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from api import service, store
 from api.auth import Caller, mask_id_number
 from api.caps import caps_left
-from api.deps import CallerDep, PolicyDep, SessionDep
+from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, SessionDep, Year
 from api.errors import Problem
 from api.models import Identity, Person, Settlement
 from api.schemas import AccumulatorsOut, IdentityIn, IdentityOut, PersonIn, PersonOut, ResettlementOut
@@ -63,7 +63,7 @@ def _person(session: Session, caller: Caller, person_id: str) -> Person:
 
 
 @router.get("/{person_id}", response_model=PersonOut, summary="A person (ID number masked) and identities")
-def read(person_id: str, session: SessionDep, caller: CallerDep) -> PersonOut:
+def read(person_id: PersonId, session: SessionDep, caller: CallerDep) -> PersonOut:
     return _person_out(session, _person(session, caller, person_id))
 
 
@@ -89,7 +89,7 @@ def _resettle(
     summary="Grant an identity (back-dated: re-settles the years it touches)",
 )
 def grant(
-    person_id: str, body: IdentityIn, session: SessionDep, caller: CallerDep, policy: PolicyDep
+    person_id: PersonId, body: IdentityIn, session: SessionDep, caller: CallerDep, policy: PolicyDep
 ) -> list[ResettlementOut]:
     caller.require("persons")
     store.lock_person(session, person_id)
@@ -116,7 +116,7 @@ def grant(
     "/{person_id}/identities/{identity_id}/revocation", summary="Revoke an identity retroactively (re-settles)"
 )
 def revoke(
-    person_id: str, identity_id: int, session: SessionDep, caller: CallerDep, policy: PolicyDep
+    person_id: PersonId, identity_id: IdentityId, session: SessionDep, caller: CallerDep, policy: PolicyDep
 ) -> list[ResettlementOut]:
     caller.require("persons")
     store.lock_person(session, person_id)
@@ -137,7 +137,9 @@ def revoke(
 @router.post(
     "/{person_id}/years/{year}/resettlement", response_model=ResettlementOut, summary="Re-settle a person-year"
 )
-def resettle(person_id: str, year: int, session: SessionDep, caller: CallerDep, policy: PolicyDep) -> ResettlementOut:
+def resettle(
+    person_id: PersonId, year: Year, session: SessionDep, caller: CallerDep, policy: PolicyDep
+) -> ResettlementOut:
     caller.require("admin")
     out = service.resettle_year(session, caller.institution_id, person_id, year, policy, "re-settlement on request")
     session.commit()
@@ -148,7 +150,7 @@ def resettle(person_id: str, year: int, session: SessionDep, caller: CallerDep, 
     "/{person_id}/accumulators", response_model=AccumulatorsOut, summary="Year-to-date use and what is left of each cap"
 )
 def accumulators(
-    person_id: str,
+    person_id: PersonId,
     session: SessionDep,
     caller: CallerDep,
     policy: PolicyDep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from api.deps import CallerDep
 from api.errors import Problem
@@ -34,12 +34,14 @@ def list_policies(caller: CallerDep) -> list[dict[str, Any]]:
 
 
 @router.get("/{name}", summary="The parameters in force on a date")
-def show(name: str, caller: CallerDep, on: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
+def show(
+    name: Annotated[str, Path(max_length=64)], caller: CallerDep, on: Annotated[date, Query(alias="date")]
+) -> dict[str, Any]:
     caller.require("policies")
     if name not in bundled_names():
         raise Problem(404, "policy_not_found", f"no bundled policy {name!r}", "name")
     try:
         rows = policy_rows(load_policy(name), on)
-    except (PolicyError, ValueError) as exc:
+    except (PolicyError, LookupError, ValueError) as exc:
         raise Problem(422, "policy_not_in_force", str(exc), "date") from exc
     return {"id": name, "date": str(on), "parameters": rows}

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import service, store
-from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep
+from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId
 from api.errors import Problem
 from api.models import Settlement
 from api.schemas import ClaimIn, SettlementOut
@@ -42,7 +42,7 @@ def settle(
     "/{setl_id}/reversal", status_code=201, responses=CREATED, response_class=Response, summary="Reverse (冲正)"
 )
 def reverse(
-    setl_id: str, session: SessionDep, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
+    setl_id: SetlId, session: SessionDep, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     caller.require("settle")
     return _reply(service.reverse(session, caller, setl_id, policy, idempotency_key))
@@ -56,13 +56,13 @@ def _readable(session: Session, caller: CallerDep, setl_id: str) -> Settlement:
 
 
 @router.get("/{setl_id}", response_model=SettlementOut, summary="A settlement with its lines and adjustments")
-def read(setl_id: str, session: SessionDep, caller: CallerDep) -> SettlementOut:
+def read(setl_id: SetlId, session: SessionDep, caller: CallerDep) -> SettlementOut:
     row = _readable(session, caller, setl_id)
     return store.settlement_out(row, store.lines_of(session, setl_id), store.adjustments_of(session, setl_id))
 
 
 @router.get("/{setl_id}/slip", response_class=HTMLResponse, summary="Printable settlement slip (结算单)")
-def slip(setl_id: str, request: Request, session: SessionDep, caller: CallerDep) -> HTMLResponse:
+def slip(setl_id: SetlId, request: Request, session: SessionDep, caller: CallerDep) -> HTMLResponse:
     row = _readable(session, caller, setl_id)
     out = store.settlement_out(row, store.lines_of(session, setl_id), store.adjustments_of(session, setl_id))
     return HTMLResponse(render_slip(out, request.app.state.policy.policy.name))

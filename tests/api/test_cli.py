@@ -1,0 +1,68 @@
+"""`medrelief serve`, `medrelief keys create|revoke` and `medrelief db check`, run as a user would."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.api.servers import ROOT, free_port
+
+MEDRELIEF = [sys.executable, "-c", "from api.cli import app; app()"]
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*MEDRELIEF, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def test_keys_create_revoke_and_db_check(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}", "COLUMNS": "200"}
+    created = _run(env, "keys", "create", "--institution", "H-CLI", "--kind", "hospital", "--name", "CLI 医院")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert re.fullmatch(r"mr_[0-9a-f]{12}_\S+", key)
+    bad = _run(env, "keys", "create", "--institution", "H-CLI", "--kind", "wizard")
+    assert bad.returncode == 2
+    assert "unknown institution kind" in bad.stdout
+    assert _run(env, "keys", "revoke", key.split("_")[1]).returncode == 0
+    assert _run(env, "keys", "revoke", key.split("_")[1]).returncode == 2
+    checked = _run(env, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "books consistent" in checked.stdout
+
+
+def test_serve_prints_a_demo_key_that_works(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [*MEDRELIEF, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        key = re.search(r"demo hospital key: (\S+)", line)
+        assert key, line
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/v1/policies", headers={"X-API-Key": key.group(1)})
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert {p["id"] for p in response.json()} >= {"demo", "beijing", "nantong"}
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(20)
