@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from api.models import Accumulator
 from api.schemas import AccumulatorsOut, BucketOut, CapOut
 from tiers.codes import CATEGORIES, HOSPITAL_LEVELS
 from tiers.resolve import claim_terms, resolve
@@ -22,15 +21,14 @@ def caps_left(
     year: int,
     day: date,
     categories: list[str],
-    rows: dict[tuple[str, str], Accumulator],
+    rows: dict[tuple[str, str], tuple[int, int, int]],
 ) -> AccumulatorsOut:
     category = sorted(categories or ["general"], key=CATEGORIES.index)[0]
     resolved = resolve(policy.policy, max(day, policy.versions[0]))
     buckets = []
     for spec, layer in zip(policy.policy.layers, resolved.layers, strict=True):
         for bucket in spec.buckets():
-            row = rows.get((layer.id, bucket))
-            paid = row.paid_cum if row else 0
+            base, paid, claims = rows.get((layer.id, bucket), (0, 0, 0))
             caps = []
             for rule, rule_spec in zip(layer.rules, spec.rules, strict=True):
                 allowed = rule_spec.when.category
@@ -51,9 +49,9 @@ def caps_left(
                 BucketOut(
                     layer=layer.id,
                     bucket=bucket,
-                    base_cum=_yuan(row.base_cum if row else 0),
+                    base_cum=_yuan(base),
                     paid_cum=_yuan(paid),
-                    claims=row.claims if row else 0,
+                    claims=claims,
                     caps=caps,
                 )
             )

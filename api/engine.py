@@ -96,8 +96,13 @@ class Outcome:
 
 
 def _outcome(result: Settlement, category: str, fund_types: dict[str, str]) -> Outcome:
-    frame = result.frame()
-    amounts = {c: int(frame[c].iloc[0]) for c in frame.columns if c != "claim_id"}
+    amounts = {
+        "inscp_scp_amt": int(result.claims.inscp[0]),
+        "act_pay_dedc": int(result.act_pay_dedc[0]),
+        **{column: int(paid[0]) for column, paid in result.payments.items()},
+        "fund_pay_sumamt": int(result.fund_pay_sumamt[0]),
+        "psn_part_amt": int(result.psn_part_amt[0]),
+    }
     explained = columns(result)
     lines = [
         {c: (v.item() if hasattr(v, "item") else v) for c, v in zip(explained, row, strict=True)}

@@ -13,16 +13,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api import store
 from api.auth import Caller
 from api.engine import ClaimFacts, Outcome, settle_one
 from api.errors import Problem
-from api.models import Accumulator, Adjustment, IdempotencyRecord, Settlement, SettlementLine
+from api.models import Adjustment, Settlement, SettlementLine
 from api.schemas import ClaimIn, ResettlementOut, SettlementOut
 from tiers.tables import CompiledPolicy
 
@@ -68,43 +68,30 @@ def idempotent(session: Session, caller: Caller, key: str | None, digest: str, w
         session.commit()
         return reply
     with _claimed(session, caller.institution_id, key):
-        record = session.exec(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.institution_id == caller.institution_id, IdempotencyRecord.key == key
-            )
-        ).first()
-        if record is not None:
+        stored = store.idempotent_reply(session, caller.institution_id, key)
+        if stored is not None:
             session.rollback()
-            if record.request_hash != digest:
+            if stored[0] != digest:
                 raise Problem(
                     422,
                     "idempotency_key_reused",
                     "this Idempotency-Key was used with another request",
                     "Idempotency-Key",
                 )
-            return Reply(record.status_code, record.body, replayed=True)
+            return Reply(stored[1], stored[2], replayed=True)
         reply = work()
-        session.add(
-            IdempotencyRecord(
-                institution_id=caller.institution_id,
-                key=key,
-                request_hash=digest,
-                status_code=reply.status,
-                body=reply.body,
-            )
-        )
+        store.remember_reply(session, caller.institution_id, key, digest, reply.status, reply.body)
         session.commit()
         return reply
 
 
-def _check_order(session: Session, facts: ClaimFacts) -> None:
-    active = store.active_settlements(session, facts.person_id, facts.settle_date.year)
-    if active and active[-1].settle_date > facts.settle_date:
+def _check_order(facts: ClaimFacts, last: date | None) -> None:
+    if last is not None and last > facts.settle_date:
         raise Problem(
             409,
             "out_of_order",
             f"settle_date {facts.settle_date} is before the person's last settlement of the year "
-            f"({active[-1].settle_date}); claims settle in date order — re-settle the year instead",
+            f"({last}); claims settle in date order — re-settle the year instead",
             "settle_date",
         )
 
@@ -113,13 +100,11 @@ def _check_order(session: Session, facts: ClaimFacts) -> None:
 class Opening:
     """A person-year's accumulators as stored (rows) and as values."""
 
-    stored: dict[store.Key, Accumulator]
     values: dict[store.Key, tuple[int, int, int]]
 
 
 def _outcome(session: Session, facts: ClaimFacts, policy: CompiledPolicy) -> tuple[Outcome, Opening]:
-    stored = store.accumulator_rows(session, facts.person_id, facts.settle_date.year)
-    opening = Opening(stored, {k: (r.base_cum, r.paid_cum, r.claims) for k, r in stored.items()})
+    opening = Opening(store.accumulator_rows(session, facts.person_id, facts.settle_date.year))
     categories = store.categories_on(session, facts.person_id, facts.settle_date)
     ledger = store.as_ledger(facts.person_id, facts.settle_date.year, opening.values)
     return settle_one(facts, categories, policy, ledger), opening
@@ -137,25 +122,8 @@ def pre_settle(session: Session, caller: Caller, claim: ClaimIn, policy: Compile
     facts = _facts(claim)
     store.lock_person(session, facts.person_id)
     outcome, _ = _outcome(session, facts, policy)
-    row = Settlement(
-        setl_id="",
-        seq=0,
-        status="not_stored",
-        claim_id=facts.claim_id,
-        institution_id=caller.institution_id,
-        person_id=facts.person_id,
-        year=facts.settle_date.year,
-        settle_date=facts.settle_date,
-        med_type=str(facts.med_type),
-        hospital_level=facts.hospital_level,
-        category=outcome.category,
-        policy_id=policy.id,
-        medfee_sumamt=facts.medfee_sumamt,
-        fulamt_ownpay_amt=facts.fulamt_ownpay_amt,
-        overlmt_selfpay=facts.overlmt_selfpay,
-        preselfpay_amt=facts.preselfpay_amt,
-    )
-    store.set_amounts(row, outcome.amounts)
+    row = store.settlement_values(facts, outcome, caller.institution_id, policy.id, 0, "")
+    row["status"] = "not_stored"
     session.rollback()
     return store.settlement_out(row, outcome.lines, [])
 
@@ -171,13 +139,14 @@ def settle(session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPol
             raise Problem(
                 409, "already_settled", f"claim {facts.claim_id} is already settled; reverse it first", "claim_id"
             )
-        _check_order(session, facts)
+        seq, last = store.person_state(session, facts.person_id, facts.settle_date.year)
+        _check_order(facts, last)
         outcome, acc = _outcome(session, facts, policy)
-        seq = store.next_seq(session, facts.person_id)
-        row = store.insert_settlement(session, facts, outcome, caller.institution_id, policy.id, seq)
+        row = store.settlement_values(facts, outcome, caller.institution_id, policy.id, seq, store.new_id("S"))
+        store.insert_settlement(session, row, outcome.lines)
         year = facts.settle_date.year
-        store.write_accumulators(session, facts.person_id, year, acc.stored, store.plus(acc.values, outcome.delta))
-        store.audit(session, caller.institution_id, "settle", "settlement", row.setl_id, claim_id=facts.claim_id)
+        store.write_accumulators(session, facts.person_id, year, set(acc.values), store.plus(acc.values, outcome.delta))
+        store.audit(session, caller.institution_id, "settle", "settlement", row["setl_id"], claim_id=facts.claim_id)
         body = store.settlement_out(row, outcome.lines, []).model_dump_json().encode()
         return Reply(201, body)
 
@@ -248,7 +217,7 @@ def resettle_year(
         outcome = settle_one(facts, categories, policy, store.as_ledger(person_id, year, running))
         running = store.plus(running, outcome.delta)
         adjustments += _adjust(session, row, outcome, run_id, reason)
-    store.write_accumulators(session, person_id, year, store.accumulator_rows(session, person_id, year), running)
+    store.write_accumulators(session, person_id, year, set(store.accumulator_rows(session, person_id, year)), running)
     store.audit(session, actor, "resettle", "person_year", f"{person_id}/{year}", run_id=run_id, reason=reason)
     out = [
         store.AdjustmentOut(run_id=a.run_id, output=a.output, delta=store.yuan(a.delta), reason=a.reason)

@@ -15,12 +15,17 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col, select
 
 from api.engine import ClaimFacts, Outcome
 from api.errors import Problem
-from api.models import Accumulator, Adjustment, AuditLog, Identity, Person, Settlement, SettlementLine
+from api.models import (
+    Adjustment,
+    Settlement,
+    SettlementLine,
+    now,
+)
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
 
 __all__ = ["AdjustmentOut"]
@@ -37,33 +42,59 @@ def yuan(fen: int) -> Decimal:
     return Decimal(fen) / 100
 
 
-def lock_person(session: Session, person_id: str) -> Person:
-    """The person, locked for this transaction (PostgreSQL); 404 when not registered."""
-    query = select(Person).where(Person.person_id == person_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    person = session.exec(query).first()
-    if person is None:
+# Hot-path statements, built once: each settlement runs them with bound values only.
+_TABLES = SQLModel.metadata.tables
+_P, _I, _S, _A = (_TABLES[t].c for t in ("person", "identity", "settlement", "accumulator"))
+_K = _TABLES["idempotencyrecord"]
+_REPLY = sa.select(_K.c.request_hash, _K.c.status_code, _K.c.body).where(
+    (_K.c.institution_id == sa.bindparam("i")) & (_K.c.key == sa.bindparam("k"))
+)
+_PERSON = sa.select(_P.person_id).where(_P.person_id == sa.bindparam("p"))
+_PERSON_LOCKED = _PERSON.with_for_update()
+_CATEGORIES = sa.select(_I.category).where(
+    (_I.person_id == sa.bindparam("p"))
+    & _I.revoked_at.is_(None)
+    & (_I.valid_from <= sa.bindparam("d"))
+    & (_I.valid_to.is_(None) | (_I.valid_to >= sa.bindparam("d")))
+)
+_ACCUMULATORS = sa.select(_A.layer, _A.bucket, _A.base_cum, _A.paid_cum, _A.claims).where(
+    (_A.person_id == sa.bindparam("p")) & (_A.year == sa.bindparam("y"))
+)
+_ACTIVE = (_S.kind == "settlement") & (_S.status == "settled")
+_ACTIVE_CLAIM = (
+    sa.select(_S.setl_id)
+    .where(_ACTIVE & (_S.institution_id == sa.bindparam("i")) & (_S.claim_id == sa.bindparam("c")))
+    .limit(1)
+)
+_PERSON_STATE = sa.select(
+    sa.func.max(_S.seq), sa.func.max(sa.case((_ACTIVE & (_S.year == sa.bindparam("y")), _S.settle_date)))
+).where(_S.person_id == sa.bindparam("p"))
+
+
+def lock_person(session: Session, person_id: str) -> None:
+    """Lock the person for this transaction (PostgreSQL; SQLite holds the write lock); 404 when not registered."""
+    query = _PERSON_LOCKED if session.get_bind().dialect.name == "postgresql" else _PERSON
+    if session.execute(query, {"p": person_id}).first() is None:
         raise Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
-    return person
 
 
 def categories_on(session: Session, person_id: str, day: date) -> list[str]:
     """Relief categories of the person's identities valid on ``day`` (not revoked)."""
-    rows = session.exec(
-        select(Identity.category).where(
-            Identity.person_id == person_id,
-            col(Identity.revoked_at).is_(None),
-            Identity.valid_from <= day,
-            (col(Identity.valid_to).is_(None)) | (col(Identity.valid_to) >= day),
-        )
-    ).all()
-    return sorted(set(rows))
+    return sorted({row[0] for row in session.execute(_CATEGORIES, {"p": person_id, "d": day})})
 
 
-def accumulator_rows(session: Session, person_id: str, year: int) -> dict[Key, Accumulator]:
-    rows = session.exec(select(Accumulator).where(Accumulator.person_id == person_id, Accumulator.year == year))
-    return {(r.layer, r.bucket): r for r in rows}
+def accumulator_rows(session: Session, person_id: str, year: int) -> dict[Key, tuple[int, int, int]]:
+    """A person-year's accumulators: (layer, bucket) → (base_cum, paid_cum, claims), fen."""
+    rows = session.execute(_ACCUMULATORS, {"p": person_id, "y": year})
+    return {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
+def person_state(session: Session, person_id: str, year: int) -> tuple[int, date | None]:
+    """The person's next arrival number, and the latest settle_date of their active settlements in ``year``."""
+    last_seq, last_date = session.execute(_PERSON_STATE, {"p": person_id, "y": year}).one()
+    if isinstance(last_date, str):
+        last_date = date.fromisoformat(last_date)
+    return int(last_seq or 0) + 1, last_date
 
 
 def as_ledger(person_id: str, year: int, rows: dict[Key, tuple[int, int, int]]) -> Ledger:
@@ -93,14 +124,41 @@ def plus(rows: dict[Key, tuple[int, int, int]], delta: Ledger) -> dict[Key, tupl
 
 
 def write_accumulators(
-    session: Session, person_id: str, year: int, stored: dict[Key, Accumulator], new: dict[Key, tuple[int, int, int]]
+    session: Session, person_id: str, year: int, stored: set[Key], new: dict[Key, tuple[int, int, int]]
 ) -> None:
     """Make the stored accumulators of a person-year equal ``new`` (rows updated, added or zeroed)."""
-    for key in set(stored) | set(new):
-        base, paid, claims = new.get(key, (0, 0, 0))
-        row = stored.get(key) or Accumulator(person_id=person_id, year=year, layer=key[0], bucket=key[1])
-        row.base_cum, row.paid_cum, row.claims = base, paid, claims
-        session.add(row)
+    table = _TABLES["accumulator"]
+    rows = [
+        {"p": person_id, "y": year, "l": key[0], "b": key[1], "base": base, "paid": paid, "n": claims}
+        for key in sorted(stored | set(new))
+        for base, paid, claims in [new.get(key, (0, 0, 0))]
+    ]
+    updates = [r for r in rows if (r["l"], r["b"]) in stored]
+    inserts = [r for r in rows if (r["l"], r["b"]) not in stored]
+    if updates:
+        where = (
+            (table.c.person_id == sa.bindparam("p"))
+            & (table.c.year == sa.bindparam("y"))
+            & (table.c.layer == sa.bindparam("l"))
+            & (table.c.bucket == sa.bindparam("b"))
+        )
+        values: dict[str, Any] = {
+            "base_cum": sa.bindparam("base"),
+            "paid_cum": sa.bindparam("paid"),
+            "claims": sa.bindparam("n"),
+        }
+        session.execute(sa.update(table).where(where).values(values), updates)
+    if inserts:
+        fields = {
+            "person_id": "p",
+            "year": "y",
+            "layer": "l",
+            "bucket": "b",
+            "base_cum": "base",
+            "paid_cum": "paid",
+            "claims": "n",
+        }
+        session.execute(sa.insert(table), [{c: r[k] for c, k in fields.items()} for r in inserts])
 
 
 def active_settlements(session: Session, person_id: str, year: int) -> list[Settlement]:
@@ -115,48 +173,64 @@ def active_settlements(session: Session, person_id: str, year: int) -> list[Sett
     )
 
 
-def find_active_claim(session: Session, institution_id: str, claim_id: str) -> Settlement | None:
-    return session.exec(
-        select(Settlement).where(
-            Settlement.institution_id == institution_id,
-            Settlement.claim_id == claim_id,
-            Settlement.kind == "settlement",
-            Settlement.status == "settled",
-        )
-    ).first()
+def idempotent_reply(session: Session, institution_id: str, key: str) -> tuple[str, int, bytes] | None:
+    """(request hash, status, body) stored for this institution's Idempotency-Key, if any."""
+    row = session.execute(_REPLY, {"i": institution_id, "k": key}).first()
+    return None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
+
+
+def remember_reply(session: Session, institution_id: str, key: str, digest: str, status: int, body: bytes) -> None:
+    values = {"institution_id": institution_id, "key": key, "request_hash": digest, "status_code": status, "body": body}
+    session.execute(sa.insert(_K), [{**values, "created_at": now()}])
+
+
+def find_active_claim(session: Session, institution_id: str, claim_id: str) -> str | None:
+    """The settlement id of an active settlement of this claim by this institution, if any."""
+    found: str | None = session.execute(_ACTIVE_CLAIM, {"i": institution_id, "c": claim_id}).scalar()
+    return found
 
 
 def next_seq(session: Session, person_id: str) -> int:
-    last = session.exec(select(func.max(Settlement.seq)).where(Settlement.person_id == person_id)).one()
-    return int(last or 0) + 1
+    return person_state(session, person_id, 0)[0]
 
 
-def insert_settlement(
-    session: Session, facts: ClaimFacts, outcome: Outcome, institution_id: str, policy_id: str, seq: int
-) -> Settlement:
-    row = Settlement(
-        setl_id=new_id("S"),
-        seq=seq,
-        claim_id=facts.claim_id,
-        institution_id=institution_id,
-        person_id=facts.person_id,
-        year=facts.settle_date.year,
-        settle_date=facts.settle_date,
-        med_type=str(facts.med_type),
-        hospital_level=facts.hospital_level,
-        diagnosis=facts.diagnosis,
-        accident=facts.accident,
-        category=outcome.category,
-        policy_id=policy_id,
-        medfee_sumamt=facts.medfee_sumamt,
-        fulamt_ownpay_amt=facts.fulamt_ownpay_amt,
-        overlmt_selfpay=facts.overlmt_selfpay,
-        preselfpay_amt=facts.preselfpay_amt,
-    )
-    set_amounts(row, outcome.amounts)
-    session.add(row)
-    session.add_all(SettlementLine(setl_id=row.setl_id, **_line_fields(line)) for line in outcome.lines)
-    return row
+def settlement_values(
+    facts: ClaimFacts, outcome: Outcome, institution_id: str, policy_id: str, seq: int, setl_id: str
+) -> dict[str, Any]:
+    """A settlement row's columns (amounts in fen)."""
+    return {
+        "setl_id": setl_id,
+        "seq": seq,
+        "kind": "settlement",
+        "reverses": None,
+        "status": "settled",
+        "reversed_by": None,
+        "claim_id": facts.claim_id,
+        "institution_id": institution_id,
+        "person_id": facts.person_id,
+        "year": facts.settle_date.year,
+        "settle_date": facts.settle_date,
+        "med_type": str(facts.med_type),
+        "hospital_level": facts.hospital_level,
+        "diagnosis": facts.diagnosis,
+        "accident": facts.accident,
+        "category": outcome.category,
+        "policy_id": policy_id,
+        "request_hash": "",
+        "medfee_sumamt": facts.medfee_sumamt,
+        "fulamt_ownpay_amt": facts.fulamt_ownpay_amt,
+        "overlmt_selfpay": facts.overlmt_selfpay,
+        "preselfpay_amt": facts.preselfpay_amt,
+        **outcome.amounts,
+        "created_at": now(),
+    }
+
+
+def insert_settlement(session: Session, values: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    """One settlement row and its lines (SQLAlchemy Core: one round trip each)."""
+    session.execute(sa.insert(_TABLES["settlement"]), [values])
+    rows = [{"setl_id": values["setl_id"], **_line_fields(line)} for line in lines]
+    session.execute(sa.insert(_TABLES["settlementline"]), rows)
 
 
 LINE_FIELDS = (
@@ -178,12 +252,6 @@ LINE_FIELDS = (
     "paid",
     "cap_left",
 )
-
-
-def set_amounts(row: Settlement, amounts: dict[str, int]) -> None:
-    """The engine's output columns (fen) onto a settlement row."""
-    for column, fen in amounts.items():
-        setattr(row, column, fen)
 
 
 def _line_fields(line: dict[str, Any]) -> dict[str, Any]:
@@ -229,23 +297,19 @@ SETTLEMENT_MONEY = (
 )
 
 
-def settlement_out(row: Settlement, lines: list[Any], adjustments: list[Adjustment]) -> SettlementOut:
-    """The response body of a settlement, a reversal or (``row.setl_id`` empty) a pre-settlement."""
-    kind = row.kind if row.setl_id else "pre_settlement"
+def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustments: list[Adjustment]) -> SettlementOut:
+    """The response body of a settlement, a reversal or (``setl_id`` empty) a pre-settlement."""
+    values = row if isinstance(row, dict) else row.model_dump()
+    kind = values["kind"] if values["setl_id"] else "pre_settlement"
+    fields = ("reverses", "claim_id", "person_id", "institution_id", "category", "policy_id", "settle_date")
     return SettlementOut(
-        setl_id=row.setl_id or None,
+        setl_id=values["setl_id"] or None,
         kind=kind,
-        status=row.status,
-        reverses=row.reverses,
-        claim_id=row.claim_id,
-        person_id=row.person_id,
-        institution_id=row.institution_id,
-        category=row.category,
-        policy_id=row.policy_id,
-        settle_date=row.settle_date,
-        med_type=row.med_type,
-        hospital_level=row.hospital_level,
-        **{f: yuan(getattr(row, f)) for f in SETTLEMENT_MONEY},
+        status=values["status"],
+        med_type=values["med_type"],
+        hospital_level=values["hospital_level"],
+        **{f: values[f] for f in fields},
+        **{f: yuan(values[f]) for f in SETTLEMENT_MONEY},
         lines=[line_out(line) for line in lines],
         adjustments=[
             AdjustmentOut(run_id=a.run_id, output=a.output, delta=yuan(a.delta), reason=a.reason) for a in adjustments
@@ -254,6 +318,6 @@ def settlement_out(row: Settlement, lines: list[Any], adjustments: list[Adjustme
 
 
 def audit(session: Session, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
-    session.add(
-        AuditLog(actor=actor, action=action, entity=entity, entity_id=entity_id, detail=json.dumps(detail, default=str))
-    )
+    """Append to the audit log (no ID numbers in ``detail``)."""
+    values: dict[str, Any] = {"at": now(), "actor": actor, "action": action, "entity": entity, "entity_id": entity_id}
+    session.execute(sa.insert(_TABLES["auditlog"]), [{**values, "detail": json.dumps(detail, default=str)}])

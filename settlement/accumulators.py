@@ -101,7 +101,10 @@ class Segments:
         """Segment of each (person_id, year), or -1 when the batch has no claim there."""
         if len(person_id) == 0 or len(self.person) == 0:
             return np.full(len(person_id), -1, np.int64)
-        code = pd.Index(self.persons).get_indexer(pd.Index(person_id)).astype(np.int64)
+        if len(self.persons) == 1:  # one person (the real-time path): no hash index to build
+            code = np.where(person_id == self.persons[0], 0, -1).astype(np.int64)
+        else:
+            code = pd.Index(self.persons).get_indexer(pd.Index(person_id)).astype(np.int64)
         lo, span = int(self.year.min()), int(self.year.max() - self.year.min()) + 1
         known = (code >= 0) & (year >= lo) & (year < lo + span)
         key = np.where(known, code * span + (year - lo), -1)

@@ -1,0 +1,152 @@
+"""Load test of the real-time service: sustained settlements/s and latency at several concurrencies.
+
+    python -m benchmarks.load --backend sqlite --workers 1 --concurrency 1 16 64 --seconds 10
+    python -m benchmarks.load --backend postgresql --workers 2 --concurrency 1 16 64 --seconds 10
+
+Starts its own server (uvicorn, ``--workers``) on a fresh database (a SQLite file, or a private
+PostgreSQL cluster), registers persons, then posts settlements from an asyncio client (each
+request a distinct claim with an Idempotency-Key; persons drawn at random so caps bind) for
+``--seconds`` per concurrency level. Reports throughput, p50/p99 latency and errors, then checks
+the books (Σ settlements + adjustments == accumulators, every cap respected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+from sqlmodel import Session
+
+from api import integrity
+from api.db import make_engine
+from tests.api.servers import Postgres, Server, postgres_cluster, prepare
+from tiers.codes import CATEGORIES
+from tiers.loader import load_policy
+from tiers.tables import compile_policy
+
+
+@dataclass
+class Level:
+    backend: str
+    workers: int
+    concurrency: int
+    settlements: int
+    errors: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _claim(person: str, rng: random.Random) -> dict[str, Any]:
+    inpatient = rng.random() < 0.4
+    total = round(rng.lognormvariate(9.5 if inpatient else 6.0, 1.0), 2)
+    return {
+        "claim_id": uuid.uuid4().hex,
+        "person_id": person,
+        "med_type": "21" if inpatient else rng.choice(["11", "14"]),
+        "hospital_level": rng.randint(1, 3),
+        "settle_date": "2024-06-01",
+        "diagnosis": rng.choice(["C50.1", "I63.9", "J18.9", "K35.8"]),
+        "medfee_sumamt": f"{total:.2f}",
+        "fulamt_ownpay_amt": f"{total * 0.05:.2f}",
+    }
+
+
+Samples = dict[str, list[Any]]
+
+
+async def _worker(client: httpx.AsyncClient, persons: list[str], until: float, seed: int, out: Samples) -> None:
+    rng = random.Random(seed)  # noqa: S311 — load data, not secrets
+    while time.perf_counter() < until:
+        body = _claim(rng.choice(persons), rng)
+        started = time.perf_counter()
+        try:
+            response = await client.post("/v1/settlements", json=body, headers={"Idempotency-Key": body["claim_id"]})
+            ok = response.status_code == 201
+        except httpx.HTTPError:
+            ok = False
+        (out["latency"] if ok else out["errors"]).append(time.perf_counter() - started)
+
+
+async def _level(server: Server, persons: list[str], concurrency: int, seconds: float) -> tuple[list[float], int]:
+    out: dict[str, list[Any]] = {"latency": [], "errors": []}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    options: dict[str, Any] = {
+        "base_url": server.base_url,
+        "headers": server.headers(),
+        "limits": limits,
+        "timeout": 60,
+    }
+    async with httpx.AsyncClient(**options) as client:
+        warm = time.perf_counter() + min(1.0, seconds / 5)
+        discard: Samples = {"latency": [], "errors": []}
+        await asyncio.gather(*(_worker(client, persons, warm, -i - 1, discard) for i in range(concurrency)))
+        until = time.perf_counter() + seconds
+        await asyncio.gather(*(_worker(client, persons, until, i, out) for i in range(concurrency)))
+    return out["latency"], len(out["errors"])
+
+
+def _register(server: Server, n: int) -> list[str]:
+    persons = [f"LP{i:06d}" for i in range(n)]
+    rng = random.Random(0)  # noqa: S311
+    with server.client("admin") as admin:
+        for person in persons:
+            category = rng.choice(CATEGORIES)
+            body = {"person_id": person, "identities": [{"category": category, "valid_from": "2024-01-01"}]}
+            assert admin.post("/v1/persons", json=body).status_code == 201
+    return persons
+
+
+def run(backend: str, url: str, workers: int, levels: list[int], seconds: float, persons: int) -> list[Level]:
+    server = Server(url, prepare(url), workers=workers).start()
+    try:
+        people = _register(server, persons)
+        results = []
+        for concurrency in levels:
+            latencies, errors = asyncio.run(_level(server, people, concurrency, seconds))
+            cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+            rate = len(latencies) / seconds
+            level = Level(backend, workers, concurrency, len(latencies), errors, rate, cuts[49] * 1e3, cuts[98] * 1e3)
+            results.append(level)
+            print(json.dumps(asdict(results[-1])), flush=True)
+    finally:
+        server.stop()
+    engine = make_engine(url)
+    with Session(engine) as session:
+        problems = integrity.problems(session, compile_policy(load_policy("demo")))
+    engine.dispose()
+    print(f"books: {'consistent' if not problems else problems[:5]}", flush=True)
+    assert not problems
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--persons", type=int, default=2000)
+    args = parser.parse_args()
+    if args.backend == "sqlite":
+        import tempfile
+
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='medrelief-load-')}/load.db"
+        run("sqlite", url, args.workers, args.concurrency, args.seconds, args.persons)
+        return
+    with postgres_cluster() as cluster:
+        if not isinstance(cluster, Postgres):
+            raise SystemExit(f"no PostgreSQL: {cluster}")
+        run("postgresql", cluster.create_database(), args.workers, args.concurrency, args.seconds, args.persons)
+
+
+if __name__ == "__main__":
+    main()
