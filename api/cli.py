@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,7 @@ from api import integrity
 from api.auth import KINDS, create_key, revoke_key
 from api.config import settings
 from api.db import make_engine, migrate
+from api.demo import run_demo
 from api.models import Institution
 from settlement.cli import app
 from tiers.loader import load_policy
@@ -100,3 +102,13 @@ def serve(
         console.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
     console.print(f"serving policy {settings().policy} on http://{host}:{port} (docs at /docs), database {url}")
     uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
+
+
+@app.command("demo")
+def demo(
+    claims: Annotated[Path | None, typer.Option(help="Claims file (default: the bundled sample)")] = None,
+    persons: Annotated[int, typer.Option(help="How many persons' claims to post")] = 100,
+    keep_serving: Annotated[bool, typer.Option(help="Keep the service running afterwards")] = False,
+) -> None:
+    """Start the service on SQLite, post sample claims over HTTP, print the results (and check them)."""
+    run_demo(claims, persons, keep_serving)

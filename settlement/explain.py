@@ -9,6 +9,7 @@ payment, and what is left of the cap after the claim (``crt_payb_lmt_amt``; empt
 
 from __future__ import annotations
 
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -79,10 +80,21 @@ def band_text(table: LayerTable, term: int, admission: int) -> str:
     return "; ".join(parts)
 
 
+_BAND_TEXTS: weakref.WeakKeyDictionary[LayerTable, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def _band_text_at(table: LayerTable, at: int) -> str:
+    """:func:`band_text` of table position ``at`` (= term · ADMISSIONS + admission), formatted once per table."""
+    known = _BAND_TEXTS.setdefault(table, {})
+    if at not in known:
+        known[at] = band_text(table, at // ADMISSIONS, at % ADMISSIONS)
+    return known[at]
+
+
 def _texts(table: LayerTable, term: I64, admission: I64) -> npt.NDArray[np.object_]:
     key = term * ADMISSIONS + admission
     unique, inverse = np.unique(key, return_inverse=True)
-    texts = np.array([band_text(table, int(k) // ADMISSIONS, int(k) % ADMISSIONS) for k in unique], dtype=object)
+    texts = np.array([_band_text_at(table, int(k)) for k in unique], dtype=object)
     return texts[inverse]
 
 

@@ -79,7 +79,7 @@ def when_mask(when: When, fields: dict[str, I64], lists: tuple[str, ...]) -> Boo
     return mask
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity semantics: hashable, usable as a weak cache key
 class LayerTable:
     """One layer, compiled. Term index ``t = ((v·R + rule)·C + cat)·L + lev``.
 

@@ -66,3 +66,12 @@ def test_serve_prints_a_demo_key_that_works(tmp_path: Path) -> None:
     finally:
         os.killpg(process.pid, 15)
         process.wait(20)
+
+
+def test_demo_posts_sample_claims_and_matches_the_batch_engine() -> None:
+    done = _run({**os.environ, "COLUMNS": "200"}, "demo", "--persons", "8")
+    assert done.returncode == 0, done.stdout + done.stderr
+    agreed = re.search(r"on the same claims: (\d+)/(\d+)", done.stdout)
+    assert agreed, done.stdout
+    assert agreed.group(1) == agreed.group(2) != "0"
+    assert "hifmi_pay" in done.stdout
