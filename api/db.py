@@ -1,13 +1,18 @@
 """Database engine and migrations: SQLite (embedded, WAL, serialized writes) or PostgreSQL.
 
-SQLite: every transaction starts with ``BEGIN IMMEDIATE``, so writers are serialized and two
-settlements can never read the same accumulators and both spend them; ``synchronous=FULL`` so
-an acknowledged settlement survives a crash. PostgreSQL: the person row is locked
-(``SELECT … FOR UPDATE``) for the length of a settlement (see :mod:`api.store`).
+SQLite: every transaction that may write starts with ``BEGIN IMMEDIATE`` (and, within the
+service, waits its turn on :func:`write_gate`), so writers are serialized and two settlements
+can never read the same accumulators and both spend them; readers (:func:`reader`) use deferred
+transactions on the WAL snapshot; ``synchronous=FULL`` so an acknowledged settlement survives a
+crash. PostgreSQL: the person row is locked (``SELECT … FOR UPDATE``) for the length of a
+settlement (see :mod:`api.store`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +35,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "medrelief_read_only"
+"""Execution option marking a reader's connection (:func:`reader`)."""
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writer takes the write lock at once, before reading what it will change; a reader's
+    # deferred transaction reads a consistent snapshot (WAL) and never blocks a writer.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine for transactions that only read (on SQLite a deferred ``BEGIN``)."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+_gates: dict[str, threading.Lock] = {}
+_gates_lock = threading.Lock()
+
+
+@contextmanager
+def write_gate(engine: Engine) -> Iterator[None]:
+    """Serialize this process's SQLite writers on a lock (no busy polling); nothing on PostgreSQL.
+
+    SQLite has one writer at a time anyway; waiting on a Python lock hands the database over the
+    moment it is free, where SQLite's own busy handler sleeps and retries (long tail latencies).
+    Other processes still meet ``BEGIN IMMEDIATE`` and the busy timeout.
+    """
+    if not is_sqlite(engine):
+        yield
+        return
+    with _gates_lock:
+        gate = _gates.setdefault(str(engine.url), threading.Lock())
+    with gate:
+        yield
 
 
 def make_engine(url: str) -> Engine:

@@ -9,15 +9,27 @@ from fastapi import Depends, Header, Path, Request
 from sqlmodel import Session
 
 from api.auth import Caller, authenticate
+from api.db import reader, write_gate
 from tiers.tables import CompiledPolicy
 
 
 def _session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    with Session(reader(request.app.state.engine), expire_on_commit=False) as session:
         yield session
 
 
 SessionDep = Annotated[Session, Depends(_session)]
+"""A reading session (on SQLite a deferred transaction: never blocks or waits for writers)."""
+
+
+def _write_session(request: Request) -> Iterator[Session]:
+    engine = request.app.state.engine
+    with write_gate(engine), Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+WriteSessionDep = Annotated[Session, Depends(_write_session)]
+"""A session that writes: serialized on SQLite, row-locked per person on PostgreSQL."""
 
 
 def _caller(

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from api import service, store
 from api.auth import Caller, mask_id_number
 from api.caps import caps_left
-from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, SessionDep, Year
+from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, SessionDep, WriteSessionDep, Year
 from api.errors import Problem
 from api.models import Identity, Person, Settlement
 from api.schemas import AccumulatorsOut, IdentityIn, IdentityOut, PersonIn, PersonOut, ResettlementOut
@@ -39,7 +39,7 @@ def _person_out(session: Session, person: Person) -> PersonOut:
 
 
 @router.post("", status_code=201, response_model=PersonOut, summary="Register a person with relief identities")
-def register(body: PersonIn, session: SessionDep, caller: CallerDep) -> PersonOut:
+def register(body: PersonIn, session: WriteSessionDep, caller: CallerDep) -> PersonOut:
     caller.require("persons")
     if session.get(Person, body.person_id) is not None:
         raise Problem(409, "person_exists", f"person {body.person_id} is already registered", "person_id")
@@ -89,7 +89,7 @@ def _resettle(
     summary="Grant an identity (back-dated: re-settles the years it touches)",
 )
 def grant(
-    person_id: PersonId, body: IdentityIn, session: SessionDep, caller: CallerDep, policy: PolicyDep
+    person_id: PersonId, body: IdentityIn, session: WriteSessionDep, caller: CallerDep, policy: PolicyDep
 ) -> list[ResettlementOut]:
     caller.require("persons")
     store.lock_person(session, person_id)
@@ -116,7 +116,7 @@ def grant(
     "/{person_id}/identities/{identity_id}/revocation", summary="Revoke an identity retroactively (re-settles)"
 )
 def revoke(
-    person_id: PersonId, identity_id: IdentityId, session: SessionDep, caller: CallerDep, policy: PolicyDep
+    person_id: PersonId, identity_id: IdentityId, session: WriteSessionDep, caller: CallerDep, policy: PolicyDep
 ) -> list[ResettlementOut]:
     caller.require("persons")
     store.lock_person(session, person_id)
@@ -138,7 +138,7 @@ def revoke(
     "/{person_id}/years/{year}/resettlement", response_model=ResettlementOut, summary="Re-settle a person-year"
 )
 def resettle(
-    person_id: PersonId, year: Year, session: SessionDep, caller: CallerDep, policy: PolicyDep
+    person_id: PersonId, year: Year, session: WriteSessionDep, caller: CallerDep, policy: PolicyDep
 ) -> ResettlementOut:
     caller.require("admin")
     out = service.resettle_year(session, caller.institution_id, person_id, year, policy, "re-settlement on request")

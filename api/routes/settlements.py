@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import service, store
-from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId
+from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId, WriteSessionDep
 from api.errors import Problem
 from api.models import Settlement
 from api.schemas import ClaimIn, SettlementOut
@@ -32,7 +32,11 @@ def pre_settle(claim: ClaimIn, session: SessionDep, caller: CallerDep, policy: P
 
 @router.post("", status_code=201, responses=CREATED, response_class=Response, summary="Settle (结算) one claim")
 def settle(
-    claim: ClaimIn, session: SessionDep, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
+    claim: ClaimIn,
+    session: WriteSessionDep,
+    caller: CallerDep,
+    policy: PolicyDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     caller.require("settle")
     return _reply(service.settle(session, caller, claim, policy, idempotency_key))
@@ -42,7 +46,11 @@ def settle(
     "/{setl_id}/reversal", status_code=201, responses=CREATED, response_class=Response, summary="Reverse (冲正)"
 )
 def reverse(
-    setl_id: SetlId, session: SessionDep, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
+    setl_id: SetlId,
+    session: WriteSessionDep,
+    caller: CallerDep,
+    policy: PolicyDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     caller.require("settle")
     return _reply(service.reverse(session, caller, setl_id, policy, idempotency_key))
