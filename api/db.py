@@ -18,12 +18,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def is_sqlite(engine: Engine) -> bool:
+def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
@@ -56,7 +56,7 @@ _gates_lock = threading.Lock()
 
 
 @contextmanager
-def write_gate(engine: Engine) -> Iterator[None]:
+def write_gate(engine: Engine | Connection) -> Iterator[None]:
     """Serialize this process's SQLite writers on a lock (no busy polling); nothing on PostgreSQL.
 
     SQLite has one writer at a time anyway; waiting on a Python lock hands the database over the
@@ -67,7 +67,7 @@ def write_gate(engine: Engine) -> Iterator[None]:
         yield
         return
     with _gates_lock:
-        gate = _gates.setdefault(str(engine.url), threading.Lock())
+        gate = _gates.setdefault(str(engine.engine.url), threading.Lock())
     with gate:
         yield
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
@@ -23,13 +24,26 @@ SessionDep = Annotated[Session, Depends(_session)]
 
 
 def _write_session(request: Request) -> Iterator[Session]:
-    engine = request.app.state.engine
-    with write_gate(engine), Session(engine, expire_on_commit=False) as session:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
 
 WriteSessionDep = Annotated[Session, Depends(_write_session)]
-"""A session that writes: serialized on SQLite, row-locked per person on PostgreSQL."""
+"""A session that writes; use it inside :func:`writing` (in the endpoint's own thread)."""
+
+
+@contextmanager
+def writing(session: Session) -> Iterator[None]:
+    """Hold this process's SQLite write gate for one write transaction (nothing on PostgreSQL).
+
+    Taken in the endpoint body, never in a dependency: dependencies and endpoints run on
+    separate threadpool tokens, and a gate held while waiting for a token deadlocks.
+    """
+    with write_gate(session.get_bind()):
+        try:
+            yield
+        finally:
+            session.rollback()  # end any transaction before the next writer goes (no-op after commit)
 
 
 def _caller(

@@ -4,9 +4,10 @@
     python -m benchmarks.load --backend postgresql --workers 2 --concurrency 1 16 64 --seconds 10
 
 Starts its own server (uvicorn, ``--workers``) on a fresh database (a SQLite file, or a private
-PostgreSQL cluster), registers persons, then posts settlements from an asyncio client (each
-request a distinct claim with an Idempotency-Key; persons drawn at random so caps bind) for
-``--seconds`` per concurrency level. Reports throughput, p50/p99 latency and errors, then checks
+PostgreSQL cluster), registers persons, then posts settlements (each request a distinct claim
+with an Idempotency-Key; persons drawn at random so caps bind) for ``--seconds`` per
+concurrency level, from wrk (``--client wrk``, the default where installed: Debian's ``wrk``;
+a C client, so the server is what is measured) or from an asyncio httpx client. Reports throughput, p50/p99 latency and errors, then checks
 the books (Σ settlements + adjustments == accumulators, every cap respected).
 """
 
@@ -15,11 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import re
+import shutil
 import statistics
+import subprocess
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -94,6 +100,30 @@ async def _level(server: Server, persons: list[str], concurrency: int, seconds: 
     return out["latency"], len(out["errors"])
 
 
+WRK_SCRIPT = Path(__file__).with_name("wrk_settle.lua")
+
+
+def _wrk_level(server: Server, persons: int, concurrency: int, seconds: float) -> tuple[int, int, float, float]:
+    """(settlements, errors, p50 ms, p99 ms) from wrk (a C client: the server is measured, not Python)."""
+    env = {**os.environ, "MEDRELIEF_KEY": server.keys["hospital"], "MEDRELIEF_PERSONS": str(persons)}
+    threads = min(concurrency, 2)
+    command = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds:.0f}s", "--latency", "--timeout", "30s"]
+    done = subprocess.run(
+        [*command, "-s", str(WRK_SCRIPT), server.base_url], env=env, capture_output=True, text=True, check=True
+    )
+    text = done.stdout
+    total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
+    errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+    p50, p99 = (_ms(re.search(rf"\s{q}%\s+([\d.]+\w+)", text).group(1)) for q in ("50", "99"))  # type: ignore[union-attr]
+    return total - errors, errors, p50, p99
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
 def _register(server: Server, n: int) -> list[str]:
     persons = [f"LP{i:06d}" for i in range(n)]
     rng = random.Random(0)  # noqa: S311
@@ -105,16 +135,25 @@ def _register(server: Server, n: int) -> list[str]:
     return persons
 
 
-def run(backend: str, url: str, workers: int, levels: list[int], seconds: float, persons: int) -> list[Level]:
+def _python_level(server: Server, people: list[str], concurrency: int, seconds: float) -> tuple[int, int, float, float]:
+    latencies, errors = asyncio.run(_level(server, people, concurrency, seconds))
+    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return len(latencies), errors, cuts[49] * 1e3, cuts[98] * 1e3
+
+
+def run(
+    backend: str, url: str, workers: int, levels: list[int], seconds: float, persons: int, client: str
+) -> list[Level]:
     server = Server(url, prepare(url), workers=workers).start()
     try:
         people = _register(server, persons)
         results = []
         for concurrency in levels:
-            latencies, errors = asyncio.run(_level(server, people, concurrency, seconds))
-            cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-            rate = len(latencies) / seconds
-            level = Level(backend, workers, concurrency, len(latencies), errors, rate, cuts[49] * 1e3, cuts[98] * 1e3)
+            if client == "wrk":
+                done, errors, p50, p99 = _wrk_level(server, persons, concurrency, seconds)
+            else:
+                done, errors, p50, p99 = _python_level(server, people, concurrency, seconds)
+            level = Level(backend, workers, concurrency, done, errors, done / seconds, p50, p99)
             results.append(level)
             print(json.dumps(asdict(results[-1])), flush=True)
     finally:
@@ -135,17 +174,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--persons", type=int, default=2000)
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
     args = parser.parse_args()
     if args.backend == "sqlite":
         import tempfile
 
         url = f"sqlite:///{tempfile.mkdtemp(prefix='medrelief-load-')}/load.db"
-        run("sqlite", url, args.workers, args.concurrency, args.seconds, args.persons)
+        run("sqlite", url, args.workers, args.concurrency, args.seconds, args.persons, args.client)
         return
     with postgres_cluster() as cluster:
         if not isinstance(cluster, Postgres):
             raise SystemExit(f"no PostgreSQL: {cluster}")
-        run("postgresql", cluster.create_database(), args.workers, args.concurrency, args.seconds, args.persons)
+        url = cluster.create_database()
+        run("postgresql", url, args.workers, args.concurrency, args.seconds, args.persons, args.client)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from api import service, store
 from api.auth import Caller, mask_id_number
 from api.caps import caps_left
-from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, SessionDep, WriteSessionDep, Year
+from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, SessionDep, WriteSessionDep, Year, writing
 from api.errors import Problem
 from api.models import Identity, Person, Settlement
 from api.schemas import AccumulatorsOut, IdentityIn, IdentityOut, PersonIn, PersonOut, ResettlementOut
@@ -41,16 +41,19 @@ def _person_out(session: Session, person: Person) -> PersonOut:
 @router.post("", status_code=201, response_model=PersonOut, summary="Register a person with relief identities")
 def register(body: PersonIn, session: WriteSessionDep, caller: CallerDep) -> PersonOut:
     caller.require("persons")
-    if session.get(Person, body.person_id) is not None:
-        raise Problem(409, "person_exists", f"person {body.person_id} is already registered", "person_id")
-    person = Person(person_id=body.person_id, name=body.name, id_number=body.id_number)
-    session.add(person)
-    session.flush()
-    for identity in body.identities:
-        session.add(Identity(person_id=body.person_id, **identity.model_dump()))
-    store.audit(session, caller.institution_id, "register", "person", body.person_id, identities=len(body.identities))
-    session.commit()
-    return _person_out(session, person)
+    with writing(session):
+        if session.get(Person, body.person_id) is not None:
+            raise Problem(409, "person_exists", f"person {body.person_id} is already registered", "person_id")
+        person = Person(person_id=body.person_id, name=body.name, id_number=body.id_number)
+        session.add(person)
+        session.flush()
+        for identity in body.identities:
+            session.add(Identity(person_id=body.person_id, **identity.model_dump()))
+        store.audit(
+            session, caller.institution_id, "register", "person", body.person_id, identities=len(body.identities)
+        )
+        session.commit()
+        return _person_out(session, person)
 
 
 def _person(session: Session, caller: Caller, person_id: str) -> Person:
@@ -92,24 +95,30 @@ def grant(
     person_id: PersonId, body: IdentityIn, session: WriteSessionDep, caller: CallerDep, policy: PolicyDep
 ) -> list[ResettlementOut]:
     caller.require("persons")
-    store.lock_person(session, person_id)
-    identity = Identity(person_id=person_id, **body.model_dump())
-    session.add(identity)
-    session.flush()
-    store.audit(
-        session,
-        caller.institution_id,
-        "grant",
-        "identity",
-        str(identity.id),
-        person_id=person_id,
-        category=body.category,
-    )
-    runs = _resettle(
-        session, caller, person_id, body.valid_from, policy, f"identity {body.category} granted from {body.valid_from}"
-    )
-    session.commit()
-    return runs
+    with writing(session):
+        store.lock_person(session, person_id)
+        identity = Identity(person_id=person_id, **body.model_dump())
+        session.add(identity)
+        session.flush()
+        store.audit(
+            session,
+            caller.institution_id,
+            "grant",
+            "identity",
+            str(identity.id),
+            person_id=person_id,
+            category=body.category,
+        )
+        runs = _resettle(
+            session,
+            caller,
+            person_id,
+            body.valid_from,
+            policy,
+            f"identity {body.category} granted from {body.valid_from}",
+        )
+        session.commit()
+        return runs
 
 
 @router.post(
@@ -119,19 +128,22 @@ def revoke(
     person_id: PersonId, identity_id: IdentityId, session: WriteSessionDep, caller: CallerDep, policy: PolicyDep
 ) -> list[ResettlementOut]:
     caller.require("persons")
-    store.lock_person(session, person_id)
-    identity = session.get(Identity, identity_id)
-    if identity is None or identity.person_id != person_id:
-        raise Problem(404, "identity_not_found", f"person {person_id} has no identity {identity_id}", "identity_id")
-    if identity.revoked_at is not None:
-        raise Problem(409, "already_revoked", f"identity {identity_id} is already revoked")
-    identity.revoked_at = datetime.now(UTC)
-    session.add(identity)
-    session.flush()
-    store.audit(session, caller.institution_id, "revoke", "identity", str(identity_id), person_id=person_id)
-    runs = _resettle(session, caller, person_id, identity.valid_from, policy, f"identity {identity.category} revoked")
-    session.commit()
-    return runs
+    with writing(session):
+        store.lock_person(session, person_id)
+        identity = session.get(Identity, identity_id)
+        if identity is None or identity.person_id != person_id:
+            raise Problem(404, "identity_not_found", f"person {person_id} has no identity {identity_id}", "identity_id")
+        if identity.revoked_at is not None:
+            raise Problem(409, "already_revoked", f"identity {identity_id} is already revoked")
+        identity.revoked_at = datetime.now(UTC)
+        session.add(identity)
+        session.flush()
+        store.audit(session, caller.institution_id, "revoke", "identity", str(identity_id), person_id=person_id)
+        runs = _resettle(
+            session, caller, person_id, identity.valid_from, policy, f"identity {identity.category} revoked"
+        )
+        session.commit()
+        return runs
 
 
 @router.post(
@@ -141,9 +153,10 @@ def resettle(
     person_id: PersonId, year: Year, session: WriteSessionDep, caller: CallerDep, policy: PolicyDep
 ) -> ResettlementOut:
     caller.require("admin")
-    out = service.resettle_year(session, caller.institution_id, person_id, year, policy, "re-settlement on request")
-    session.commit()
-    return out
+    with writing(session):
+        out = service.resettle_year(session, caller.institution_id, person_id, year, policy, "re-settlement on request")
+        session.commit()
+        return out
 
 
 @router.get(

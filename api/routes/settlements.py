@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import service, store
-from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId, WriteSessionDep
+from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId, WriteSessionDep, writing
 from api.errors import Problem
 from api.models import Settlement
 from api.schemas import ClaimIn, SettlementOut
@@ -39,7 +39,8 @@ def settle(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     caller.require("settle")
-    return _reply(service.settle(session, caller, claim, policy, idempotency_key))
+    with writing(session):
+        return _reply(service.settle(session, caller, claim, policy, idempotency_key))
 
 
 @router.post(
@@ -53,7 +54,8 @@ def reverse(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     caller.require("settle")
-    return _reply(service.reverse(session, caller, setl_id, policy, idempotency_key))
+    with writing(session):
+        return _reply(service.reverse(session, caller, setl_id, policy, idempotency_key))
 
 
 def _readable(session: Session, caller: CallerDep, setl_id: str) -> Settlement:
