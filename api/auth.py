@@ -1,9 +1,10 @@
 """API keys per institution, with scopes; stored hashed (SHA-256 of a 192-bit random secret).
 
 A key reads ``mr_<prefix>_<secret>``: the prefix finds the row, the secret is compared in
-constant time with its stored hash. Keys are shown once, at creation. Scopes by institution
-kind: a hospital settles, reverses and reads its own settlements; an insurer reads everything;
-an actuary reads policies; an admin does everything, including persons, identities and keys.
+constant time with its stored hash; a verified key is trusted for :data:`CACHE_SECONDS`. Keys
+are shown once, at creation. Scopes by institution kind: a hospital settles, reverses and reads
+its own settlements; an insurer reads everything; an actuary reads policies; an admin does
+everything, including persons, identities and keys.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -74,8 +76,24 @@ def revoke_key(session: Session, prefix: str) -> bool:
     return True
 
 
+CACHE_SECONDS = 5.0
+"""How long a verified key is trusted without asking the database again: a revoked key stops
+working within this many seconds in every worker."""
+_verified: dict[str, tuple[Caller, float]] = {}
+
+
 def authenticate(session: Session, presented: str | None) -> Caller:
     """The caller a presented key belongs to; 401 for a missing, malformed, unknown or revoked key."""
+    digest = _hash(presented or "")
+    cached = _verified.get(digest)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    caller = _verify(session, presented)
+    _verified[digest] = (caller, time.monotonic() + CACHE_SECONDS)
+    return caller
+
+
+def _verify(session: Session, presented: str | None) -> Caller:
     if not presented:
         raise Problem(401, "unauthorized", "an API key is required (Authorization: Bearer … or X-API-Key)")
     parts = presented.split("_")

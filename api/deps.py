@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -14,7 +14,9 @@ from api.db import reader, write_gate
 from tiers.tables import CompiledPolicy
 
 
-def _session(request: Request) -> Iterator[Session]:
+async def _session(request: Request) -> AsyncIterator[Session]:
+    # async: opening a Session does no I/O, and closing one hands its connection back at once;
+    # an async dependency saves two threadpool hops per request (sync ones run in the pool).
     with Session(reader(request.app.state.engine), expire_on_commit=False) as session:
         yield session
 
@@ -23,7 +25,7 @@ SessionDep = Annotated[Session, Depends(_session)]
 """A reading session (on SQLite a deferred transaction: never blocks or waits for writers)."""
 
 
-def _write_session(request: Request) -> Iterator[Session]:
+async def _write_session(request: Request) -> AsyncIterator[Session]:
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         yield session
 
@@ -46,7 +48,7 @@ def writing(session: Session) -> Iterator[None]:
             session.rollback()  # end any transaction before the next writer goes (no-op after commit)
 
 
-def _caller(
+async def _caller(
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -62,7 +64,7 @@ def _caller(
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 
-def _policy(request: Request) -> CompiledPolicy:
+async def _policy(request: Request) -> CompiledPolicy:
     policy: CompiledPolicy = request.app.state.policy
     return policy
 

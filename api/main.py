@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from fastapi import FastAPI
@@ -40,6 +41,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
         return {"status": "ok", "policy": app.state.policy.id}
 
     logging.getLogger("medrelief.api").setLevel(logging.INFO)
+    gc.freeze()  # the policy, tables and modules loaded above are permanent: keep them out of collections
     return app
 
 

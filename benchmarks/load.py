@@ -7,8 +7,9 @@ Starts its own server (uvicorn, ``--workers``) on a fresh database (a SQLite fil
 PostgreSQL cluster), registers persons, then posts settlements (each request a distinct claim
 with an Idempotency-Key; persons drawn at random so caps bind) for ``--seconds`` per
 concurrency level, from wrk (``--client wrk``, the default where installed: Debian's ``wrk``;
-a C client, so the server is what is measured) or from an asyncio httpx client. Reports throughput, p50/p99 latency and errors, then checks
-the books (Σ settlements + adjustments == accumulators, every cap respected).
+a C client, so the server is what is measured) or from an asyncio httpx client. Reports
+throughput, p50/p99 latency and errors, then checks the books (Σ settlements + adjustments ==
+accumulators, every cap respected).
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ def _wrk_level(server: Server, persons: int, concurrency: int, seconds: float) -
         [*command, "-s", str(WRK_SCRIPT), server.base_url], env=env, capture_output=True, text=True, check=True
     )
     text = done.stdout
+    if os.environ.get("MEDRELIEF_LOAD_VERBOSE"):
+        print(text)
     total = int(re.search(r"(\d+) requests in", text).group(1))  # type: ignore[union-attr]
     errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
