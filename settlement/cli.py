@@ -20,6 +20,8 @@ from settlement.engine import Settlement, settle
 from settlement.explain import MONEY as EXPLAIN_MONEY
 from settlement.explain import explain
 from settlement.money import fen_to_decimal
+from settlement.reconcile import FIELDS as RECON_FIELDS
+from settlement.reconcile import ReconcileError, Reconciliation, reconcile
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.loader import PolicyError, bundled_names, load_policy
 from tiers.tables import compile_policy
@@ -141,3 +143,47 @@ def policy_show(
         for key in ("deductible", "bands", "cap", "tilts"):
             if row[key]:
                 out.print(f"      {key}: {row[key]}", highlight=False)
+
+
+def _totals_table(result: Reconciliation) -> Table:
+    table = Table(title="Totals (yuan)")
+    for column in ("field", "ours", "theirs", "difference"):
+        table.add_column(column, justify="left" if column == "field" else "right")
+    totals = result.totals
+    columns = [totals[c].to_numpy(np.int64).tolist() for c in ("ours", "theirs", "difference")]
+    for field, *money in zip(totals["field"].tolist(), *columns, strict=True):
+        table.add_row(str(field), *(f"{fen_to_decimal(m):,}" for m in money))
+    return table
+
+
+@app.command("reconcile")
+def reconcile_command(
+    ours: Annotated[Path, typer.Argument(help="Our settlements (.csv/.parquet): key, refd_setl_flag, amounts.")],
+    theirs: Annotated[Path, typer.Argument(help="Their payout records (.csv/.parquet).")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the per-row report here.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping their column names to ours.")] = None,
+    key: Annotated[str, typer.Option(help="Key column (ours; theirs unless the mapping says).")] = "setl_id",
+    fields: Annotated[str, typer.Option(help="Comma-separated money columns (default: all shared).")] = "",
+) -> None:
+    """Match THEIRS to OURS by key; report every row; exit 0 on PASS, 1 on FAIL, 2 on bad input."""
+    try:
+        with console.status(f"reading {ours} …"):
+            mine = io.read_side(ours, "ours", key)
+        with console.status(f"reading {theirs} …"):
+            other = io.read_side(theirs, "theirs", key, io.ColumnMapping.load(mapping) if mapping else None)
+        shared = tuple(f for f in RECON_FIELDS if f in mine.money and f in other.money)
+        chosen = tuple(f.strip() for f in fields.split(",") if f.strip()) or shared
+        unknown = [f for f in chosen if f not in shared]
+        if unknown:
+            raise ReconcileError(f"not a money column of both files: {unknown} (shared: {list(shared)})")
+        with console.status(f"reconciling {len(mine.key):,} against {len(other.key):,} rows …"):
+            result = reconcile(mine, other, chosen)
+        if out_path:
+            with console.status(f"writing {out_path} …"):
+                io.write_table(result.report, out_path, ("ours", "theirs"))
+    except (ReconcileError, io.TableFileError) as exc:
+        raise _fail(str(exc)) from exc
+    out.print(_totals_table(result))
+    out.print(result.summary_line(), highlight=False)
+    if not result.passed:
+        raise typer.Exit(1)

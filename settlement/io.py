@@ -15,9 +15,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from settlement import accumulators
-from settlement.money import fen_to_yuan_text, parse_yuan
+from settlement.money import fen_to_yuan_text, parse_signed_yuan, parse_yuan
+from settlement.reconcile import FIELDS as RECON_FIELDS
+from settlement.reconcile import Side
 
 SUFFIXES = (".csv", ".parquet")
 ACCUMULATOR_MONEY = ("base_cum", "paid_cum")
@@ -101,3 +105,48 @@ def read_accumulators(path: str | Path) -> pd.DataFrame:
             raise TableFileError(f"{path}: row {int(np.argmin(ok)) + 2}: {column}: not a whole number")
         frame[column] = frame[column].astype(np.int64)
     return frame
+
+
+class ColumnMapping(BaseModel):
+    """How another party's payout file names things (a YAML file for ``medrelief reconcile``).
+
+    ``key``: their column holding the settlement key; ``columns``: their name → our name (e.g.
+    ``othfund_pay: supp_pay``, ``cash_payamt: psn_part_amt``); ``reversed``: their reversal
+    flag column and the values meaning "reversed".
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    reversed_column: str | None = None
+    reversed_values: list[str] = Field(default_factory=lambda: ["1"])
+
+    @classmethod
+    def load(cls, path: str | Path) -> ColumnMapping:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            return cls.model_validate(data)
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            raise TableFileError(f"{path}: not a column mapping: {exc}") from exc
+
+
+def read_side(path: str | Path, name: str, key: str, mapping: ColumnMapping | None = None) -> Side:
+    """A payout or settlement file as one side of a reconciliation (money parsed exactly)."""
+    mapping = mapping or ColumnMapping()
+    text = read_text_table(path).rename(columns=mapping.columns)
+    key_column = mapping.key or key
+    if key_column not in text.columns:
+        raise TableFileError(f"{path}: no key column {key_column!r} (columns: {list(text.columns)})")
+    money = {}
+    for column in (c for c in RECON_FIELDS if c in text.columns):
+        fen, reasons = parse_signed_yuan(text[column])
+        bad = np.flatnonzero(reasons != "")
+        if len(bad):
+            raise TableFileError(f"{path}: key {text[key_column].iloc[bad[0]]}: {column}: {reasons[bad[0]]}")
+        money[column] = fen
+    flag = mapping.reversed_column or "refd_setl_flag"
+    reversed_ = (
+        text[flag].isin(mapping.reversed_values).to_numpy(bool) if flag in text.columns else np.zeros(len(text), bool)
+    )
+    return Side(name, text[key_column].to_numpy(object), reversed_, money)

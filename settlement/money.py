@@ -79,3 +79,16 @@ def parse_yuan(text: pd.Series) -> tuple[I64, npt.NDArray[np.object_]]:
     ).astype(object)
     # At most two decimals and below 1e11: x·100 is within 1e-3 of a whole number, so rint is exact.
     return np.where(reasons == "", np.rint(yuan * FEN_PER_YUAN), 0).astype(np.int64), reasons
+
+
+def parse_signed_yuan(text: pd.Series) -> tuple[I64, npt.NDArray[np.object_]]:
+    """Like :func:`parse_yuan`, negative amounts allowed (reversals, refunds).
+
+    >>> fen, why = parse_signed_yuan(pd.Series(["-12.75", "3", "-0.125"]))
+    >>> fen.tolist(), why.tolist()
+    ([-1275, 300, 0], ['', '', 'more than two decimals'])
+    """
+    text = text.astype("string").fillna("").str.strip()
+    negative = text.str.startswith("-").to_numpy(bool)
+    fen, reasons = parse_yuan(text.str.removeprefix("-"))
+    return np.where(negative, -fen, fen), reasons
