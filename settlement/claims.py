@@ -103,9 +103,10 @@ def _codes(values: pd.Series, allowed: tuple[str, ...]) -> I64:
 
 
 def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Problem]) -> tuple[I64, Bools]:
-    fen, reasons = parse_yuan(text)
-    bad = reasons != ""
-    problems.extend(Problem(str(c), field, str(r)) for c, r in zip(ids[bad], reasons[bad], strict=True))
+    fen, rows, reasons = parse_yuan(text)
+    problems.extend(Problem(str(c), field, str(r)) for c, r in zip(ids.iloc[rows], reasons, strict=True))
+    bad = np.zeros(len(fen), dtype=bool)
+    bad[rows] = True
     return fen, bad
 
 

@@ -7,6 +7,7 @@ Files are written to a temporary name and renamed, so a failed run leaves no par
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,10 +46,25 @@ def read_text_table(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise TableFileError(f"{path}: no such file")
     if _kind(path) == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        return _read_csv_text(path)
     frame: pd.DataFrame = pq.read_table(path).to_pandas()
     text: pd.DataFrame = frame.astype(str).where(frame.notna(), "")
     return text
+
+
+def _read_csv_text(path: Path) -> pd.DataFrame:
+    """A CSV file's cells as text (Arrow's multi-threaded reader; empty cells stay "")."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if header is None:
+        raise TableFileError(f"{path}: empty file (no header line)")
+    options = pcsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False)
+    try:
+        table = pcsv.read_csv(path, convert_options=options)
+    except pa.ArrowInvalid as exc:
+        raise TableFileError(f"{path}: {exc}") from exc
+    frame: pd.DataFrame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return frame
 
 
 def _decimal_array(fen: pd.Series) -> pa.Array:
@@ -94,10 +111,9 @@ def read_accumulators(path: str | Path) -> pd.DataFrame:
         raise TableFileError(f"{path}: missing column(s) {missing}")
     frame = text[accumulators.COLUMNS].copy()
     for column in ("base_cum", "paid_cum"):
-        fen, reasons = parse_yuan(frame[column])
-        bad = np.flatnonzero(reasons != "")
+        fen, bad, reasons = parse_yuan(frame[column])
         if len(bad):
-            raise TableFileError(f"{path}: row {bad[0] + 2}: {column}: {reasons[bad[0]]}")
+            raise TableFileError(f"{path}: row {bad[0] + 2}: {column}: {reasons[0]}")
         frame[column] = fen
     for column in ("year", "claims"):
         ok = frame[column].str.fullmatch(r"\d+")
@@ -140,13 +156,12 @@ def read_side(path: str | Path, name: str, key: str, mapping: ColumnMapping | No
         raise TableFileError(f"{path}: no key column {key_column!r} (columns: {list(text.columns)})")
     money = {}
     for column in (c for c in RECON_FIELDS if c in text.columns):
-        fen, reasons = parse_signed_yuan(text[column])
-        bad = np.flatnonzero(reasons != "")
+        fen, bad, reasons = parse_signed_yuan(text[column])
         if len(bad):
-            raise TableFileError(f"{path}: key {text[key_column].iloc[bad[0]]}: {column}: {reasons[bad[0]]}")
+            raise TableFileError(f"{path}: key {text[key_column].iloc[bad[0]]}: {column}: {reasons[0]}")
         money[column] = fen
     flag = mapping.reversed_column or "refd_setl_flag"
     reversed_ = (
         text[flag].isin(mapping.reversed_values).to_numpy(bool) if flag in text.columns else np.zeros(len(text), bool)
     )
-    return Side(name, text[key_column].to_numpy(object), reversed_, money)
+    return Side(name, text[key_column], reversed_, money)

@@ -13,6 +13,8 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiers.tables import RATIO_SCALE
 
@@ -56,39 +58,53 @@ def fen_to_decimal(fen: int) -> Decimal:
     return (Decimal(int(fen)) / FEN_PER_YUAN).quantize(Decimal("0.01"))
 
 
-def parse_yuan(text: pd.Series) -> tuple[I64, npt.NDArray[np.object_]]:
-    """Yuan text (``"1234.5"``, ``"0.07"``) → exact fen, and a reason per bad row ("" if good).
+def _text(text: pd.Series) -> pa.StringArray:
+    values = pa.array(text.astype("string"), type=pa.string())
+    return pc.fill_null(pc.utf8_trim_whitespace(values), "")
 
-    >>> fen, why = parse_yuan(pd.Series(["12.75", "-1", "0.125", "abc", "3"]))
-    >>> fen.tolist(), why.tolist()  # doctest: +NORMALIZE_WHITESPACE
-    ([1275, 0, 0, 0, 300], ['', 'negative amount', 'more than two decimals',
-      'not an amount in yuan (e.g. 1234.56)', ''])
-    """
-    text = text.astype("string").fillna("").str.strip()
-    good = text.str.fullmatch(r"\d+(\.\d{1,2})?").to_numpy(bool)
-    yuan = pd.to_numeric(text.where(good, "0")).to_numpy(np.float64)
-    reasons = np.select(
+
+def _bad_reasons(values: list[str], too_big: npt.NDArray[np.bool_]) -> npt.NDArray[np.object_]:
+    """Why each of a few bad amounts was refused (computed on the bad rows only)."""
+    text = pd.Series(values, dtype="string")
+    reasons: npt.NDArray[np.object_] = np.select(
         [
             text.str.startswith("-").to_numpy(bool),
             text.str.fullmatch(r"\d+\.\d{3,}").to_numpy(bool),
-            ~good,
-            yuan > MAX_YUAN,
+            too_big,
         ],
-        ["negative amount", "more than two decimals", "not an amount in yuan (e.g. 1234.56)", f"above {MAX_YUAN} yuan"],
-        "",
+        ["negative amount", "more than two decimals", f"above {MAX_YUAN} yuan"],
+        "not an amount in yuan (e.g. 1234.56)",
     ).astype(object)
+    return reasons
+
+
+def parse_yuan(text: pd.Series) -> tuple[I64, I64, npt.NDArray[np.object_]]:
+    """Yuan text (``"1234.5"``, ``"0.07"``) → exact fen; and the positions of bad rows, a reason each.
+
+    >>> fen, bad, why = parse_yuan(pd.Series(["12.75", "-1", "0.125", "abc", "3"]))
+    >>> fen.tolist(), bad.tolist(), why.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ([1275, 0, 0, 0, 300], [1, 2, 3], ['negative amount', 'more than two decimals',
+      'not an amount in yuan (e.g. 1234.56)'])
+    """
+    values = _text(text)
+    shaped = pc.match_substring_regex(values, r"^\d+(\.\d{1,2})?$")
+    yuan = pc.cast(pc.if_else(shaped, values, "0"), pa.float64()).to_numpy(zero_copy_only=False)
+    too_big = yuan > MAX_YUAN
+    good = shaped.to_numpy(zero_copy_only=False) & ~too_big
+    bad = np.flatnonzero(~good)
+    reasons = _bad_reasons(values.take(pa.array(bad)).to_pylist(), too_big[bad])
     # At most two decimals and below 1e11: x·100 is within 1e-3 of a whole number, so rint is exact.
-    return np.where(reasons == "", np.rint(yuan * FEN_PER_YUAN), 0).astype(np.int64), reasons
+    return np.where(good, np.rint(yuan * FEN_PER_YUAN), 0).astype(np.int64), bad, reasons
 
 
-def parse_signed_yuan(text: pd.Series) -> tuple[I64, npt.NDArray[np.object_]]:
+def parse_signed_yuan(text: pd.Series) -> tuple[I64, I64, npt.NDArray[np.object_]]:
     """Like :func:`parse_yuan`, negative amounts allowed (reversals, refunds).
 
-    >>> fen, why = parse_signed_yuan(pd.Series(["-12.75", "3", "-0.125"]))
-    >>> fen.tolist(), why.tolist()
-    ([-1275, 300, 0], ['', '', 'more than two decimals'])
+    >>> fen, bad, why = parse_signed_yuan(pd.Series(["-12.75", "3", "-0.125"]))
+    >>> fen.tolist(), bad.tolist(), why.tolist()
+    ([-1275, 300, 0], [2], ['more than two decimals'])
     """
-    text = text.astype("string").fillna("").str.strip()
-    negative = text.str.startswith("-").to_numpy(bool)
-    fen, reasons = parse_yuan(text.str.removeprefix("-"))
-    return np.where(negative, -fen, fen), reasons
+    values = _text(text)
+    negative = pc.starts_with(values, "-").to_numpy(zero_copy_only=False)
+    fen, bad, reasons = parse_yuan(pd.Series(pc.replace_substring_regex(values, "^-", "").to_pandas()))
+    return np.where(negative, -fen, fen), bad, reasons

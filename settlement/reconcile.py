@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -38,18 +40,26 @@ class ReconcileError(ValueError):
 
 @dataclass(frozen=True)
 class Side:
-    """One side's records: unique keys, a reversal flag and money columns (fen), row-aligned."""
+    """One side's records: unique keys (strings), a reversal flag and money columns (fen), row-aligned."""
 
     name: str
-    key: npt.NDArray[np.object_]
+    key: pd.Series | npt.NDArray[np.object_]
     reversed: Bools
     money: dict[str, I64]
 
-    def check_unique(self) -> None:
-        duplicated = pd.Index(self.key).duplicated()
-        if duplicated.any():
-            shown = ", ".join(str(k) for k in pd.unique(self.key[duplicated])[:5])
-            raise ReconcileError(f"{self.name}: {int(duplicated.sum()):,} duplicate key(s), e.g. {shown}")
+    def keys(self) -> pa.Array:
+        keys = pa.array(self.key, type=pa.string())
+        return keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+
+
+def _check_unique(side: Side, codes: I64) -> None:
+    """Refuse a side whose keys repeat, naming a few."""
+    counts = np.bincount(codes)
+    repeated = counts[codes] > 1
+    if repeated.any():
+        examples = list(dict.fromkeys(side.keys().filter(pa.array(repeated)).to_pylist()))[:5]
+        shown = ", ".join(str(k) for k in examples)
+        raise ReconcileError(f"{side.name}: {int((counts > 1).sum()):,} duplicate key(s), e.g. {shown}")
 
 
 @dataclass(frozen=True)
@@ -70,11 +80,16 @@ class Reconciliation:
         return f"{'PASS' if self.passed else 'FAIL'}: {sum(self.counts.values()):,} keys — {parts}"
 
 
-def _positions(ours: Side, theirs: Side) -> tuple[I64, I64]:
+def _codes(ours: Side, theirs: Side) -> tuple[I64, I64, pa.Array, pa.Array]:
+    """Integer codes of both sides' keys in one dictionary (Arrow's hash encoding), and the keys."""
+    mine, other = ours.keys(), theirs.keys()
+    encoded = pc.dictionary_encode(pa.concat_arrays([mine, other])).indices.to_numpy().astype(np.int64)
+    return encoded[: len(mine)], encoded[len(mine) :], mine, other
+
+
+def _positions(ours_code: I64, theirs_code: I64) -> tuple[I64, I64]:
     """For each of our rows its row in theirs (-1: none), and the same the other way."""
-    codes, _ = pd.factorize(np.concatenate([ours.key, theirs.key]))
-    ours_code, theirs_code = codes[: len(ours.key)], codes[len(ours.key) :]
-    n = int(codes.max()) + 1 if len(codes) else 0
+    n = int(max(ours_code.max(initial=-1), theirs_code.max(initial=-1))) + 1
     row_in_theirs = np.full(n, -1, np.int64)
     row_in_theirs[theirs_code] = np.arange(len(theirs_code))
     row_in_ours = np.full(n, -1, np.int64)
@@ -83,13 +98,14 @@ def _positions(ours: Side, theirs: Side) -> tuple[I64, I64]:
 
 
 def _rows(
-    key: npt.NDArray[np.object_], outcome: str, field: str, ours: I64 | None, theirs: I64 | None, note: object = ""
+    keys: pa.Array, rows: I64, outcome: str, field: str, ours: I64 | None, theirs: I64 | None, note: object = ""
 ) -> pd.DataFrame:
-    n = len(key)
-    missing = pd.array([pd.NA] * n, dtype="Int64")
+    """Report rows for ``rows`` of one side (``keys``): an outcome, a field and both values (fen)."""
+    missing = pd.array(np.zeros(len(rows), np.int64), dtype="Int64")
+    missing[:] = pd.NA
     return pd.DataFrame(
         {
-            "key": key,
+            "key": keys.take(pa.array(rows, type=pa.int64())).to_pandas(types_mapper=pd.ArrowDtype),
             "outcome": outcome,
             "field": field,
             "ours": missing if ours is None else pd.array(ours, dtype="Int64"),
@@ -103,33 +119,28 @@ def reconcile(ours: Side, theirs: Side, fields: tuple[str, ...]) -> Reconciliati
     """Match ``theirs`` to ``ours`` by key and compare ``fields`` (see the module docstring)."""
     if not fields:
         raise ReconcileError("no money column to compare: the files share none of " + ", ".join(FIELDS))
-    ours.check_unique()
-    theirs.check_unique()
-    mine, other = _positions(ours, theirs)
+    ours_code, theirs_code, mine_keys, their_keys = _codes(ours, theirs)
+    _check_unique(ours, ours_code)
+    _check_unique(theirs, theirs_code)
+    mine, other = _positions(ours_code, theirs_code)
     both = np.flatnonzero(mine >= 0)
     partner = mine[both]
     flipped = ours.reversed[both] != theirs.reversed[partner]
     differs = {f: ours.money[f][both] != theirs.money[f][partner] for f in fields}
     any_difference = np.logical_or.reduce(list(differs.values())) & ~flipped
+    note = np.where(ours.reversed[both[flipped]], "reversed in ours only", "reversed in theirs only")
     parts = [
-        _rows(ours.key[both[~flipped & ~any_difference]], "matched", "", None, None),
-        _rows(
-            ours.key[both[flipped]],
-            "reversed_one_side",
-            "",
-            None,
-            None,
-            np.where(ours.reversed[both[flipped]], "reversed in ours only", "reversed in theirs only"),
-        ),
+        _rows(mine_keys, both[~flipped & ~any_difference], "matched", "", None, None),
+        _rows(mine_keys, both[flipped], "reversed_one_side", "", None, None, note),
     ]
     for f, bad in differs.items():
         keep = bad & ~flipped
         parts.append(
-            _rows(ours.key[both[keep]], "amount_differs", f, ours.money[f][both[keep]], theirs.money[f][partner[keep]])
+            _rows(mine_keys, both[keep], "amount_differs", f, ours.money[f][both[keep]], theirs.money[f][partner[keep]])
         )
     only_ours, only_theirs = np.flatnonzero(mine < 0), np.flatnonzero(other < 0)
-    parts.append(_rows(ours.key[only_ours], "only_ours", "", None, None))
-    parts.append(_rows(theirs.key[only_theirs], "only_theirs", "", None, None))
+    parts.append(_rows(mine_keys, only_ours, "only_ours", "", None, None))
+    parts.append(_rows(their_keys, only_theirs, "only_theirs", "", None, None))
     counts = {
         "matched": int((~flipped & ~any_difference).sum()),
         "amount_differs": int(any_difference.sum()),
