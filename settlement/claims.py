@@ -85,6 +85,12 @@ class ClaimTable:
         return len(self.claim_id)
 
     @property
+    def year(self) -> I64:
+        """Calendar year of each settle_date."""
+        years: I64 = self.day.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+        return years
+
+    @property
     def inscp(self) -> I64:
         """政策范围内金额 (fen)."""
         return self.medfee - self.fulamt_ownpay - self.overlmt_selfpay - self.preselfpay

@@ -22,8 +22,11 @@ from settlement.explain import explain
 from settlement.money import fen_to_decimal
 from settlement.reconcile import FIELDS as RECON_FIELDS
 from settlement.reconcile import ReconcileError, Reconciliation, reconcile
-from tiers.codes import PAYMENT_COLUMNS
+from settlement.supplementary import YearAccount, account, insured_categories, remaining_selfpay
+from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
 from tiers.loader import PolicyError, bundled_names, load_policy
+from tiers.params import value_at
+from tiers.schema import Layer, Policy
 from tiers.tables import compile_policy
 from tiers.view import policy_rows
 
@@ -187,3 +190,74 @@ def reconcile_command(
     out.print(result.summary_line(), highlight=False)
     if not result.passed:
         raise typer.Exit(1)
+
+
+def _funded_layer(policy: Policy) -> Layer:
+    for layer in policy.layers:
+        if layer.output == "supp_pay" and layer.funding is not None:
+            return layer
+    raise PolicyError(policy.id, "layers", "no supplementary layer (output supp_pay) with a funding block")
+
+
+@app.command("second-payout")
+def second_payout_command(
+    claims: Annotated[Path, typer.Argument(help="The year's claims (.csv or .parquet) in the claim contract.")],
+    insured: Annotated[int, typer.Option(min=1, help="Insured persons of the supplementary policy that year.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Per-person second payouts (.csv or .parquet).")],
+    policy: Annotated[str, typer.Option(help="Bundled policy name or a policy YAML file.")] = "nantong",
+) -> None:
+    """Premium, first payouts, loss ratio and the 二次赔付 due per year, allocated to persons."""
+    try:
+        loaded = load_policy(policy)
+        layer = _funded_layer(loaded)
+        table = from_frame(io.read_text_table(claims))
+        frame = settle(table, compile_policy(loaded)).frame()
+    except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
+        raise _fail(str(exc)) from exc
+    covered = insured_categories(layer)
+    category = np.asarray(CATEGORIES, dtype=object)[table.category]
+    frame = frame.assign(person_id=table.persons[table.person], year=table.year, category=category)
+    people = remaining_selfpay(frame if covered is None else frame[frame["category"].isin(covered)])
+    funding = layer.funding
+    assert funding is not None
+    accounts, parts = [], []
+    for year in sorted(set(frame["year"].tolist())):
+        mine = people[people["year"] == year]
+        per_person = value_at(funding.premium_per_person, date(year, 1, 1)).value
+        floor = value_at(funding.loss_ratio_floor, date(year, 1, 1)).value
+        assert per_person is not None
+        assert floor is not None
+        paid = int(frame.loc[frame["year"] == year, "supp_pay"].sum())
+        remaining = np.maximum(mine["remaining"].to_numpy(np.int64), 0)
+        result, shares = account(year, insured, int(per_person * 100), floor, paid, remaining)
+        accounts.append(result)
+        parts.append(mine.assign(second_payout=shares))
+    allocation = pd.concat(parts, ignore_index=True)[["person_id", "year", "remaining", "paid", "second_payout"]]
+    io.write_table(
+        allocation.rename(columns={"paid": "first_payout"}), out_path, ("remaining", "first_payout", "second_payout")
+    )
+    out.print(_accounts_table(accounts, layer.name))
+    console.print(f"wrote {out_path} ({len(allocation):,} persons)")
+
+
+def _accounts_table(accounts: list[YearAccount], name: str) -> Table:
+    table = Table(title=f"{name}: premium, payouts and the second payout (yuan)")
+    columns = (
+        "year",
+        "insured",
+        "premium",
+        "first payouts",
+        "loss ratio",
+        "floor",
+        "second payout",
+        "allocated",
+        "undistributed",
+    )
+    for column in columns:
+        table.add_column(column, justify="right")
+    for a in accounts:
+        money = [f"{fen_to_decimal(v):,}" for v in (a.premium, a.paid)]
+        tail = [f"{fen_to_decimal(v):,}" for v in (a.due, a.allocated, a.undistributed)]
+        ratio = f"{a.loss_ratio * 100:.2f}%"
+        table.add_row(str(a.year), f"{a.insured:,}", *money, ratio, f"{a.floor * 100:.0f}%", *tail)
+    return table

@@ -1,0 +1,95 @@
+"""Accounting of a premium-funded supplementary layer (低补保): loss ratio and the second payout.
+
+Per insurance year: premium = insured persons × premium per person (the policy's ``funding``);
+first payouts = Σ of the layer's payments that year; loss ratio = payouts / premium. Where the
+policy sets a floor (Nantong: 92%) and payouts fall below it, the shortfall
+``floor × premium − payouts`` is paid the next year (二次赔付), allocated to insured persons
+**pro rata to each person's remaining in-policy self-pay** (政策范围内 amount left after every
+layer) — never more than it — by the largest-remainder method, so the allocation adds up to the
+fen; what no one can take is reported as undistributed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from settlement.money import round_half_up
+from tiers.schema import Layer
+from tiers.tables import RATIO_SCALE
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class YearAccount:
+    """One insurance year of the supplementary layer (money in fen)."""
+
+    year: int
+    insured: int
+    premium: int
+    paid: int
+    floor: Decimal
+    due: int  # the second payout: max(0, floor × premium − paid), rounded half up to the fen
+    allocated: int
+    undistributed: int
+
+    @property
+    def loss_ratio(self) -> Decimal:
+        return Decimal(self.paid) / Decimal(self.premium) if self.premium else Decimal(0)
+
+
+def allocate(amount: int, remaining: I64) -> I64:
+    """Split ``amount`` fen pro rata to ``remaining`` (fen ≥ 0), each share at most its remaining.
+
+    >>> allocate(100, np.array([50, 30, 20, 0])).tolist()
+    [50, 30, 20, 0]
+    >>> allocate(10, np.array([1, 1, 1])).tolist()
+    [1, 1, 1]
+    >>> allocate(7, np.array([300, 200, 100])).tolist()
+    [4, 2, 1]
+    """
+    total = int(remaining.sum())
+    if total <= amount:
+        return remaining.copy()
+    exact = remaining.astype(object) * amount  # Python ints: no overflow for any realistic sum
+    shares = (exact // total).astype(np.int64)
+    left = amount - int(shares.sum())
+    remainders = (exact % total).astype(np.float64)
+    order = np.lexsort((np.arange(len(remaining)), -remainders))
+    shares[order[:left]] += 1
+    return shares
+
+
+def insured_categories(layer: Layer) -> frozenset[str] | None:
+    """Categories any rule of the layer covers (``None``: every category)."""
+    covered: set[str] = set()
+    for rule in layer.rules:
+        if rule.when.category is None:
+            return None
+        covered |= {str(c) for c in rule.when.category}
+    return frozenset(covered)
+
+
+def account(
+    year: int, insured: int, premium_per_person: int, floor: Decimal, paid: int, remaining: I64
+) -> tuple[YearAccount, I64]:
+    """The year's account and each person's second payout (aligned with ``remaining``)."""
+    premium = insured * premium_per_person
+    floor_units = int(floor * RATIO_SCALE)
+    target = int(round_half_up(np.array([premium * floor_units], np.int64))[0])
+    due = max(0, target - paid)
+    shares = allocate(due, remaining) if due else np.zeros(len(remaining), np.int64)
+    allocated = int(shares.sum())
+    return YearAccount(year, insured, premium, paid, floor, due, allocated, due - allocated), shares
+
+
+def remaining_selfpay(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per person and year: in-policy amount left after every layer (fen), from settled claims."""
+    left = frame["inscp_scp_amt"] - frame[["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]].sum(axis=1)
+    grouped = frame.assign(remaining=left).groupby(["person_id", "year"], as_index=False, sort=True)
+    return grouped.agg(remaining=("remaining", "sum"), paid=("supp_pay", "sum"))
