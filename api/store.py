@@ -30,6 +30,9 @@ from api.schemas import AdjustmentOut, LineOut, SettlementOut
 
 __all__ = ["AdjustmentOut"]
 from settlement.accumulators import Ledger
+from settlement.claims import AMOUNT_COLUMNS
+from settlement.engine import OUTPUT_MONEY
+from settlement.explain import EXPLAIN_COLUMNS
 
 Key = tuple[str, str]  # (layer, bucket)
 
@@ -233,25 +236,8 @@ def insert_settlement(session: Session, values: dict[str, Any], lines: list[dict
     session.execute(sa.insert(_TABLES["settlementline"]), rows)
 
 
-LINE_FIELDS = (
-    "layer",
-    "output",
-    "fund_pay_type",
-    "rule",
-    "bucket",
-    "version",
-    "bands",
-    "base",
-    "cum_before",
-    "cum_after",
-    "deductible",
-    "deductible_applied",
-    "raw_amount",
-    "cap",
-    "cap_used_before",
-    "paid",
-    "cap_left",
-)
+LINE_FIELDS = ("fund_pay_type", *(c for c in EXPLAIN_COLUMNS if c not in ("claim_id", "person_id", "policy")))
+"""The columns of a settlement line: the explanation of one layer, and the fund's code."""
 
 
 def _line_fields(line: dict[str, Any]) -> dict[str, Any]:
@@ -281,20 +267,7 @@ def line_out(line: SettlementLine | dict[str, Any]) -> LineOut:
     return LineOut(**texts, **money, **capped)
 
 
-SETTLEMENT_MONEY = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "supp_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-)
+SETTLEMENT_MONEY = (*AMOUNT_COLUMNS, *OUTPUT_MONEY)
 
 
 def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustments: list[Adjustment]) -> SettlementOut:

@@ -16,7 +16,7 @@ from rich.table import Table
 from settlement import io
 from settlement.accumulators import AccumulatorError
 from settlement.claims import ClaimValidationError, from_frame
-from settlement.engine import Settlement, settle
+from settlement.engine import OUTPUT_MONEY, Settlement, settle
 from settlement.explain import MONEY as EXPLAIN_MONEY
 from settlement.explain import explain
 from settlement.money import fen_to_decimal
@@ -38,15 +38,8 @@ app.add_typer(policy_app, name="policy")
 console = Console(stderr=True)
 out = Console()
 
-RESULT_COLUMNS = (
-    "claim_id",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    *PAYMENT_COLUMNS,
-    "fund_pay_sumamt",
-    "psn_part_amt",
-)
-RESULT_MONEY = RESULT_COLUMNS[1:]
+RESULT_COLUMNS = ("claim_id", *OUTPUT_MONEY)
+RESULT_MONEY = OUTPUT_MONEY
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

@@ -25,6 +25,8 @@ from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, LayerTable, compile_policy
 
 I64 = npt.NDArray[np.int64]
+OUTPUT_MONEY: tuple[str, ...] = ("inscp_scp_amt", "act_pay_dedc", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
+"""The money columns of the output contract, in order (after ``claim_id``)."""
 
 
 @dataclass(frozen=True)

@@ -17,20 +17,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from settlement.engine import OUTPUT_MONEY
+
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 OUTCOMES = ("matched", "amount_differs", "only_ours", "only_theirs", "reversed_one_side")
-FIELDS = (
-    "medfee_sumamt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "supp_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-)
+FIELDS = ("medfee_sumamt", *OUTPUT_MONEY)
 """Money columns that can be compared (the engine's output names; map other names onto them)."""
 
 

@@ -10,20 +10,11 @@ import pandas as pd
 import yaml
 
 from settlement.claims import AMOUNT_COLUMNS, CLAIM_COLUMNS
-from settlement.engine import Settlement
+from settlement.engine import OUTPUT_MONEY, Settlement
 
 CASES = Path(__file__).parent / "cases"
 GOLDEN = sorted((CASES / "golden").glob("*.yaml"))
-RESULT_COLUMNS = (
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "supp_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-)
+RESULT_COLUMNS = OUTPUT_MONEY
 
 
 def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
