@@ -20,6 +20,7 @@ from settlement.engine import OUTPUT_MONEY, Settlement, settle
 from settlement.explain import MONEY as EXPLAIN_MONEY
 from settlement.explain import explain
 from settlement.money import fen_to_decimal
+from settlement.posthoc import person_years, settle_program
 from settlement.reconcile import FIELDS as RECON_FIELDS
 from settlement.reconcile import ReconcileError, Reconciliation, reconcile
 from settlement.supplementary import YearAccount, account, insured_categories, remaining_selfpay
@@ -254,3 +255,30 @@ def _accounts_table(accounts: list[YearAccount], name: str) -> Table:
         ratio = f"{a.loss_ratio * 100:.2f}%"
         table.add_row(str(a.year), f"{a.insured:,}", *money, ratio, f"{a.floor * 100:.0f}%", *tail)
     return table
+
+
+@app.command("post-hoc")
+def post_hoc_command(
+    claims: Annotated[Path, typer.Argument(help="A year's claims (.csv or .parquet) in the claim contract.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Payments per program, person and year (.csv/.parquet).")],
+    policy: Annotated[str, typer.Option(help="Bundled policy name or a policy YAML file.")] = "beijing",
+) -> None:
+    """Post-hoc assistance (倾斜救助, 依申请救助) over each person-year's settlements."""
+    try:
+        loaded = load_policy(policy)
+        if not loaded.post_hoc:
+            raise PolicyError(loaded.id, "post_hoc", "the policy defines no post-hoc assistance")
+        table = from_frame(io.read_text_table(claims))
+        years = person_years(table, settle(table, compile_policy(loaded)).frame())
+        paid = pd.concat([settle_program(p, loaded, years) for p in loaded.post_hoc], ignore_index=True)
+    except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
+        raise _fail(str(exc)) from exc
+    io.write_table(paid, out_path, ("base", "deductible_applied", "paid", "cap", "cap_left"))
+    table_out = Table(title=f"Post-hoc assistance under {loaded.id}")
+    for column in ("program", "year", "persons paid", "paid (yuan)"):
+        table_out.add_column(column, justify="right")
+    summary = paid[paid["paid"] > 0].groupby(["program", "year"], as_index=False)["paid"].agg(["count", "sum"])
+    for program, year, count, total in zip(*(summary[c].tolist() for c in summary.columns), strict=True):
+        table_out.add_row(str(program), str(year), f"{count:,}", f"{fen_to_decimal(int(total)):,}")
+    out.print(table_out)
+    console.print(f"wrote {out_path} ({len(paid):,} rows)")

@@ -189,3 +189,8 @@ def check_every_version(policy: Policy) -> None:
                                 claim_terms(rule, category, level, repeat)
                 except ValueError as exc:
                     raise ValueError(f"{where}: {exc} (in force {on})") from exc
+    for k, program in enumerate(policy.post_hoc):
+        try:
+            check_every_version(policy.model_copy(update={"layers": (program,), "post_hoc": ()}))
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("layers.0.", f"post_hoc.{k}.", 1)) from exc

@@ -201,6 +201,17 @@ class Layer(_Strict):
 _OUTPUT_ORDER: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
 
 
+class PostHoc(Layer):
+    """Assistance settled once a year over a person-year's settlements (倾斜救助, 依申请救助).
+
+    Its rules see one "claim" per person and year whose amount is the burden still left: of the
+    in-policy amount after layers 1–3 (``base: after_assistance``) or after every layer
+    (``after_all_layers``); deductible, bands, ratio and cap work as in any layer.
+    """
+
+    base: Literal["after_assistance", "after_all_layers"]
+
+
 class Policy(_Strict):
     """A region's whole rule set: disease lists and layers, valid from a date."""
 
@@ -214,6 +225,7 @@ class Policy(_Strict):
     assumptions: tuple[str, ...] = ()
     disease_lists: dict[str, DiseaseList] = {}
     layers: tuple[Layer, ...] = Field(min_length=1)
+    post_hoc: tuple[PostHoc, ...] = ()
 
     _id = field_validator("id")(_check_id)
 

@@ -103,3 +103,11 @@ def test_extends_merges_rules_by_id(tmp_path: Path) -> None:
 def test_unknown_policy_name() -> None:
     with pytest.raises(PolicyError, match="no such policy file or bundled policy"):
         load_policy("atlantis")
+
+
+def test_post_hoc_programs_are_checked_like_layers(tmp_path: Path) -> None:
+    source = (Path(__file__).parents[2] / "tiers" / "policies" / "beijing.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "bj.yaml"
+    broken.write_text(source.replace("{from: 50000, ratio: 0.50}", "{from: 20000, ratio: 0.50}"), encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"bj.yaml: post_hoc.0.rules.0.bands: band 'from' amounts must increase"):
+        load_policy(str(broken))
