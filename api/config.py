@@ -20,8 +20,6 @@ class Settings(BaseSettings):
         "sqlite:///medrelief.db", validation_alias=AliasChoices("DATABASE_URL", "MEDRELIEF_DATABASE_URL")
     )
     policy: str = "demo"
-    in_flight_seconds: float = 30.0
-    """How long a request's idempotency key counts as in flight before a retry may take it over."""
 
 
 @lru_cache
