@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +16,14 @@ import uvicorn
 from rich.console import Console
 from sqlmodel import Session, select
 
-from api import integrity
+from api import export, integrity
 from api.auth import KINDS, create_key, revoke_key
 from api.config import settings
 from api.db import make_engine, migrate
 from api.demo import run_demo
 from api.models import Institution
+from api.store import SETTLEMENT_MONEY
+from settlement import io
 from settlement.cli import app
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
@@ -50,6 +53,23 @@ def db_check() -> None:
     if found:
         raise typer.Exit(1)
     console.print("books consistent: settlements + adjustments == accumulators")
+
+
+export_app = typer.Typer(help="Export the books as files (CSV or Parquet).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("settlements")
+def export_settlements(
+    out_path: Annotated[Path, typer.Option("--out", help="File to write (.csv or .parquet).")],
+    start: Annotated[str, typer.Option("--from", help="First settle_date (YYYY-MM-DD).")] = "1900-01-01",
+    end: Annotated[str, typer.Option("--to", help="Last settle_date (YYYY-MM-DD).")] = "2999-12-31",
+) -> None:
+    """Settlements and reversals of a period: for statements (medrelief statement) and reconciliation."""
+    with Session(make_engine(settings().database_url)) as session:
+        frame = export.settlements(session, date.fromisoformat(start), date.fromisoformat(end))
+    io.write_table(frame, out_path, SETTLEMENT_MONEY)
+    console.print(f"wrote {out_path} ({len(frame):,} rows)")
 
 
 @keys_app.command("create")

@@ -19,10 +19,13 @@ from settlement.claims import ClaimValidationError, from_frame
 from settlement.engine import OUTPUT_MONEY, Settlement, settle
 from settlement.explain import MONEY as EXPLAIN_MONEY
 from settlement.explain import explain
-from settlement.money import fen_to_decimal
+from settlement.money import fen_to_decimal, parse_signed_yuan
 from settlement.posthoc import person_years, settle_program
 from settlement.reconcile import FIELDS as RECON_FIELDS
 from settlement.reconcile import ReconcileError, Reconciliation, reconcile
+from settlement.statement import MONEY as STATEMENT_MONEY
+from settlement.statement import monthly, render_html
+from settlement.statement import totals as statement_totals
 from settlement.supplementary import YearAccount, account, insured_categories, remaining_selfpay
 from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
 from tiers.loader import PolicyError, bundled_names, load_policy
@@ -282,3 +285,32 @@ def post_hoc_command(
         table_out.add_row(str(program), str(year), f"{count:,}", f"{fen_to_decimal(int(total)):,}")
     out.print(table_out)
     console.print(f"wrote {out_path} ({len(paid):,} rows)")
+
+
+@app.command("statement")
+def statement_command(
+    settlements: Annotated[Path, typer.Argument(help="Settlement rows (medrelief export settlements).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Totals (.csv or .parquet).")],
+    html_path: Annotated[Path | None, typer.Option("--html", help="Also an HTML statement with a chart.")] = None,
+    title: Annotated[str, typer.Option(help="Title of the HTML statement.")] = "Settlement statement",
+) -> None:
+    """Totals per fund, insurance type, visit type and hospital; reversals counted separately."""
+    try:
+        frame = io.read_text_table(settlements)
+        for column in STATEMENT_MONEY:
+            fen, bad, reasons = parse_signed_yuan(frame[column])
+            if len(bad):
+                raise io.TableFileError(f"{settlements}: row {bad[0] + 2}: {column}: {reasons[0]}")
+            frame[column] = fen
+    except (io.TableFileError, KeyError) as exc:
+        raise _fail(f"{settlements}: {exc}") from exc
+    result = statement_totals(frame)
+    io.write_table(result, out_path, STATEMENT_MONEY)
+    if html_path:
+        html_path.write_text(render_html(result, monthly(frame), title), encoding="utf-8")
+    grand = result[result["dimension"] == "all"]
+    out.print(
+        f"{int(grand['settlements'].iloc[0]):,} settlements, {int(grand['reversals'].iloc[0]):,} reversals; "
+        f"funds paid {fen_to_decimal(int(grand['fund_pay_sumamt'].iloc[0])):,} yuan"
+    )
+    console.print("wrote " + ", ".join(str(p) for p in (out_path, html_path) if p))

@@ -1,0 +1,98 @@
+"""Statements (对账单, like NHSA 3201/3202): totals of a period's settlements, and an HTML page.
+
+Input: settlement rows (the service's export, ``medrelief export settlements``) with
+``setl_id, kind (settlement|reversal), institution_id, settle_date, med_type, insutype`` and the
+money columns in fen. Totals per fund (layer output), insurance type, visit type and hospital:
+settlements and reversals counted separately, total cost and each layer's payments (reversal rows
+carry negative amounts, so the totals are net). Σ detail rows == every grouping's total.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+import pandas as pd
+
+from tiers.codes import PAYMENT_COLUMNS
+
+DIMENSIONS = {"fund": None, "insutype": "insutype", "med_type": "med_type", "hospital": "institution_id"}
+MONEY = ("medfee_sumamt", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
+
+
+def _grouped(frame: pd.DataFrame, column: str, dimension: str) -> pd.DataFrame:
+    counted = frame.assign(settlements=frame["kind"] == "settlement", reversals=frame["kind"] == "reversal")
+    sums = counted.groupby(column, as_index=False, sort=True)[["settlements", "reversals", *MONEY]].sum()
+    return sums.rename(columns={column: "value"}).assign(dimension=dimension)
+
+
+def _by_fund(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per fund: its payments, and the settlements/reversals in which it paid anything."""
+    rows = []
+    for output in PAYMENT_COLUMNS:
+        paid = frame[frame[output] != 0]
+        rows.append(
+            {
+                "dimension": "fund",
+                "value": output,
+                "settlements": int((paid["kind"] == "settlement").sum()),
+                "reversals": int((paid["kind"] == "reversal").sum()),
+                **{m: int(paid[m].sum()) if m in (output, "medfee_sumamt") else 0 for m in MONEY},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """The statement: one row per (dimension, value) plus the grand total (dimension ``all``)."""
+    everything = frame.assign(all="all")
+    parts = [_grouped(everything, "all", "all"), _by_fund(frame)]
+    parts += [_grouped(frame, column, name) for name, column in DIMENSIONS.items() if column]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["dimension", "value", "settlements", "reversals", *MONEY]]
+
+
+def monthly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Net payments of each layer per month (fen), for the chart."""
+    month = pd.to_datetime(frame["settle_date"]).dt.strftime("%Y-%m")
+    return frame.assign(month=month).groupby("month", sort=True)[list(PAYMENT_COLUMNS)].sum()
+
+
+def _chart(per_month: pd.DataFrame) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 4))
+    (per_month / 100).plot.bar(stacked=True, ax=axes)
+    axes.set_ylabel("yuan")
+    axes.set_title("Payments per month per layer")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _cell(value: Any, money: bool) -> str:
+    if money:
+        return f"{int(value) / 100:,.2f}"
+    return html.escape(str(value))
+
+
+def render_html(statement: pd.DataFrame, per_month: pd.DataFrame, title: str) -> str:
+    """A self-contained page: the chart (PNG inline) and the totals table."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in statement.columns)
+    cells = [[_cell(v, c in MONEY) for v in statement[c].tolist()] for c in statement.columns]
+    rows = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>" for row in zip(*cells, strict=True))
+    return (
+        f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif}td{text-align:right;padding:2px 8px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #bbb}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>"
+        f"<img alt='payments per month per layer' src='data:image/png;base64,{_chart(per_month)}'>"
+        f"<table><tr>{head}</tr>{rows}</table></body></html>"
+    )

@@ -1,0 +1,65 @@
+"""The service's books as files: export, statement and reconciliation of the export against itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tests.api.helpers import claim, register
+from tests.api.servers import ROOT, Server
+
+MEDRELIEF = [sys.executable, "-c", "from api.cli import app; app()"]
+
+
+def test_export_statement_and_reconcile(server: Server, tmp_path: Path) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        ids = [
+            hospital.post("/v1/settlements", json=claim(person, settle_date=f"2024-0{m}-01")).json()["setl_id"]
+            for m in (3, 4, 5)
+        ]
+        assert hospital.post(f"/v1/settlements/{ids[-1]}/reversal").status_code == 201
+    env = {**os.environ, "DATABASE_URL": server.database_url, "COLUMNS": "200"}
+    exported = tmp_path / "settlements.csv"
+    done = subprocess.run(
+        [*MEDRELIEF, "export", "settlements", "--out", str(exported)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = pd.read_csv(exported, dtype=str)
+    mine = rows[rows["person_id"] == person]
+    assert sorted(mine["kind"].tolist()) == ["reversal", "settlement", "settlement", "settlement"]
+    assert mine[mine["kind"] == "reversal"]["refd_setl_flag"].tolist() == ["1"]
+    totals = tmp_path / "totals.csv"
+    page = tmp_path / "statement.html"
+    done = subprocess.run(
+        [*MEDRELIEF, "statement", str(exported), "--out", str(totals), "--html", str(page)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    statement = pd.read_csv(totals, dtype=str)
+    grand = statement[statement["dimension"] == "all"]["reversals"].tolist()
+    assert grand == [str(int((rows["kind"] == "reversal").sum()))]
+    assert "data:image/png;base64," in page.read_text(encoding="utf-8")
+    same = subprocess.run(
+        [*MEDRELIEF, "reconcile", str(exported), str(exported)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "PASS" in same.stdout

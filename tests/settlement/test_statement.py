@@ -1,0 +1,59 @@
+"""Statements tie out: Σ detail rows == every grouping's total == what the engine paid, to the fen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.data import claims_frame
+from settlement.engine import settle
+from settlement.statement import MONEY, monthly, render_html, totals
+from tiers.codes import PAYMENT_COLUMNS
+from tiers.loader import load_policy
+
+
+def _year() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """100,000 generated claims settled by the engine, as settlement rows; every 50th reversed."""
+    claims = claims_frame(100_000, 20_000, seed=11)
+    result = settle(claims, load_policy("demo"))
+    paid = result.frame()
+    rows = paid.assign(
+        kind="settlement",
+        setl_id=paid["claim_id"],
+        medfee_sumamt=result.claims.medfee,
+        institution_id=np.where(claims["hospital_level"] == "3", "H3", "H-other"),
+        settle_date=claims["settle_date"],
+        med_type=claims["med_type"],
+        insutype="390",
+    )
+    reversals = rows.iloc[::50].assign(kind="reversal")
+    for column in MONEY:
+        reversals[column] = -reversals[column]
+    return pd.concat([rows, reversals], ignore_index=True), paid
+
+
+def test_every_grouping_adds_up_to_what_the_engine_paid() -> None:
+    rows, paid = _year()
+    statement = totals(rows)
+    grand = statement[statement["dimension"] == "all"].iloc[0]
+    kept = paid.drop(index=paid.index[::50])
+    for column in PAYMENT_COLUMNS:
+        assert int(grand[column]) == int(kept[column].sum())
+    assert (int(grand["settlements"]), int(grand["reversals"])) == (100_000, 2_000)
+    for dimension in ("insutype", "med_type", "hospital"):
+        part = statement[statement["dimension"] == dimension]
+        for column in (*MONEY, "settlements", "reversals"):
+            assert int(part[column].sum()) == int(grand[column]), (dimension, column)
+    funds = statement[statement["dimension"] == "fund"].set_index("value")
+    for column in PAYMENT_COLUMNS:
+        assert int(funds[column].to_dict()[column]) == int(grand[column])
+    assert int(monthly(rows).to_numpy().sum()) == int(grand["fund_pay_sumamt"])
+
+
+def test_html_statement_has_the_chart_and_the_numbers() -> None:
+    rows, _ = _year()
+    statement = totals(rows)
+    page = render_html(statement, monthly(rows), "示范市 2024–2025")
+    assert "data:image/png;base64," in page
+    grand = statement[statement["dimension"] == "all"].iloc[0]
+    assert f"{int(grand['hifp_pay']) / 100:,.2f}" in page
