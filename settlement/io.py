@@ -149,19 +149,29 @@ class ColumnMapping(BaseModel):
 
 def read_side(path: str | Path, name: str, key: str, mapping: ColumnMapping | None = None) -> Side:
     """A payout or settlement file as one side of a reconciliation (money parsed exactly)."""
+    return side_of(read_text_table(path), name, key, mapping, where=str(path))
+
+
+def side_of(
+    text: pd.DataFrame, name: str, key: str, mapping: ColumnMapping | None = None, where: str = ""
+) -> Side:
+    """A table of text cells (a file's, or rows posted to the API) as one side of a reconciliation."""
     mapping = mapping or ColumnMapping()
-    text = read_text_table(path).rename(columns=mapping.columns)
+    where = where or name
+    text = text.rename(columns=mapping.columns)
     key_column = mapping.key or key
     if key_column not in text.columns:
-        raise TableFileError(f"{path}: no key column {key_column!r} (columns: {list(text.columns)})")
+        raise TableFileError(f"{where}: no key column {key_column!r} (columns: {list(text.columns)})")
     money = {}
     for column in (c for c in RECON_FIELDS if c in text.columns):
         fen, bad, reasons = parse_signed_yuan(text[column])
         if len(bad):
-            raise TableFileError(f"{path}: key {text[key_column].iloc[bad[0]]}: {column}: {reasons[0]}")
+            raise TableFileError(f"{where}: key {text[key_column].iloc[bad[0]]}: {column}: {reasons[0]}")
         money[column] = fen
     flag = mapping.reversed_column or "refd_setl_flag"
     reversed_ = (
-        text[flag].isin(mapping.reversed_values).to_numpy(bool) if flag in text.columns else np.zeros(len(text), bool)
+        text[flag].astype(str).isin(mapping.reversed_values).to_numpy(bool)
+        if flag in text.columns
+        else np.zeros(len(text), bool)
     )
-    return Side(name, text[key_column], reversed_, money)
+    return Side(name, text[key_column].astype(str), reversed_, money)

@@ -63,3 +63,46 @@ def test_export_statement_and_reconcile(server: Server, tmp_path: Path) -> None:
     )
     assert same.returncode == 0, same.stdout + same.stderr
     assert "PASS" in same.stdout
+
+
+def test_reconcile_endpoint_with_the_insurers_names(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital, server.client("insurer") as insurer:
+        person = register(admin)
+        first = hospital.post("/v1/settlements", json=claim(person, settle_date="2025-02-01")).json()
+        second = hospital.post("/v1/settlements", json=claim(person, settle_date="2025-02-02")).json()
+        rows = [
+            {"结算ID": first["setl_id"], "hifp_pay": first["hifp_pay"], "othfund_pay": first["supp_pay"]},
+            {"结算ID": second["setl_id"], "hifp_pay": "0.01", "othfund_pay": second["supp_pay"]},
+            {"结算ID": "NOT-OURS", "hifp_pay": "1.00", "othfund_pay": "0.00"},
+        ]
+        body = {
+            "from": "2025-02-01",
+            "to": "2025-02-02",
+            "rows": rows,
+            "mapping": {"key": "结算ID", "columns": {"othfund_pay": "supp_pay"}},
+        }
+        response = insurer.post("/v1/reconciliations", json=body)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["verdict"] == "FAIL"
+        assert result["counts"] == {
+            "matched": 1,
+            "amount_differs": 1,
+            "only_ours": 0,
+            "only_theirs": 1,
+            "reversed_one_side": 0,
+        }
+        differs = [e for e in result["exceptions"] if e["outcome"] == "amount_differs"]
+        assert differs == [
+            {
+                "key": second["setl_id"],
+                "outcome": "amount_differs",
+                "field": "hifp_pay",
+                "ours": second["hifp_pay"],
+                "theirs": "0.01",
+                "note": "",
+            }
+        ]
+        assert hospital.post("/v1/reconciliations", json=body).status_code == 403
+        bad = insurer.post("/v1/reconciliations", json={**body, "rows": [{"结算ID": "x", "hifp_pay": "1.234"}]})
+        assert (bad.status_code, bad.json()["code"]) == (422, "not_reconcilable")

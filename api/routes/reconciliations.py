@@ -1,0 +1,73 @@
+"""Reconciliation over HTTP: an insurer posts its payout rows; they are matched to our settlements."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api import export
+from api.deps import CallerDep, SessionDep
+from api.errors import Problem
+from settlement import io
+from settlement.reconcile import FIELDS, ReconcileError, Side, reconcile
+
+router = APIRouter(prefix="/v1/reconciliations", tags=["insurers"])
+SHOWN = 10_000
+
+Cell = Annotated[str, Field(max_length=64)] | int | float
+
+
+class ReconcileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    key: Annotated[str, Field(max_length=64)] = "setl_id"
+    mapping: io.ColumnMapping | None = None
+    rows: list[dict[Annotated[str, Field(max_length=64)], Cell]] = Field(max_length=200_000)
+
+
+def _ours(frame: pd.DataFrame) -> Side:
+    money = {c: frame[c].to_numpy(np.int64) for c in FIELDS if c in frame.columns}
+    return Side("ours", frame["setl_id"].astype(str), (frame["refd_setl_flag"] == 1).to_numpy(bool), money)
+
+
+def _yuan(value: Any) -> str | None:
+    return None if pd.isna(value) else f"{int(value) / 100:.2f}"
+
+
+@router.post("", summary="Match posted payout rows to our settlements of a period (like 3202)")
+def reconcile_rows(body: ReconcileIn, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+    caller.require("read:all")
+    ours = _ours(export.settlements(session, body.period_from, body.period_to))
+    try:
+        theirs = io.side_of(pd.DataFrame(body.rows).astype(str), "theirs", body.key, body.mapping)
+        fields = tuple(f for f in FIELDS if f in ours.money and f in theirs.money)
+        result = reconcile(ours, theirs, fields)
+    except (ReconcileError, io.TableFileError) as exc:
+        raise Problem(422, "not_reconcilable", str(exc), "rows") from exc
+    exceptions = result.report[result.report["outcome"] != "matched"]
+    shown = exceptions.head(SHOWN)
+    return {
+        "verdict": "PASS" if result.passed else "FAIL",
+        "summary": result.summary_line(),
+        "counts": result.counts,
+        "totals": [
+            {"field": f, "ours": _yuan(o), "theirs": _yuan(t), "difference": _yuan(d)}
+            for f, o, t, d in zip(
+                *(result.totals[c].tolist() for c in ("field", "ours", "theirs", "difference")), strict=True
+            )
+        ],
+        "exceptions": [
+            {"key": k, "outcome": o, "field": f, "ours": _yuan(a), "theirs": _yuan(b), "note": n}
+            for k, o, f, a, b, n in zip(
+                *(shown[c].tolist() for c in ("key", "outcome", "field", "ours", "theirs", "note")), strict=True
+            )
+        ],
+        "exceptions_truncated": len(exceptions) > SHOWN,
+    }
