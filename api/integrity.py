@@ -2,7 +2,8 @@
 
 - Σ settlements (reversal rows are negative) + Σ adjustments == Σ accumulators, per person,
   year and fund, to the fen;
-- every settlement has one line per layer of the policy (no half-written settlement).
+- every settlement has one line per layer of the policy (no half-written settlement);
+- post-hoc payments count under their program's fund and accumulator rows.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import defaultdict
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from api.models import Accumulator, Adjustment, Settlement, SettlementLine
+from api.models import Accumulator, Adjustment, PostHocPayment, Settlement, SettlementLine
 from tiers.tables import CompiledPolicy
 
 Totals = dict[tuple[str, int, str], int]  # (person, year, output) → fen
@@ -31,6 +32,14 @@ def _paid_by_settlements(session: Session, outputs: tuple[str, ...]) -> Totals:
     return totals
 
 
+def _paid_post_hoc(session: Session, output_of: dict[str, str], totals: Totals) -> None:
+    """Post-hoc payments are counted under their program's fund, like its accumulator rows."""
+    rows = select(PostHocPayment.person_id, PostHocPayment.year, PostHocPayment.program, func.sum(PostHocPayment.paid))
+    grouped = rows.group_by(col(PostHocPayment.person_id), col(PostHocPayment.year), col(PostHocPayment.program))
+    for person, year, program, value in session.exec(grouped):
+        totals[(person, year, output_of[program])] += int(value or 0)
+
+
 def _paid_by_accumulators(session: Session, output_of: dict[str, str]) -> Totals:
     totals: Totals = defaultdict(int)
     rows = select(Accumulator.person_id, Accumulator.year, Accumulator.layer, func.sum(Accumulator.paid_cum))
@@ -43,7 +52,9 @@ def _paid_by_accumulators(session: Session, output_of: dict[str, str]) -> Totals
 def problems(session: Session, policy: CompiledPolicy) -> list[str]:
     """Every disagreement found (empty: the books are consistent)."""
     output_of = {layer.id: layer.output for layer in policy.layers}
-    by_settlements = _paid_by_settlements(session, tuple(output_of.values()))
+    by_settlements = _paid_by_settlements(session, tuple(dict.fromkeys(output_of.values())))
+    output_of |= {program.id: program.output for program in policy.policy.post_hoc}
+    _paid_post_hoc(session, output_of, by_settlements)
     by_accumulators = _paid_by_accumulators(session, output_of)
     found = [
         f"{k[0]}/{k[1]} {k[2]}: settlements + adjustments {by_settlements.get(k, 0)} fen"

@@ -167,3 +167,22 @@ class AuditLog(SQLModel, table=True):
     entity: str = Field(max_length=32)
     entity_id: str = Field(max_length=64)
     detail: str = ""
+
+
+class PostHocPayment(SQLModel, table=True):
+    """A year-end post-hoc assistance payment (倾斜救助, 依申请救助) to a person, with why."""
+
+    __table_args__ = (UniqueConstraint("program", "person_id", "year"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True, max_length=40)
+    program: str = Field(max_length=64)
+    person_id: str = Field(foreign_key="person.person_id", index=True, max_length=64)
+    year: int
+    rule: str = ""
+    bucket: str = ""
+    base: int = _money()
+    paid: int = _money()
+    cap: int = _money()  # -1: no cap
+    cap_left: int = _money()
+    created_at: datetime = Field(default_factory=now)

@@ -152,9 +152,7 @@ def read_side(path: str | Path, name: str, key: str, mapping: ColumnMapping | No
     return side_of(read_text_table(path), name, key, mapping, where=str(path))
 
 
-def side_of(
-    text: pd.DataFrame, name: str, key: str, mapping: ColumnMapping | None = None, where: str = ""
-) -> Side:
+def side_of(text: pd.DataFrame, name: str, key: str, mapping: ColumnMapping | None = None, where: str = "") -> Side:
     """A table of text cells (a file's, or rows posted to the API) as one side of a reconciliation."""
     mapping = mapping or ColumnMapping()
     where = where or name

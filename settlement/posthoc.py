@@ -25,7 +25,19 @@ AFTER = {
     "after_assistance": ("hifp_pay", "hifmi_pay", "maf_pay"),
     "after_all_layers": ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"),
 }
-SHOWN = ("person_id", "year", "category", "base", "rule", "deductible_applied", "bands", "paid", "cap", "cap_left")
+SHOWN = (
+    "person_id",
+    "year",
+    "category",
+    "base",
+    "rule",
+    "bucket",
+    "deductible_applied",
+    "bands",
+    "paid",
+    "cap",
+    "cap_left",
+)
 
 
 def person_years(table: ClaimTable, frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from tests.api.helpers import claim, register
-from tests.api.servers import ROOT, Server
+from tests.api.servers import ROOT, Server, prepare
 
 MEDRELIEF = [sys.executable, "-c", "from api.cli import app; app()"]
 
@@ -106,3 +107,43 @@ def test_reconcile_endpoint_with_the_insurers_names(server: Server) -> None:
         assert hospital.post("/v1/reconciliations", json=body).status_code == 403
         bad = insurer.post("/v1/reconciliations", json={**body, "rows": [{"结算ID": "x", "hifp_pay": "1.234"}]})
         assert (bad.status_code, bad.json()["code"]) == (422, "not_reconcilable")
+
+
+def test_post_hoc_run_pays_adds_to_accumulators_and_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beijing 依申请救助 on the service's books: the payment equals the batch command's, and the
+    books stay consistent (Σ settlements + adjustments + post-hoc == accumulators)."""
+    monkeypatch.setenv("MEDRELIEF_POLICY", "beijing")
+    url = f"sqlite:///{tmp_path / 'bj.db'}"
+    running = Server(url, prepare(url)).start()
+    try:
+        with running.client("admin") as admin, running.client() as hospital:
+            person = register(admin, category="illness_poverty")
+            body = claim(person, medfee_sumamt="400000.00", fulamt_ownpay_amt="0.00", diagnosis="J18.9")
+            assert hospital.post("/v1/settlements", json=body).status_code == 201
+            first = admin.post("/v1/post-hoc/2024")
+            assert first.status_code == 201, first.text
+            (program,) = first.json()["programs"]
+            assert (program["program"], program["persons_paid"]) == ("on_application", 1)
+            again = admin.post("/v1/post-hoc/2024")
+            assert (again.status_code, again.json()["code"]) == (409, "post_hoc_already_run")
+    finally:
+        running.stop()
+    env = {**os.environ, "DATABASE_URL": url}
+    checked = subprocess.run(
+        [*MEDRELIEF, "db", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    claims = tmp_path / "claims.csv"
+    pd.DataFrame([{**body, "category": "illness_poverty", "accident": "0"}]).to_csv(claims, index=False)
+    out = tmp_path / "post.csv"
+    batch = subprocess.run(
+        [*MEDRELIEF, "post-hoc", str(claims), "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert batch.returncode == 0, batch.stdout + batch.stderr
+    assert pd.read_csv(out, dtype=str)["paid"].tolist() == [program["paid"]]
+    assert program["paid"] != "0.00"
