@@ -74,3 +74,25 @@ def test_cli_writes_payments_and_refuses_a_policy_without_post_hoc(tmp_path: Pat
     )
     assert refused.returncode == 2
     assert "defines no post-hoc assistance" in refused.stdout + refused.stderr
+
+
+def test_tilted_assistance_on_the_burden_after_three_layers() -> None:
+    """倾斜救助: base = in-policy amount − layers 1–3 (the supplementary layer is not deducted)."""
+    policy = load_policy(str(Path(__file__).parents[1] / "cases" / "tilted-assistance.yaml"))
+    years = _years(
+        [
+            # base 40,000 after layers 1–3: (40,000 − 15,000) × 70% = 17,500
+            ("A", "dibao", 10_000_000, 6_000_000),
+            # base 40,000: (40,000 − 15,000) × 50% = 12,500
+            ("B", "dibao_edge", 10_000_000, 6_000_000),
+            # base 400,000: 385,000 × 70% = 269,500 → cap 100,000
+            ("C", "tekun", 50_000_000, 10_000_000),
+            # below the threshold: nothing
+            ("D", "dibao", 1_000_000, 0),
+        ]
+    )
+    years.loc[years["person_id"] == "A", "supp_pay"] = 500_000  # paid by layer 4: not deducted here
+    paid = settle_program(policy.post_hoc[0], policy, years).set_index("person_id")
+    assert paid["paid"].to_dict() == {"A": 1_750_000, "B": 1_250_000, "C": 10_000_000, "D": 0}
+    assert paid["rule"].to_dict() == {"A": "tekun_dibao", "B": "edge", "C": "tekun_dibao", "D": "tekun_dibao"}
+    assert int(paid["deductible_applied"].to_dict()["A"]) == 1_500_000
