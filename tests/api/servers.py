@@ -34,6 +34,17 @@ from api.db import make_engine, migrate
 ROOT = Path(__file__).parents[2]
 
 
+MEDRELIEF = [sys.executable, "-c", "from api.cli import app; app()"]
+"""The ``medrelief`` command, run from the checkout as a user would."""
+
+
+def medrelief(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``medrelief ARGS`` with ``env``; output captured, exit code returned, never raised."""
+    return subprocess.run(
+        [*MEDRELIEF, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

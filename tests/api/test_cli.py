@@ -5,35 +5,26 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.api.servers import ROOT, free_port
-
-MEDRELIEF = [sys.executable, "-c", "from api.cli import app; app()"]
-
-
-def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*MEDRELIEF, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=120
-    )
+from tests.api.servers import MEDRELIEF, ROOT, free_port, medrelief
 
 
 def test_keys_create_revoke_and_db_check(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}", "COLUMNS": "200"}
-    created = _run(env, "keys", "create", "--institution", "H-CLI", "--kind", "hospital", "--name", "CLI 医院")
+    created = medrelief(env, "keys", "create", "--institution", "H-CLI", "--kind", "hospital", "--name", "CLI 医院")
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     assert re.fullmatch(r"mr_[0-9a-f]{12}_\S+", key)
-    bad = _run(env, "keys", "create", "--institution", "H-CLI", "--kind", "wizard")
+    bad = medrelief(env, "keys", "create", "--institution", "H-CLI", "--kind", "wizard")
     assert bad.returncode == 2
     assert "unknown institution kind" in bad.stdout
-    assert _run(env, "keys", "revoke", key.split("_")[1]).returncode == 0
-    assert _run(env, "keys", "revoke", key.split("_")[1]).returncode == 2
-    checked = _run(env, "db", "check")
+    assert medrelief(env, "keys", "revoke", key.split("_")[1]).returncode == 0
+    assert medrelief(env, "keys", "revoke", key.split("_")[1]).returncode == 2
+    checked = medrelief(env, "db", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "books consistent" in checked.stdout
 
@@ -69,7 +60,7 @@ def test_serve_prints_a_demo_key_that_works(tmp_path: Path) -> None:
 
 
 def test_demo_posts_sample_claims_and_matches_the_batch_engine() -> None:
-    done = _run({**os.environ, "COLUMNS": "200"}, "demo", "--persons", "8")
+    done = medrelief({**os.environ, "COLUMNS": "200"}, "demo", "--persons", "8")
     assert done.returncode == 0, done.stdout + done.stderr
     agreed = re.search(r"on the same claims: (\d+)/(\d+)", done.stdout)
     assert agreed, done.stdout

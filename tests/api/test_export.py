@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.api.helpers import claim, register
-from tests.api.servers import ROOT, Server, prepare
-
-MEDRELIEF = [sys.executable, "-c", "from api.cli import app; app()"]
+from tests.api.servers import Server, medrelief, prepare
 
 
 def test_export_statement_and_reconcile(server: Server, tmp_path: Path) -> None:
@@ -26,14 +22,7 @@ def test_export_statement_and_reconcile(server: Server, tmp_path: Path) -> None:
         assert hospital.post(f"/v1/settlements/{ids[-1]}/reversal").status_code == 201
     env = {**os.environ, "DATABASE_URL": server.database_url, "COLUMNS": "200"}
     exported = tmp_path / "settlements.csv"
-    done = subprocess.run(
-        [*MEDRELIEF, "export", "settlements", "--out", str(exported)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = medrelief(env, "export", "settlements", "--out", str(exported))
     assert done.returncode == 0, done.stdout + done.stderr
     rows = pd.read_csv(exported, dtype=str)
     mine = rows[rows["person_id"] == person]
@@ -41,27 +30,13 @@ def test_export_statement_and_reconcile(server: Server, tmp_path: Path) -> None:
     assert mine[mine["kind"] == "reversal"]["refd_setl_flag"].tolist() == ["1"]
     totals = tmp_path / "totals.csv"
     page = tmp_path / "statement.html"
-    done = subprocess.run(
-        [*MEDRELIEF, "statement", str(exported), "--out", str(totals), "--html", str(page)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = medrelief(env, "statement", str(exported), "--out", str(totals), "--html", str(page))
     assert done.returncode == 0, done.stdout + done.stderr
     statement = pd.read_csv(totals, dtype=str)
     grand = statement[statement["dimension"] == "all"]["reversals"].tolist()
     assert grand == [str(int((rows["kind"] == "reversal").sum()))]
     assert "data:image/png;base64," in page.read_text(encoding="utf-8")
-    same = subprocess.run(
-        [*MEDRELIEF, "reconcile", str(exported), str(exported)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    same = medrelief(env, "reconcile", str(exported), str(exported))
     assert same.returncode == 0, same.stdout + same.stderr
     assert "PASS" in same.stdout
 
@@ -129,21 +104,12 @@ def test_post_hoc_run_pays_adds_to_accumulators_and_runs_once(tmp_path: Path, mo
     finally:
         running.stop()
     env = {**os.environ, "DATABASE_URL": url}
-    checked = subprocess.run(
-        [*MEDRELIEF, "db", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+    checked = medrelief(env, "db", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     claims = tmp_path / "claims.csv"
     pd.DataFrame([{**body, "category": "illness_poverty", "accident": "0"}]).to_csv(claims, index=False)
     out = tmp_path / "post.csv"
-    batch = subprocess.run(
-        [*MEDRELIEF, "post-hoc", str(claims), "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    batch = medrelief(env, "post-hoc", str(claims), "--out", str(out))
     assert batch.returncode == 0, batch.stdout + batch.stderr
     assert pd.read_csv(out, dtype=str)["paid"].tolist() == [program["paid"]]
     assert program["paid"] != "0.00"
