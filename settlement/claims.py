@@ -12,6 +12,7 @@ nothing is settled when any row is bad.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -65,10 +66,10 @@ class ClaimValidationError(ValueError):
 class ClaimTable:
     """Validated claims as arrays, in input order. Codes index the tuples in :mod:`tiers.codes`."""
 
-    claim_id: npt.NDArray[np.object_]
+    claim_id: npt.NDArray[Any]  # str from files; int64 for generated cohorts (simulation)
     claim_rank: I64  # rank of claim_id in sorted order (ties impossible: ids are unique)
     person: I64  # index into ``persons``
-    persons: npt.NDArray[np.object_]
+    persons: npt.NDArray[Any]  # person ids (str from files; int64 for generated cohorts)
     category: I64
     med: I64
     level: I64  # 0-based hospital level

@@ -1,4 +1,4 @@
-"""``medrelief`` command line: settle claim files, list and show policies."""
+"""``medrelief`` command line: settle claim files, reconcile, statements, simulate, list and show policies."""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ from settlement.money import fen_to_decimal, parse_signed_yuan
 from settlement.posthoc import person_years, settle_program
 from settlement.reconcile import FIELDS as RECON_FIELDS
 from settlement.reconcile import ReconcileError, Reconciliation, reconcile
+from settlement.simulation.cli import simulate_command
 from settlement.statement import MONEY as STATEMENT_MONEY
 from settlement.statement import monthly, render_html
 from settlement.statement import totals as statement_totals
 from settlement.supplementary import YearAccount, account, insured_categories, remaining_selfpay
+from settlement.terminal import console
+from settlement.terminal import fail as _fail
 from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
 from tiers.loader import PolicyError, bundled_names, load_policy
 from tiers.params import value_at
@@ -39,16 +42,11 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Inspect a policy's parameters.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
-console = Console(stderr=True)
+app.command("simulate")(simulate_command)
 out = Console()
 
 RESULT_COLUMNS = ("claim_id", *OUTPUT_MONEY)
 RESULT_MONEY = OUTPUT_MONEY
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _summary(frame: pd.DataFrame, result: Settlement, seconds: float) -> Table:

@@ -35,6 +35,19 @@ def round_half_up(scaled: I64) -> I64:
     return (scaled + _HALF) // RATIO_SCALE
 
 
+def mean_half_up(total: int, count: int) -> int:
+    """A mean of non-negative fen amounts, rounded half up to the fen (0 for no values).
+
+    >>> mean_half_up(5, 2), mean_half_up(7, 3), mean_half_up(0, 0)
+    (3, 2, 0)
+    """
+    if count == 0:
+        return 0
+    if total < 0:
+        raise ValueError("mean_half_up takes non-negative totals")
+    return (2 * total + count) // (2 * count)
+
+
 def fen_to_yuan_text(fen: I64) -> npt.NDArray[np.str_]:
     """int64 fen → "yuan.ff" strings, exact (no float on the way).
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 import copy
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tiers.resolve import check_every_version
 from tiers.schema import Policy
 
 BUNDLED = "policies"
+M = TypeVar("M", bound=BaseModel)
 
 
 class PolicyError(ValueError):
@@ -64,7 +65,7 @@ def _locate(name_or_path: str | Path) -> Path:
     raise PolicyError(str(name_or_path), "", f"no such policy file or bundled policy {bundled_names()}")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
     except yaml.YAMLError as exc:
@@ -96,7 +97,7 @@ def _is_id_list(value: Any) -> bool:
 def _raw_policy(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:
         raise PolicyError(path.name, "extends", "circular 'extends'")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -117,8 +118,30 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
 
 def load_policy(name_or_path: str | Path) -> Policy:
     """Load, merge (``extends``), validate and check a policy by bundled name or file path."""
+    path, raw = raw_policy(name_or_path)
+    return validate_policy(raw, path.name)
+
+
+def raw_policy(name_or_path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The file of a policy and its merged (``extends``) but not yet validated content."""
     path = _locate(name_or_path)
-    raw = _raw_policy(path)
+    return path, _raw_policy(path)
+
+
+def load_model(model: type[M], path: str | Path) -> M:
+    """Read a YAML file (duplicate keys refused) into a pydantic ``model``; errors name file and key path."""
+    file = Path(path)
+    if not file.is_file():
+        raise PolicyError(str(path), "", "no such file")
+    try:
+        return model.model_validate(read_yaml(file))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise PolicyError(file.name, _format_loc(first["loc"]), first["msg"].removeprefix("Value error, ")) from exc
+
+
+def validate_policy(raw: dict[str, Any], source: str) -> Policy:
+    """Validate and check a merged policy dict; errors name ``source`` and the key path."""
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
@@ -127,10 +150,10 @@ def load_policy(name_or_path: str | Path) -> Policy:
         message = "; ".join(
             f"{_format_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in errors
         ).removeprefix(f"{_format_loc(first['loc'])}: ")
-        raise PolicyError(path.name, _format_loc(first["loc"]), message) from exc
+        raise PolicyError(source, _format_loc(first["loc"]), message) from exc
     try:
         check_every_version(policy)
     except ValueError as exc:
         key, _, reason = str(exc).partition(": ")
-        raise PolicyError(path.name, key, reason) from exc
+        raise PolicyError(source, key, reason) from exc
     return policy
