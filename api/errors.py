@@ -2,7 +2,8 @@
 
 ``{"type": "https://medrelief.dev/problems/<code>", "title": …, "status": …, "detail": …,
 "code": "<code>", "param": "<field path or null>"}``; validation errors also list every
-``errors[{param, reason}]``. Nothing else in ``api/`` builds an error response.
+``errors[{param, reason}]``. Requests in the platform's envelope (``POST /nhsa``) get its shape
+instead: ``infcode = -1`` and ``err_msg``. Nothing else in ``api/`` builds an error response.
 """
 
 from __future__ import annotations
@@ -53,8 +54,21 @@ def _param(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[-1] if loc else "")
 
 
-async def _on_problem(_request: Request, exc: Exception) -> JSONResponse:
+def _platform(request: Request) -> bool:
+    """Requests in the platform's envelope (``POST /nhsa``) get its error shape, not problem+json."""
+    return request.url.path == "/nhsa"
+
+
+def _envelope_error(status: int, message: str) -> JSONResponse:
+    from api.nhsa import reply  # the envelope's shape lives with the rest of the platform mapping
+
+    return JSONResponse(reply(None, None, message), status_code=status if status in (401, 403, 500) else 200)
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
+    if _platform(request):
+        return _envelope_error(exc.status, f"{exc.code}: {exc.detail}")
     return problem_response(exc.status, exc.code, exc.detail, exc.param)
 
 
@@ -63,6 +77,8 @@ async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
     errors = [{"param": _param(tuple(e.get("loc", ()))), "reason": str(e.get("msg", ""))} for e in exc.errors()]
     first = errors[0] if errors else {"param": None, "reason": "invalid request"}
     detail = f"{first['param']}: {first['reason']}" if first["param"] else str(first["reason"])
+    if _platform(_request):
+        return _envelope_error(422, f"invalid_request: {detail}")
     return problem_response(422, "invalid_request", detail, first["param"], errors=errors)
 
 
@@ -85,6 +101,8 @@ async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
+    if _platform(_request):
+        return _envelope_error(500, "internal_error: unexpected error; nothing was changed")
     return problem_response(500, "internal_error", "unexpected error; nothing was changed")
 
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api import store
 from api.auth import Caller
 from api.engine import ClaimFacts, Outcome, settle_one
 from api.errors import Problem
-from api.models import Adjustment, Settlement, SettlementLine
-from api.schemas import ClaimIn, ResettlementOut, SettlementOut
+from api.models import Adjustment, Identity, Person, Settlement, SettlementLine
+from api.schemas import ClaimIn, IdentityIn, ResettlementOut, SettlementOut
 from tiers.tables import CompiledPolicy
 
 _in_flight: set[tuple[str, str]] = set()
@@ -117,9 +117,17 @@ def _facts(claim: ClaimIn) -> ClaimFacts:
     return ClaimFacts.of(claim, yuan=True)
 
 
-def pre_settle(session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPolicy) -> SettlementOut:
+Prepare = Callable[[], None]
+"""Work done first in the same transaction (e.g. identities that came with the claim)."""
+
+
+def pre_settle(
+    session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPolicy, prepare: Prepare | None = None
+) -> SettlementOut:
     """试算: the full result; nothing stored, accumulators untouched."""
     facts = _facts(claim)
+    if prepare:
+        prepare()
     store.lock_person(session, facts.person_id)
     outcome, _ = _outcome(session, facts, policy)
     row = store.settlement_values(facts, outcome, caller.institution_id, policy.id, 0, "")
@@ -128,12 +136,22 @@ def pre_settle(session: Session, caller: Caller, claim: ClaimIn, policy: Compile
     return store.settlement_out(row, outcome.lines, [])
 
 
-def settle(session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPolicy, key: str | None) -> Reply:
+def settle(
+    session: Session,
+    caller: Caller,
+    claim: ClaimIn,
+    policy: CompiledPolicy,
+    key: str | None,
+    prepare: Prepare | None = None,
+    digest_extra: str = "",
+) -> Reply:
     """结算: settle one claim on the person's year-to-date accumulators and store everything."""
     facts = _facts(claim)
-    digest = request_hash("settle", claim.model_dump_json())
+    digest = request_hash("settle", claim.model_dump_json() + digest_extra)
 
     def work() -> Reply:
+        if prepare:
+            prepare()
         store.lock_person(session, facts.person_id)
         if store.find_active_claim(session, caller.institution_id, facts.claim_id) is not None:
             raise Problem(
@@ -246,3 +264,41 @@ def _adjust(session: Session, row: Settlement, outcome: Outcome, run_id: str, re
             session.add(adjustment)
             made.append(adjustment)
     return made
+
+
+def resettle_from(
+    session: Session, actor: str, person_id: str, start: date, policy: CompiledPolicy, reason: str
+) -> list[ResettlementOut]:
+    """Re-settle every year of the person with a settlement on or after ``start``."""
+    years = session.exec(
+        select(Settlement.year).where(Settlement.person_id == person_id, Settlement.settle_date >= start).distinct()
+    ).all()
+    return [resettle_year(session, actor, person_id, y, policy, reason) for y in sorted(set(years))]
+
+
+def ensure_identities(
+    session: Session, actor: str, person_id: str, identities: list[IdentityIn], policy: CompiledPolicy
+) -> list[ResettlementOut]:
+    """Register the person if new and record identities not yet known (a back-dated one re-settles)."""
+    if session.get(Person, person_id) is None:
+        session.add(Person(person_id=person_id))
+        session.flush()
+        store.audit(session, actor, "register", "person", person_id, identities=len(identities))
+    store.lock_person(session, person_id)
+    known = {
+        (i.category, i.valid_from, i.valid_to)
+        for i in session.exec(
+            select(Identity).where(Identity.person_id == person_id, col(Identity.revoked_at).is_(None))
+        )
+    }
+    runs: list[ResettlementOut] = []
+    for identity in identities:
+        if (identity.category, identity.valid_from, identity.valid_to) in known:
+            continue
+        row = Identity(person_id=person_id, **identity.model_dump())
+        session.add(row)
+        session.flush()
+        store.audit(session, actor, "grant", "identity", str(row.id), person_id=person_id, category=identity.category)
+        reason = f"identity {identity.category} granted from {identity.valid_from}"
+        runs += resettle_from(session, actor, person_id, identity.valid_from, policy, reason)
+    return runs

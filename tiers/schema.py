@@ -212,6 +212,17 @@ class PostHoc(Layer):
     base: Literal["after_assistance", "after_all_layers"]
 
 
+class IdentityCodes(_Strict):
+    """The region's codes of relief identity on the platform (``psn_idet_type`` of 1101 ``idetinfo``).
+
+    The codes are local (not a national table), so each region maps its own to categories.
+    """
+
+    reference: str
+    assumption: str | None = None
+    codes: dict[str, Category] = Field(min_length=1)
+
+
 class Policy(_Strict):
     """A region's whole rule set: disease lists and layers, valid from a date."""
 
@@ -226,6 +237,7 @@ class Policy(_Strict):
     disease_lists: dict[str, DiseaseList] = {}
     layers: tuple[Layer, ...] = Field(min_length=1)
     post_hoc: tuple[PostHoc, ...] = ()
+    identity_codes: IdentityCodes | None = None
 
     _id = field_validator("id")(_check_id)
 

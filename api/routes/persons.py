@@ -13,7 +13,7 @@ from api.auth import Caller, mask_id_number
 from api.caps import caps_left
 from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, SessionDep, WriteSessionDep, Year, writing
 from api.errors import Problem
-from api.models import Identity, Person, Settlement
+from api.models import Identity, Person
 from api.schemas import AccumulatorsOut, IdentityIn, IdentityOut, PersonIn, PersonOut, ResettlementOut
 from tiers.tables import CompiledPolicy
 
@@ -70,20 +70,10 @@ def read(person_id: PersonId, session: SessionDep, caller: CallerDep) -> PersonO
     return _person_out(session, _person(session, caller, person_id))
 
 
-def _years_from(session: Session, person_id: str, start: date) -> list[int]:
-    years = session.exec(
-        select(Settlement.year).where(Settlement.person_id == person_id, Settlement.settle_date >= start).distinct()
-    ).all()
-    return sorted(set(years))
-
-
 def _resettle(
     session: Session, caller: Caller, person_id: str, start: date, policy: CompiledPolicy, reason: str
 ) -> list[ResettlementOut]:
-    return [
-        service.resettle_year(session, caller.institution_id, person_id, y, policy, reason)
-        for y in _years_from(session, person_id, start)
-    ]
+    return service.resettle_from(session, caller.institution_id, person_id, start, policy, reason)
 
 
 @router.post(

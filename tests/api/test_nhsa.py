@@ -1,0 +1,208 @@
+"""The platform-shaped endpoint: the sample requests in examples/nhsa/, round trips against the native API and the CLI.
+
+The sample 2304 is the hand-checked claim of tests/settlement/simulation/test_outcomes.py (P1):
+低保, inpatient level 2, 60,000.00, J18.9 on 2025-03-01 → basic 47,600.00, 大病 3,185.00,
+救助 6,911.25, the person pays 2,303.75.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from tests.api.helpers import new_id, register
+from tests.api.servers import ROOT, Server, medrelief
+
+EXAMPLES = ROOT / "examples" / "nhsa"
+
+
+def request(name: str, **data: Any) -> dict[str, Any]:
+    """A sample request for hospital H-ONE with a fresh msgid, ``data`` fields replaced."""
+    body: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    body["fixmedins_code"] = "H-ONE"
+    body["msgid"] = uuid.uuid4().hex[:30]
+    body["input"]["data"].update(data)
+    return body
+
+
+def call(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/nhsa", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    assert answer["inf_refmsgid"][:6] == body.get("mdtrtarea_admvs", "000000")[:6] or answer["infcode"] == -1
+    return answer
+
+
+def ok(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    answer = call(client, body)
+    assert answer["infcode"] == 0, answer["err_msg"]
+    output: dict[str, Any] = answer["output"]
+    return output
+
+
+def _fresh() -> dict[str, str]:
+    return {"psn_no": new_id("NP"), "mdtrt_id": new_id("M")}
+
+
+def test_2304_settles_like_the_native_api_and_the_cli(server: Server, tmp_path: Path) -> None:
+    with server.client() as hospital, server.client("admin") as admin:
+        out = ok(hospital, request("2304-settle", **_fresh()))
+        native_person = register(admin, "dibao", "2025-01-01")
+        native = {
+            "claim_id": new_id("C"), "person_id": native_person, "med_type": "21", "hospital_level": 2,
+            "settle_date": "2025-03-01", "diagnosis": "J18.9", "medfee_sumamt": "60000.00",
+        }  # fmt: skip
+        same = hospital.post("/v1/settlements", json=native).json()
+    info = out["setlinfo"]
+    expected = {"hifp_pay": "47600.00", "hifmi_pay": "3185.00", "maf_pay": "6911.25", "psn_part_amt": "2303.75"}
+    for field, amount in expected.items():
+        assert Decimal(str(info[field])) == Decimal(amount) == Decimal(same[field]), field
+    assert info["oth_pay"] == 0
+    assert Decimal(str(info["fund_pay_sumamt"])) == Decimal("57696.25")
+    assert info["pool_prop_selfpay"] == 0.8
+    assert info["relief_category"] == "dibao"
+    detail = {row["fund_pay_type"]: row for row in out["setldetail"]}
+    assert set(detail) == {"390100", "390200", "610100", "999109"}  # codes from the demo policy file
+    assert detail["390100"]["fund_payamt"] == 47600.0
+    assert detail["390100"]["crt_payb_lmt_amt"] == 202400.0  # cap 250,000 − 47,600
+    assert detail["390200"]["crt_payb_lmt_amt"] is None  # 低保: cap lifted
+    assert detail["610100"]["crt_payb_lmt_amt"] == 18088.75  # cap 25,000 − 6,911.25
+    claims = tmp_path / "claims.csv"
+    row = {**native, "category": "dibao", "accident": "0", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0"}
+    pd.DataFrame([{**row, "preselfpay_amt": "0"}]).to_csv(claims, index=False)
+    done = medrelief({**os.environ}, "settle", str(claims), "--out", str(tmp_path / "out.csv"))
+    assert done.returncode == 0, done.stderr
+    cli = pd.read_csv(tmp_path / "out.csv", dtype=str).iloc[0]
+    for field, amount in expected.items():
+        assert Decimal(cli[field]) == Decimal(amount)
+
+
+def test_msgid_is_the_idempotency_key(server: Server) -> None:
+    with server.client() as hospital:
+        body = request("2304-settle", **_fresh())
+        first, again = ok(hospital, body), ok(hospital, body)
+        assert again["setlinfo"]["setl_id"] == first["setlinfo"]["setl_id"]
+        changed = {**body, "input": {"data": {**body["input"]["data"], "medfee_sumamt": 1000, "inscp_scp_amt": 1000}}}
+        refused = call(hospital, changed)
+    assert refused["infcode"] == -1
+    assert "idempotency_key_reused" in refused["err_msg"]
+
+
+def test_2305_reverses_and_5203_5206_read_the_books(server: Server) -> None:
+    ids = _fresh()
+    with server.client() as hospital:
+        settled = ok(hospital, request("2304-settle", **ids))["setlinfo"]
+        queried = ok(hospital, request("5203-query", psn_no=ids["psn_no"], setl_id=settled["setl_id"]))["setlinfo"]
+        assert queried["medins_setl_id"] is None  # the settlement's msgid is not kept with it
+        assert {**queried, "medins_setl_id": settled["medins_setl_id"]} == settled
+        used = ok(hospital, request("5206-accumulators", psn_no=ids["psn_no"]))
+        paid = {row["cum_type_code"]: row["cum"] for row in used["cuminfo"]}
+        assert paid["basic.inpatient"] == 47600.0
+        assert used["relief_category"] == "dibao"
+        reversal = request("2305-reversal", setl_id=settled["setl_id"], psn_no=ids["psn_no"], mdtrt_id=ids["mdtrt_id"])
+        reversed_ = ok(hospital, reversal)["setlinfo"]
+        assert reversed_["hifp_pay"] == -47600.0
+        assert reversed_["psn_part_amt"] == -2303.75
+        assert ok(hospital, reversal)["setlinfo"]["setl_id"] == reversed_["setl_id"]  # same msgid: replayed
+        twice = call(hospital, {**reversal, "msgid": uuid.uuid4().hex[:30]})
+        assert twice["infcode"] == -1
+        assert "already_reversed" in twice["err_msg"]
+        after = ok(hospital, request("5206-accumulators", psn_no=ids["psn_no"]))
+        assert {row["cum"] for row in after["cuminfo"]} == {0.0}
+    with server.client("hospital2") as other:
+        foreign = request("5203-query", psn_no=ids["psn_no"], setl_id=settled["setl_id"])
+        foreign["fixmedins_code"] = "H-TWO"
+        assert "no settlement" in call(other, foreign)["err_msg"]
+
+
+def test_2303_pre_settles_and_stores_nothing(server: Server) -> None:
+    ids = _fresh()
+    with server.client() as hospital:
+        trial = ok(hospital, request("2303-pre-settle", **ids))["setlinfo"]
+        assert trial["setl_id"] is None
+        assert trial["maf_pay"] == 6911.25
+        nothing = call(hospital, request("5206-accumulators", psn_no=ids["psn_no"]))
+        # the person and identity that came with the trial were not kept either
+        assert nothing["infcode"] == 0
+        assert nothing["output"]["relief_category"] == "general"
+        assert {row["cum"] for row in nothing["output"]["cuminfo"]} == {0.0}
+
+
+def test_outpatient_2206_2207_2208_with_a_charge_batch(server: Server) -> None:
+    ids = _fresh()
+    with server.client() as hospital:
+        trial = ok(hospital, request("2206-pre-settle", **ids))["setlinfo"]
+        settled = ok(hospital, request("2207-settle", **ids))["setlinfo"]
+        assert trial["hifp_pay"] == settled["hifp_pay"] == 660.0  # chronic 60% of 1,100.00, no identity
+        assert settled["mdtrt_id"] == ids["mdtrt_id"]
+        reversed_ = ok(hospital, request("2208-reversal", setl_id=settled["setl_id"], psn_no=ids["psn_no"]))
+        assert reversed_["setlinfo"]["hifp_pay"] == -660.0
+
+
+def test_3201_totals_equal_the_statement_and_3202_lists_the_detail(server: Server, tmp_path: Path) -> None:
+    period = {"stmt_begndate": "2025-09-01", "stmt_enddate": "2025-09-30"}
+    with server.client() as hospital:
+        for day in ("2025-09-03", "2025-09-17"):
+            ok(hospital, request("2304-settle", **_fresh(), setl_time=f"{day} 10:00:00"))
+        env = {**os.environ, "DATABASE_URL": server.database_url}
+        exported = tmp_path / "settlements.csv"
+        assert (
+            medrelief(
+                env, "export", "settlements", "--from", "2025-09-01", "--to", "2025-09-30", "--out", str(exported)
+            ).returncode
+            == 0
+        )
+        totals = tmp_path / "totals.csv"
+        assert medrelief(env, "statement", str(exported), "--out", str(totals)).returncode == 0
+        statement = pd.read_csv(totals, dtype=str)
+        row = statement[(statement["dimension"] == "hospital") & (statement["value"] == "H-ONE")].iloc[0]
+        claimed = {"medfee_sumamt": row["medfee_sumamt"], "fund_pay_sumamt": row["fund_pay_sumamt"]}
+        count = int(row["settlements"])
+        balanced = ok(
+            hospital, request("3201-totals", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0")
+        )
+        assert balanced["stmtinfo"]["stmt_rslt"] == "0"
+        assert balanced["totals"]["fund_pay_sumamt"] == float(row["fund_pay_sumamt"])
+        off = ok(
+            hospital, request("3201-totals", **period, **claimed, fixmedins_setl_cnt=count + 1, refd_setl_flag="0")
+        )
+        assert off["stmtinfo"]["stmt_rslt"] == "1"
+        assert f"fixmedins_setl_cnt: ours {count}, yours {count + 1}" in off["stmtinfo"]["stmt_rslt_dscr"]
+        detail = ok(hospital, request("3202-detail", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0"))
+        assert detail["stmtinfo"]["stmt_rslt"] == "0"
+        file = hospital.get(f"/nhsa/files/{detail['fileinfo']['file_qury_no']}")
+    assert file.status_code == 200
+    rows = pd.read_csv(StringIO(file.text), dtype=str)
+    assert len(rows) == count == 2
+    assert sum(Decimal(v) for v in rows["fund_pay_sumamt"]) == Decimal(row["fund_pay_sumamt"])
+
+
+def test_errors_come_back_in_the_envelope(server: Server) -> None:
+    with server.client() as hospital:
+        bad_amount = call(hospital, request("2304-settle", **_fresh(), medfee_sumamt="1.005"))
+        assert bad_amount["infcode"] == -1
+        assert bad_amount["err_msg"].startswith("input.data.medfee_sumamt:")
+        parts = call(hospital, request("2304-settle", **_fresh(), inscp_scp_amt=59000))
+        assert "input.data.inscp_scp_amt" in parts["err_msg"]
+        code = call(
+            hospital, request("2304-settle", **_fresh(), idetinfo=[{"psn_idet_type": "9999", "begntime": "2025-01-01"}])
+        )
+        assert "unknown code '9999' in policy demo" in code["err_msg"]
+        unknown = call(hospital, {**request("2304-settle"), "infno": "1101"})
+        assert "transaction 1101 is not offered" in unknown["err_msg"]
+        foreign = call(hospital, {**request("2304-settle"), "fixmedins_code": "H-TWO"})
+        assert "not the institution of this API key" in foreign["err_msg"]
+        broken = hospital.post("/nhsa", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert broken.status_code == 200
+        assert broken.json()["infcode"] == -1
+    anonymous = httpx.post(server.base_url + "/nhsa", json=request("2304-settle"))
+    assert anonymous.status_code == 401
+    assert anonymous.json()["infcode"] == -1
