@@ -3,7 +3,8 @@
 ``{"type": "https://medrelief.dev/problems/<code>", "title": …, "status": …, "detail": …,
 "code": "<code>", "param": "<field path or null>"}``; validation errors also list every
 ``errors[{param, reason}]``. Requests in the platform's envelope (``POST /nhsa``) get its shape
-instead: ``infcode = -1`` and ``err_msg``. Nothing else in ``api/`` builds an error response.
+instead: ``infcode = -1`` and ``err_msg``; FHIR requests (``/fhir/…``) an OperationOutcome.
+Nothing else in ``api/`` builds an error response.
 """
 
 from __future__ import annotations
@@ -59,16 +60,35 @@ def _platform(request: Request) -> bool:
     return request.url.path == "/nhsa"
 
 
+def _fhir(request: Request) -> bool:
+    return request.url.path.startswith("/fhir/")
+
+
+FHIR_CODES = {401: "security", 403: "security", 404: "not-found", 409: "conflict", 422: "invalid", 500: "exception"}
+
+
+def _outcome(status: int, detail: str, param: str | None) -> JSONResponse:
+    """A FHIR OperationOutcome for requests under ``/fhir/``."""
+    issue: dict[str, Any] = {"severity": "error", "code": FHIR_CODES.get(status, "processing"), "diagnostics": detail}
+    if param:
+        issue["expression"] = [param]
+    body = {"resourceType": "OperationOutcome", "issue": [issue]}
+    return JSONResponse(body, status_code=status, media_type="application/fhir+json")
+
+
 def _envelope_error(status: int, message: str) -> JSONResponse:
     from api.nhsa import reply  # the envelope's shape lives with the rest of the platform mapping
 
-    return JSONResponse(reply(None, None, message), status_code=status if status in (401, 403, 500) else 200)
+    kept = status in (401, 403, 405, 500)
+    return JSONResponse(reply(None, None, message), status_code=status if kept else 200)
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
     if _platform(request):
         return _envelope_error(exc.status, f"{exc.code}: {exc.detail}")
+    if _fhir(request):
+        return _outcome(exc.status, f"{exc.code}: {exc.detail}", exc.param)
     return problem_response(exc.status, exc.code, exc.detail, exc.param)
 
 
@@ -79,6 +99,8 @@ async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
     detail = f"{first['param']}: {first['reason']}" if first["param"] else str(first["reason"])
     if _platform(_request):
         return _envelope_error(422, f"invalid_request: {detail}")
+    if _fhir(_request):
+        return _outcome(422, f"invalid_request: {detail}", first["param"])
     return problem_response(422, "invalid_request", detail, first["param"], errors=errors)
 
 
@@ -96,6 +118,10 @@ async def _on_accumulators(_request: Request, exc: Exception) -> JSONResponse:
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+    if _platform(_request):
+        return _envelope_error(exc.status_code, f"{code}: {exc.detail}")
+    if _fhir(_request):
+        return _outcome(exc.status_code, f"{code}: {exc.detail}", None)
     return problem_response(exc.status_code, code, str(exc.detail))
 
 
@@ -103,6 +129,8 @@ async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     if _platform(_request):
         return _envelope_error(500, "internal_error: unexpected error; nothing was changed")
+    if _fhir(_request):
+        return _outcome(500, "internal_error: unexpected error; nothing was changed", None)
     return problem_response(500, "internal_error", "unexpected error; nothing was changed")
 
 

@@ -1,0 +1,253 @@
+"""HL7 FHIR R4 (R4B classes of ``fhir.resources``): Claim in, ClaimResponse / ExplanationOfBenefit out.
+
+A Claim becomes a native claim:
+
+* ``identifier[0].value`` (else ``id``) is the claim id, ``patient`` (``Patient/<person_id>``) the
+  person — registered with the service, whose identities give the relief category;
+* the visit type is ``subType`` coded in :data:`MED_TYPE` (``11``/``14``/``21``), else ``type``:
+  ``institutional`` → inpatient, ``professional`` → general outpatient;
+* the hospital level is the extension :data:`HOSPITAL_LEVEL` (``valueInteger`` 1–3);
+* the date is ``billablePeriod.end``, else ``created``; the diagnosis the first ICD-10 code of
+  ``diagnosis``; ``accident`` present means an accident;
+* ``total`` is 医疗费总额; items whose ``category`` is coded in :data:`BILL_PART` as
+  ``fulamt_ownpay``, ``overlmt_selfpay`` or ``preselfpay`` are those parts, the rest is in-policy.
+
+The response has, per item and in ``total``, the adjudications ``submitted``, ``eligible``,
+``deductible`` and one ``benefit`` per layer (the extension :data:`LAYER` names it with the
+policy's ``fund_pay_type``), plus the patient's share (:data:`PATIENT_SHARE`). The
+ExplanationOfBenefit adds ``benefitBalance``: per cap bucket, the cap, what was used and what is
+left. Money is CNY with two decimals, exact to the fen.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from fhir.resources.R4B.claim import Claim
+from pydantic import ValidationError
+
+from api.schemas import AccumulatorsOut, ClaimIn, SettlementOut
+
+BASE = "https://medrelief.dev/fhir"
+MED_TYPE = f"{BASE}/CodeSystem/med_type"
+BILL_PART = f"{BASE}/CodeSystem/bill-part"
+LAYER = f"{BASE}/StructureDefinition/layer"
+HOSPITAL_LEVEL = f"{BASE}/StructureDefinition/hospital-level"
+FUND_PAY_TYPE = f"{BASE}/CodeSystem/fund_pay_type"
+PATIENT_SHARE = f"{BASE}/CodeSystem/adjudication"
+ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+ICD10 = ("http://hl7.org/fhir/sid/icd-10", "http://terminology.hl7.org/CodeSystem/icd10")
+SELF_PAY = ("fulamt_ownpay", "overlmt_selfpay", "preselfpay")
+BY_TYPE = {"institutional": "21", "professional": "11"}
+
+
+class ClaimError(ValueError):
+    """A Claim the service cannot settle; ``param`` is the FHIRPath of the problem."""
+
+    def __init__(self, param: str, reason: str) -> None:
+        super().__init__(f"{param}: {reason}")
+        self.param = param
+
+
+def read_claim(raw: dict[str, Any]) -> Claim:
+    """Validate a Claim resource (FHIR R4B); the first error names its path."""
+    if raw.get("resourceType") != "Claim":
+        raise ClaimError("resourceType", "expected a Claim")
+    try:
+        return Claim.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ClaimError("Claim." + ".".join(str(p) for p in first["loc"]), first["msg"]) from exc
+
+
+def _codes(concept: Any, system: str) -> list[str]:
+    return [str(c.code) for c in (concept.coding or []) if c.system == system] if concept else []
+
+
+def _med_type(claim: Claim) -> str:
+    coded = _codes(claim.subType, MED_TYPE)
+    if coded:
+        return coded[0]
+    kinds = [str(c.code) for c in claim.type.coding or []]
+    for kind in kinds:
+        if kind in BY_TYPE:
+            return BY_TYPE[kind]
+    raise ClaimError("Claim.subType", f"give the visit type coded in {MED_TYPE} (type {kinds} does not say)")
+
+
+def _level(claim: Claim) -> int:
+    for extension in claim.extension or []:
+        if extension.url == HOSPITAL_LEVEL:
+            return int(extension.valueInteger or 0)
+    raise ClaimError("Claim.extension", f"hospital level missing: extension {HOSPITAL_LEVEL} (valueInteger 1–3)")
+
+
+def _diagnosis(claim: Claim) -> str:
+    for entry in claim.diagnosis or []:
+        for coding in (entry.diagnosisCodeableConcept.coding or []) if entry.diagnosisCodeableConcept else []:
+            if coding.system in ICD10:
+                return str(coding.code)
+    return ""
+
+
+def _cny(money: Any, where: str) -> Decimal:
+    if money is None or money.value is None:
+        raise ClaimError(where, "an amount is required")
+    if money.currency not in (None, "CNY"):
+        raise ClaimError(where, f"currency {money.currency} is not CNY")
+    return Decimal(str(money.value))
+
+
+def _parts(claim: Claim, total: Decimal) -> dict[str, Decimal]:
+    parts = dict.fromkeys(SELF_PAY, Decimal(0))
+    items = Decimal(0)
+    for i, item in enumerate(claim.item or []):
+        net = _cny(item.net, f"Claim.item[{i}].net")
+        items += net
+        for code in _codes(item.category, BILL_PART):
+            if code in parts:
+                parts[code] += net
+    if claim.item and items != total:
+        raise ClaimError("Claim.total", f"{total} is not the sum of the items' net ({items})")
+    return parts
+
+
+def claim_in(claim: Claim) -> ClaimIn:
+    """The native claim of a FHIR Claim (see the module docstring)."""
+    identifier = next((str(i.value) for i in claim.identifier or [] if i.value), None) or claim.id
+    if not identifier:
+        raise ClaimError("Claim.identifier", "a claim identifier (or id) is required")
+    reference = claim.patient.reference or ""
+    if not reference.startswith("Patient/"):
+        raise ClaimError("Claim.patient", "expected a reference Patient/<person id>")
+    when = claim.billablePeriod.end if claim.billablePeriod and claim.billablePeriod.end else claim.created
+    total = _cny(claim.total, "Claim.total")
+    fields = {
+        "claim_id": identifier,
+        "person_id": reference.removeprefix("Patient/"),
+        "med_type": _med_type(claim),
+        "hospital_level": _level(claim),
+        "settle_date": date.fromisoformat(str(when)[:10]),
+        "diagnosis": _diagnosis(claim),
+        "accident": claim.accident is not None,
+        "medfee_sumamt": total,
+        **{f"{k}_amt" if k != "overlmt_selfpay" else k: v for k, v in _parts(claim, total).items()},
+    }
+    try:
+        return ClaimIn.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ClaimError(str(first["loc"][0]), first["msg"]) from exc
+
+
+def _money(amount: Decimal) -> dict[str, Any]:
+    return {"value": float(amount), "currency": "CNY"}
+
+
+def _adjudication(code: str, amount: Decimal, system: str = ADJUDICATION, layer: Any = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"category": {"coding": [{"system": system, "code": code}]}, "amount": _money(amount)}
+    if layer is not None:
+        coding = {"system": FUND_PAY_TYPE, "code": layer.fund_pay_type or layer.output, "display": layer.layer}
+        entry["extension"] = [{"url": LAYER, "valueCoding": coding}]
+    return entry
+
+
+def adjudications(out: SettlementOut) -> list[dict[str, Any]]:
+    """submitted, eligible, deductible, one benefit per layer, the total benefit, the patient's share."""
+    return [
+        _adjudication("submitted", out.medfee_sumamt),
+        _adjudication("eligible", out.inscp_scp_amt),
+        _adjudication("deductible", out.act_pay_dedc),
+        *[_adjudication("benefit", line.paid, layer=line) for line in out.lines],
+        _adjudication("benefit", out.fund_pay_sumamt),
+        _adjudication("patient-share", out.psn_part_amt, PATIENT_SHARE),
+    ]
+
+
+def _item_adjudications(claim: Claim, out: SettlementOut) -> list[dict[str, Any]]:
+    """Per item: a self-pay part is submitted with nothing eligible; the in-policy items share the result."""
+    items = []
+    for item in claim.item or []:
+        net = _cny(item.net, "Claim.item.net")
+        if set(_codes(item.category, BILL_PART)) & set(SELF_PAY):
+            rows = [_adjudication("submitted", net), _adjudication("eligible", Decimal(0))]
+        else:
+            rows = [_adjudication("submitted", net), _adjudication("eligible", net)]
+        items.append({"itemSequence": item.sequence, "adjudication": rows})
+    return items
+
+
+def _common(claim: Claim, out: SettlementOut) -> dict[str, Any]:
+    return {
+        "status": "active",
+        "type": claim.type.model_dump(mode="json", exclude_none=True),
+        "use": claim.use,
+        "patient": {"reference": f"Patient/{out.person_id}"},
+        "created": date.today().isoformat(),
+        "insurer": {"reference": f"Organization/{out.policy_id}", "display": f"medrelief policy {out.policy_id}"},
+        "outcome": "complete",
+    }
+
+
+def claim_response(claim: Claim, out: SettlementOut) -> dict[str, Any]:
+    """The ClaimResponse of a settled (``use = claim``) or pre-settled (``predetermination``) claim."""
+    identifier = [{"system": f"{BASE}/setl_id", "value": out.setl_id}] if out.setl_id else []
+    return {
+        "resourceType": "ClaimResponse",
+        **({"id": out.setl_id} if out.setl_id else {}),
+        "identifier": identifier,
+        **_common(claim, out),
+        "request": {"identifier": {"value": out.claim_id}},
+        "disposition": f"settled under {out.policy_id} as {out.category}",
+        "item": _item_adjudications(claim, out),
+        "total": [{"category": a["category"], "amount": a["amount"], **_extension(a)} for a in adjudications(out)],
+        "payment": {"type": {"coding": [{"code": "complete"}]}, "amount": _money(out.fund_pay_sumamt)},
+    }
+
+
+def _extension(adjudication: dict[str, Any]) -> dict[str, Any]:
+    return {"extension": adjudication["extension"]} if "extension" in adjudication else {}
+
+
+def explanation_of_benefit(out: SettlementOut, caps: AccumulatorsOut, provider: str) -> dict[str, Any]:
+    """The EOB of a stored settlement, with what is left of each cap of the person-year."""
+    balances = [
+        {
+            "category": {"coding": [{"system": f"{BASE}/CodeSystem/cap-bucket", "code": f"{b.layer}.{b.bucket}"}]},
+            "financial": [
+                {"type": {"coding": [{"code": "used"}]}, "usedMoney": _money(b.paid_cum)},
+                *[
+                    {"type": {"coding": [{"code": f"cap:{c.rule}"}]}, "allowedMoney": _money(c.cap_left), **_cap(c.cap)}
+                    for c in b.caps
+                    if c.cap is not None and c.cap_left is not None
+                ],
+            ],
+        }
+        for b in caps.buckets
+    ]
+    return {
+        "resourceType": "ExplanationOfBenefit",
+        "id": out.setl_id,
+        "status": "active",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": _kind(out)}]},
+        "use": "claim",
+        "patient": {"reference": f"Patient/{out.person_id}"},
+        "created": out.settle_date.isoformat(),
+        "insurer": {"reference": f"Organization/{out.policy_id}"},
+        "provider": {"reference": f"Organization/{provider}"},
+        "outcome": "complete",
+        "insurance": [{"focal": True, "coverage": {"reference": f"Coverage/{out.person_id}"}}],
+        "total": [{"category": a["category"], "amount": a["amount"], **_extension(a)} for a in adjudications(out)],
+        "benefitBalance": balances,
+    }
+
+
+def _cap(cap: Decimal) -> dict[str, Any]:
+    """The cap itself rides along as an extension of the financial entry whose allowedMoney is what is left."""
+    return {"extension": [{"url": f"{BASE}/StructureDefinition/cap", "valueMoney": _money(cap)}]}
+
+
+def _kind(out: SettlementOut) -> str:
+    return "institutional" if out.med_type == "21" else "professional"

@@ -1,0 +1,136 @@
+"""FHIR R4: a Claim → ClaimResponse that validates (fhir.resources R4B) and matches the native API to the fen.
+
+The sample claim is the hand-checked 低保 inpatient of tests/api/test_nhsa.py with 1,000.00 of
+全自费 on top: basic 47,600.00, 大病 3,185.00, 救助 6,911.25; the patient pays 3,303.75.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+from tests.api.helpers import new_id, register
+from tests.api.servers import ROOT, Server
+
+EXAMPLES = ROOT / "examples" / "fhir"
+LAYER = "https://medrelief.dev/fhir/StructureDefinition/layer"
+
+
+def sample(name: str, person: str) -> dict[str, Any]:
+    claim: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+    claim["patient"]["reference"] = f"Patient/{person}"
+    claim["identifier"][0]["value"] = new_id("FC")
+    return claim
+
+
+def totals(resource: dict[str, Any]) -> dict[str, Decimal]:
+    """category (or the layer's fund_pay_type for a layer's benefit) → amount, from a validated resource."""
+    out = {}
+    for entry in resource["total"]:
+        code = entry["category"]["coding"][0]["code"]
+        layer = [e["valueCoding"]["code"] for e in entry.get("extension", []) if e["url"] == LAYER]
+        out[layer[0] if layer else code] = Decimal(str(entry["amount"]["value"]))
+    return out
+
+
+def _code(concept: dict[str, Any]) -> str:
+    return str(concept["coding"][0]["code"])
+
+
+def post(client: httpx.Client, body: dict[str, Any], path: str = "/fhir/Claim") -> httpx.Response:
+    return client.post(path, content=json.dumps(body), headers={"Content-Type": "application/fhir+json"})
+
+
+def test_claim_settles_and_matches_the_native_api(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, "dibao", "2025-01-01")
+        answer = post(hospital, sample("claim", person))
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["content-type"].startswith("application/fhir+json")
+        response = answer.json()
+        ClaimResponse.model_validate(response)
+        twin = register(admin, "dibao", "2025-01-01")
+        native = {"claim_id": new_id("C"), "person_id": twin, "med_type": "21", "hospital_level": 2}
+        native |= {"settle_date": "2025-03-01", "diagnosis": "J18.9", "medfee_sumamt": "61000.00"}
+        native |= {"fulamt_ownpay_amt": "1000.00"}
+        same = hospital.post("/v1/settlements/pre", json=native).json()
+    got = totals(response)
+    assert got["submitted"] == Decimal("61000") == Decimal(same["medfee_sumamt"])
+    assert got["eligible"] == Decimal("60000") == Decimal(same["inscp_scp_amt"])
+    assert got["deductible"] == Decimal("500") == Decimal(same["act_pay_dedc"])
+    assert got["390100"] == Decimal("47600") == Decimal(same["hifp_pay"])
+    assert got["390200"] == Decimal("3185") == Decimal(same["hifmi_pay"])
+    assert got["610100"] == Decimal("6911.25") == Decimal(same["maf_pay"])
+    assert got["999109"] == Decimal(0) == Decimal(same["supp_pay"])
+    assert got["benefit"] == Decimal("57696.25") == Decimal(same["fund_pay_sumamt"])
+    assert got["patient-share"] == Decimal("3303.75") == Decimal(same["psn_part_amt"])
+    assert response["outcome"] == "complete"
+    assert response["use"] == "claim"
+    items = {
+        i["itemSequence"]: {_code(a["category"]): a["amount"]["value"] for a in i["adjudication"]}
+        for i in response["item"]
+    }
+    assert items[2]["eligible"] == 0  # the 全自费 item
+    assert items[1]["eligible"] == 60000
+
+
+def test_submit_operation_predetermination_stores_nothing(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, "dibao", "2025-01-01")
+        answer = post(hospital, sample("predetermination", person), "/fhir/Claim/$submit")
+        assert answer.status_code == 200, answer.text
+        response = answer.json()
+        ClaimResponse.model_validate(response)
+        assert response["use"] == "predetermination"
+        assert not response["identifier"]
+        assert totals(response)["610100"] == Decimal("6911.25")
+        used = hospital.get(f"/v1/persons/{person}/accumulators", params={"year": 2025}).json()
+    assert {b["paid_cum"] for b in used["buckets"]} == {"0.00"}
+
+
+def test_explanation_of_benefit_shows_what_is_left_of_each_cap(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, "dibao", "2025-01-01")
+        settled = post(hospital, sample("claim", person)).json()
+        read = hospital.get(f"/fhir/ExplanationOfBenefit/{settled['id']}")
+    assert read.status_code == 200, read.text
+    eob = read.json()
+    ExplanationOfBenefit.model_validate(eob)
+    assert totals(eob) == totals(settled)
+    balance = {_code(b["category"]): b["financial"] for b in eob["benefitBalance"]}
+    basic = {_code(f["type"]): f for f in balance["basic.inpatient"]}
+    assert basic["used"]["usedMoney"]["value"] == 47600
+    assert basic["cap:inpatient"]["allowedMoney"]["value"] == 202400  # 250,000 − 47,600 left
+    assistance = {_code(f["type"]): f for f in balance["assistance.assistance"]}
+    assert assistance["cap:dibao_other"]["allowedMoney"]["value"] == 18088.75
+
+
+def test_errors_are_operation_outcomes(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, "dibao", "2025-01-01")
+        no_level = sample("claim", person)
+        no_level.pop("extension")
+        bad = post(hospital, no_level)
+        unknown = post(hospital, sample("claim", "NOBODY"))
+        broken = copy.deepcopy(sample("claim", person))
+        broken["total"]["value"] = 60000.5
+        mismatch = post(hospital, broken)
+        not_a_claim = post(hospital, {"resourceType": "Patient"})
+    assert bad.status_code == 422
+    OperationOutcome.model_validate(bad.json())
+    issue = bad.json()["issue"][0]
+    assert "hospital level" in issue["diagnostics"]
+    assert issue["expression"] == ["Claim.extension"]
+    assert unknown.status_code == 404
+    OperationOutcome.model_validate(unknown.json())
+    assert unknown.json()["issue"][0]["code"] == "not-found"
+    assert mismatch.status_code == 422
+    assert "not the sum of the items" in mismatch.json()["issue"][0]["diagnostics"]
+    assert not_a_claim.status_code == 422
