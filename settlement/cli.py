@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from settlement import io
@@ -21,8 +22,8 @@ from settlement.explain import MONEY as EXPLAIN_MONEY
 from settlement.explain import explain
 from settlement.money import fen_to_decimal, parse_signed_yuan
 from settlement.posthoc import person_years, settle_program
-from settlement.reconcile import FIELDS as RECON_FIELDS
-from settlement.reconcile import ReconcileError, Reconciliation, reconcile
+from settlement.reconcile import ReconcileError, Reconciliation
+from settlement.reconcile_files import reconcile_files
 from settlement.simulation.cli import simulate_command
 from settlement.statement import MONEY as STATEMENT_MONEY
 from settlement.statement import monthly, render_html
@@ -164,23 +165,22 @@ def reconcile_command(
     fields: Annotated[str, typer.Option(help="Comma-separated money columns (default: all shared).")] = "",
 ) -> None:
     """Match THEIRS to OURS by key; report every row; exit 0 on PASS, 1 on FAIL, 2 on bad input."""
+    chosen = tuple(f.strip() for f in fields.split(",") if f.strip()) or None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with console.status(f"reading {ours} …"):
-            mine = io.read_side(ours, "ours", key)
-        with console.status(f"reading {theirs} …"):
-            other = io.read_side(theirs, "theirs", key, io.ColumnMapping.load(mapping) if mapping else None)
-        shared = tuple(f for f in RECON_FIELDS if f in mine.money and f in other.money)
-        chosen = tuple(f.strip() for f in fields.split(",") if f.strip()) or shared
-        unknown = [f for f in chosen if f not in shared]
-        if unknown:
-            raise ReconcileError(f"not a money column of both files: {unknown} (shared: {list(shared)})")
-        with console.status(f"reconciling {len(mine.key):,} against {len(other.key):,} rows …"):
-            result = reconcile(mine, other, chosen)
-        if out_path:
-            with console.status(f"writing {out_path} …"):
-                io.write_table(result.report, out_path, ("ours", "theirs"))
+        with Progress(*columns, console=console, transient=True) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            their_names = io.ColumnMapping.load(mapping) if mapping else None
+            summary = reconcile_files(ours, theirs, key, their_names, chosen, out_path, progress)
     except (ReconcileError, io.TableFileError) as exc:
         raise _fail(str(exc)) from exc
+    result = summary.result
     out.print(_totals_table(result))
     out.print(result.summary_line(), highlight=False)
     if not result.passed:

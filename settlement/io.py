@@ -52,12 +52,18 @@ def read_text_table(path: str | Path) -> pd.DataFrame:
     return text
 
 
-def _read_csv_text(path: Path) -> pd.DataFrame:
-    """A CSV file's cells as text (Arrow's multi-threaded reader; empty cells stay "")."""
+def read_csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file (its first line)."""
     with path.open(encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle), None)
     if header is None:
         raise TableFileError(f"{path}: empty file (no header line)")
+    return header
+
+
+def _read_csv_text(path: Path) -> pd.DataFrame:
+    """A CSV file's cells as text (Arrow's multi-threaded reader; empty cells stay "")."""
+    header = read_csv_header(path)
     options = pcsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False)
     try:
         table = pcsv.read_csv(path, convert_options=options)
@@ -74,7 +80,7 @@ def _decimal_array(fen: pd.Series) -> pa.Array:
     ints = np.where(valid, fen.fillna(0).to_numpy(np.int64), 0)
     words = np.empty((len(ints), 2), dtype=np.int64)
     words[:, 0], words[:, 1] = ints, np.where(ints < 0, -1, 0)
-    mask = None if valid.all() else pa.array(~valid).buffers()[1]
+    mask = None if valid.all() else pa.array(valid).buffers()[1]  # validity bitmap: 1 = present
     return pa.Array.from_buffers(pa.decimal128(18, 2), len(ints), [mask, pa.py_buffer(words.tobytes())])
 
 
@@ -85,22 +91,50 @@ def _yuan_column(fen: pd.Series) -> pd.Series:
 
 def write_table(frame: pd.DataFrame, path: str | Path, money: Iterable[str]) -> None:
     """Write ``frame``; ``money`` columns are int fen and become exact yuan."""
-    path = Path(path)
-    kind = _kind(path)
-    money = [c for c in money if c in frame.columns]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    if kind == ".csv":
-        out = frame.copy()
-        for column in money:
-            out[column] = _yuan_column(frame[column])
-        out.to_csv(partial, index=False, encoding="utf-8")
-    else:
-        table = pa.Table.from_pandas(frame.drop(columns=money), preserve_index=False)
-        for column in money:
-            table = table.append_column(column, _decimal_array(frame[column]))
-        pq.write_table(table.select(list(frame.columns)), partial)
-    os.replace(partial, path)
+    with TableWriter(Path(path), tuple(money)) as writer:
+        writer.write(frame)
+
+
+class TableWriter:
+    """Write a table in chunks (same columns each time) to a temporary name; renamed when all went well."""
+
+    def __init__(self, path: Path, money: tuple[str, ...]) -> None:
+        self.path, self.money, self.kind = path, money, _kind(path)
+        self.partial = path.with_name(f".{path.name}.partial")
+        self.parquet: pq.ParquetWriter | None = None
+        self.started = False
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        money = [c for c in self.money if c in frame.columns]
+        if self.kind == ".csv":
+            out = frame.copy()
+            for column in money:
+                out[column] = _yuan_column(frame[column])
+            if self.started:
+                out.to_csv(self.partial, index=False, encoding="utf-8", mode="a", header=False)
+            else:
+                out.to_csv(self.partial, index=False, encoding="utf-8")
+        else:
+            table = pa.Table.from_pandas(frame.drop(columns=money), preserve_index=False)
+            for column in money:
+                table = table.append_column(column, _decimal_array(frame[column]))
+            table = table.select(list(frame.columns))
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.partial, table.schema)
+            self.parquet.write_table(table.cast(self.parquet.schema))
+        self.started = True
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        if kind is None:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
 
 
 def read_accumulators(path: str | Path) -> pd.DataFrame:
