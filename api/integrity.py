@@ -3,7 +3,7 @@
 - Σ settlements (reversal rows are negative) + Σ adjustments == Σ accumulators, per person,
   year and fund, to the fen;
 - every settlement has one line per layer of the policy (no half-written settlement);
-- post-hoc payments count under their program's fund and accumulator rows.
+- post-hoc payments (and second payouts) count under their program's fund and accumulator rows.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def problems(session: Session, policy: CompiledPolicy) -> list[str]:
     output_of = {layer.id: layer.output for layer in policy.layers}
     by_settlements = _paid_by_settlements(session, tuple(dict.fromkeys(output_of.values())))
     output_of |= {program.id: program.output for program in policy.policy.post_hoc}
+    output_of |= {f"{la.id}_second_payout": la.output for la in policy.policy.layers if la.funding is not None}
     _paid_post_hoc(session, output_of, by_settlements)
     by_accumulators = _paid_by_accumulators(session, output_of)
     found = [

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.config import Settings, settings
 from api.db import make_engine, migrate
-from api.routes import fhir, nhsa, persons, policies, posthoc, reconciliations, settlements
+from api.routes import fhir, insurers, nhsa, persons, policies, posthoc, reconciliations, settlements
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
 
@@ -31,7 +31,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     app.state.policy = compile_policy(load_policy(config.policy))
     app.state.settings = config
     errors.install(app)
-    for module in (settlements, persons, policies, reconciliations, posthoc, nhsa, fhir):
+    for module in (settlements, persons, policies, reconciliations, posthoc, insurers, nhsa, fhir):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["service"], summary="Liveness: the database answers")
