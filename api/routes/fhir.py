@@ -27,7 +27,15 @@ def _resource(body: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=FHIR_JSON)
 
 
-def _submit(body: dict[str, Any], session: Any, caller: Any, policy: Any, key: str | None) -> Response:
+@router.post("/Claim", response_class=Response, summary="Submit a Claim (use claim: settle; predetermination: trial)")
+@router.post("/Claim/$submit", response_class=Response, summary="The $submit operation: same as POST /fhir/Claim")
+def submit(
+    body: Annotated[dict[str, Any], Body(media_type=FHIR_JSON)],
+    session: WriteSessionDep,
+    caller: CallerDep,
+    policy: PolicyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     caller.require("settle")
     try:
         claim = read_claim(body)
@@ -38,33 +46,10 @@ def _submit(body: dict[str, Any], session: Any, caller: Any, policy: Any, key: s
         if claim.use == "predetermination":
             return _resource(claim_response(claim, service.pre_settle(session, caller, native, policy)))
         if claim.use != "claim":
-            raise Problem(
-                422, "unsupported_use", f"Claim.use {claim.use!r}: only claim and predetermination", "Claim.use"
-            )
-        done = service.settle(session, caller, native, policy, key)
+            reason = f"Claim.use {claim.use!r}: only claim and predetermination"
+            raise Problem(422, "unsupported_use", reason, "Claim.use")
+        done = service.settle(session, caller, native, policy, idempotency_key)
     return _resource(claim_response(claim, SettlementOut.model_validate_json(done.body)), done.status)
-
-
-@router.post("/Claim", response_class=Response, summary="Submit a Claim (use claim: settle; predetermination: trial)")
-def submit(
-    body: Annotated[dict[str, Any], Body(media_type=FHIR_JSON)],
-    session: WriteSessionDep,
-    caller: CallerDep,
-    policy: PolicyDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    return _submit(body, session, caller, policy, idempotency_key)
-
-
-@router.post("/Claim/$submit", response_class=Response, summary="The $submit operation: same as POST /fhir/Claim")
-def submit_operation(
-    body: Annotated[dict[str, Any], Body(media_type=FHIR_JSON)],
-    session: WriteSessionDep,
-    caller: CallerDep,
-    policy: PolicyDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    return _submit(body, session, caller, policy, idempotency_key)
 
 
 @router.get(
