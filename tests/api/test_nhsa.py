@@ -136,15 +136,39 @@ def test_2303_pre_settles_and_stores_nothing(server: Server) -> None:
         assert {row["cum"] for row in nothing["output"]["cuminfo"]} == {0.0}
 
 
-def test_outpatient_2206_2207_2208_with_a_charge_batch(server: Server) -> None:
+def test_outpatient_2207_equals_native_and_cli_and_2208_reverses_it(server: Server, tmp_path: Path) -> None:
+    """门诊慢特病 1,200.00 (100.00 全自费), E11.9, level 2, 低保 from exp_content: basic 60% × 1,100 =
+    660.00, 大病 0 (below 7,500), 救助 75% × 440 = 330.00, the person pays 210.00."""
     ids = _fresh()
-    with server.client() as hospital:
-        trial = ok(hospital, request("2206-pre-settle", **ids))["setlinfo"]
-        settled = ok(hospital, request("2207-settle", **ids))["setlinfo"]
-        assert trial["hifp_pay"] == settled["hifp_pay"] == 660.0  # chronic 60% of 1,100.00, no identity
-        assert settled["mdtrt_id"] == ids["mdtrt_id"]
+    extension = {"relief_category": "dibao", "valid_from": "2025-01-01"}
+    with server.client() as hospital, server.client("admin") as admin:
+        trial = ok(hospital, request("2206-pre-settle", **ids, exp_content=json.dumps(extension)))["setlinfo"]
+        settled = ok(hospital, request("2207-settle", **ids, exp_content=extension))["setlinfo"]
+        twin = register(admin, "dibao", "2025-01-01")
+        native = {"claim_id": new_id("C"), "person_id": twin, "med_type": "14", "hospital_level": 2}
+        native |= {"settle_date": "2025-03-01", "diagnosis": "E11.9", "medfee_sumamt": "1200.00"}
+        native |= {"fulamt_ownpay_amt": "100.00"}
+        same = hospital.post("/v1/settlements", json=native).json()
         reversed_ = ok(hospital, request("2208-reversal", setl_id=settled["setl_id"], psn_no=ids["psn_no"]))
-        assert reversed_["setlinfo"]["hifp_pay"] == -660.0
+    claims = tmp_path / "claims.csv"
+    row = {**native, "category": "dibao", "accident": "0", "overlmt_selfpay": "0", "preselfpay_amt": "0"}
+    pd.DataFrame([row]).to_csv(claims, index=False)
+    assert medrelief({**os.environ}, "settle", str(claims), "--out", str(tmp_path / "out.csv")).returncode == 0
+    cli = pd.read_csv(tmp_path / "out.csv", dtype=str).iloc[0]
+    assert (settled["hifp_pay"], settled["maf_pay"], settled["psn_part_amt"]) == (660.0, 330.0, 210.0)
+    for field in (
+        "inscp_scp_amt",
+        "act_pay_dedc",
+        "hifp_pay",
+        "hifmi_pay",
+        "maf_pay",
+        "fund_pay_sumamt",
+        "psn_part_amt",
+    ):
+        assert Decimal(str(trial[field])) == Decimal(str(settled[field])) == Decimal(same[field]) == Decimal(cli[field])
+    assert settled["mdtrt_id"] == ids["mdtrt_id"]
+    assert reversed_["setlinfo"]["hifp_pay"] == -660.0
+    assert reversed_["setlinfo"]["maf_pay"] == -330.0
 
 
 def test_3201_totals_equal_the_statement_and_3202_lists_the_detail(server: Server, tmp_path: Path) -> None:
