@@ -63,6 +63,20 @@ _CATEGORIES = sa.select(_I.category).where(
 _ACCUMULATORS = sa.select(_A.layer, _A.bucket, _A.base_cum, _A.paid_cum, _A.claims).where(
     (_A.person_id == sa.bindparam("p")) & (_A.year == sa.bindparam("y"))
 )
+_ACCUMULATOR_UPDATE = (
+    sa.update(_TABLES["accumulator"])
+    .where(
+        (_A.person_id == sa.bindparam("p"))
+        & (_A.year == sa.bindparam("y"))
+        & (_A.layer == sa.bindparam("l"))
+        & (_A.bucket == sa.bindparam("b"))
+    )
+    .values(base_cum=sa.bindparam("base"), paid_cum=sa.bindparam("paid"), claims=sa.bindparam("n"))
+)
+_ACCUMULATOR_INSERT = sa.insert(_TABLES["accumulator"])
+_ACCUMULATOR_FIELDS = {
+    "person_id": "p", "year": "y", "layer": "l", "bucket": "b", "base_cum": "base", "paid_cum": "paid", "claims": "n"
+}  # fmt: skip
 _ACTIVE = (_S.kind == "settlement") & (_S.status == "settled")
 _ACTIVE_CLAIM = (
     sa.select(_S.setl_id)
@@ -130,7 +144,6 @@ def write_accumulators(
     session: Session, person_id: str, year: int, stored: set[Key], new: dict[Key, tuple[int, int, int]]
 ) -> None:
     """Make the stored accumulators of a person-year equal ``new`` (rows updated, added or zeroed)."""
-    table = _TABLES["accumulator"]
     rows = [
         {"p": person_id, "y": year, "l": key[0], "b": key[1], "base": base, "paid": paid, "n": claims}
         for key in sorted(stored | set(new))
@@ -139,29 +152,9 @@ def write_accumulators(
     updates = [r for r in rows if (r["l"], r["b"]) in stored]
     inserts = [r for r in rows if (r["l"], r["b"]) not in stored]
     if updates:
-        where = (
-            (table.c.person_id == sa.bindparam("p"))
-            & (table.c.year == sa.bindparam("y"))
-            & (table.c.layer == sa.bindparam("l"))
-            & (table.c.bucket == sa.bindparam("b"))
-        )
-        values: dict[str, Any] = {
-            "base_cum": sa.bindparam("base"),
-            "paid_cum": sa.bindparam("paid"),
-            "claims": sa.bindparam("n"),
-        }
-        session.execute(sa.update(table).where(where).values(values), updates)
+        session.execute(_ACCUMULATOR_UPDATE, updates)
     if inserts:
-        fields = {
-            "person_id": "p",
-            "year": "y",
-            "layer": "l",
-            "bucket": "b",
-            "base_cum": "base",
-            "paid_cum": "paid",
-            "claims": "n",
-        }
-        session.execute(sa.insert(table), [{c: r[k] for c, k in fields.items()} for r in inserts])
+        session.execute(_ACCUMULATOR_INSERT, [{c: r[k] for c, k in _ACCUMULATOR_FIELDS.items()} for r in inserts])
 
 
 def active_settlements(session: Session, person_id: str, year: int) -> list[Settlement]:
