@@ -13,7 +13,8 @@ A Claim becomes a native claim:
   ``fulamt_ownpay``, ``overlmt_selfpay`` or ``preselfpay`` are those parts, the rest is in-policy.
 
 The response has, per item and in ``total``, the adjudications ``submitted``, ``eligible``,
-``deductible`` and one ``benefit`` per layer (the extension :data:`LAYER` names it with the
+``deductible`` and one ``benefit`` per layer (the in-policy items share them pro rata to their
+net, exact to the fen) (the extension :data:`LAYER` names it with the
 policy's ``fund_pay_type``), plus the patient's share (:data:`PATIENT_SHARE`). The
 ExplanationOfBenefit adds ``benefitBalance``: per cap bucket, the cap, what was used and what is
 left. Money is CNY with two decimals, exact to the fen.
@@ -25,10 +26,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from fhir.resources.R4B.claim import Claim
 from pydantic import ValidationError
 
 from api.schemas import AccumulatorsOut, ClaimIn, SettlementOut
+from settlement.supplementary import allocate
 
 BASE = "https://medrelief.dev/fhir"
 MED_TYPE = f"{BASE}/CodeSystem/med_type"
@@ -166,17 +169,42 @@ def adjudications(out: SettlementOut) -> list[dict[str, Any]]:
     ]
 
 
+def _fen(amount: Decimal) -> int:
+    return int(amount * 100)
+
+
+def _shares(amount: Decimal, weights: np.ndarray[Any, np.dtype[np.int64]]) -> list[Decimal]:
+    """``amount`` split over the in-policy items pro rata to their net, exact to the fen (largest remainder)."""
+    return [Decimal(int(f)) / 100 for f in allocate(_fen(amount), weights)]
+
+
 def _item_adjudications(claim: Claim, out: SettlementOut) -> list[dict[str, Any]]:
-    """Per item: a self-pay part is submitted with nothing eligible; the in-policy items share the result."""
-    items = []
-    for item in claim.item or []:
-        net = _cny(item.net, "Claim.item.net")
-        if set(_codes(item.category, BILL_PART)) & set(SELF_PAY):
-            rows = [_adjudication("submitted", net), _adjudication("eligible", Decimal(0))]
+    """Per item: a self-pay part (全自费, 超限价, 先行自付) is submitted, nothing eligible, all the
+    patient's; the in-policy items share the deductible and each layer's benefit pro rata to their
+    net (largest remainder, so every column adds up to the total to the fen)."""
+    items = claim.item or []
+    nets = [_cny(item.net, f"Claim.item[{i}].net") for i, item in enumerate(items)]
+    own = [bool(set(_codes(item.category, BILL_PART)) & set(SELF_PAY)) for item in items]
+    weights = np.array([_fen(n) for n, o in zip(nets, own, strict=True) if not o], dtype=np.int64)
+    split = iter(
+        zip(
+            _shares(out.act_pay_dedc, weights),
+            *[_shares(line.paid, weights) for line in out.lines],
+            strict=True,
+        )
+    )
+    entries = []
+    for item, net, self_pay in zip(items, nets, own, strict=True):
+        rows = [_adjudication("submitted", net)]
+        if self_pay:
+            rows += [_adjudication("eligible", Decimal(0)), _adjudication("patient-share", net, PATIENT_SHARE)]
         else:
-            rows = [_adjudication("submitted", net), _adjudication("eligible", net)]
-        items.append({"itemSequence": item.sequence, "adjudication": rows})
-    return items
+            deductible, *benefits = next(split)
+            rows += [_adjudication("eligible", net), _adjudication("deductible", deductible)]
+            rows += [_adjudication("benefit", b, layer=line) for b, line in zip(benefits, out.lines, strict=True)]
+            rows.append(_adjudication("patient-share", net - sum(benefits, Decimal(0)), PATIENT_SHARE))
+        entries.append({"itemSequence": item.sequence, "adjudication": rows})
+    return entries
 
 
 def _common(claim: Claim, out: SettlementOut) -> dict[str, Any]:

@@ -79,6 +79,8 @@ def test_claim_settles_and_matches_the_native_api(server: Server) -> None:
     }
     assert items[2]["eligible"] == 0  # the 全自费 item
     assert items[1]["eligible"] == 60000
+    assert items[1]["deductible"] == 500
+    assert items[1]["patient-share"] == 2303.75  # the in-policy item's share; the 全自费 item bears 1,000.00
 
 
 def test_submit_operation_predetermination_stores_nothing(server: Server) -> None:
@@ -134,3 +136,32 @@ def test_errors_are_operation_outcomes(server: Server) -> None:
     assert mismatch.status_code == 422
     assert "not the sum of the items" in mismatch.json()["issue"][0]["diagnostics"]
     assert not_a_claim.status_code == 422
+
+
+def test_items_share_each_layer_pro_rata_to_the_fen(server: Server) -> None:
+    """The in-policy 60,000.00 billed as two items of 36,000.00 and 24,000.00 (60% / 40%): basic
+    47,600.00 → 28,560.00 + 19,040.00; 大病 3,185.00 → 1,911.00 + 1,274.00; 救助 6,911.25 →
+    4,146.75 + 2,764.50; deductible 500.00 → 300.00 + 200.00."""
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, "dibao", "2025-01-01")
+        claim = sample("claim", person)
+        first = claim["item"][0]
+        second = {**first, "sequence": 3, "net": {"value": 24000.00, "currency": "CNY"}}
+        claim["item"] = [{**first, "net": {"value": 36000.00, "currency": "CNY"}}, claim["item"][1], second]
+        response = post(hospital, claim).json()
+    ClaimResponse.model_validate(response)
+    by_item = {}
+    for item in response["item"]:
+        amounts = {}
+        for a in item["adjudication"]:
+            layer = [e["valueCoding"]["code"] for e in a.get("extension", []) if e["url"] == LAYER]
+            amounts[layer[0] if layer else _code(a["category"])] = Decimal(str(a["amount"]["value"]))
+        by_item[item["itemSequence"]] = amounts
+    assert (by_item[1]["390100"], by_item[3]["390100"]) == (Decimal("28560"), Decimal("19040"))
+    assert (by_item[1]["390200"], by_item[3]["390200"]) == (Decimal("1911"), Decimal("1274"))
+    assert (by_item[1]["610100"], by_item[3]["610100"]) == (Decimal("4146.75"), Decimal("2764.5"))
+    assert (by_item[1]["deductible"], by_item[3]["deductible"]) == (Decimal("300"), Decimal("200"))
+    assert by_item[2]["patient-share"] == Decimal("1000")  # the 全自费 item
+    total = totals(response)
+    for column in ("390100", "390200", "610100", "999109", "deductible", "patient-share", "submitted", "eligible"):
+        assert sum(amounts.get(column, Decimal(0)) for amounts in by_item.values()) == total[column], column
