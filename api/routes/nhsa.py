@@ -24,7 +24,7 @@ from sqlmodel import Session
 from api import export, service, store
 from api.auth import Caller
 from api.caps import caps_left
-from api.deps import CallerDep, PolicyDep, WriteSessionDep, writing
+from api.deps import CallerDep, PolicyDep, SessionDep, WriteSessionDep, writing
 from api.errors import Problem
 from api.models import Settlement
 from api.nhsa import (
@@ -148,9 +148,8 @@ def _readable(call: Call, setl_id: str, psn_no: str | None) -> Settlement:
 def reverse(call: Call) -> dict[str, Any]:
     call.caller.require("settle")
     data: ReverseData = parse(ReverseData, data_of(call.envelope), "input.data")
-    _readable(call, data.setl_id, data.psn_no)
-    call.session.rollback()
     with writing(call.session):
+        _readable(call, data.setl_id, data.psn_no)
         done = service.reverse(call.session, call.caller, data.setl_id, call.policy, call.key)
     return _settlement_output(call, SettlementOut.model_validate_json(done.body), call.envelope.msgid)
 
@@ -240,6 +239,8 @@ HANDLERS: dict[str, Callable[[Call], dict[str, Any]]] = {
     "3201": totals,
     "3202": detail,
 }
+READING = frozenset({"5203", "5206", "3201", "3202"})
+"""Transactions that only read (the others take the write turn themselves)."""
 
 
 @router.post("/nhsa", summary="Platform transactions in the national envelope (infno, msgid, input → infcode, output)")
@@ -257,7 +258,11 @@ def transaction(
         handler = HANDLERS.get(envelope.infno)
         if handler is None:
             raise InputError("infno", f"transaction {envelope.infno} is not offered (offered: {sorted(HANDLERS)})")
-        return JSONResponse(reply(envelope, handler(Call(session, caller, policy, envelope))))
+        call = Call(session, caller, policy, envelope)
+        if envelope.infno in READING:
+            with writing(session):  # on SQLite this session begins IMMEDIATE: take the process's turn
+                return JSONResponse(reply(envelope, handler(call)))
+        return JSONResponse(reply(envelope, handler(call)))
     except InputError as exc:
         return JSONResponse(reply(envelope, None, str(exc)))
     except Problem as exc:
@@ -279,7 +284,7 @@ FILE_COLUMNS = [
 
 @router.get("/nhsa/files/{file_qury_no}", response_class=Response, summary="The detail file of a 3202 (CSV, yuan)")
 def detail_file(
-    file_qury_no: Annotated[str, Path(pattern=r"^[0-9]{16}[01A]$")], session: WriteSessionDep, caller: CallerDep
+    file_qury_no: Annotated[str, Path(pattern=r"^[0-9]{16}[01A]$")], session: SessionDep, caller: CallerDep
 ) -> Response:
     try:
         begin, end = date.fromisoformat(_iso(file_qury_no[:8])), date.fromisoformat(_iso(file_qury_no[8:16]))
