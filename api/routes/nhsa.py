@@ -40,7 +40,7 @@ from api.nhsa import (
     setldetail,
     setlinfo,
 )
-from api.schemas import SettlementOut, Text
+from api.schemas import ClaimIn, SettlementOut, Text
 from tiers.tables import CompiledPolicy
 
 router = APIRouter(tags=["nhsa"])
@@ -78,7 +78,7 @@ class AccumulatorData(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     psn_no: Text
-    cum_ym: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+    cum_ym: Annotated[str, Field(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
 
 
 Signed = Annotated[Decimal, Field(max_digits=16, decimal_places=2)]
@@ -106,7 +106,7 @@ def _settlement_output(call: Call, out: SettlementOut, msgid: str | None) -> dic
     return {"setlinfo": setlinfo(out, msgid, insutype), "setldetail": setldetail(out)}
 
 
-def _claim(call: Call) -> tuple[Any, Callable[[], None], str]:
+def _claim(call: Call) -> tuple[ClaimIn, Callable[[], None], str]:
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
     if data.insutype and data.insutype != call.policy.policy.insutype:
         reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.policy.policy.insutype})"
@@ -168,7 +168,7 @@ def accumulators(call: Call) -> dict[str, Any]:
     on = call.envelope.inf_time.date() if call.envelope.inf_time else date.today()
     if data.cum_ym:
         year, month = int(data.cum_ym[:4]), int(data.cum_ym[4:])
-        on = (pd.Timestamp(year=year, month=min(max(month, 1), 12), day=1) + pd.offsets.MonthEnd(0)).date()
+        on = (pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)).date()
     categories = store.categories_on(call.session, data.psn_no, on)
     out = caps_left(
         call.policy, data.psn_no, on.year, on, categories, store.accumulator_rows(call.session, data.psn_no, on.year)
