@@ -119,6 +119,15 @@ def _wrk_level(server: Server, persons: int, concurrency: int, seconds: float) -
     errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
     errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
     p50, p99 = (_ms(re.search(rf"\s{q}%\s+([\d.]+\w+)", text).group(1)) for q in ("50", "99"))  # type: ignore[union-attr]
+    average = _ms(re.search(r"Latency\s+([\d.]+\w+)", text).group(1))  # type: ignore[union-attr]
+    busy = average * total / 1e3 / concurrency
+    if busy > 1.05 * seconds:
+        # each connection cannot have waited longer than the run lasted: these latencies are wrong
+        print(
+            f"warning: wrk's latencies add up to {busy:.1f} s per connection in a {seconds:.0f} s run; "
+            "its percentiles are not trustworthy here — measure latency with --client python",
+            flush=True,
+        )
     return total - errors, errors, p50, p99
 
 
