@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api import store
@@ -281,9 +282,13 @@ def ensure_identities(
 ) -> list[ResettlementOut]:
     """Register the person if new and record identities not yet known (a back-dated one re-settles)."""
     if session.get(Person, person_id) is None:
-        session.add(Person(person_id=person_id))
-        session.flush()
-        store.audit(session, actor, "register", "person", person_id, identities=len(identities))
+        try:
+            with session.begin_nested():  # a concurrent first sight of the same person may win the insert
+                session.add(Person(person_id=person_id))
+        except IntegrityError:
+            pass
+        else:
+            store.audit(session, actor, "register", "person", person_id, identities=len(identities))
     store.lock_person(session, person_id)
     known = {
         (i.category, i.valid_from, i.valid_to)

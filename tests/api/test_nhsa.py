@@ -230,3 +230,27 @@ def test_errors_come_back_in_the_envelope(server: Server) -> None:
     anonymous = httpx.post(server.base_url + "/nhsa", json=request("2304-settle"))
     assert anonymous.status_code == 401
     assert anonymous.json()["infcode"] == -1
+
+
+def test_first_sight_of_a_person_from_parallel_messages(server: Server) -> None:
+    """Eight settlements of one new person at once: the person is registered once, every message
+    settles, the identity is recorded once and the books add up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    person = new_id("NP")
+
+    def one(i: int) -> dict[str, Any]:
+        with server.client() as hospital:
+            return call(
+                hospital,
+                request("2304-settle", psn_no=person, mdtrt_id=f"{person}-{i}", medfee_sumamt=1000, inscp_scp_amt=1000),
+            )
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(8)))
+    assert [a["infcode"] for a in answers] == [0] * 8, [a["err_msg"] for a in answers]
+    with server.client("admin") as admin:
+        registered = admin.get(f"/v1/persons/{person}").json()
+    assert [i["category"] for i in registered["identities"]] == ["dibao"]
+    checked = medrelief({**os.environ, "DATABASE_URL": server.database_url}, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
