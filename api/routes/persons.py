@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api import service, store
@@ -46,7 +47,10 @@ def register(body: PersonIn, session: WriteSessionDep, caller: CallerDep) -> Per
             raise Problem(409, "person_exists", f"person {body.person_id} is already registered", "person_id")
         person = Person(person_id=body.person_id, name=body.name, id_number=body.id_number)
         session.add(person)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError as exc:  # registered by a concurrent request since the check above
+            raise Problem(409, "person_exists", f"person {body.person_id} is already registered", "person_id") from exc
         for identity in body.identities:
             session.add(Identity(person_id=body.person_id, **identity.model_dump()))
         store.audit(
