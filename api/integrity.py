@@ -14,6 +14,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.models import Accumulator, Adjustment, PostHocPayment, Settlement, SettlementLine
+from api.second_payout import program_id
+from settlement.supplementary import funded_layer
 from tiers.tables import CompiledPolicy
 
 Totals = dict[tuple[str, int, str], int]  # (person, year, output) → fen
@@ -54,7 +56,9 @@ def problems(session: Session, policy: CompiledPolicy) -> list[str]:
     output_of = {layer.id: layer.output for layer in policy.layers}
     by_settlements = _paid_by_settlements(session, tuple(dict.fromkeys(output_of.values())))
     output_of |= {program.id: program.output for program in policy.policy.post_hoc}
-    output_of |= {f"{la.id}_second_payout": la.output for la in policy.policy.layers if la.funding is not None}
+    funded = funded_layer(policy.policy)
+    if funded is not None:
+        output_of[program_id(funded)] = funded.output
     _paid_post_hoc(session, output_of, by_settlements)
     by_accumulators = _paid_by_accumulators(session, output_of)
     found = [

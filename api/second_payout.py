@@ -23,9 +23,8 @@ from api import store
 from api.errors import Problem
 from api.models import now
 from api.posthoc import person_years
-from settlement.supplementary import account, insured_categories
+from settlement.supplementary import account, funded_layer, insured_categories, year_terms
 from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
-from tiers.params import value_at
 from tiers.schema import Layer
 from tiers.tables import CompiledPolicy
 
@@ -37,11 +36,11 @@ def program_id(layer: Layer) -> str:
     return f"{layer.id}_{BUCKET}"
 
 
-def funded_layer(policy: CompiledPolicy) -> Layer:
-    for layer in policy.policy.layers:
-        if layer.funding is not None and layer.funding.second_payout:
-            return layer
-    raise Problem(422, "no_second_payout", f"policy {policy.id} has no premium-funded layer with a second payout")
+def _paying_layer(policy: CompiledPolicy) -> Layer:
+    layer = funded_layer(policy.policy)
+    if layer is None or layer.funding is None or not layer.funding.second_payout:
+        raise Problem(422, "no_second_payout", f"policy {policy.id} has no premium-funded layer with a second payout")
+    return layer
 
 
 def insured_persons(session: Session, year: int, covered: frozenset[str] | None) -> int:
@@ -63,20 +62,16 @@ def _already(session: Session, program: str, year: int) -> None:
 
 def run(session: Session, actor: str, year: int, policy: CompiledPolicy, insured: int | None) -> dict[str, Any]:
     """Compute, allocate and post the year's second payout (see the module docstring)."""
-    layer = funded_layer(policy)
-    funding = layer.funding
-    assert funding is not None
+    layer = _paying_layer(policy)
     program = program_id(layer)
     _already(session, program, year)
     covered = insured_categories(layer)
     years = person_years(session, year)
-    in_cover = years["category"].map(lambda c: covered is None or CATEGORIES[c] in covered).to_numpy(bool)
-    members = years[in_cover]
+    names = np.asarray(CATEGORIES)[years["category"].to_numpy(np.int64)]
+    members = years if covered is None else years[np.isin(names, list(covered))]
     remaining = (members["inscp_scp_amt"] - members[list(PAYMENT_COLUMNS)].sum(axis=1)).clip(lower=0)
     count = insured if insured is not None else insured_persons(session, year, covered)
-    on = date(year, 1, 1)
-    per_person = int((value_at(funding.premium_per_person, on).value or Decimal(0)) * 100)
-    floor = value_at(funding.loss_ratio_floor, on).value or Decimal(0)
+    per_person, floor = year_terms(layer, year)
     paid = int(years[layer.output].sum()) if len(years) else 0
     result, shares = account(year, count, per_person, floor, paid, remaining.to_numpy(np.int64))
     run_id = store.new_id("T")

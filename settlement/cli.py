@@ -28,12 +28,18 @@ from settlement.simulation.cli import simulate_command
 from settlement.statement import MONEY as STATEMENT_MONEY
 from settlement.statement import monthly, render_html
 from settlement.statement import totals as statement_totals
-from settlement.supplementary import YearAccount, account, insured_categories, remaining_selfpay
+from settlement.supplementary import (
+    YearAccount,
+    account,
+    funded_layer,
+    insured_categories,
+    remaining_selfpay,
+    year_terms,
+)
 from settlement.terminal import console
 from settlement.terminal import fail as _fail
 from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
 from tiers.loader import PolicyError, bundled_names, load_policy
-from tiers.params import value_at
 from tiers.schema import Layer, Policy
 from tiers.tables import compile_policy
 from tiers.view import policy_rows
@@ -188,10 +194,10 @@ def reconcile_command(
 
 
 def _funded_layer(policy: Policy) -> Layer:
-    for layer in policy.layers:
-        if layer.output == "supp_pay" and layer.funding is not None:
-            return layer
-    raise PolicyError(policy.id, "layers", "no supplementary layer (output supp_pay) with a funding block")
+    layer = funded_layer(policy)
+    if layer is None:
+        raise PolicyError(policy.id, "layers", "no supplementary layer (output supp_pay) with a funding block")
+    return layer
 
 
 @app.command("second-payout")
@@ -213,18 +219,13 @@ def second_payout_command(
     category = np.asarray(CATEGORIES, dtype=object)[table.category]
     frame = frame.assign(person_id=table.persons[table.person], year=table.year, category=category)
     people = remaining_selfpay(frame if covered is None else frame[frame["category"].isin(covered)])
-    funding = layer.funding
-    assert funding is not None
     accounts, parts = [], []
     for year in sorted(set(frame["year"].tolist())):
         mine = people[people["year"] == year]
-        per_person = value_at(funding.premium_per_person, date(year, 1, 1)).value
-        floor = value_at(funding.loss_ratio_floor, date(year, 1, 1)).value
-        assert per_person is not None
-        assert floor is not None
+        per_person, floor = year_terms(layer, year)
         paid = int(frame.loc[frame["year"] == year, "supp_pay"].sum())
         remaining = np.maximum(mine["remaining"].to_numpy(np.int64), 0)
-        result, shares = account(year, insured, int(per_person * 100), floor, paid, remaining)
+        result, shares = account(year, insured, per_person, floor, paid, remaining)
         accounts.append(result)
         parts.append(mine.assign(second_payout=shares))
     allocation = pd.concat(parts, ignore_index=True)[["person_id", "year", "remaining", "paid", "second_payout"]]

@@ -12,6 +12,7 @@ fen; what no one can take is reported as undistributed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
@@ -19,7 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement.money import round_half_up
-from tiers.schema import Layer
+from tiers.params import value_at
+from tiers.schema import Layer, Policy
 from tiers.tables import RATIO_SCALE
 
 I64 = npt.NDArray[np.int64]
@@ -63,6 +65,21 @@ def allocate(amount: int, remaining: I64) -> I64:
     order = np.lexsort((np.arange(len(remaining)), -remainders))
     shares[order[:left]] += 1
     return shares
+
+
+def funded_layer(policy: Policy) -> Layer | None:
+    """The policy's premium-funded layer (the one with a ``funding`` block), if any."""
+    return next((layer for layer in policy.layers if layer.funding is not None), None)
+
+
+def year_terms(layer: Layer, year: int) -> tuple[int, Decimal]:
+    """Premium per insured person (fen) and loss-ratio floor in force on 1 January of ``year``."""
+    funding = layer.funding
+    if funding is None:
+        raise ValueError(f"layer {layer.id} has no funding block")
+    on = date(year, 1, 1)
+    premium = value_at(funding.premium_per_person, on).value or Decimal(0)
+    return int(premium * 100), value_at(funding.loss_ratio_floor, on).value or Decimal(0)
 
 
 def insured_categories(layer: Layer) -> frozenset[str] | None:

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Body, Path
 from fastapi.responses import JSONResponse, Response
@@ -41,6 +42,7 @@ from api.nhsa import (
     setlinfo,
 )
 from api.schemas import ClaimIn, SettlementOut, Text
+from settlement.money import fen_to_yuan_text
 from tiers.tables import CompiledPolicy
 
 router = APIRouter(tags=["nhsa"])
@@ -189,14 +191,22 @@ def accumulators(call: Call) -> dict[str, Any]:
     return {"psn_no": data.psn_no, "relief_category": out.category, "cuminfo": rows}
 
 
-def _books(call: Call, data: StatementData) -> pd.DataFrame:
-    frame = export.settlements(call.session, data.stmt_begndate, data.stmt_enddate)
-    mine = frame[frame["institution_id"] == call.caller.institution_id]
-    if data.insutype:
-        mine = mine[mine["insutype"] == data.insutype]
-    if data.refd_setl_flag is not None:
-        mine = mine[mine["refd_setl_flag"] == int(data.refd_setl_flag)]
+def _period_books(
+    session: Session, institution: str, begin: date, end: date, flag: str | None, insutype: str | None = None
+) -> pd.DataFrame:
+    """The institution's settlement and reversal rows of a period (only one kind when ``flag`` is given)."""
+    frame = export.settlements(session, begin, end)
+    mine = frame[frame["institution_id"] == institution]
+    if insutype:
+        mine = mine[mine["insutype"] == insutype]
+    if flag is not None:
+        mine = mine[mine["refd_setl_flag"] == int(flag)]
     return mine
+
+
+def _books(call: Call, data: StatementData) -> pd.DataFrame:
+    begin, end, flag = data.stmt_begndate, data.stmt_enddate, data.refd_setl_flag
+    return _period_books(call.session, call.caller.institution_id, begin, end, flag, data.insutype)
 
 
 def _compare(call: Call, data: StatementData) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -291,10 +301,7 @@ def detail_file(
     except ValueError as exc:
         raise Problem(404, "file_not_found", f"no detail file {file_qury_no}", "file_qury_no") from exc
     flag = None if file_qury_no[16] == "A" else file_qury_no[16]
-    frame = export.settlements(session, begin, end)
-    frame = frame[frame["institution_id"] == caller.institution_id]
-    if flag is not None:
-        frame = frame[frame["refd_setl_flag"] == int(flag)]
+    frame = _period_books(session, caller.institution_id, begin, end, flag)
     rows = pd.DataFrame(
         {
             "psn_no": frame["person_id"],
@@ -302,8 +309,8 @@ def detail_file(
             "setl_id": frame["setl_id"],
             "stmt_rslt": "0",
             "refd_setl_flag": frame["refd_setl_flag"],
-            "medfee_sumamt": frame["medfee_sumamt"].map(lambda f: f"{store.yuan(int(f)):.2f}"),
-            "fund_pay_sumamt": frame["fund_pay_sumamt"].map(lambda f: f"{store.yuan(int(f)):.2f}"),
+            "medfee_sumamt": fen_to_yuan_text(frame["medfee_sumamt"].to_numpy(np.int64)),
+            "fund_pay_sumamt": fen_to_yuan_text(frame["fund_pay_sumamt"].to_numpy(np.int64)),
             "acct_pay": "0.00",
         },
         columns=FILE_COLUMNS,

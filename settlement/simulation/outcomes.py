@@ -20,8 +20,6 @@ Per scenario and replication:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date
-from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +27,8 @@ import pandas as pd
 
 from settlement.money import mean_half_up
 from settlement.simulation.blocks import GROUP_FIELDS, PERSON_MONEY, BlockResult
-from settlement.supplementary import account, insured_categories
+from settlement.supplementary import account, funded_layer, insured_categories, year_terms
 from tiers.codes import CATEGORIES, MED_TYPES, PAYMENT_COLUMNS
-from tiers.params import value_at
 from tiers.reforms import BASELINE
 from tiers.schema import Layer, Policy
 
@@ -192,21 +189,17 @@ def winners(result: BlockResult) -> pd.DataFrame:
 
 def supplementary(result: BlockResult, policies: dict[str, Policy], year: int) -> pd.DataFrame:
     rows = []
-    on = date(year, 1, 1)
     for name, outcome in result.outcomes.items():
-        funded = [la for la in policies[name].layers if la.funding is not None]
-        if not funded:
+        layer = funded_layer(policies[name])
+        if layer is None or layer.funding is None:
             continue
-        layer, funding = funded[0], funded[0].funding
-        assert funding is not None
         covered = insured_categories(layer)
         insured = (
             int(np.isin(np.asarray(CATEGORIES)[result.category], list(covered)).sum())
             if covered
             else len(result.category)
         )
-        per_person = int((value_at(funding.premium_per_person, on).value or Decimal(0)) * 100)
-        floor = value_at(funding.loss_ratio_floor, on).value or Decimal(0)
+        per_person, floor = year_terms(layer, year)
         paid = int(outcome.person[layer.output].sum())
         year_account, _ = account(year, insured, per_person, floor, paid, np.zeros(0, np.int64))
         rows.append(
@@ -218,7 +211,7 @@ def supplementary(result: BlockResult, policies: dict[str, Policy], year: int) -
                 "paid": paid,
                 "loss_ratio": float(year_account.loss_ratio),
                 "loss_ratio_floor": float(floor),
-                "second_payout_due": year_account.due if funding.second_payout else 0,
+                "second_payout_due": year_account.due if layer.funding.second_payout else 0,
             }
         )
     columns = ["scenario", "layer", "insured", "premium", "paid", "loss_ratio", "loss_ratio_floor", "second_payout_due"]
