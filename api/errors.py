@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.nhsa import reply
 from settlement.accumulators import AccumulatorError
 from settlement.claims import ClaimValidationError
 
@@ -77,8 +78,6 @@ def _outcome(status: int, detail: str, param: str | None) -> JSONResponse:
 
 
 def _envelope_error(status: int, message: str) -> JSONResponse:
-    from api.nhsa import reply  # the envelope's shape lives with the rest of the platform mapping
-
     kept = status in (401, 403, 405, 500)
     return JSONResponse(reply(None, None, message), status_code=status if kept else 200)
 
