@@ -13,12 +13,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,20 +33,33 @@ def is_sqlite(engine: Engine | Connection) -> bool:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000", "foreign_keys=ON"):
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
+BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another process's write transaction."""
 READ_ONLY = "medrelief_read_only"
 """Execution option marking a reader's connection (:func:`reader`)."""
+NO_WAIT = "medrelief_no_wait"
+"""Execution option: take SQLite's write lock now or fail at once (:func:`immediate_writer`)."""
 
 
 def _sqlite_begin(connection: Any) -> None:
     # A writer takes the write lock at once, before reading what it will change; a reader's
     # deferred transaction reads a consistent snapshot (WAL) and never blocks a writer.
-    read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    options = connection.get_execution_options()
+    if options.get(READ_ONLY, False):
+        connection.exec_driver_sql("BEGIN")
+    elif options.get(NO_WAIT, False):
+        connection.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def reader(engine: Engine) -> Engine:
@@ -66,10 +82,48 @@ def write_gate(engine: Engine | Connection) -> Iterator[None]:
     if not is_sqlite(engine):
         yield
         return
-    with _gates_lock:
-        gate = _gates.setdefault(str(engine.engine.url), threading.Lock())
-    with gate:
+    with _gate(engine):
         yield
+
+
+def _gate(engine: Engine | Connection) -> threading.Lock:
+    with _gates_lock:
+        return _gates.setdefault(str(engine.engine.url), threading.Lock())
+
+
+@contextmanager
+def immediate_writer(engine: Engine) -> Iterator[Session | None]:
+    """A SQLite write transaction begun at once on this thread, or ``None`` if that would wait.
+
+    ``None`` on PostgreSQL (run writers on threads there: they wait on the network), when this
+    process's write gate is taken, or when another process holds SQLite's write lock. The
+    session is rolled back on the way out (nothing is left open after a commit).
+    """
+    if not is_sqlite(engine):
+        yield None
+        return
+    gate = _gate(engine)
+    if not gate.acquire(blocking=False):
+        yield None
+        return
+    try:
+        with Session(_no_wait(engine), expire_on_commit=False) as session:
+            try:
+                session.connection()  # BEGIN IMMEDIATE, failing at once if another process writes
+            except OperationalError:
+                yield None
+                return
+            try:
+                yield session
+            finally:
+                session.rollback()
+    finally:
+        gate.release()
+
+
+@lru_cache(maxsize=8)
+def _no_wait(engine: Engine) -> Engine:
+    return engine.execution_options(**{NO_WAIT: True})
 
 
 def make_engine(url: str) -> Engine:

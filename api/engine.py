@@ -103,13 +103,9 @@ def _outcome(result: Settlement, category: str, fund_types: dict[str, str]) -> O
         "fund_pay_sumamt": int(result.fund_pay_sumamt[0]),
         "psn_part_amt": int(result.psn_part_amt[0]),
     }
-    explained = columns(result)
-    lines = [
-        {c: (v.item() if hasattr(v, "item") else v) for c, v in zip(explained, row, strict=True)}
-        for row in zip(*explained.values(), strict=True)
-    ]
-    for line in lines:
-        line["fund_pay_type"] = fund_types.get(str(line["layer"]), "")
+    explained = {c: v.tolist() for c, v in columns(result).items()}
+    explained["fund_pay_type"] = [fund_types.get(str(layer), "") for layer in explained["layer"]]
+    lines = [dict(zip(explained, row, strict=True)) for row in zip(*explained.values(), strict=True)]
     return Outcome(category, amounts, lines, result.delta())
 
 
@@ -117,6 +113,6 @@ def settle_one(facts: ClaimFacts, categories: list[str], policy: CompiledPolicy,
     """Settle ``facts`` under each candidate category on ``opening``; keep the most favourable."""
     fund_types = {layer.id: layer.fund_pay_type or "" for layer in policy.policy.layers}
     ordered = sorted(set(categories) or {"general"}, key=CATEGORIES.index)
-    results = [(settle(facts.table(c), policy, opening), c) for c in ordered]
+    results = [(settle(facts.table(c), policy, opening, explain=True), c) for c in ordered]
     best, category = min(results, key=lambda rc: int(rc[0].psn_part_amt[0]))
     return _outcome(best, category, fund_types)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -64,14 +64,18 @@ class Identity(SQLModel, table=True):
 class Settlement(SQLModel, table=True):
     """One settlement (or the reversal of one: ``kind='reversal'``, amounts negated)."""
 
+    # A claim is looked up by (institution, claim_id) on every settlement: one index for both
+    # (with only single-column ones SQLite walked all of the institution's settlements).
+    __table_args__ = (Index("ix_settlement_institution_claim", "institution_id", "claim_id"),)
+
     setl_id: str = Field(primary_key=True, max_length=40)
     seq: int = Field(sa_type=BigInteger, index=True)  # arrival order
     kind: str = Field(default="settlement", max_length=16)
     reverses: str | None = Field(default=None, max_length=40)
     status: str = Field(default="settled", max_length=16)  # settled | reversed
     reversed_by: str | None = Field(default=None, max_length=40)
-    claim_id: str = Field(index=True, max_length=64)
-    institution_id: str = Field(foreign_key="institution.id", index=True)
+    claim_id: str = Field(max_length=64)
+    institution_id: str = Field(foreign_key="institution.id")
     person_id: str = Field(foreign_key="person.person_id", index=True)
     year: int
     settle_date: date

@@ -15,8 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from api.engine import ClaimFacts, Outcome
 from api.errors import Problem
@@ -27,6 +26,7 @@ from api.models import (
     now,
 )
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
+from api.sql import Statement, driver
 
 __all__ = ["AdjustmentOut"]
 from settlement.accumulators import Ledger
@@ -45,70 +45,54 @@ def yuan(fen: int) -> Decimal:
     return Decimal(fen) / 100
 
 
-# Hot-path statements, built once: each settlement runs them with bound values only.
-_TABLES = SQLModel.metadata.tables
-_P, _I, _S, _A = (_TABLES[t].c for t in ("person", "identity", "settlement", "accumulator"))
-_K = _TABLES["idempotencyrecord"]
-_REPLY = sa.select(_K.c.request_hash, _K.c.status_code, _K.c.body).where(
-    (_K.c.institution_id == sa.bindparam("i")) & (_K.c.key == sa.bindparam("k"))
+# The settlement hot path's statements (see :mod:`api.sql`), written once.
+_REPLY = Statement.of(
+    "SELECT request_hash, status_code, body FROM idempotencyrecord WHERE institution_id = :i AND key = :k"
 )
-_PERSON = sa.select(_P.person_id).where(_P.person_id == sa.bindparam("p"))
-_PERSON_LOCKED = _PERSON.with_for_update()
-_CATEGORIES = sa.select(_I.category).where(
-    (_I.person_id == sa.bindparam("p"))
-    & _I.revoked_at.is_(None)
-    & (_I.valid_from <= sa.bindparam("d"))
-    & (_I.valid_to.is_(None) | (_I.valid_to >= sa.bindparam("d")))
+_PERSON = Statement.of("SELECT person_id FROM person WHERE person_id = :p")
+_PERSON_LOCKED = Statement.of("SELECT person_id FROM person WHERE person_id = :p FOR UPDATE")
+_CATEGORIES = Statement.of(
+    "SELECT category FROM identity WHERE person_id = :p AND revoked_at IS NULL AND valid_from <= :d "
+    "AND (valid_to IS NULL OR valid_to >= :d)"
 )
-_ACCUMULATORS = sa.select(_A.layer, _A.bucket, _A.base_cum, _A.paid_cum, _A.claims).where(
-    (_A.person_id == sa.bindparam("p")) & (_A.year == sa.bindparam("y"))
+_ACCUMULATORS = Statement.of(
+    "SELECT layer, bucket, base_cum, paid_cum, claims FROM accumulator WHERE person_id = :p AND year = :y"
 )
-_ACCUMULATOR_UPDATE = (
-    sa.update(_TABLES["accumulator"])
-    .where(
-        (_A.person_id == sa.bindparam("p"))
-        & (_A.year == sa.bindparam("y"))
-        & (_A.layer == sa.bindparam("l"))
-        & (_A.bucket == sa.bindparam("b"))
-    )
-    .values(base_cum=sa.bindparam("base"), paid_cum=sa.bindparam("paid"), claims=sa.bindparam("n"))
+_ACCUMULATOR_UPDATE = Statement.of(
+    "UPDATE accumulator SET base_cum = :base_cum, paid_cum = :paid_cum, claims = :claims "
+    "WHERE person_id = :person_id AND year = :year AND layer = :layer AND bucket = :bucket"
 )
-_ACCUMULATOR_INSERT = sa.insert(_TABLES["accumulator"])
-_ACCUMULATOR_FIELDS = {
-    "person_id": "p", "year": "y", "layer": "l", "bucket": "b", "base_cum": "base", "paid_cum": "paid", "claims": "n"
-}  # fmt: skip
-_ACTIVE = (_S.kind == "settlement") & (_S.status == "settled")
-_ACTIVE_CLAIM = (
-    sa.select(_S.setl_id)
-    .where(_ACTIVE & (_S.institution_id == sa.bindparam("i")) & (_S.claim_id == sa.bindparam("c")))
-    .limit(1)
+ACTIVE_CLAIM = Statement.of(
+    "SELECT setl_id FROM settlement WHERE institution_id = :i AND claim_id = :c "
+    "AND kind = 'settlement' AND status = 'settled' LIMIT 1"
 )
-_PERSON_STATE = sa.select(
-    sa.func.max(_S.seq), sa.func.max(sa.case((_ACTIVE & (_S.year == sa.bindparam("y")), _S.settle_date)))
-).where(_S.person_id == sa.bindparam("p"))
+_PERSON_STATE = Statement.of(
+    "SELECT max(seq), max(CASE WHEN kind = 'settlement' AND status = 'settled' AND year = :y THEN settle_date END) "
+    "FROM settlement WHERE person_id = :p"
+)
 
 
 def lock_person(session: Session, person_id: str) -> None:
     """Lock the person for this transaction (PostgreSQL; SQLite holds the write lock); 404 when not registered."""
-    query = _PERSON_LOCKED if session.get_bind().dialect.name == "postgresql" else _PERSON
-    if session.execute(query, {"p": person_id}).first() is None:
+    db = driver(session)
+    if db.first(_PERSON_LOCKED if db.postgresql else _PERSON, {"p": person_id}) is None:
         raise Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
 
 
 def categories_on(session: Session, person_id: str, day: date) -> list[str]:
     """Relief categories of the person's identities valid on ``day`` (not revoked)."""
-    return sorted({row[0] for row in session.execute(_CATEGORIES, {"p": person_id, "d": day})})
+    return sorted({row[0] for row in driver(session).rows(_CATEGORIES, {"p": person_id, "d": day})})
 
 
 def accumulator_rows(session: Session, person_id: str, year: int) -> dict[Key, tuple[int, int, int]]:
     """A person-year's accumulators: (layer, bucket) → (base_cum, paid_cum, claims), fen."""
-    rows = session.execute(_ACCUMULATORS, {"p": person_id, "y": year})
+    rows = driver(session).rows(_ACCUMULATORS, {"p": person_id, "y": year})
     return {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4])) for r in rows}
 
 
 def person_state(session: Session, person_id: str, year: int) -> tuple[int, date | None]:
     """The person's next arrival number, and the latest settle_date of their active settlements in ``year``."""
-    last_seq, last_date = session.execute(_PERSON_STATE, {"p": person_id, "y": year}).one()
+    last_seq, last_date = driver(session).rows(_PERSON_STATE, {"p": person_id, "y": year})[0]
     if isinstance(last_date, str):
         last_date = date.fromisoformat(last_date)
     return int(last_seq or 0) + 1, last_date
@@ -145,16 +129,16 @@ def write_accumulators(
 ) -> None:
     """Make the stored accumulators of a person-year equal ``new`` (rows updated, added or zeroed)."""
     rows = [
-        {"p": person_id, "y": year, "l": key[0], "b": key[1], "base": base, "paid": paid, "n": claims}
+        {"person_id": person_id, "year": year, "layer": key[0], "bucket": key[1], **dict(zip(_SUMS, sums, strict=True))}
         for key in sorted(stored | set(new))
-        for base, paid, claims in [new.get(key, (0, 0, 0))]
+        for sums in [new.get(key, (0, 0, 0))]
     ]
-    updates = [r for r in rows if (r["l"], r["b"]) in stored]
-    inserts = [r for r in rows if (r["l"], r["b"]) not in stored]
-    if updates:
-        session.execute(_ACCUMULATOR_UPDATE, updates)
-    if inserts:
-        session.execute(_ACCUMULATOR_INSERT, [{c: r[k] for c, k in _ACCUMULATOR_FIELDS.items()} for r in inserts])
+    db = driver(session)
+    db.run_many(_ACCUMULATOR_UPDATE, [r for r in rows if (r["layer"], r["bucket"]) in stored])
+    db.insert("accumulator", [r for r in rows if (r["layer"], r["bucket"]) not in stored])
+
+
+_SUMS = ("base_cum", "paid_cum", "claims")
 
 
 def active_settlements(session: Session, person_id: str, year: int) -> list[Settlement]:
@@ -171,19 +155,19 @@ def active_settlements(session: Session, person_id: str, year: int) -> list[Sett
 
 def idempotent_reply(session: Session, institution_id: str, key: str) -> tuple[str, int, bytes] | None:
     """(request hash, status, body) stored for this institution's Idempotency-Key, if any."""
-    row = session.execute(_REPLY, {"i": institution_id, "k": key}).first()
+    row = driver(session).first(_REPLY, {"i": institution_id, "k": key})
     return None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
 
 
 def remember_reply(session: Session, institution_id: str, key: str, digest: str, status: int, body: bytes) -> None:
     values = {"institution_id": institution_id, "key": key, "request_hash": digest, "status_code": status, "body": body}
-    session.execute(sa.insert(_K), [{**values, "created_at": now()}])
+    driver(session).insert("idempotencyrecord", [{**values, "created_at": now()}])
 
 
 def find_active_claim(session: Session, institution_id: str, claim_id: str) -> str | None:
     """The settlement id of an active settlement of this claim by this institution, if any."""
-    found: str | None = session.execute(_ACTIVE_CLAIM, {"i": institution_id, "c": claim_id}).scalar()
-    return found
+    found = driver(session).first(ACTIVE_CLAIM, {"i": institution_id, "c": claim_id})
+    return None if found is None else str(found[0])
 
 
 def next_seq(session: Session, person_id: str) -> int:
@@ -223,10 +207,10 @@ def settlement_values(
 
 
 def insert_settlement(session: Session, values: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-    """One settlement row and its lines (SQLAlchemy Core: one round trip each)."""
-    session.execute(sa.insert(_TABLES["settlement"]), [values])
-    rows = [{"setl_id": values["setl_id"], **_line_fields(line)} for line in lines]
-    session.execute(sa.insert(_TABLES["settlementline"]), rows)
+    """One settlement row and its lines (one statement each)."""
+    db = driver(session)
+    db.insert("settlement", [values])
+    db.insert("settlementline", [{"setl_id": values["setl_id"], **_line_fields(line)} for line in lines])
 
 
 LINE_FIELDS = ("fund_pay_type", *(c for c in EXPLAIN_COLUMNS if c not in ("claim_id", "person_id", "policy")))
@@ -286,4 +270,4 @@ def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustmen
 def audit(session: Session, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
     """Append to the audit log (no ID numbers in ``detail``)."""
     values: dict[str, Any] = {"at": now(), "actor": actor, "action": action, "entity": entity, "entity_id": entity_id}
-    session.execute(sa.insert(_TABLES["auditlog"]), [{**values, "detail": json.dumps(detail, default=str)}])
+    driver(session).insert("auditlog", [{**values, "detail": json.dumps(detail, default=str)}])

@@ -18,7 +18,7 @@ import pandas as pd
 
 from settlement import accumulators
 from settlement.claims import ClaimTable, ClaimValidationError, Problem, from_frame
-from settlement.layers import BucketTotals, BucketTrace, settle_bucket, trace_bucket
+from settlement.layers import BucketTotals, BucketTrace, settle_and_trace, settle_bucket, trace_bucket
 from settlement.scan import Residual, bucket_rows, sorted_batch
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Policy
@@ -38,6 +38,7 @@ class LayerResult:
     paid: I64
     deductible_applied: I64
     buckets: list[BucketTotals]
+    traces: list[BucketTrace] | None = None  # kept when the explanation was asked for up front
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,12 @@ class Settlement:
         basic = [la for la in self.layers if la.output == "hifp_pay"]
         return self._unsort(basic[0].deductible_applied) if basic else np.zeros(len(self.claims), np.int64)
 
-    @property
+    @cached_property
     def fund_pay_sumamt(self) -> I64:
         total: I64 = np.sum(list(self.payments.values()), axis=0, dtype=np.int64)
         return total
 
-    @property
+    @cached_property
     def psn_part_amt(self) -> I64:
         return self.claims.medfee - self.fund_pay_sumamt
 
@@ -113,8 +114,12 @@ class Settlement:
         """Every claim's detail in each bucket of ``self.layers[layer]``, by settling it again.
 
         The layer's input is rebuilt exactly: the in-policy amount minus the earlier layers'
-        payments, with the same opening accumulators.
+        payments, with the same opening accumulators. Settled with ``explain=True``, the detail
+        kept then is returned instead.
         """
+        kept = self.layers[layer].traces
+        if kept is not None:
+            return list(kept)
         residual = self.claims.inscp[self.order] - sum((la.paid for la in self.layers[:layer]), np.int64(0))
         batch = replace(self.sorted_batch, residual=residual).for_next_layer()
         table = self.policy.layer_table(self.layers[layer].table_id)
@@ -166,8 +171,14 @@ def settle(
     claims: ClaimTable | pd.DataFrame,
     policy: CompiledPolicy | Policy,
     opening: pd.DataFrame | accumulators.Ledger | None = None,
+    *,
+    explain: bool = False,
 ) -> Settlement:
-    """Settle a batch of claims under ``policy``, continuing from ``opening`` accumulators."""
+    """Settle a batch of claims under ``policy``, continuing from ``opening`` accumulators.
+
+    ``explain`` keeps every claim's detail while settling (for :mod:`settlement.explain` on a
+    small batch, e.g. one real-time claim); otherwise it is recomputed when asked for.
+    """
     table = claims if isinstance(claims, ClaimTable) else from_frame(claims)
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
     version = _versions(table, compiled)
@@ -179,13 +190,19 @@ def settle(
     sorted_input = batch
     results = []
     for layer in compiled.layers:
-        buckets = []
+        buckets, traces = [], []
         for b, rows in enumerate(bucket_rows(layer, batch.profile)):
             if len(rows):
                 bucket = accumulators.opening_for(
                     start, opening_segment, len(segments.person), layer.id, layer.buckets[b]
                 )
-                buckets.append(settle_bucket(layer, b, rows, batch, bucket))
-        results.append(LayerResult(layer.id, layer.output, batch.paid, batch.deductible_applied, buckets))
+                if explain:
+                    totals, trace = settle_and_trace(layer, b, rows, batch, bucket)
+                    buckets.append(totals)
+                    traces.append(trace)
+                else:
+                    buckets.append(settle_bucket(layer, b, rows, batch, bucket))
+        kept = traces if explain else None
+        results.append(LayerResult(layer.id, layer.output, batch.paid, batch.deductible_applied, buckets, kept))
         batch = batch.for_next_layer()
     return Settlement(table, compiled, order, sorted_input, segments, tuple(results), start, opening_segment)

@@ -10,6 +10,7 @@ payment, and what is left of the cap after the claim (``crt_payb_lmt_amt``; empt
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -80,39 +81,47 @@ def band_text(table: LayerTable, term: int, admission: int) -> str:
     return "; ".join(parts)
 
 
-_BAND_TEXTS: weakref.WeakKeyDictionary[LayerTable, dict[int, str]] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class _Labels:
+    """A layer table's text columns as arrays, built once per table: indexed, never formatted per claim."""
+
+    rule: npt.NDArray[np.object_]  # by rule index
+    bucket: npt.NDArray[np.object_]  # by bucket index
+    bands: npt.NDArray[np.object_]  # by table position term · ADMISSIONS + admission
+    version: npt.NDArray[np.object_]  # by version index
 
 
-def _band_text_at(table: LayerTable, at: int) -> str:
-    """:func:`band_text` of table position ``at`` (= term · ADMISSIONS + admission), formatted once per table."""
-    known = _BAND_TEXTS.setdefault(table, {})
-    if at not in known:
-        known[at] = band_text(table, at // ADMISSIONS, at % ADMISSIONS)
-    return known[at]
+_LABELS: weakref.WeakKeyDictionary[LayerTable, _Labels] = weakref.WeakKeyDictionary()
 
 
-def _texts(table: LayerTable, term: I64, admission: I64) -> npt.NDArray[np.object_]:
-    key = term * ADMISSIONS + admission
-    unique, inverse = np.unique(key, return_inverse=True)
-    texts = np.array([_band_text_at(table, int(k)) for k in unique], dtype=object)
-    return texts[inverse]
+def _labels(table: LayerTable, versions: tuple[Any, ...]) -> _Labels:
+    known = _LABELS.get(table)
+    if known is None:
+        positions = range(len(table.deductible))
+        known = _Labels(
+            rule=np.array(table.rule_ids, dtype=object),
+            bucket=np.array(table.buckets, dtype=object),
+            bands=np.array([band_text(table, at // ADMISSIONS, at % ADMISSIONS) for at in positions], dtype=object),
+            version=np.array([str(v) for v in versions], dtype=object),
+        )
+        _LABELS[table] = known
+    return known
 
 
 def _bucket_columns(result: Settlement, table: LayerTable, trace: BucketTrace) -> dict[str, npt.NDArray[Any]]:
-    rule = table.rule_of_term(trace.term)
-    version = table.version_of_term(trace.term)
+    labels = _labels(table, result.policy.versions)
     capped = trace.cap < NO_LIMIT
     return {
         "position": result.order[trace.rows],
-        "rule": np.asarray(table.rule_ids, dtype=object)[rule],
-        "bucket": np.full(len(trace.rows), table.buckets[trace.bucket], dtype=object),
-        "version": np.asarray([str(v) for v in result.policy.versions], dtype=object)[version],
+        "rule": labels.rule[table.rule_of_term(trace.term)],
+        "bucket": labels.bucket[np.full(len(trace.rows), trace.bucket)],
+        "version": labels.version[table.version_of_term(trace.term)],
         "base": trace.base,
         "cum_before": trace.cum_before,
         "cum_after": trace.cum_after,
         "deductible": trace.deductible,
         "deductible_applied": trace.deductible_applied,
-        "bands": _texts(table, trace.term, trace.admission),
+        "bands": labels.bands[trace.term * ADMISSIONS + trace.admission],
         "raw_amount": trace.raw,
         "cap": np.where(capped, trace.cap, -1),
         "cap_used_before": trace.paid_before,
@@ -138,37 +147,38 @@ def _unmatched(positions: I64) -> dict[str, npt.NDArray[Any]]:
     }
 
 
+def _layer_parts(result: Settlement, index: int) -> list[dict[str, npt.NDArray[Any]]]:
+    """One layer's rows: each bucket's claims, then the claims no rule of the layer matched."""
+    table = result.policy.layer_table(result.layers[index].table_id)
+    parts = [_bucket_columns(result, table, t) for t in result.traces(index)]
+    matched = np.zeros(len(result.claims), dtype=bool)
+    for part in parts:
+        matched[part["position"]] = True
+    if not matched.all():
+        parts.append(_unmatched(np.flatnonzero(~matched)))
+    return parts
+
+
 def columns(result: Settlement) -> dict[str, npt.NDArray[Any]]:
     """The explanation as plain arrays (money in fen, -1 for "no cap"), one row per claim and
     layer, ordered by claim (input order) then layer — no pandas, for the real-time path."""
-    parts = []
-    for index, layer in enumerate(result.layers):
-        table = result.policy.layer_table(layer.table_id)
-        traces = result.traces(index)
-        matched = np.zeros(len(result.claims), dtype=bool)
-        for t in traces:
-            matched[result.order[t.rows]] = True
-        for part in [*(_bucket_columns(result, table, t) for t in traces), _unmatched(np.flatnonzero(~matched))]:
-            size = len(part["position"])
-            parts.append(
-                {
-                    **part,
-                    "layer": np.full(size, layer.table_id, object),
-                    "output": np.full(size, layer.output, object),
-                    "layer_index": np.full(size, index, np.int64),
-                }
-            )
-    merged = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {}
-    if not merged:
+    parts, part_layer = [], []
+    for index in range(len(result.layers)):
+        for part in _layer_parts(result, index):
+            parts.append(part)
+            part_layer.append(index)
+    if not parts:
         return {c: np.zeros(0, object) for c in EXPLAIN_COLUMNS}
-    order = np.lexsort((merged["layer_index"], merged["position"]))
-    position = merged["position"][order]
+    merged = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+    layer_index = np.repeat(np.array(part_layer, np.int64), [len(p["position"]) for p in parts])
+    order = np.lexsort((layer_index, merged["position"]))
+    position, layer_index = merged["position"][order], layer_index[order]
     claims = result.claims
     return {
         "claim_id": claims.claim_id[position],
         "person_id": claims.persons[claims.person[position]],
-        "layer": merged["layer"][order],
-        "output": merged["output"][order],
+        "layer": np.array([la.table_id for la in result.layers], dtype=object)[layer_index],
+        "output": np.array([la.output for la in result.layers], dtype=object)[layer_index],
         "policy": np.full(len(order), result.policy.id, dtype=object),
         **{c: merged[c][order] for c in EXPLAIN_COLUMNS[5:]},
     }

@@ -76,9 +76,17 @@ def settle_bucket(table: LayerTable, bucket: int, rows: I64, batch: Residual, op
 
 def trace_bucket(table: LayerTable, bucket: int, rows: I64, batch: Residual, opening: I64) -> BucketTrace:
     """The same settlement as :func:`settle_bucket`, keeping every row's detail."""
+    return settle_and_trace(table, bucket, rows, batch, opening)[1]
+
+
+def settle_and_trace(
+    table: LayerTable, bucket: int, rows: I64, batch: Residual, opening: I64
+) -> tuple[BucketTotals, BucketTrace]:
+    """:func:`settle_bucket` and :func:`trace_bucket` in one scan (an explanation asked for up front)."""
     scanned = scan_bucket(table, rows, batch, opening, detail=True)
     per_row = dict(zip(ROW_FIELDS, scanned.rows, strict=True))
-    return BucketTrace(
+    totals = BucketTotals(bucket, rows, **dict(zip(GROUP_FIELDS, scanned.groups, strict=True)))
+    trace = BucketTrace(
         table=table,
         bucket=bucket,
         rows=rows,
@@ -90,3 +98,4 @@ def trace_bucket(table: LayerTable, bucket: int, rows: I64, batch: Residual, ope
         paid=per_row["paid"],
         paid_before=per_row["paid_before"],
     )
+    return totals, trace

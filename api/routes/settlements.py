@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import service, store
-from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId, WriteSessionDep, writing
+from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId, WriteSessionDep, write, writing
 from api.errors import Problem
 from api.models import Settlement
 from api.schemas import ClaimIn, SettlementOut
@@ -31,16 +31,11 @@ def pre_settle(claim: ClaimIn, session: SessionDep, caller: CallerDep, policy: P
 
 
 @router.post("", status_code=201, responses=CREATED, response_class=Response, summary="Settle (结算) one claim")
-def settle(
-    claim: ClaimIn,
-    session: WriteSessionDep,
-    caller: CallerDep,
-    policy: PolicyDep,
-    idempotency_key: IdempotencyKey = None,
+async def settle(
+    claim: ClaimIn, request: Request, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     caller.require("settle")
-    with writing(session):
-        return _reply(service.settle(session, caller, claim, policy, idempotency_key))
+    return _reply(await write(request, lambda session: service.settle(session, caller, claim, policy, idempotency_key)))
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,3 +47,15 @@ def test_explanation_rescan_equals_the_payments(rows: list[dict[str, object]]) -
         assert paid.to_dict() == expected
     basic = detail[detail.layer == "basic"].set_index("claim_id")["deductible_applied"]
     assert basic.to_dict() == dict(zip(result.claims.claim_id, result.act_pay_dedc.tolist(), strict=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(claim_rows())
+def test_explanation_kept_while_settling_equals_the_rescan(rows: list[dict[str, object]]) -> None:
+    """``settle(explain=True)`` (the real-time path) keeps the detail of the one scan: same table."""
+    frame = claims_frame(rows)
+    kept, rescanned = settle(frame, DEMO, explain=True), settle(frame, DEMO)
+    assert all(layer.traces is not None for layer in kept.layers)
+    assert all(layer.traces is None for layer in rescanned.layers)
+    assert kept.frame().equals(rescanned.frame())
+    pd.testing.assert_frame_equal(explain(kept), explain(rescanned))
