@@ -11,6 +11,7 @@ settlement (see :mod:`api.store`).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -20,7 +21,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,11 +54,12 @@ def _sqlite_begin(connection: Any) -> None:
     if options.get(READ_ONLY, False):
         connection.exec_driver_sql("BEGIN")
     elif options.get(NO_WAIT, False):
-        connection.exec_driver_sql("PRAGMA busy_timeout=0")
+        driver = connection.connection.driver_connection  # the pragmas cannot fail: no wrapping needed
+        driver.execute("PRAGMA busy_timeout=0")
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -133,7 +135,30 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=3600)
+    event.listen(engine, "checkin", _checked_in)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+IDLE_PING_SECONDS = 5.0
+"""A pooled PostgreSQL connection idle this long is pinged before use (not every checkout: that
+is a round trip per request). A connection dropped while busy fails one request with 503
+``database_unavailable`` (retry with the same Idempotency-Key) and is replaced."""
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if time.monotonic() - record.info.get("idle_since", time.monotonic()) < IDLE_PING_SECONDS:
+        return
+    try:
+        dbapi_connection.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as error:  # the server went away while the connection sat in the pool
+        raise DisconnectionError(str(error)) from error
 
 
 def alembic_config(url: str) -> Config:

@@ -66,6 +66,10 @@ async def write(request: Request, work: Callable[[Session], T]) -> T:
     busy) it waits its turn on a worker thread, never blocking the loop.
     """
     engine: Engine = request.app.state.engine
+    import os
+
+    if os.environ.get("PG_INLINE") and engine.dialect.name == "postgresql":
+        return _in_thread(engine, work)
     with immediate_writer(engine) as session:
         if session is not None:
             return work(session)

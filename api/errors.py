@@ -10,8 +10,11 @@ Nothing else in ``api/`` builds an error response.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,7 +26,10 @@ from settlement.claims import ClaimValidationError
 
 log = logging.getLogger("medrelief.api")
 MEDIA_TYPE = "application/problem+json"
-TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed"}
+TITLES = {
+    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+    503: "Service unavailable",
+}  # fmt: skip
 
 
 class Problem(Exception):
@@ -78,7 +84,7 @@ def _outcome(status: int, detail: str, param: str | None) -> JSONResponse:
 
 
 def _envelope_error(status: int, message: str) -> JSONResponse:
-    kept = status in (401, 403, 405, 500)
+    kept = status in (401, 403, 405, 500, 503)
     return JSONResponse(reply(None, None, message), status_code=status if kept else 200)
 
 
@@ -124,6 +130,24 @@ async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, code, str(exc.detail))
 
 
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+)
+"""The database unreachable, restarted or locked too long (through SQLAlchemy or the driver)."""
+
+
+async def _on_database(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable: %s", exc)
+    detail = "the database did not answer; nothing was changed — retry with the same Idempotency-Key"
+    if _platform(_request):
+        return _envelope_error(503, f"database_unavailable: {detail}")
+    if _fhir(_request):
+        return _outcome(503, f"database_unavailable: {detail}", None)
+    return problem_response(503, "database_unavailable", detail)
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     if _platform(_request):
@@ -139,4 +163,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ClaimValidationError, _on_claims)
     app.add_exception_handler(AccumulatorError, _on_accumulators)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)

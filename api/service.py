@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -42,20 +41,18 @@ def request_hash(route: str, body: str) -> str:
     return hashlib.sha256(f"{route}\n{body}".encode()).hexdigest()
 
 
+IN_FLIGHT = (409, "request_in_flight", "a request with this Idempotency-Key is still being processed")
+
+
 @contextmanager
-def _claimed(session: Session, institution_id: str, key: str) -> Iterator[None]:
+def _claimed(institution_id: str, key: str) -> Iterator[None]:
+    """This process's claim on a key (other workers: the advisory lock in :func:`store.take_key`)."""
     slot = (institution_id, key)
     with _in_flight_lock:
         if slot in _in_flight:
-            raise Problem(409, "request_in_flight", "a request with this Idempotency-Key is still being processed")
+            raise Problem(*IN_FLIGHT)
         _in_flight.add(slot)
     try:
-        if session.get_bind().dialect.name == "postgresql":
-            got = session.exec(  # type: ignore[call-overload]
-                text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), params={"k": f"{institution_id}\n{key}"}
-            ).scalar()
-            if not got:
-                raise Problem(409, "request_in_flight", "a request with this Idempotency-Key is still being processed")
         yield
     finally:
         with _in_flight_lock:
@@ -68,8 +65,10 @@ def idempotent(session: Session, caller: Caller, key: str | None, digest: str, w
         reply = work()
         session.commit()
         return reply
-    with _claimed(session, caller.institution_id, key):
-        stored = store.idempotent_reply(session, caller.institution_id, key)
+    with _claimed(caller.institution_id, key):
+        free, stored = store.take_key(session, caller.institution_id, key)
+        if not free:
+            raise Problem(*IN_FLIGHT)
         if stored is not None:
             session.rollback()
             if stored[0] != digest:
@@ -97,18 +96,9 @@ def _check_order(facts: ClaimFacts, last: date | None) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Opening:
-    """A person-year's accumulators as stored (rows) and as values."""
-
-    values: dict[store.Key, tuple[int, int, int]]
-
-
-def _outcome(session: Session, facts: ClaimFacts, policy: CompiledPolicy) -> tuple[Outcome, Opening]:
-    opening = Opening(store.accumulator_rows(session, facts.person_id, facts.settle_date.year))
-    categories = store.categories_on(session, facts.person_id, facts.settle_date)
-    ledger = store.as_ledger(facts.person_id, facts.settle_date.year, opening.values)
-    return settle_one(facts, categories, policy, ledger), opening
+def _outcome(facts: ClaimFacts, policy: CompiledPolicy, year: store.PersonYear) -> Outcome:
+    ledger = store.as_ledger(facts.person_id, facts.settle_date.year, year.accumulators)
+    return settle_one(facts, year.categories, policy, ledger)
 
 
 def _facts(claim: ClaimIn) -> ClaimFacts:
@@ -129,8 +119,7 @@ def pre_settle(
     facts = _facts(claim)
     if prepare:
         prepare()
-    store.lock_person(session, facts.person_id)
-    outcome, _ = _outcome(session, facts, policy)
+    outcome = _outcome(facts, policy, store.read_person_year(session, facts.person_id, facts.settle_date))
     row = store.settlement_values(facts, outcome, caller.institution_id, policy.id, 0, "")
     row["status"] = "not_stored"
     session.rollback()
@@ -153,19 +142,26 @@ def settle(
     def work() -> Reply:
         if prepare:
             prepare()
-        store.lock_person(session, facts.person_id)
-        if store.find_active_claim(session, caller.institution_id, facts.claim_id) is not None:
+        year = store.read_person_year(
+            session, facts.person_id, facts.settle_date, caller.institution_id, facts.claim_id
+        )
+        if year.active_claim is not None:
             raise Problem(
                 409, "already_settled", f"claim {facts.claim_id} is already settled; reverse it first", "claim_id"
             )
-        seq, last = store.person_state(session, facts.person_id, facts.settle_date.year)
-        _check_order(facts, last)
-        outcome, acc = _outcome(session, facts, policy)
-        row = store.settlement_values(facts, outcome, caller.institution_id, policy.id, seq, store.new_id("S"))
-        store.insert_settlement(session, row, outcome.lines)
-        year = facts.settle_date.year
-        store.write_accumulators(session, facts.person_id, year, set(acc.values), store.plus(acc.values, outcome.delta))
-        store.audit(session, caller.institution_id, "settle", "settlement", row["setl_id"], claim_id=facts.claim_id)
+        _check_order(facts, year.last_date)
+        outcome = _outcome(facts, policy, year)
+        setl_id, institution = store.new_id("S"), caller.institution_id
+        row = store.settlement_values(facts, outcome, institution, policy.id, year.next_seq, setl_id)
+        closing = store.plus(year.accumulators, outcome.delta)
+        store.write(
+            session,
+            [
+                *store.settlement_writes(row, outcome.lines),
+                *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(year.accumulators), closing),
+                *store.audit_writes(institution, "settle", "settlement", setl_id, claim_id=facts.claim_id),
+            ],
+        )
         body = store.settlement_out(row, outcome.lines, []).model_dump_json().encode()
         return Reply(201, body)
 

@@ -14,7 +14,8 @@ the Python objects (psycopg adapts them, as it does under SQLAlchemy).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -39,14 +40,42 @@ class Statement:
         return cls(sql, re.sub(r"(?<!:):([A-Za-z_]\w*)", r"%(\1)s", sql))
 
 
-@lru_cache(maxsize=64)
-def insert(table: str, columns: tuple[str, ...]) -> Statement:
-    """``INSERT INTO table (columns) VALUES (:columns)``; only the models' tables and columns."""
+Write = tuple[Statement, Params]
+Read = tuple[Statement, Params]
+
+
+@lru_cache(maxsize=256)
+def insert(table: str, columns: tuple[str, ...], rows: int = 1, upsert_on: tuple[str, ...] = ()) -> Statement:
+    """``INSERT INTO table (columns) VALUES (…), …`` for ``rows`` rows (placeholders ``:column_i``);
+    with ``upsert_on`` (a unique key) rows already there are updated instead. Only the models'
+    tables and columns are accepted."""
     known = SQLModel.metadata.tables.get(table)
-    if known is None or not set(columns) <= set(known.c.keys()):
-        raise ValueError(f"no table {table} with columns {columns}")
-    names, values = ", ".join(columns), ", ".join(":" + c for c in columns)
-    return Statement.of(f"INSERT INTO {table} ({names}) VALUES ({values})")  # noqa: S608  (names checked above)
+    if known is None or not set(columns) | set(upsert_on) <= set(known.c.keys()):
+        raise ValueError(f"no table {table} with columns {columns + upsert_on}")
+    names = ", ".join(columns)
+    values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in columns) + ")" for i in range(rows))
+    sql = f"INSERT INTO {table} ({names}) VALUES {values}"  # noqa: S608  (names checked above)
+    if upsert_on:
+        updated = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_on)
+        sql += f" ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updated}"
+    return Statement.of(sql)
+
+
+INSERT_CHUNK = 100
+"""Rows per multi-row INSERT (far below SQLite's 32,766 bound values)."""
+
+
+def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = ()) -> list[Write]:
+    """Rows with the same keys into ``table`` as multi-row INSERT statements."""
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    out: list[Write] = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        params = {f"{c}_{i}": row[c] for i, row in enumerate(chunk) for c in columns}
+        out.append((insert(table, columns, len(chunk), upsert_on), params))
+    return out
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -58,13 +87,17 @@ def _sqlite_value(value: Any) -> Any:
 
 
 class Driver:
-    """The DBAPI cursor of a session's transaction."""
+    """The DBAPI connection of a session's transaction.
+
+    On PostgreSQL :meth:`read_all` and :meth:`run_all` send their statements in one pipeline
+    (one network round trip, executed in order); on SQLite they simply run in order.
+    """
 
     def __init__(self, session: Session) -> None:
         session.flush()  # pending ORM changes first: the statements below must see them
         connection = session.connection()
         self.postgresql = connection.dialect.name == "postgresql"
-        self._cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self._connection: Any = connection.connection.driver_connection
 
     def _bind(self, statement: Statement, params: Params) -> tuple[str, Params]:
         if self.postgresql:
@@ -72,25 +105,31 @@ class Driver:
         return statement.sqlite, {k: _sqlite_value(v) for k, v in params.items()}
 
     def rows(self, statement: Statement, params: Params) -> list[tuple[Any, ...]]:
-        self._cursor.execute(*self._bind(statement, params))
-        return list(self._cursor.fetchall())
+        return self.read_all([(statement, params)])[0]
 
     def first(self, statement: Statement, params: Params) -> tuple[Any, ...] | None:
         rows = self.rows(statement, params)
         return rows[0] if rows else None
 
-    def run(self, statement: Statement, params: Params) -> None:
-        self._cursor.execute(*self._bind(statement, params))
+    def read_all(self, reads: Sequence[Read]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each read, in order."""
+        cursors = []
+        with self._pipeline(len(reads)):
+            for statement, params in reads:
+                cursor = self._connection.cursor()
+                cursor.execute(*self._bind(statement, params))
+                cursors.append(cursor)
+        return [list(cursor.fetchall()) for cursor in cursors]
 
-    def run_many(self, statement: Statement, rows: Iterable[Params]) -> None:
-        bound = [self._bind(statement, row) for row in rows]
-        if bound:
-            self._cursor.executemany(bound[0][0], [params for _, params in bound])
+    def run_all(self, writes: Sequence[Write]) -> None:
+        """Each statement, in order."""
+        cursor = self._connection.cursor()
+        with self._pipeline(len(writes)):
+            for statement, params in writes:
+                cursor.execute(*self._bind(statement, params))
 
-    def insert(self, table: str, rows: Sequence[Params]) -> None:
-        """Rows with the same keys into ``table``."""
-        if rows:
-            self.run_many(insert(table, tuple(rows[0])), rows)
+    def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
+        return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()
 
 
 def driver(session: Session) -> Driver:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -26,7 +27,7 @@ from api.models import (
     now,
 )
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
-from api.sql import Statement, driver
+from api.sql import Statement, Write, driver, inserts
 
 __all__ = ["AdjustmentOut"]
 from settlement.accumulators import Ledger
@@ -58,10 +59,7 @@ _CATEGORIES = Statement.of(
 _ACCUMULATORS = Statement.of(
     "SELECT layer, bucket, base_cum, paid_cum, claims FROM accumulator WHERE person_id = :p AND year = :y"
 )
-_ACCUMULATOR_UPDATE = Statement.of(
-    "UPDATE accumulator SET base_cum = :base_cum, paid_cum = :paid_cum, claims = :claims "
-    "WHERE person_id = :person_id AND year = :year AND layer = :layer AND bucket = :bucket"
-)
+_ADVISORY_LOCK = Statement.of("SELECT pg_try_advisory_xact_lock(hashtext(:k))")
 ACTIVE_CLAIM = Statement.of(
     "SELECT setl_id FROM settlement WHERE institution_id = :i AND claim_id = :c "
     "AND kind = 'settlement' AND status = 'settled' LIMIT 1"
@@ -81,21 +79,68 @@ def lock_person(session: Session, person_id: str) -> None:
 
 def categories_on(session: Session, person_id: str, day: date) -> list[str]:
     """Relief categories of the person's identities valid on ``day`` (not revoked)."""
-    return sorted({row[0] for row in driver(session).rows(_CATEGORIES, {"p": person_id, "d": day})})
+    return _categories(driver(session).rows(_CATEGORIES, {"p": person_id, "d": day}))
 
 
 def accumulator_rows(session: Session, person_id: str, year: int) -> dict[Key, tuple[int, int, int]]:
     """A person-year's accumulators: (layer, bucket) → (base_cum, paid_cum, claims), fen."""
-    rows = driver(session).rows(_ACCUMULATORS, {"p": person_id, "y": year})
-    return {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4])) for r in rows}
+    return _accumulators(driver(session).rows(_ACCUMULATORS, {"p": person_id, "y": year}))
 
 
 def person_state(session: Session, person_id: str, year: int) -> tuple[int, date | None]:
     """The person's next arrival number, and the latest settle_date of their active settlements in ``year``."""
-    last_seq, last_date = driver(session).rows(_PERSON_STATE, {"p": person_id, "y": year})[0]
+    return _state(driver(session).rows(_PERSON_STATE, {"p": person_id, "y": year}))
+
+
+def _categories(rows: list[tuple[Any, ...]]) -> list[str]:
+    return sorted({str(row[0]) for row in rows})
+
+
+def _accumulators(rows: list[tuple[Any, ...]]) -> dict[Key, tuple[int, int, int]]:
+    return {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
+def _state(rows: list[tuple[Any, ...]]) -> tuple[int, date | None]:
+    last_seq, last_date = rows[0]
     if isinstance(last_date, str):
         last_date = date.fromisoformat(last_date)
     return int(last_seq or 0) + 1, last_date
+
+
+@dataclass(frozen=True)
+class PersonYear:
+    """What settling a claim reads of a person-year, under the person's lock."""
+
+    categories: list[str]  # relief categories valid on the claim's date
+    accumulators: dict[Key, tuple[int, int, int]]
+    next_seq: int
+    last_date: date | None  # latest settle_date of the year's active settlements
+    active_claim: str | None  # the institution's active settlement of the claim, if any
+
+
+def read_person_year(
+    session: Session, person_id: str, day: date, institution_id: str = "", claim_id: str = ""
+) -> PersonYear:
+    """Lock the person (404 when not registered) and read their year as of ``day``: one round trip."""
+    db = driver(session)
+    person, categories, accumulators, state, active = db.read_all(
+        [
+            (_PERSON_LOCKED if db.postgresql else _PERSON, {"p": person_id}),
+            (_CATEGORIES, {"p": person_id, "d": day}),
+            (_ACCUMULATORS, {"p": person_id, "y": day.year}),
+            (_PERSON_STATE, {"p": person_id, "y": day.year}),
+            (ACTIVE_CLAIM, {"i": institution_id, "c": claim_id}),
+        ]
+    )
+    if not person:
+        raise Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
+    claim = str(active[0][0]) if active else None
+    return PersonYear(_categories(categories), _accumulators(accumulators), *_state(state), claim)
+
+
+def write(session: Session, writes: list[Write]) -> None:
+    """Statements from the ``*_writes`` helpers, in order (one round trip on PostgreSQL)."""
+    driver(session).run_all(writes)
 
 
 def as_ledger(person_id: str, year: int, rows: dict[Key, tuple[int, int, int]]) -> Ledger:
@@ -128,14 +173,19 @@ def write_accumulators(
     session: Session, person_id: str, year: int, stored: set[Key], new: dict[Key, tuple[int, int, int]]
 ) -> None:
     """Make the stored accumulators of a person-year equal ``new`` (rows updated, added or zeroed)."""
+    driver(session).run_all(accumulator_writes(person_id, year, stored, new))
+
+
+def accumulator_writes(
+    person_id: str, year: int, stored: set[Key], new: dict[Key, tuple[int, int, int]]
+) -> list[Write]:
+    """:func:`write_accumulators` as statements: one upsert of every row touched."""
     rows = [
         {"person_id": person_id, "year": year, "layer": key[0], "bucket": key[1], **dict(zip(_SUMS, sums, strict=True))}
         for key in sorted(stored | set(new))
         for sums in [new.get(key, (0, 0, 0))]
     ]
-    db = driver(session)
-    db.run_many(_ACCUMULATOR_UPDATE, [r for r in rows if (r["layer"], r["bucket"]) in stored])
-    db.insert("accumulator", [r for r in rows if (r["layer"], r["bucket"]) not in stored])
+    return inserts("accumulator", rows, upsert_on=("person_id", "year", "layer", "bucket"))
 
 
 _SUMS = ("base_cum", "paid_cum", "claims")
@@ -153,21 +203,24 @@ def active_settlements(session: Session, person_id: str, year: int) -> list[Sett
     )
 
 
-def idempotent_reply(session: Session, institution_id: str, key: str) -> tuple[str, int, bytes] | None:
-    """(request hash, status, body) stored for this institution's Idempotency-Key, if any."""
-    row = driver(session).first(_REPLY, {"i": institution_id, "k": key})
-    return None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
+def take_key(session: Session, institution_id: str, key: str) -> tuple[bool, tuple[str, int, bytes] | None]:
+    """(free, stored reply) for this institution's Idempotency-Key, in one round trip.
+
+    ``free`` is False when another transaction holds the key (PostgreSQL: a transaction-scoped
+    advisory lock taken first, so the lookup that follows sees any reply committed before it).
+    """
+    db = driver(session)
+    lock = [(_ADVISORY_LOCK, {"k": f"{institution_id}\n{key}"})] if db.postgresql else []
+    *locked, found = db.read_all([*lock, (_REPLY, {"i": institution_id, "k": key})])
+    if locked and not locked[0][0][0]:
+        return False, None
+    row = found[0] if found else None
+    return True, None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
 
 
 def remember_reply(session: Session, institution_id: str, key: str, digest: str, status: int, body: bytes) -> None:
     values = {"institution_id": institution_id, "key": key, "request_hash": digest, "status_code": status, "body": body}
-    driver(session).insert("idempotencyrecord", [{**values, "created_at": now()}])
-
-
-def find_active_claim(session: Session, institution_id: str, claim_id: str) -> str | None:
-    """The settlement id of an active settlement of this claim by this institution, if any."""
-    found = driver(session).first(ACTIVE_CLAIM, {"i": institution_id, "c": claim_id})
-    return None if found is None else str(found[0])
+    driver(session).run_all(inserts("idempotencyrecord", [{**values, "created_at": now()}]))
 
 
 def next_seq(session: Session, person_id: str) -> int:
@@ -207,10 +260,14 @@ def settlement_values(
 
 
 def insert_settlement(session: Session, values: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-    """One settlement row and its lines (one statement each)."""
-    db = driver(session)
-    db.insert("settlement", [values])
-    db.insert("settlementline", [{"setl_id": values["setl_id"], **_line_fields(line)} for line in lines])
+    """One settlement row and its lines."""
+    driver(session).run_all(settlement_writes(values, lines))
+
+
+def settlement_writes(values: dict[str, Any], lines: list[dict[str, Any]]) -> list[Write]:
+    """:func:`insert_settlement` as statements: the row, then its lines in one INSERT."""
+    rows = [{"setl_id": values["setl_id"], **_line_fields(line)} for line in lines]
+    return [*inserts("settlement", [values]), *inserts("settlementline", rows)]
 
 
 LINE_FIELDS = ("fund_pay_type", *(c for c in EXPLAIN_COLUMNS if c not in ("claim_id", "person_id", "policy")))
@@ -269,5 +326,9 @@ def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustmen
 
 def audit(session: Session, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
     """Append to the audit log (no ID numbers in ``detail``)."""
+    driver(session).run_all(audit_writes(actor, action, entity, entity_id, **detail))
+
+
+def audit_writes(actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> list[Write]:
     values: dict[str, Any] = {"at": now(), "actor": actor, "action": action, "entity": entity, "entity_id": entity_id}
-    driver(session).insert("auditlog", [{**values, "detail": json.dumps(detail, default=str)}])
+    return inserts("auditlog", [{**values, "detail": json.dumps(detail, default=str)}])

@@ -65,6 +65,8 @@ class Postgres:
     bindir: Path
     datadir: Path
     port: int
+    options: str = ""
+    log: Path | None = None
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -73,6 +75,12 @@ class Postgres:
         name = "t_" + uuid.uuid4().hex[:12]
         _run_as_owner([str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name])
         return self.url(name)
+
+    def restart(self) -> None:
+        """Stop the server at once (dropping every connection) and start it again."""
+        _run_as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"])
+        start = [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", self.options, "-w", "-l", str(self.log)]
+        _run_as_owner([*start, "start"])
 
 
 def _run_as_owner(args: list[str]) -> None:
@@ -105,7 +113,7 @@ def postgres_cluster() -> Iterator[Postgres | str]:
     options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=300"
     _run_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-l", str(tmp / "pg.log"), "start"])
     try:
-        yield Postgres(bindir, datadir, port)
+        yield Postgres(bindir, datadir, port, options, tmp / "pg.log")
     finally:
         _run_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"])
         shutil.rmtree(tmp, ignore_errors=True)

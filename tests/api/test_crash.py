@@ -17,7 +17,7 @@ from api.db import make_engine
 from api.models import Settlement
 from tests.api.conftest import database_url
 from tests.api.helpers import claim, register
-from tests.api.servers import Postgres, Server, prepare
+from tests.api.servers import Postgres, Server, postgres_cluster, prepare
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
 
@@ -70,3 +70,47 @@ def test_kill_mid_load_loses_nothing_acknowledged(fresh_server: Server) -> None:
     engine.dispose()
     with fresh_server.client() as hospital:
         assert hospital.post("/v1/settlements", json=claim(persons[0], settle_date="2024-12-31")).status_code == 201
+
+
+def test_database_restart_fails_requests_cleanly_and_the_service_recovers() -> None:
+    """PostgreSQL restarted under a running service: a request on a dropped connection gets 503
+    ``database_unavailable`` (never a 500, nothing half-written), a retry with the same key
+    settles once, and the service recovers without its own restart."""
+    with postgres_cluster() as cluster:
+        if not isinstance(cluster, Postgres):
+            pytest.skip(f"PostgreSQL TESTS SKIPPED: {cluster}")
+        url = cluster.create_database()
+        server = Server(url, prepare(url)).start()
+        try:
+            with server.client("admin") as admin:
+                person = register(admin, category="dibao")
+            with server.client() as hospital:
+                bodies = [claim(person, settle_date=f"2024-03-{day:02d}") for day in range(1, 9)]
+                for body in bodies[:4]:  # several pooled connections in use
+                    assert _post(hospital, body).status_code == 201
+                cluster.restart()
+                unavailable = 0
+                for body in bodies[4:]:  # in date order: each retried until it settles
+                    answers = [_post(hospital, body) for _ in range(3)]
+                    codes = [a.status_code for a in answers]
+                    assert 201 in codes, [a.text for a in answers]
+                    assert set(codes) <= {201, 503}
+                    failed = [a.json()["code"] for a in answers[: codes.index(201)]]
+                    assert set(failed) <= {"database_unavailable"}
+                    unavailable += len(failed)
+                assert unavailable >= 1  # the dropped pooled connections were met, and answered 503
+        finally:
+            server.stop()
+        _assert_books(url, expected=8)
+
+
+def _post(client: httpx.Client, body: dict[str, object]) -> httpx.Response:
+    return client.post("/v1/settlements", json=body, headers={"Idempotency-Key": str(body["claim_id"])})
+
+
+def _assert_books(url: str, expected: int) -> None:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        assert len(session.exec(select(Settlement)).all()) == expected
+        assert integrity.problems(session, compile_policy(load_policy("demo"))) == []
+    engine.dispose()
