@@ -97,9 +97,9 @@ def _gate(engine: Engine | Connection) -> threading.Lock:
 def immediate_writer(engine: Engine) -> Iterator[Session | None]:
     """A SQLite write transaction begun at once on this thread, or ``None`` if that would wait.
 
-    ``None`` on PostgreSQL (run writers on threads there: they wait on the network), when this
-    process's write gate is taken, or when another process holds SQLite's write lock. The
-    session is rolled back on the way out (nothing is left open after a commit).
+    ``None`` on PostgreSQL, when this process's write gate is taken, or when another process
+    holds SQLite's write lock. The session is rolled back on the way out (nothing is left open
+    after a commit).
     """
     if not is_sqlite(engine):
         yield None

@@ -61,8 +61,9 @@ def insert(table: str, columns: tuple[str, ...], rows: int = 1, upsert_on: tuple
     return Statement.of(sql)
 
 
-INSERT_CHUNK = 100
-"""Rows per multi-row INSERT (far below SQLite's 32,766 bound values)."""
+INSERT_PARAMS = 50
+"""Bound values per multi-row INSERT: psycopg caches the conversion of statements with at most
+50 parameters (above that it re-parses the text on every call); far below SQLite's bound."""
 
 
 def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = ()) -> list[Write]:
@@ -70,9 +71,10 @@ def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = ())
     if not rows:
         return []
     columns = tuple(rows[0])
+    per_statement = max(1, INSERT_PARAMS // len(columns))
     out: list[Write] = []
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
         params = {f"{c}_{i}": row[c] for i, row in enumerate(chunk) for c in columns}
         out.append((insert(table, columns, len(chunk), upsert_on), params))
     return out
