@@ -298,7 +298,7 @@ def line_out(line: SettlementLine | dict[str, Any]) -> LineOut:
     }
     capped = {f: (None if int(get(f)) < 0 else yuan(int(get(f)))) for f in ("cap", "cap_left")}
     texts = {f: str(get(f)) for f in ("layer", "output", "fund_pay_type", "rule", "bucket", "version", "bands")}
-    return LineOut(**texts, **money, **capped)
+    return LineOut.model_construct(**texts, **money, **capped)  # our own values: no validation to pay for
 
 
 SETTLEMENT_MONEY = (*AMOUNT_COLUMNS, *OUTPUT_MONEY)
@@ -309,7 +309,7 @@ def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustmen
     values = row if isinstance(row, dict) else row.model_dump()
     kind = values["kind"] if values["setl_id"] else "pre_settlement"
     fields = ("reverses", "claim_id", "person_id", "institution_id", "category", "policy_id", "settle_date")
-    return SettlementOut(
+    return SettlementOut.model_construct(  # our own values: no validation to pay for
         setl_id=values["setl_id"] or None,
         kind=kind,
         status=values["status"],
@@ -319,7 +319,8 @@ def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustmen
         **{f: yuan(values[f]) for f in SETTLEMENT_MONEY},
         lines=[line_out(line) for line in lines],
         adjustments=[
-            AdjustmentOut(run_id=a.run_id, output=a.output, delta=yuan(a.delta), reason=a.reason) for a in adjustments
+            AdjustmentOut.model_construct(run_id=a.run_id, output=a.output, delta=yuan(a.delta), reason=a.reason)
+            for a in adjustments
         ],
     )
 

@@ -170,17 +170,18 @@ def columns(result: Settlement) -> dict[str, npt.NDArray[Any]]:
     if not parts:
         return {c: np.zeros(0, object) for c in EXPLAIN_COLUMNS}
     merged = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-    layer_index = np.repeat(np.array(part_layer, np.int64), [len(p["position"]) for p in parts])
-    order = np.lexsort((layer_index, merged["position"]))
-    position, layer_index = merged["position"][order], layer_index[order]
-    claims = result.claims
+    merged["layer_index"] = np.repeat(np.array(part_layer, np.int64), [len(p["position"]) for p in parts])
+    if len(result.claims) > 1:  # one claim (the real-time path): its rows are already in layer order
+        order = np.lexsort((merged["layer_index"], merged["position"]))
+        merged = {c: values[order] for c, values in merged.items()}
+    position, layer_index, claims = merged["position"], merged["layer_index"], result.claims
     return {
         "claim_id": claims.claim_id[position],
         "person_id": claims.persons[claims.person[position]],
         "layer": np.array([la.table_id for la in result.layers], dtype=object)[layer_index],
         "output": np.array([la.output for la in result.layers], dtype=object)[layer_index],
-        "policy": np.full(len(order), result.policy.id, dtype=object),
-        **{c: merged[c][order] for c in EXPLAIN_COLUMNS[5:]},
+        "policy": np.full(len(position), result.policy.id, dtype=object),
+        **{c: merged[c] for c in EXPLAIN_COLUMNS[5:]},
     }
 
 
