@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.config import Settings, settings
 from api.db import make_engine, migrate
+from api.engine import warm_up
 from api.routes import fhir, insurers, nhsa, persons, policies, posthoc, reconciliations, settlements
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
@@ -29,6 +30,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION)
     app.state.engine = make_engine(config.database_url)
     app.state.policy = compile_policy(load_policy(config.policy))
+    warm_up(app.state.policy)
     app.state.settings = config
     errors.install(app)
     for module in (settlements, persons, policies, reconciliations, posthoc, insurers, nhsa, fhir):

@@ -14,6 +14,7 @@ the Python objects (psycopg adapts them, as it does under SQLAlchemy).
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -80,12 +81,14 @@ def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = ())
     return out
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M:%S.%f}"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _sqlite_datetime(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S.%f}"
+
+
+# sqlite3 adapts bound dates and datetimes in C with these (SQLAlchemy hands it strings already,
+# so its statements are unaffected); Python 3.12 deprecates sqlite3's own default adapters.
+sqlite3.register_adapter(datetime, _sqlite_datetime)
+sqlite3.register_adapter(date, date.isoformat)
 
 
 class Driver:
@@ -102,9 +105,7 @@ class Driver:
         self._connection: Any = connection.connection.driver_connection
 
     def _bind(self, statement: Statement, params: Params) -> tuple[str, Params]:
-        if self.postgresql:
-            return statement.postgresql, params
-        return statement.sqlite, {k: _sqlite_value(v) for k, v in params.items()}
+        return (statement.postgresql if self.postgresql else statement.sqlite), params
 
     def rows(self, statement: Statement, params: Params) -> list[tuple[Any, ...]]:
         return self.read_all([(statement, params)])[0]

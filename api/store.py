@@ -298,7 +298,8 @@ def line_out(line: SettlementLine | dict[str, Any]) -> LineOut:
     }
     capped = {f: (None if int(get(f)) < 0 else yuan(int(get(f)))) for f in ("cap", "cap_left")}
     texts = {f: str(get(f)) for f in ("layer", "output", "fund_pay_type", "rule", "bucket", "version", "bands")}
-    return LineOut.model_construct(**texts, **money, **capped)  # our own values: no validation to pay for
+    values: dict[str, Any] = {**texts, **money, **capped}
+    return LineOut.model_construct(**values)  # our own values: no validation to pay for
 
 
 SETTLEMENT_MONEY = (*AMOUNT_COLUMNS, *OUTPUT_MONEY)
@@ -309,20 +310,21 @@ def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustmen
     values = row if isinstance(row, dict) else row.model_dump()
     kind = values["kind"] if values["setl_id"] else "pre_settlement"
     fields = ("reverses", "claim_id", "person_id", "institution_id", "category", "policy_id", "settle_date")
-    return SettlementOut.model_construct(  # our own values: no validation to pay for
-        setl_id=values["setl_id"] or None,
-        kind=kind,
-        status=values["status"],
-        med_type=values["med_type"],
-        hospital_level=values["hospital_level"],
+    out: dict[str, Any] = {
+        "setl_id": values["setl_id"] or None,
+        "kind": kind,
+        "status": values["status"],
+        "med_type": values["med_type"],
+        "hospital_level": values["hospital_level"],
         **{f: values[f] for f in fields},
         **{f: yuan(values[f]) for f in SETTLEMENT_MONEY},
-        lines=[line_out(line) for line in lines],
-        adjustments=[
+        "lines": [line_out(line) for line in lines],
+        "adjustments": [
             AdjustmentOut.model_construct(run_id=a.run_id, output=a.output, delta=yuan(a.delta), reason=a.reason)
             for a in adjustments
         ],
-    )
+    }
+    return SettlementOut.model_construct(**out)  # our own values: no validation to pay for
 
 
 def audit(session: Session, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
