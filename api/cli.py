@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -109,11 +110,19 @@ def _demo_keys(url: str) -> dict[str, str]:
         }
 
 
+class Loop(StrEnum):
+    auto = "auto"
+    asyncio = "asyncio"
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    loop: Annotated[Loop, typer.Option(help="Event loop: auto (uvloop: fastest) or asyncio (fairer overloaded)")] = (
+        Loop.auto
+    ),
 ) -> None:
     """Start the real-time service on DATABASE_URL (default: SQLite file medrelief.db)."""
     url = settings().database_url
@@ -121,7 +130,8 @@ def serve(
     for kind, key in _demo_keys(url).items():
         console.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
     console.print(f"serving policy {settings().policy} on http://{host}:{port} (docs at /docs), database {url}")
-    uvicorn.run("api.main:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    app_path, level = "api.main:app_from_env", "warning"
+    uvicorn.run(app_path, factory=True, host=host, port=port, workers=workers, loop=loop.value, log_level=level)
 
 
 @app.command("demo")

@@ -3,37 +3,35 @@
     python -m benchmarks.load --backend sqlite --workers 1 --concurrency 1 16 64 --seconds 10
     python -m benchmarks.load --backend postgresql --workers 2 --concurrency 1 16 64 --seconds 10
 
-Starts its own server (uvicorn, ``--workers``) on a fresh database (a SQLite file, or a private
-PostgreSQL cluster), registers persons, then posts settlements (each request a distinct claim
-with an Idempotency-Key; persons drawn at random so caps bind) for ``--seconds`` per
-concurrency level, from wrk (``--client wrk``, the default where installed: Debian's ``wrk``;
-a C client, so the server is what is measured) or from an asyncio httpx client. Reports
-throughput, p50/p99 latency and errors, then checks the books (Σ settlements + adjustments ==
+Starts its own server (uvicorn, ``--workers``, ``--loop``) on a fresh database (a SQLite file,
+or a private PostgreSQL cluster), registers persons, then posts settlements (each request a
+distinct claim with an Idempotency-Key; persons drawn at random so caps bind) for ``--seconds``
+per concurrency level, after a one-second warm-up. The client is ``benchmarks/socket_client.py``
+(keep-alive connections on one selector: a few tens of µs per request) or Debian's ``wrk``
+(``--client wrk``; its latency statistics are checked for plausibility). Reports throughput,
+p50/p99 latency and errors, then checks the books (Σ settlements + adjustments ==
 accumulators, every cap respected).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
 import re
-import shutil
 import statistics
 import subprocess
-import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlmodel import Session
 
 from api import integrity
 from api.db import make_engine
+from benchmarks import socket_client
 from tests.api.servers import Postgres, Server, postgres_cluster, prepare
 from tiers.codes import CATEGORIES
 from tiers.loader import load_policy
@@ -67,38 +65,23 @@ def _claim(person: str, rng: random.Random) -> dict[str, Any]:
     }
 
 
-Samples = dict[str, list[Any]]
+def _raw_request(persons: list[str], key: str, rng: random.Random) -> bytes:
+    body = json.dumps(_claim(rng.choice(persons), rng)).encode()
+    claim_id = json.loads(body)["claim_id"]
+    head = (
+        f"POST /v1/settlements HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {key}\r\nIdempotency-Key: {claim_id}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
-async def _worker(client: httpx.AsyncClient, persons: list[str], until: float, seed: int, out: Samples) -> None:
-    rng = random.Random(seed)  # noqa: S311 — load data, not secrets
-    while time.perf_counter() < until:
-        body = _claim(rng.choice(persons), rng)
-        started = time.perf_counter()
-        try:
-            response = await client.post("/v1/settlements", json=body, headers={"Idempotency-Key": body["claim_id"]})
-            ok = response.status_code == 201
-        except httpx.HTTPError:
-            ok = False
-        (out["latency"] if ok else out["errors"]).append(time.perf_counter() - started)
-
-
-async def _level(server: Server, persons: list[str], concurrency: int, seconds: float) -> tuple[list[float], int]:
-    out: dict[str, list[Any]] = {"latency": [], "errors": []}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    options: dict[str, Any] = {
-        "base_url": server.base_url,
-        "headers": server.headers(),
-        "limits": limits,
-        "timeout": 60,
-    }
-    async with httpx.AsyncClient(**options) as client:
-        warm = time.perf_counter() + min(1.0, seconds / 5)
-        discard: Samples = {"latency": [], "errors": []}
-        await asyncio.gather(*(_worker(client, persons, warm, -i - 1, discard) for i in range(concurrency)))
-        until = time.perf_counter() + seconds
-        await asyncio.gather(*(_worker(client, persons, until, i, out) for i in range(concurrency)))
-    return out["latency"], len(out["errors"])
+def _socket_level(server: Server, people: list[str], concurrency: int, seconds: float) -> tuple[int, int, float, float]:
+    rng = random.Random(concurrency)  # noqa: S311 — load data, not secrets
+    key = server.keys["hospital"]
+    socket_client.run("127.0.0.1", server.port, lambda: _raw_request(people, key, rng), concurrency, 1.0)  # warm-up
+    result = socket_client.run("127.0.0.1", server.port, lambda: _raw_request(people, key, rng), concurrency, seconds)
+    cuts = statistics.quantiles(result.latencies, n=100) if len(result.latencies) > 1 else [0.0] * 99
+    return len(result.latencies), result.errors, cuts[49] * 1e3, cuts[98] * 1e3
 
 
 WRK_SCRIPT = Path(__file__).with_name("wrk_settle.lua")
@@ -147,16 +130,17 @@ def _register(server: Server, n: int) -> list[str]:
     return persons
 
 
-def _python_level(server: Server, people: list[str], concurrency: int, seconds: float) -> tuple[int, int, float, float]:
-    latencies, errors = asyncio.run(_level(server, people, concurrency, seconds))
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return len(latencies), errors, cuts[49] * 1e3, cuts[98] * 1e3
-
-
 def run(
-    backend: str, url: str, workers: int, levels: list[int], seconds: float, persons: int, client: str
+    backend: str,
+    url: str,
+    workers: int,
+    levels: list[int],
+    seconds: float,
+    persons: int,
+    client: str,
+    loop: str = "auto",
 ) -> list[Level]:
-    server = Server(url, prepare(url), workers=workers).start()
+    server = Server(url, prepare(url), workers=workers, loop=loop).start()
     try:
         people = _register(server, persons)
         results = []
@@ -164,7 +148,7 @@ def run(
             if client == "wrk":
                 done, errors, p50, p99 = _wrk_level(server, persons, concurrency, seconds)
             else:
-                done, errors, p50, p99 = _python_level(server, people, concurrency, seconds)
+                done, errors, p50, p99 = _socket_level(server, people, concurrency, seconds)
             level = Level(backend, workers, concurrency, done, errors, done / seconds, p50, p99)
             results.append(level)
             print(json.dumps(asdict(results[-1])), flush=True)
@@ -186,19 +170,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--persons", type=int, default=2000)
-    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--client", choices=["socket", "wrk"], default="socket")
+    parser.add_argument("--loop", choices=["auto", "asyncio"], default="auto", help="uvicorn's event loop")
     args = parser.parse_args()
     if args.backend == "sqlite":
         import tempfile
 
         url = f"sqlite:///{tempfile.mkdtemp(prefix='medrelief-load-')}/load.db"
-        run("sqlite", url, args.workers, args.concurrency, args.seconds, args.persons, args.client)
+        run("sqlite", url, args.workers, args.concurrency, args.seconds, args.persons, args.client, args.loop)
         return
     with postgres_cluster() as cluster:
         if not isinstance(cluster, Postgres):
             raise SystemExit(f"no PostgreSQL: {cluster}")
         url = cluster.create_database()
-        run("postgresql", url, args.workers, args.concurrency, args.seconds, args.persons, args.client)
+        run("postgresql", url, args.workers, args.concurrency, args.seconds, args.persons, args.client, args.loop)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ class Server:
     keys: dict[str, str] = field(default_factory=dict)
     port: int = 0
     workers: int = 1
+    loop: str = "auto"  # uvicorn's event loop: auto (uvloop when installed) or asyncio
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -143,7 +144,7 @@ class Server:
         if not self.port:
             self.port = free_port()
         command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
-        command += ["--log-level", "warning", "--workers", str(self.workers)]
+        command += ["--log-level", "warning", "--workers", str(self.workers), "--loop", self.loop]
         env = {**os.environ, "DATABASE_URL": self.database_url}
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         deadline = time.monotonic() + 90
