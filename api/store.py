@@ -259,13 +259,8 @@ def settlement_values(
     }
 
 
-def insert_settlement(session: Session, values: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-    """One settlement row and its lines."""
-    driver(session).run_all(settlement_writes(values, lines))
-
-
 def settlement_writes(values: dict[str, Any], lines: list[dict[str, Any]]) -> list[Write]:
-    """:func:`insert_settlement` as statements: the row, then its lines in one INSERT."""
+    """A settlement row and its lines, as statements."""
     rows = [{"setl_id": values["setl_id"], **_line_fields(line)} for line in lines]
     return [*inserts("settlement", [values]), *inserts("settlementline", rows)]
 
