@@ -104,8 +104,8 @@ class Driver:
         self.postgresql = connection.dialect.name == "postgresql"
         self._connection: Any = connection.connection.driver_connection
 
-    def _bind(self, statement: Statement, params: Params) -> tuple[str, Params]:
-        return (statement.postgresql if self.postgresql else statement.sqlite), params
+    def _text(self, statement: Statement) -> str:
+        return statement.postgresql if self.postgresql else statement.sqlite
 
     def rows(self, statement: Statement, params: Params) -> list[tuple[Any, ...]]:
         return self.read_all([(statement, params)])[0]
@@ -120,7 +120,7 @@ class Driver:
         with self._pipeline(len(reads)):
             for statement, params in reads:
                 cursor = self._connection.cursor()
-                cursor.execute(*self._bind(statement, params))
+                cursor.execute(self._text(statement), params)
                 cursors.append(cursor)
         return [list(cursor.fetchall()) for cursor in cursors]
 
@@ -129,7 +129,7 @@ class Driver:
         cursor = self._connection.cursor()
         with self._pipeline(len(writes)):
             for statement, params in writes:
-                cursor.execute(*self._bind(statement, params))
+                cursor.execute(self._text(statement), params)
 
     def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()
