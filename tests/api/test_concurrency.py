@@ -1,16 +1,35 @@
-"""≥ 64 concurrent settlements for one person at a real server: caps hold, nothing is lost or doubled."""
+"""≥ 64 concurrent settlements for one person at a real server: caps hold, nothing is lost or doubled.
+
+The server runs several worker processes (each settles one claim at a time on its event loop),
+so the requests really race: on PostgreSQL for the person's row lock and the key's advisory
+lock, on SQLite for the database's write lock across processes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
+import pytest
 
+from tests.api.conftest import BACKENDS, database_url
 from tests.api.helpers import buckets, claim, register
-from tests.api.servers import Server
+from tests.api.servers import Postgres, Server, prepare
 
 N = 64
+WORKERS = 3
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, postgres: Postgres | str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    url = database_url(request.param, postgres, tmp_path_factory.mktemp(request.param))
+    running = Server(url, prepare(url), workers=WORKERS).start()
+    yield running
+    running.stop()
 
 
 def test_concurrent_settlements_for_one_person_never_overspend(server: Server) -> None:
