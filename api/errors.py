@@ -88,13 +88,20 @@ def _envelope_error(status: int, message: str) -> JSONResponse:
     return JSONResponse(reply(None, None, message), status_code=status if kept else 200)
 
 
+def _respond(
+    request: Request, status: int, code: str, detail: str, param: str | None = None, **extra: Any
+) -> JSONResponse:
+    """The error in the request's own envelope: the platform's, FHIR's, or problem+json."""
+    if _platform(request):
+        return _envelope_error(status, f"{code}: {detail}")
+    if _fhir(request):
+        return _outcome(status, f"{code}: {detail}", param)
+    return problem_response(status, code, detail, param, **extra)
+
+
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    if _platform(request):
-        return _envelope_error(exc.status, f"{exc.code}: {exc.detail}")
-    if _fhir(request):
-        return _outcome(exc.status, f"{exc.code}: {exc.detail}", exc.param)
-    return problem_response(exc.status, exc.code, exc.detail, exc.param)
+    return _respond(request, exc.status, exc.code, exc.detail, exc.param)
 
 
 async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
@@ -102,11 +109,7 @@ async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
     errors = [{"param": _param(tuple(e.get("loc", ()))), "reason": str(e.get("msg", ""))} for e in exc.errors()]
     first = errors[0] if errors else {"param": None, "reason": "invalid request"}
     detail = f"{first['param']}: {first['reason']}" if first["param"] else str(first["reason"])
-    if _platform(_request):
-        return _envelope_error(422, f"invalid_request: {detail}")
-    if _fhir(_request):
-        return _outcome(422, f"invalid_request: {detail}", first["param"])
-    return problem_response(422, "invalid_request", detail, first["param"], errors=errors)
+    return _respond(_request, 422, "invalid_request", detail, first["param"], errors=errors)
 
 
 async def _on_claims(_request: Request, exc: Exception) -> JSONResponse:
@@ -123,11 +126,7 @@ async def _on_accumulators(_request: Request, exc: Exception) -> JSONResponse:
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
-    if _platform(_request):
-        return _envelope_error(exc.status_code, f"{code}: {exc.detail}")
-    if _fhir(_request):
-        return _outcome(exc.status_code, f"{code}: {exc.detail}", None)
-    return problem_response(exc.status_code, code, str(exc.detail))
+    return _respond(_request, exc.status_code, code, str(exc.detail))
 
 
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
@@ -141,20 +140,12 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 async def _on_database(_request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", exc)
     detail = "the database did not answer; nothing was changed — retry with the same Idempotency-Key"
-    if _platform(_request):
-        return _envelope_error(503, f"database_unavailable: {detail}")
-    if _fhir(_request):
-        return _outcome(503, f"database_unavailable: {detail}", None)
-    return problem_response(503, "database_unavailable", detail)
+    return _respond(_request, 503, "database_unavailable", detail)
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
-    if _platform(_request):
-        return _envelope_error(500, "internal_error: unexpected error; nothing was changed")
-    if _fhir(_request):
-        return _outcome(500, "internal_error: unexpected error; nothing was changed", None)
-    return problem_response(500, "internal_error", "unexpected error; nothing was changed")
+    return _respond(_request, 500, "internal_error", "unexpected error; nothing was changed")
 
 
 def install(app: FastAPI) -> None:

@@ -110,10 +110,6 @@ class Driver:
     def rows(self, statement: Statement, params: Params) -> list[tuple[Any, ...]]:
         return self.read_all([(statement, params)])[0]
 
-    def first(self, statement: Statement, params: Params) -> tuple[Any, ...] | None:
-        rows = self.rows(statement, params)
-        return rows[0] if rows else None
-
     def read_all(self, reads: Sequence[Read]) -> list[list[tuple[Any, ...]]]:
         """The rows of each read, in order."""
         cursors = []

@@ -27,7 +27,7 @@ from api.models import (
     now,
 )
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
-from api.sql import Statement, Write, driver, inserts
+from api.sql import Driver, Statement, Write, driver, inserts
 
 __all__ = ["AdjustmentOut"]
 from settlement.accumulators import Ledger
@@ -73,8 +73,13 @@ _PERSON_STATE = Statement.of(
 def lock_person(session: Session, person_id: str) -> None:
     """Lock the person for this transaction (PostgreSQL; SQLite holds the write lock); 404 when not registered."""
     db = driver(session)
-    if db.first(_PERSON_LOCKED if db.postgresql else _PERSON, {"p": person_id}) is None:
+    if not db.rows(_person_lock(db), {"p": person_id}):
         raise Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
+
+
+def _person_lock(db: Driver) -> Statement:
+    """The person's row, locked for the transaction on PostgreSQL (SQLite holds the write lock)."""
+    return _PERSON_LOCKED if db.postgresql else _PERSON
 
 
 def categories_on(session: Session, person_id: str, day: date) -> list[str]:
@@ -125,7 +130,7 @@ def read_person_year(
     db = driver(session)
     person, categories, accumulators, state, active = db.read_all(
         [
-            (_PERSON_LOCKED if db.postgresql else _PERSON, {"p": person_id}),
+            (_person_lock(db), {"p": person_id}),
             (_CATEGORIES, {"p": person_id, "d": day}),
             (_ACCUMULATORS, {"p": person_id, "y": day.year}),
             (_PERSON_STATE, {"p": person_id, "y": day.year}),

@@ -66,11 +66,11 @@ def _claim(person: str, rng: random.Random) -> dict[str, Any]:
 
 
 def _raw_request(persons: list[str], key: str, rng: random.Random) -> bytes:
-    body = json.dumps(_claim(rng.choice(persons), rng)).encode()
-    claim_id = json.loads(body)["claim_id"]
+    claim = _claim(rng.choice(persons), rng)
+    body = json.dumps(claim).encode()
     head = (
         f"POST /v1/settlements HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {key}\r\nIdempotency-Key: {claim_id}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Authorization: Bearer {key}\r\nIdempotency-Key: {claim['claim_id']}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

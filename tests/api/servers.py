@@ -65,7 +65,7 @@ class Postgres:
     bindir: Path
     datadir: Path
     port: int
-    options: str = ""
+    options: str = ""  # the server's command-line options (port, socket directory, …)
     log: Path | None = None
 
     def url(self, database: str) -> str:
@@ -76,11 +76,17 @@ class Postgres:
         _run_as_owner([str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name])
         return self.url(name)
 
-    def restart(self) -> None:
-        """Stop the server at once (dropping every connection) and start it again."""
+    def start(self) -> None:
+        pg_ctl = [str(self.bindir / "pg_ctl"), "-D", str(self.datadir)]
+        _run_as_owner([*pg_ctl, "-o", self.options, "-w", "-l", str(self.log), "start"])
+
+    def stop(self) -> None:
+        """Stop at once, dropping every connection."""
         _run_as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"])
-        start = [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", self.options, "-w", "-l", str(self.log)]
-        _run_as_owner([*start, "start"])
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 def _run_as_owner(args: list[str]) -> None:
@@ -111,11 +117,12 @@ def postgres_cluster() -> Iterator[Postgres | str]:
         [str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]
     )
     options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=300"
-    _run_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-l", str(tmp / "pg.log"), "start"])
+    cluster = Postgres(bindir, datadir, port, options, tmp / "pg.log")
+    cluster.start()
     try:
-        yield Postgres(bindir, datadir, port, options, tmp / "pg.log")
+        yield cluster
     finally:
-        _run_as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"])
+        cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
