@@ -9,18 +9,19 @@ payment, and what is left of the cap after the claim (``crt_payb_lmt_amt``; empt
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from settlement.engine import Settlement
-from settlement.layers import BucketTrace
-from tiers.tables import ADMISSIONS, NO_LIMIT, RATIO_SCALE, LayerTable
+from settlement.scan import ROW_FIELDS
+from tiers.tables import ADMISSIONS, N_CAT, N_LEV, NO_LIMIT, RATIO_SCALE, LayerTable
 
 I64 = npt.NDArray[np.int64]
 MONEY = (
@@ -83,106 +84,107 @@ def band_text(table: LayerTable, term: int, admission: int) -> str:
 
 @dataclass(frozen=True)
 class _Labels:
-    """A layer table's text columns as arrays, built once per table: indexed, never formatted per claim."""
+    """The text columns of a policy's layers, built once: indexed by the explanation kernel, never
+    formatted per claim. Index 0 of each is ``""`` (a claim no rule of the layer matched)."""
 
-    rule: npt.NDArray[np.object_]  # by rule index
-    bucket: npt.NDArray[np.object_]  # by bucket index
-    bands: npt.NDArray[np.object_]  # by table position term · ADMISSIONS + admission
-    version: npt.NDArray[np.object_]  # by version index
+    rule: npt.NDArray[np.object_]  # at the table's offset + rule index
+    bucket: npt.NDArray[np.object_]  # at the table's offset + bucket index
+    bands: npt.NDArray[np.object_]  # at the table's offset + term · ADMISSIONS + admission
+    version: npt.NDArray[np.object_]  # at 1 + version index
+    offsets: dict[str, tuple[int, int, int]]  # table id → where its rules, buckets, bands start (≥ 1)
 
 
-_LABELS: weakref.WeakKeyDictionary[LayerTable, _Labels] = weakref.WeakKeyDictionary()
+@lru_cache(maxsize=16)
+def _labels(tables: tuple[LayerTable, ...], versions: tuple[Any, ...]) -> _Labels:
+    rule, bucket, bands, offsets = [""], [""], [""], {}
+    for table in tables:
+        offsets[table.id] = (len(rule), len(bucket), len(bands))
+        rule += table.rule_ids
+        bucket += table.buckets
+        bands += [band_text(table, at // ADMISSIONS, at % ADMISSIONS) for at in range(len(table.deductible))]
+    version = ["", *(str(v) for v in versions)]
+    rule_text, bucket_text, bands_text, version_text = (
+        np.array(v, dtype=object) for v in (rule, bucket, bands, version)
+    )
+    return _Labels(rule_text, bucket_text, bands_text, version_text, offsets)
 
 
-def _labels(table: LayerTable, versions: tuple[Any, ...]) -> _Labels:
-    known = _LABELS.get(table)
-    if known is None:
-        positions = range(len(table.deductible))
-        known = _Labels(
-            rule=np.array(table.rule_ids, dtype=object),
-            bucket=np.array(table.buckets, dtype=object),
-            bands=np.array([band_text(table, at // ADMISSIONS, at % ADMISSIONS) for at in positions], dtype=object),
-            version=np.array([str(v) for v in versions], dtype=object),
+NUMBERS = ("position", "layer_index", "rule", "bucket", "version", "bands", *MONEY)
+"""Rows of the explanation kernel's matrix: where the row goes, label indices, money (fen)."""
+POSITION, LAYER, RULE, BUCKET, VERSION, BANDS = range(6)
+BASE, CUM_BEFORE, CUM_AFTER, DEDUCTIBLE, APPLIED, RAW, CAP, CAP_USED, PAID, CAP_LEFT = range(6, len(NUMBERS))
+_TERM, _ADMISSION, _BEFORE, _AFTER, _RAW, _PAID, _PAID_BEFORE = (
+    ROW_FIELDS.index(f) for f in ("term", "admission", "before", "after", "raw", "paid", "paid_before")
+)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill(out: I64, place: I64, order: I64, rows: I64, detail: I64, deductible: I64, cap: I64) -> None:
+    """One bucket's claims into ``out`` (column ``position · layers + layer``): labels and money.
+
+    ``place`` = [layer, layers, terms per rule, rules, rule offset, bucket label, bands offset];
+    ``detail`` is the scan's :data:`settlement.scan.ROW_FIELDS` matrix.
+    """
+    layer, layers, per_rule, n_rules, rule_at, bucket_label, bands_at = place
+    for i in range(rows.shape[0]):
+        r = order[rows[i]] * layers + layer
+        t, before, after = detail[_TERM, i], detail[_BEFORE, i], detail[_AFTER, i]
+        at = t * ADMISSIONS + detail[_ADMISSION, i]
+        d, c, raw, paid, paid_before = (
+            deductible[at],
+            cap[t],
+            detail[_RAW, i],
+            detail[_PAID, i],
+            detail[_PAID_BEFORE, i],
         )
-        _LABELS[table] = known
-    return known
+        out[RULE, r] = rule_at + (t // per_rule) % n_rules
+        out[BUCKET, r] = bucket_label
+        out[VERSION, r] = 1 + t // (per_rule * n_rules)
+        out[BANDS, r] = bands_at + at
+        out[BASE, r], out[CUM_BEFORE, r], out[CUM_AFTER, r] = after - before, before, after
+        out[DEDUCTIBLE, r], out[APPLIED, r] = d, min(after, d) - min(before, d)
+        out[RAW, r], out[CAP_USED, r], out[PAID, r] = raw, paid_before, paid
+        out[CAP, r] = c if c < NO_LIMIT else -1
+        out[CAP_LEFT, r] = c - paid_before - paid if c < NO_LIMIT else -1
 
 
-def _bucket_columns(result: Settlement, table: LayerTable, trace: BucketTrace) -> dict[str, npt.NDArray[Any]]:
-    labels = _labels(table, result.policy.versions)
-    capped = trace.cap < NO_LIMIT
-    return {
-        "position": result.order[trace.rows],
-        "rule": labels.rule[table.rule_of_term(trace.term)],
-        "bucket": labels.bucket[np.full(len(trace.rows), trace.bucket)],
-        "version": labels.version[table.version_of_term(trace.term)],
-        "base": trace.base,
-        "cum_before": trace.cum_before,
-        "cum_after": trace.cum_after,
-        "deductible": trace.deductible,
-        "deductible_applied": trace.deductible_applied,
-        "bands": labels.bands[trace.term * ADMISSIONS + trace.admission],
-        "raw_amount": trace.raw,
-        "cap": np.where(capped, trace.cap, -1),
-        "cap_used_before": trace.paid_before,
-        "paid": trace.paid,
-        "cap_left": np.where(capped, trace.cap - trace.paid_before - trace.paid, -1),
-    }
-
-
-def _unmatched(positions: I64) -> dict[str, npt.NDArray[Any]]:
-    """Rows of claims no rule of the layer matches: nothing paid, no cap (-1)."""
-    text = np.full(len(positions), "", dtype=object)
-    zero = np.zeros(len(positions), np.int64)
-    columns: dict[str, npt.NDArray[Any]] = dict.fromkeys(MONEY, zero)
-    return {
-        **columns,
-        "position": positions,
-        "rule": text,
-        "bucket": text,
-        "version": text,
-        "bands": text,
-        "cap": zero - 1,
-        "cap_left": zero - 1,
-    }
-
-
-def _layer_parts(result: Settlement, index: int) -> list[dict[str, npt.NDArray[Any]]]:
-    """One layer's rows: each bucket's claims, then the claims no rule of the layer matched."""
-    table = result.policy.layer_table(result.layers[index].table_id)
-    parts = [_bucket_columns(result, table, t) for t in result.traces(index)]
-    matched = np.zeros(len(result.claims), dtype=bool)
-    for part in parts:
-        matched[part["position"]] = True
-    if not matched.all():
-        parts.append(_unmatched(np.flatnonzero(~matched)))
-    return parts
+def _numbers(result: Settlement, labels: _Labels) -> I64:
+    """The kernel's matrix: a column per claim and layer, by claim (input order) then layer; a claim
+    no rule of a layer matched keeps the defaults (labels ``""``, nothing paid, no cap)."""
+    n, layers = len(result.claims), len(result.layers)
+    out = np.zeros((len(NUMBERS), n * layers), np.int64)
+    out[POSITION] = np.repeat(np.arange(n, dtype=np.int64), layers)
+    out[LAYER] = np.tile(np.arange(layers, dtype=np.int64), n)
+    out[CAP] = out[CAP_LEFT] = -1
+    for index, layer in enumerate(result.layers):
+        table = result.policy.layer_table(layer.table_id)
+        rule_at, bucket_at, bands_at = labels.offsets[table.id]
+        terms = (N_CAT * N_LEV, len(table.rule_ids))  # the term layout of LayerTable.rule_of_term
+        for trace in result.traces(index):
+            place = np.array([index, layers, *terms, rule_at, bucket_at + trace.bucket, bands_at], np.int64)
+            _fill(out, place, result.order, trace.rows, trace.detail, table.deductible, table.cap)
+    return out
 
 
 def columns(result: Settlement) -> dict[str, npt.NDArray[Any]]:
     """The explanation as plain arrays (money in fen, -1 for "no cap"), one row per claim and
     layer, ordered by claim (input order) then layer — no pandas, for the real-time path."""
-    parts, part_layer = [], []
-    for index in range(len(result.layers)):
-        for part in _layer_parts(result, index):
-            parts.append(part)
-            part_layer.append(index)
-    if not parts:
-        return {c: np.zeros(0, object) for c in EXPLAIN_COLUMNS}
-    merged = {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
-    merged["layer_index"] = np.repeat(np.array(part_layer, np.int64), [len(p["position"]) for p in parts])
-    if len(result.claims) > 1:  # one claim (the real-time path): its rows are already in layer order
-        order = np.lexsort((merged["layer_index"], merged["position"]))
-        merged = {c: values[order] for c, values in merged.items()}
-    position, layer_index, claims = merged["position"], merged["layer_index"], result.claims
-    return {
+    labels = _labels(result.policy.layers, result.policy.versions)
+    numbers = _numbers(result, labels)
+    position, layer_index, claims = numbers[POSITION], numbers[LAYER], result.claims
+    named = {
         "claim_id": claims.claim_id[position],
         "person_id": claims.persons[claims.person[position]],
         "layer": np.array([la.table_id for la in result.layers], dtype=object)[layer_index],
         "output": np.array([la.output for la in result.layers], dtype=object)[layer_index],
         "policy": np.full(len(position), result.policy.id, dtype=object),
-        **{c: merged[c] for c in EXPLAIN_COLUMNS[5:]},
+        "rule": labels.rule[numbers[RULE]],
+        "bucket": labels.bucket[numbers[BUCKET]],
+        "version": labels.version[numbers[VERSION]],
+        "bands": labels.bands[numbers[BANDS]],
+        **{c: numbers[NUMBERS.index(c)] for c in MONEY},
     }
+    return {c: named[c] for c in EXPLAIN_COLUMNS}
 
 
 def explain(result: Settlement) -> pd.DataFrame:

@@ -33,18 +33,50 @@ class BucketTotals:
 
 @dataclass(frozen=True)
 class BucketTrace:
-    """What each claim's payment in one bucket was made of (``rows`` index the sorted batch)."""
+    """What each claim's payment in one bucket was made of (``rows`` index the sorted batch).
+
+    ``detail`` is the scan's matrix, a row per :data:`settlement.scan.ROW_FIELDS`: the claim's
+    term index t (version, rule, category, level), admission (0 first claim of the bucket-year,
+    1 repeat), running base before and after it (0 and the base under a per-claim deductible),
+    payment before the cap, payment, and what the bucket had paid this person-year before it.
+    """
 
     table: LayerTable
     bucket: int
     rows: I64
-    term: I64  # table index t (version, rule, category, level)
-    admission: I64  # 0 first claim of the bucket-year, 1 repeat
-    cum_before: I64  # running base before the claim (0 under a per-claim deductible)
-    cum_after: I64  # … and after it
-    raw: I64  # payment before the cap
-    paid: I64
-    paid_before: I64  # what the bucket had paid this person-year before the claim
+    detail: I64  # [len(ROW_FIELDS), len(rows)]
+
+    def _field(self, name: str) -> I64:
+        values: I64 = self.detail[ROW_FIELDS.index(name)]
+        return values
+
+    @property
+    def term(self) -> I64:
+        return self._field("term")
+
+    @property
+    def admission(self) -> I64:
+        return self._field("admission")
+
+    @property
+    def cum_before(self) -> I64:
+        return self._field("before")
+
+    @property
+    def cum_after(self) -> I64:
+        return self._field("after")
+
+    @property
+    def raw(self) -> I64:
+        return self._field("raw")
+
+    @property
+    def paid(self) -> I64:
+        return self._field("paid")
+
+    @property
+    def paid_before(self) -> I64:
+        return self._field("paid_before")
 
     @property
     def base(self) -> I64:
@@ -84,18 +116,5 @@ def settle_and_trace(
 ) -> tuple[BucketTotals, BucketTrace]:
     """:func:`settle_bucket` and :func:`trace_bucket` in one scan (an explanation asked for up front)."""
     scanned = scan_bucket(table, rows, batch, opening, detail=True)
-    per_row = dict(zip(ROW_FIELDS, scanned.rows, strict=True))
     totals = BucketTotals(bucket, rows, **dict(zip(GROUP_FIELDS, scanned.groups, strict=True)))
-    trace = BucketTrace(
-        table=table,
-        bucket=bucket,
-        rows=rows,
-        term=per_row["term"],
-        admission=per_row["admission"],
-        cum_before=per_row["before"],
-        cum_after=per_row["after"],
-        raw=per_row["raw"],
-        paid=per_row["paid"],
-        paid_before=per_row["paid_before"],
-    )
-    return totals, trace
+    return totals, BucketTrace(table, bucket, rows, scanned.rows)
