@@ -69,7 +69,7 @@ class Settlement(SQLModel, table=True):
     __table_args__ = (Index("ix_settlement_institution_claim", "institution_id", "claim_id"),)
 
     setl_id: str = Field(primary_key=True, max_length=40)
-    seq: int = Field(sa_type=BigInteger, index=True)  # arrival order
+    seq: int = Field(sa_type=BigInteger)  # arrival order (per person)
     kind: str = Field(default="settlement", max_length=16)
     reverses: str | None = Field(default=None, max_length=40)
     status: str = Field(default="settled", max_length=16)  # settled | reversed

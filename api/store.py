@@ -9,7 +9,8 @@ on SQLite every write transaction holds the database's write lock from its first
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
+import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -39,7 +40,10 @@ Key = tuple[str, str]  # (layer, bucket)
 
 
 def new_id(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:24].upper()
+    """``prefix`` + 24 hex digits: the time in µs, then random. Ids made later sort later, so a
+    new settlement and its lines go to the right-hand end of their indexes (a page or two per
+    commit) instead of a random place in them."""
+    return f"{prefix}{time.time_ns() // 1000:013X}{secrets.randbits(44):011X}"
 
 
 def yuan(fen: int) -> Decimal:
