@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -76,14 +78,13 @@ async def write(request: Request, work: Callable[[Session], T]) -> T:
     return await run_in_threadpool(_transaction, engine, work)
 
 
-async def _caller(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> Caller:
-    presented = x_api_key
+def _presented(authorization: str | None, x_api_key: str | None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
-        presented = authorization[7:].strip()
+        return authorization[7:].strip()
+    return x_api_key
+
+
+def _verified(request: Request, presented: str | None) -> Caller:
     caller = recently_verified(presented)
     if caller is None:  # the database is asked at most every few seconds per key
         with Session(reader(request.app.state.engine)) as session:
@@ -91,7 +92,71 @@ async def _caller(
     return caller
 
 
+async def _caller(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Caller:
+    return _verified(request, _presented(authorization, x_api_key))
+
+
 CallerDep = Annotated[Caller, Depends(_caller)]
+KEY_RULES: dict[str, Any] = {"max_length": 128, "pattern": r"^[\x21-\x7e]+$"}
+"""What an Idempotency-Key may be: 1–128 printable ASCII characters, no spaces."""
+_KEY = TypeAdapter(Annotated[str, StringConstraints(**KEY_RULES)])
+
+
+def caller_of(request: Request) -> Caller:
+    """:data:`CallerDep`, read by hand (see :func:`hand_read`)."""
+    headers = request.headers
+    return _verified(request, _presented(headers.get("authorization"), headers.get("x-api-key")))
+
+
+def idempotency_key_of(request: Request) -> str | None:
+    """:data:`IdempotencyKey`, read by hand and checked the same way (422 naming the header)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    try:
+        return _KEY.validate_python(key)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("header", "Idempotency-Key", *e["loc"])} for e in error.errors()]
+        ) from error
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def body_of(request: Request, model: type[Model]) -> Model:
+    """A JSON request body as ``model``, read by hand (after the caller: 401 before 422, as with
+    FastAPI's own body parameters); errors name the field as FastAPI's do."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from error
+
+
+def _header(name: str, description: str = "", **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": False, "description": description, "schema": schema}
+
+
+def hand_read(body: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI of a route that reads its caller, Idempotency-Key and body by hand: the hot
+    settlement route, where FastAPI's header parameters cost ~40 µs each per request (measured:
+    ~0.13 ms of a settlement's ~2.5 ms)."""
+    schema = {"$ref": f"#/components/schemas/{body.__name__}"}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "parameters": HEADERS,
+    }
+
+
+HEADERS: list[dict[str, Any]] = [
+    _header("Idempotency-Key", "Retry-safe key", type="string", maxLength=128, pattern=KEY_RULES["pattern"]),
+    _header("authorization", "Bearer <API key>", type="string"),
+    _header("x-api-key", "API key (instead of Authorization)", type="string"),
+]
 
 
 async def _policy(request: Request) -> CompiledPolicy:
@@ -100,9 +165,7 @@ async def _policy(request: Request) -> CompiledPolicy:
 
 
 PolicyDep = Annotated[CompiledPolicy, Depends(_policy)]
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", max_length=128, pattern=r"^[\x21-\x7e]+$", description="Retry-safe key")
-]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe key", **KEY_RULES)]
 PersonId = Annotated[str, Path(min_length=1, max_length=64)]
 SetlId = Annotated[str, Path(min_length=1, max_length=40)]
 IdentityId = Annotated[int, Path(ge=1, le=2**62)]

@@ -9,7 +9,20 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from api import service, store
-from api.deps import CallerDep, IdempotencyKey, PolicyDep, SessionDep, SetlId, WriteSessionDep, write, writing
+from api.deps import (
+    CallerDep,
+    IdempotencyKey,
+    PolicyDep,
+    SessionDep,
+    SetlId,
+    WriteSessionDep,
+    body_of,
+    caller_of,
+    hand_read,
+    idempotency_key_of,
+    write,
+    writing,
+)
 from api.errors import Problem
 from api.models import Settlement
 from api.schemas import ClaimIn, SettlementOut
@@ -30,12 +43,19 @@ def pre_settle(claim: ClaimIn, session: SessionDep, caller: CallerDep, policy: P
     return service.pre_settle(session, caller, claim, policy)
 
 
-@router.post("", status_code=201, responses=CREATED, response_class=Response, summary="Settle (结算) one claim")
-async def settle(
-    claim: ClaimIn, request: Request, caller: CallerDep, policy: PolicyDep, idempotency_key: IdempotencyKey = None
-) -> Response:
+@router.post(
+    "",
+    status_code=201,
+    responses=CREATED,
+    response_class=Response,
+    summary="Settle (结算) one claim",
+    openapi_extra=hand_read(ClaimIn),
+)
+async def settle(request: Request) -> Response:
+    caller, key, policy = caller_of(request), idempotency_key_of(request), request.app.state.policy
     caller.require("settle")
-    return _reply(await write(request, lambda session: service.settle(session, caller, claim, policy, idempotency_key)))
+    claim = await body_of(request, ClaimIn)
+    return _reply(await write(request, lambda session: service.settle(session, caller, claim, policy, key)))
 
 
 @router.post(

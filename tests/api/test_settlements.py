@@ -116,6 +116,22 @@ def test_errors_are_problem_json_naming_the_field(server: Server) -> None:
         )
 
 
+def test_settle_reads_its_headers_and_body_as_fastapi_would(server: Server) -> None:
+    """The settle route reads the caller, Idempotency-Key and body by hand (speed): same answers."""
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        for bad_key in ("", "has space", "x" * 129):
+            response = hospital.post("/v1/settlements", json=claim(person), headers={"Idempotency-Key": bad_key})
+            assert (response.status_code, response.json()["param"]) == (422, "Idempotency-Key"), bad_key
+        missing = hospital.post("/v1/settlements", json={k: v for k, v in claim(person).items() if k != "med_type"})
+        assert (missing.status_code, missing.json()["param"]) == (422, "med_type")
+        key = hospital.headers["Authorization"].removeprefix("Bearer ")
+        by_x_api_key = {"Authorization": "", "X-API-Key": key}
+        assert hospital.post("/v1/settlements", json=claim(person), headers=by_x_api_key).status_code == 201
+        anonymous = hospital.post("/v1/settlements", content=b"{not json", headers={"Authorization": ""})
+        assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")  # before the body
+
+
 def test_keys_and_scopes(server: Server) -> None:
     with server.client() as hospital, server.client("actuary") as actuary:
         assert hospital.get("/v1/policies", headers={"Authorization": "Bearer mr_nope_nope"}).status_code == 401
