@@ -14,16 +14,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError, OperationalError
-from sqlmodel import Session
+from sqlalchemy.exc import DisconnectionError
+
+from api.sql import Driver
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -44,8 +44,6 @@ BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another process's write transaction."""
 READ_ONLY = "medrelief_read_only"
 """Execution option marking a reader's connection (:func:`reader`)."""
-NO_WAIT = "medrelief_no_wait"
-"""Execution option: take SQLite's write lock now or fail at once (:func:`immediate_writer`)."""
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -53,18 +51,23 @@ def _sqlite_begin(connection: Any) -> None:
     # deferred transaction reads a consistent snapshot (WAL) and never blocks a writer. Sent on
     # the driver connection: through SQLAlchemy's execution path a BEGIN costs ~50 µs of Python,
     # on every request (a failure is sqlite3's OperationalError, one of DATABASE_ERRORS).
-    options = connection.get_execution_options()
     driver = connection.connection.driver_connection
-    if options.get(READ_ONLY, False):
+    if connection.get_execution_options().get(READ_ONLY, False):
         driver.execute("BEGIN")
-    elif options.get(NO_WAIT, False):
-        driver.execute("PRAGMA busy_timeout=0")
-        try:
-            driver.execute("BEGIN IMMEDIATE")
-        finally:
-            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     else:
+        _begin_immediate(driver, wait=True)
+
+
+def _begin_immediate(driver: Any, *, wait: bool) -> None:
+    """``BEGIN IMMEDIATE``; without ``wait`` it fails at once if another process holds the lock."""
+    if wait:
         driver.execute("BEGIN IMMEDIATE")
+        return
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def reader(engine: Engine) -> Engine:
@@ -97,12 +100,34 @@ def _gate(engine: Engine | Connection) -> threading.Lock:
 
 
 @contextmanager
-def immediate_writer(engine: Engine) -> Iterator[Session | None]:
+def pooled_transaction(engine: Engine, *, wait: bool = True) -> Iterator[Driver]:
+    """A write transaction on a connection from the pool, without the ORM; what is not committed
+    is rolled back when the connection goes back to the pool.
+
+    SQLite: ``BEGIN IMMEDIATE`` first (without ``wait``, ``sqlite3.OperationalError`` at once if
+    another process writes); PostgreSQL: the first statement begins it. A connection the server
+    dropped is invalidated, not pooled again.
+    """
+    pooled, sqlite = engine.raw_connection(), is_sqlite(engine)
+    connection = pooled.driver_connection
+    try:
+        if sqlite:
+            _begin_immediate(connection, wait=wait)
+        yield Driver(connection, postgresql=not sqlite)
+    except engine.dialect.loaded_dbapi.Error as error:
+        if engine.dialect.is_disconnect(error, connection, None):
+            pooled.invalidate()
+        raise
+    finally:
+        pooled.close()
+
+
+@contextmanager
+def immediate_writer(engine: Engine) -> Iterator[Driver | None]:
     """A SQLite write transaction begun at once on this thread, or ``None`` if that would wait.
 
     ``None`` on PostgreSQL, when this process's write gate is taken, or when another process
-    holds SQLite's write lock. The session is rolled back on the way out (nothing is left open
-    after a commit).
+    holds SQLite's write lock.
     """
     if not is_sqlite(engine):
         yield None
@@ -112,23 +137,14 @@ def immediate_writer(engine: Engine) -> Iterator[Session | None]:
         yield None
         return
     try:
-        with Session(_no_wait(engine), expire_on_commit=False) as session:
+        with ExitStack() as stack:
             try:
-                session.connection()  # BEGIN IMMEDIATE, failing at once if another process writes
-            except (OperationalError, sqlite3.OperationalError):
-                yield None
-                return
-            try:
-                yield session
-            finally:
-                session.rollback()
+                db = stack.enter_context(pooled_transaction(engine, wait=False))
+            except sqlite3.OperationalError:  # another process holds the write lock
+                db = None
+            yield db
     finally:
         gate.release()
-
-
-@lru_cache(maxsize=8)
-def _no_wait(engine: Engine) -> Engine:
-    return engine.execution_options(**{NO_WAIT: True})
 
 
 def make_engine(url: str) -> Engine:

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth import Caller, authenticate, recently_verified
-from api.db import immediate_writer, is_sqlite, reader, write_gate
+from api.db import immediate_writer, is_sqlite, pooled_transaction, reader, write_gate
+from api.sql import Driver
 from tiers.tables import CompiledPolicy
 
 T = TypeVar("T")
@@ -54,12 +55,12 @@ def writing(session: Session) -> Iterator[None]:
             session.rollback()  # end any transaction before the next writer goes (no-op after commit)
 
 
-def _transaction(engine: Engine, work: Callable[[Session], T]) -> T:
-    with Session(engine, expire_on_commit=False) as session, writing(session):
-        return work(session)
+def _waiting_writer(engine: Engine, work: Callable[[Driver], T]) -> T:
+    with write_gate(engine), pooled_transaction(engine) as db:
+        return work(db)
 
 
-async def write(request: Request, work: Callable[[Session], T]) -> T:
+async def write(request: Request, work: Callable[[Driver], T]) -> T:
     """Run ``work`` (one short write transaction, e.g. a settlement) on this event loop.
 
     A settlement is ~1.5–3 ms of CPU and database round trips; a hop to the threadpool and back
@@ -67,15 +68,17 @@ async def write(request: Request, work: Callable[[Session], T]) -> T:
     more (measured: 311 → 415 settlements/s with 2 workers at concurrency 16). So a worker settles
     one claim at a time, like a pre-fork server; run more workers for more parallelism
     (PostgreSQL locks per person). On SQLite the work waits for the write lock on a thread
-    instead when another writer holds it, never blocking the loop on a lock.
+    instead when another writer holds it, never blocking the loop on a lock. The transaction is a
+    pooled connection's, without the ORM (:func:`api.db.pooled_transaction`).
     """
     engine: Engine = request.app.state.engine
     if not is_sqlite(engine):
-        return _transaction(engine, work)
-    with immediate_writer(engine) as session:
-        if session is not None:
-            return work(session)
-    return await run_in_threadpool(_transaction, engine, work)
+        with pooled_transaction(engine) as db:
+            return work(db)
+    with immediate_writer(engine) as writer:
+        if writer is not None:
+            return work(writer)
+    return await run_in_threadpool(_waiting_writer, engine, work)
 
 
 def _presented(authorization: str | None, x_api_key: str | None) -> str | None:

@@ -24,6 +24,7 @@ from api.engine import ClaimFacts, Outcome, settle_one
 from api.errors import Problem
 from api.models import Adjustment, Identity, Person, Settlement, SettlementLine
 from api.schemas import ClaimIn, IdentityIn, ResettlementOut, SettlementOut
+from api.sql import Unit
 from tiers.tables import CompiledPolicy
 
 _in_flight: set[tuple[str, str]] = set()
@@ -59,18 +60,18 @@ def _claimed(institution_id: str, key: str) -> Iterator[None]:
             _in_flight.discard(slot)
 
 
-def idempotent(session: Session, caller: Caller, key: str | None, digest: str, work: Callable[[], Reply]) -> Reply:
+def idempotent(unit: Unit, caller: Caller, key: str | None, digest: str, work: Callable[[], Reply]) -> Reply:
     """Run ``work`` once per (institution, key); store its reply in the same transaction."""
     if not key:
         reply = work()
-        session.commit()
+        unit.commit()
         return reply
     with _claimed(caller.institution_id, key):
-        free, stored = store.take_key(session, caller.institution_id, key)
+        free, stored = store.take_key(unit, caller.institution_id, key)
         if not free:
             raise Problem(*IN_FLIGHT)
         if stored is not None:
-            session.rollback()
+            unit.rollback()
             if stored[0] != digest:
                 raise Problem(
                     422,
@@ -80,8 +81,8 @@ def idempotent(session: Session, caller: Caller, key: str | None, digest: str, w
                 )
             return Reply(stored[1], stored[2], replayed=True)
         reply = work()
-        store.remember_reply(session, caller.institution_id, key, digest, reply.status, reply.body)
-        session.commit()
+        store.remember_reply(unit, caller.institution_id, key, digest, reply.status, reply.body)
+        unit.commit()
         return reply
 
 
@@ -127,7 +128,7 @@ def pre_settle(
 
 
 def settle(
-    session: Session,
+    unit: Unit,
     caller: Caller,
     claim: ClaimIn,
     policy: CompiledPolicy,
@@ -142,9 +143,7 @@ def settle(
     def work() -> Reply:
         if prepare:
             prepare()
-        year = store.read_person_year(
-            session, facts.person_id, facts.settle_date, caller.institution_id, facts.claim_id
-        )
+        year = store.read_person_year(unit, facts.person_id, facts.settle_date, caller.institution_id, facts.claim_id)
         if year.active_claim is not None:
             raise Problem(
                 409, "already_settled", f"claim {facts.claim_id} is already settled; reverse it first", "claim_id"
@@ -155,7 +154,7 @@ def settle(
         row = store.settlement_values(facts, outcome, institution, policy.id, year.next_seq, setl_id)
         closing = store.plus(year.accumulators, outcome.delta)
         store.write(
-            session,
+            unit,
             [
                 *store.settlement_writes(row, outcome.lines),
                 *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(year.accumulators), closing),
@@ -165,7 +164,7 @@ def settle(
         body = store.settlement_out(row, outcome.lines, []).model_dump_json().encode()
         return Reply(201, body)
 
-    return idempotent(session, caller, key, digest, work)
+    return idempotent(unit, caller, key, digest, work)
 
 
 def reverse(session: Session, caller: Caller, setl_id: str, policy: CompiledPolicy, key: str | None) -> Reply:

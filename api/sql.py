@@ -1,10 +1,12 @@
-"""The settlement hot path's statements, run on the driver connection under a session.
+"""The settlement hot path's statements, run on the driver connection (a session's or a bare one).
 
 Through SQLAlchemy a statement costs ~30 µs (Core) to ~60 µs (ORM session) on SQLite before the
 database does any work, and a settlement runs a dozen; on the driver's cursor it costs ~2 µs.
 The statements are written once, with ``:name`` placeholders (SQLite's style; rewritten to
-``%(name)s`` for psycopg), and run in the session's own transaction: the same connection, the
-same ``BEGIN IMMEDIATE`` / row locks, committed or rolled back by the session.
+``%(name)s`` for psycopg). Under a session they run in the session's own transaction (the same
+connection, ``BEGIN IMMEDIATE`` / row locks, committed or rolled back by the session); the
+settlement route skips the session altogether (its ~0.1 ms per request) and runs them on a
+pooled connection's transaction (:func:`api.db.pooled_transaction`).
 
 Values are stored exactly as SQLAlchemy stores them, so ORM reads see the same rows: on SQLite
 dates as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text; PostgreSQL gets
@@ -92,17 +94,28 @@ sqlite3.register_adapter(date, date.isoformat)
 
 
 class Driver:
-    """The DBAPI connection of a session's transaction.
+    """The DBAPI connection of a transaction: a session's (:meth:`of_session`), or one taken from
+    the pool without the ORM (:func:`api.db.pooled_transaction`, the settlement hot path).
 
     On PostgreSQL :meth:`read_all` and :meth:`run_all` send their statements in one pipeline
     (one network round trip, executed in order); on SQLite they simply run in order.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, connection: Any, *, postgresql: bool) -> None:
+        self.postgresql = postgresql
+        self._connection = connection
+
+    @classmethod
+    def of_session(cls, session: Session) -> Driver:
         session.flush()  # pending ORM changes first: the statements below must see them
         connection = session.connection()
-        self.postgresql = connection.dialect.name == "postgresql"
-        self._connection: Any = connection.connection.driver_connection
+        return cls(connection.connection.driver_connection, postgresql=connection.dialect.name == "postgresql")
+
+    def commit(self) -> None:
+        self._connection.commit()
+
+    def rollback(self) -> None:
+        self._connection.rollback()
 
     def _text(self, statement: Statement) -> str:
         return statement.postgresql if self.postgresql else statement.sqlite
@@ -131,5 +144,9 @@ class Driver:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()
 
 
-def driver(session: Session) -> Driver:
-    return Driver(session)
+Unit = Session | Driver
+"""Where a flow's statements run: an ORM session's transaction, or a bare pooled one."""
+
+
+def driver(unit: Unit) -> Driver:
+    return unit if isinstance(unit, Driver) else Driver.of_session(unit)

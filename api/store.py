@@ -28,7 +28,7 @@ from api.models import (
     now,
 )
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
-from api.sql import Driver, Statement, Write, driver, inserts
+from api.sql import Driver, Statement, Unit, Write, driver, inserts
 
 __all__ = ["AdjustmentOut"]
 from settlement.accumulators import Ledger
@@ -127,11 +127,9 @@ class PersonYear:
     active_claim: str | None  # the institution's active settlement of the claim, if any
 
 
-def read_person_year(
-    session: Session, person_id: str, day: date, institution_id: str = "", claim_id: str = ""
-) -> PersonYear:
+def read_person_year(unit: Unit, person_id: str, day: date, institution_id: str = "", claim_id: str = "") -> PersonYear:
     """Lock the person (404 when not registered) and read their year as of ``day``: one round trip."""
-    db = driver(session)
+    db = driver(unit)
     person, categories, accumulators, state, active = db.read_all(
         [
             (_person_lock(db), {"p": person_id}),
@@ -147,9 +145,9 @@ def read_person_year(
     return PersonYear(_categories(categories), _accumulators(accumulators), *_state(state), claim)
 
 
-def write(session: Session, writes: list[Write]) -> None:
+def write(unit: Unit, writes: list[Write]) -> None:
     """Statements from the ``*_writes`` helpers, in order (one round trip on PostgreSQL)."""
-    driver(session).run_all(writes)
+    driver(unit).run_all(writes)
 
 
 def as_ledger(person_id: str, year: int, rows: dict[Key, tuple[int, int, int]]) -> Ledger:
@@ -212,13 +210,13 @@ def active_settlements(session: Session, person_id: str, year: int) -> list[Sett
     )
 
 
-def take_key(session: Session, institution_id: str, key: str) -> tuple[bool, tuple[str, int, bytes] | None]:
+def take_key(unit: Unit, institution_id: str, key: str) -> tuple[bool, tuple[str, int, bytes] | None]:
     """(free, stored reply) for this institution's Idempotency-Key, in one round trip.
 
     ``free`` is False when another transaction holds the key (PostgreSQL: a transaction-scoped
     advisory lock taken first, so the lookup that follows sees any reply committed before it).
     """
-    db = driver(session)
+    db = driver(unit)
     lock = [(_ADVISORY_LOCK, {"k": f"{institution_id}\n{key}"})] if db.postgresql else []
     *locked, found = db.read_all([*lock, (_REPLY, {"i": institution_id, "k": key})])
     if locked and not locked[0][0][0]:
@@ -227,9 +225,9 @@ def take_key(session: Session, institution_id: str, key: str) -> tuple[bool, tup
     return True, None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
 
 
-def remember_reply(session: Session, institution_id: str, key: str, digest: str, status: int, body: bytes) -> None:
+def remember_reply(unit: Unit, institution_id: str, key: str, digest: str, status: int, body: bytes) -> None:
     values = {"institution_id": institution_id, "key": key, "request_hash": digest, "status_code": status, "body": body}
-    driver(session).run_all(inserts("idempotencyrecord", [{**values, "created_at": now()}]))
+    driver(unit).run_all(inserts("idempotencyrecord", [{**values, "created_at": now()}]))
 
 
 def next_seq(session: Session, person_id: str) -> int:

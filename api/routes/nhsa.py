@@ -305,7 +305,7 @@ def detail_file(
     rows = pd.DataFrame(
         {
             "psn_no": frame["person_id"],
-            "mdtrt_id": frame["claim_id"].str.partition("|")[0],
+            "mdtrt_id": frame["claim_id"].str.split("|", n=1).str[0],  # (partition fails on no rows)
             "setl_id": frame["setl_id"],
             "stmt_rslt": "0",
             "refd_setl_flag": frame["refd_setl_flag"],

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from api.routes.nhsa import FILE_COLUMNS
 from tests.api.helpers import new_id, register
 from tests.api.servers import ROOT, Server, medrelief
 
@@ -203,6 +204,8 @@ def test_3201_totals_equal_the_statement_and_3202_lists_the_detail(server: Serve
         detail = ok(hospital, request("3202-detail", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0"))
         assert detail["stmtinfo"]["stmt_rslt"] == "0"
         file = hospital.get(f"/nhsa/files/{detail['fileinfo']['file_qury_no']}")
+        empty = hospital.get("/nhsa/files/00010101000101010")  # a period without settlements
+    assert (empty.status_code, empty.text.strip()) == (200, ",".join(FILE_COLUMNS))
     assert file.status_code == 200
     rows = pd.read_csv(StringIO(file.text), dtype=str)
     assert len(rows) == count == 2
