@@ -161,8 +161,7 @@ def settle(
                 *store.audit_writes(institution, "settle", "settlement", setl_id, claim_id=facts.claim_id),
             ],
         )
-        body = store.settlement_out(row, outcome.lines, []).model_dump_json().encode()
-        return Reply(201, body)
+        return Reply(201, store.settlement_json(row, outcome.lines))
 
     return idempotent(unit, caller, key, digest, work)
 

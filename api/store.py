@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlmodel import Session, col, select
 
 from api.engine import ClaimFacts, Outcome
@@ -35,6 +38,7 @@ from settlement.accumulators import Ledger
 from settlement.claims import AMOUNT_COLUMNS
 from settlement.engine import OUTPUT_MONEY
 from settlement.explain import EXPLAIN_COLUMNS
+from settlement.money import yuan_text
 
 Key = tuple[str, str]  # (layer, bucket)
 
@@ -290,43 +294,64 @@ def adjustments_of(session: Session, setl_id: str) -> list[Adjustment]:
     return list(session.exec(select(Adjustment).where(Adjustment.setl_id == setl_id).order_by(col(Adjustment.id))))
 
 
-def line_out(line: SettlementLine | dict[str, Any]) -> LineOut:
+LINE_MONEY = ("base", "deductible", "deductible_applied", "raw_amount", "cap_used_before", "paid")
+LINE_CAPS = ("cap", "cap_left")  # -1 stored: no cap (null)
+LINE_TEXTS = ("layer", "output", "fund_pay_type", "rule", "bucket", "version", "bands")
+
+
+def _line_values(line: SettlementLine | dict[str, Any], money: Callable[[int], Any]) -> dict[str, Any]:
     def get(field: str) -> Any:
         return line[field] if isinstance(line, dict) else getattr(line, field)
 
-    money = {
-        f: yuan(int(get(f)))
-        for f in ("base", "deductible", "deductible_applied", "raw_amount", "cap_used_before", "paid")
-    }
-    capped = {f: (None if int(get(f)) < 0 else yuan(int(get(f)))) for f in ("cap", "cap_left")}
-    texts = {f: str(get(f)) for f in ("layer", "output", "fund_pay_type", "rule", "bucket", "version", "bands")}
-    values: dict[str, Any] = {**texts, **money, **capped}
-    return LineOut.model_construct(**values)  # our own values: no validation to pay for
+    values: dict[str, Any] = {f: str(get(f)) for f in LINE_TEXTS}
+    values.update({f: money(int(get(f))) for f in LINE_MONEY})
+    values.update({f: (None if int(get(f)) < 0 else money(int(get(f)))) for f in LINE_CAPS})
+    return values
+
+
+def line_out(line: SettlementLine | dict[str, Any]) -> LineOut:
+    return LineOut.model_construct(**_line_values(line, yuan))  # our own values: no validation to pay for
 
 
 SETTLEMENT_MONEY = (*AMOUNT_COLUMNS, *OUTPUT_MONEY)
 
 
-def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustments: list[Adjustment]) -> SettlementOut:
-    """The response body of a settlement, a reversal or (``setl_id`` empty) a pre-settlement."""
-    values = row if isinstance(row, dict) else row.model_dump()
+def _settlement_values(values: dict[str, Any], money: Callable[[int], Any]) -> dict[str, Any]:
     kind = values["kind"] if values["setl_id"] else "pre_settlement"
     fields = ("reverses", "claim_id", "person_id", "institution_id", "category", "policy_id", "settle_date")
-    out: dict[str, Any] = {
+    return {
         "setl_id": values["setl_id"] or None,
         "kind": kind,
         "status": values["status"],
         "med_type": values["med_type"],
         "hospital_level": values["hospital_level"],
         **{f: values[f] for f in fields},
-        **{f: yuan(values[f]) for f in SETTLEMENT_MONEY},
-        "lines": [line_out(line) for line in lines],
-        "adjustments": [
-            AdjustmentOut.model_construct(run_id=a.run_id, output=a.output, delta=yuan(a.delta), reason=a.reason)
-            for a in adjustments
-        ],
+        **{f: money(values[f]) for f in SETTLEMENT_MONEY},
     }
+
+
+def settlement_out(row: Settlement | dict[str, Any], lines: list[Any], adjustments: list[Adjustment]) -> SettlementOut:
+    """The response body of a settlement, a reversal or (``setl_id`` empty) a pre-settlement."""
+    out = _settlement_values(row if isinstance(row, dict) else row.model_dump(), yuan)
+    out["lines"] = [line_out(line) for line in lines]
+    out["adjustments"] = [
+        AdjustmentOut.model_construct(run_id=a.run_id, output=a.output, delta=yuan(a.delta), reason=a.reason)
+        for a in adjustments
+    ]
     return SettlementOut.model_construct(**out)  # our own values: no validation to pay for
+
+
+def settlement_json(values: dict[str, Any], lines: list[dict[str, Any]]) -> bytes:
+    """``settlement_out(values, lines, []).model_dump_json()``, the same bytes (tested) without
+    building the models: a new settlement's response, ~0.07 ms less per request."""
+    out = _settlement_values(values, yuan_text)
+    out["lines"] = [_ordered(_line_values(line, yuan_text), LineOut) for line in lines]
+    out["adjustments"] = []
+    return to_json(_ordered(out, SettlementOut))
+
+
+def _ordered(values: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    return {f: values[f] for f in model.model_fields}
 
 
 def audit(session: Session, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:

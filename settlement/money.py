@@ -62,6 +62,16 @@ def fen_to_yuan_text(fen: I64) -> npt.NDArray[np.str_]:
     return np.char.add(text, np.char.zfill(cents.astype(str), 2))
 
 
+def yuan_text(fen: int) -> str:
+    """One amount: fen → "yuan.ff", exact (what :func:`fen_to_yuan_text` does to an array).
+
+    >>> [yuan_text(f) for f in (0, 5, 123456, -75)]
+    ['0.00', '0.05', '1234.56', '-0.75']
+    """
+    whole, cents = divmod(abs(fen), FEN_PER_YUAN)
+    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
+
+
 def fen_to_decimal(fen: int) -> Decimal:
     """fen → Decimal yuan with two places.
 
