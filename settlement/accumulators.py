@@ -133,18 +133,19 @@ Added = dict[tuple[str, str], tuple[I64, I64, I64, I64]]
 
 def delta(added: Added, segments: Segments) -> Ledger:
     """What a batch added, as ledger entries (one per touched person-year and bucket)."""
-    parts = [(layer, bucket, *values) for (layer, bucket), values in added.items()]
-    if not parts:
+    if not added:
         return Ledger.empty()
-    segment = np.concatenate([p[2] for p in parts])
+    keys = list(added)
+    segment, base, paid, claims = (np.concatenate([values[i] for values in added.values()]) for i in range(4))
+    counts = [len(values[0]) for values in added.values()]
     return Ledger(
         person_id=segments.persons[segments.person[segment]],
         year=segments.year[segment],
-        layer=np.concatenate([np.full(len(p[2]), p[0], dtype=object) for p in parts]),
-        bucket=np.concatenate([np.full(len(p[2]), p[1], dtype=object) for p in parts]),
-        base_cum=np.concatenate([p[3] for p in parts]),
-        paid_cum=np.concatenate([p[4] for p in parts]),
-        claims=np.concatenate([p[5] for p in parts]),
+        layer=np.repeat(np.array([k[0] for k in keys], dtype=object), counts),
+        bucket=np.repeat(np.array([k[1] for k in keys], dtype=object), counts),
+        base_cum=base,
+        paid_cum=paid,
+        claims=claims,
     )
 
 
