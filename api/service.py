@@ -24,7 +24,7 @@ from api.engine import ClaimFacts, Outcome, settle_one
 from api.errors import Problem
 from api.models import Adjustment, Identity, Person, Settlement, SettlementLine
 from api.schemas import ClaimIn, IdentityIn, ResettlementOut, SettlementOut
-from api.sql import Unit
+from api.sql import Unit, Write, commit
 from tiers.tables import CompiledPolicy
 
 _in_flight: set[tuple[str, str]] = set()
@@ -60,11 +60,19 @@ def _claimed(institution_id: str, key: str) -> Iterator[None]:
             _in_flight.discard(slot)
 
 
-def idempotent(unit: Unit, caller: Caller, key: str | None, digest: str, work: Callable[[], Reply]) -> Reply:
-    """Run ``work`` once per (institution, key); store its reply in the same transaction."""
+Work = Callable[[], tuple[Reply, list[Write]]]
+"""A flow's work: its reply, and the statements still to run before the commit (sent with it)."""
+
+
+def idempotent(unit: Unit, caller: Caller, key: str | None, digest: str, work: Work) -> Reply:
+    """Run ``work`` once per (institution, key); store its reply in the same transaction.
+
+    The work's last statements, the reply record and the commit go together: one round trip on
+    a bare PostgreSQL transaction (:func:`api.sql.commit`).
+    """
     if not key:
-        reply = work()
-        unit.commit()
+        reply, writes = work()
+        commit(unit, writes)
         return reply
     with _claimed(caller.institution_id, key):
         free, stored = store.take_key(unit, caller.institution_id, key)
@@ -80,9 +88,8 @@ def idempotent(unit: Unit, caller: Caller, key: str | None, digest: str, work: C
                     "Idempotency-Key",
                 )
             return Reply(stored[1], stored[2], replayed=True)
-        reply = work()
-        store.remember_reply(unit, caller.institution_id, key, digest, reply.status, reply.body)
-        unit.commit()
+        reply, writes = work()
+        commit(unit, [*writes, *store.reply_writes(caller.institution_id, key, digest, reply.status, reply.body)])
         return reply
 
 
@@ -140,7 +147,7 @@ def settle(
     facts = _facts(claim)
     digest = request_hash("settle", claim.model_dump_json() + digest_extra)
 
-    def work() -> Reply:
+    def work() -> tuple[Reply, list[Write]]:
         if prepare:
             prepare()
         year = store.read_person_year(unit, facts.person_id, facts.settle_date, caller.institution_id, facts.claim_id)
@@ -153,15 +160,12 @@ def settle(
         setl_id, institution = store.new_id("S"), caller.institution_id
         row = store.settlement_values(facts, outcome, institution, policy.id, year.next_seq, setl_id)
         closing = store.plus(year.accumulators, outcome.delta)
-        store.write(
-            unit,
-            [
-                *store.settlement_writes(row, outcome.lines),
-                *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(year.accumulators), closing),
-                *store.audit_writes(institution, "settle", "settlement", setl_id, claim_id=facts.claim_id),
-            ],
-        )
-        return Reply(201, store.settlement_json(row, outcome.lines))
+        writes = [
+            *store.settlement_writes(row, outcome.lines),
+            *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(year.accumulators), closing),
+            *store.audit_writes(institution, "settle", "settlement", setl_id, claim_id=facts.claim_id),
+        ]
+        return Reply(201, store.settlement_json(row, outcome.lines)), writes
 
     return idempotent(unit, caller, key, digest, work)
 
@@ -170,7 +174,7 @@ def reverse(session: Session, caller: Caller, setl_id: str, policy: CompiledPoli
     """冲正: reverse a settlement (a negated row), then re-settle the rest of its person-year."""
     digest = request_hash("reverse", setl_id)
 
-    def work() -> Reply:
+    def work() -> tuple[Reply, list[Write]]:
         original = session.get(Settlement, setl_id)
         if original is None or not caller.may_read(original.institution_id):
             raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")
@@ -186,7 +190,7 @@ def reverse(session: Session, caller: Caller, setl_id: str, policy: CompiledPoli
         )
         store.audit(session, caller.institution_id, "reverse", "settlement", setl_id, reversal=reversal.setl_id)
         lines = store.lines_of(session, reversal.setl_id)
-        return Reply(201, store.settlement_out(reversal, lines, []).model_dump_json().encode())
+        return Reply(201, store.settlement_out(reversal, lines, []).model_dump_json().encode()), []
 
     return idempotent(session, caller, key, digest, work)
 

@@ -111,8 +111,13 @@ class Driver:
         connection = session.connection()
         return cls(connection.connection.driver_connection, postgresql=connection.dialect.name == "postgresql")
 
-    def commit(self) -> None:
-        self._connection.commit()
+    def commit(self, writes: Sequence[Write] = ()) -> None:
+        """Run ``writes``, then commit: on PostgreSQL one round trip (COMMIT in their pipeline)."""
+        cursor = self._connection.cursor()
+        with self._pipeline(len(writes) + 1):
+            for statement, params in writes:
+                cursor.execute(self._text(statement), params)
+            self._connection.commit()
 
     def rollback(self) -> None:
         self._connection.rollback()
@@ -150,3 +155,12 @@ Unit = Session | Driver
 
 def driver(unit: Unit) -> Driver:
     return unit if isinstance(unit, Driver) else Driver.of_session(unit)
+
+
+def commit(unit: Unit, writes: Sequence[Write]) -> None:
+    """Run ``writes`` and commit the unit's transaction (a session commits through the ORM)."""
+    if isinstance(unit, Driver):
+        unit.commit(writes)
+        return
+    driver(unit).run_all(writes)
+    unit.commit()

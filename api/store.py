@@ -149,11 +149,6 @@ def read_person_year(unit: Unit, person_id: str, day: date, institution_id: str 
     return PersonYear(_categories(categories), _accumulators(accumulators), *_state(state), claim)
 
 
-def write(unit: Unit, writes: list[Write]) -> None:
-    """Statements from the ``*_writes`` helpers, in order (one round trip on PostgreSQL)."""
-    driver(unit).run_all(writes)
-
-
 def as_ledger(person_id: str, year: int, rows: dict[Key, tuple[int, int, int]]) -> Ledger:
     """A person-year's accumulators ((layer, bucket) → base, paid, claims) as an engine ledger."""
     keys = list(rows)
@@ -229,9 +224,10 @@ def take_key(unit: Unit, institution_id: str, key: str) -> tuple[bool, tuple[str
     return True, None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
 
 
-def remember_reply(unit: Unit, institution_id: str, key: str, digest: str, status: int, body: bytes) -> None:
+def reply_writes(institution_id: str, key: str, digest: str, status: int, body: bytes) -> list[Write]:
+    """The record of a reply under its Idempotency-Key, as statements."""
     values = {"institution_id": institution_id, "key": key, "request_hash": digest, "status_code": status, "body": body}
-    driver(unit).run_all(inserts("idempotencyrecord", [{**values, "created_at": now()}]))
+    return inserts("idempotencyrecord", [{**values, "created_at": now()}])
 
 
 def next_seq(session: Session, person_id: str) -> int:

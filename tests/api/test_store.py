@@ -30,7 +30,9 @@ DEMO = compile_policy(load_policy("demo"))
 def test_settlement_json_is_the_models_bytes(
     category: str, med_type: str, level: int, diagnosis: str, total: int, own: int, claim_id: str
 ) -> None:
-    facts = ClaimFacts(claim_id, "P-1", med_type, level, date(2024, 5, 1), diagnosis, False, total, min(own, total), 0, 0)
+    facts = ClaimFacts(
+        claim_id, "P-1", med_type, level, date(2024, 5, 1), diagnosis, False, total, min(own, total), 0, 0
+    )
     outcome = settle_one(facts, [category], DEMO, Ledger.empty())
     row = store.settlement_values(facts, outcome, "H-1", DEMO.id, 1, store.new_id("S"))
     expected = store.settlement_out(row, outcome.lines, []).model_dump_json().encode()
