@@ -296,12 +296,10 @@ LINE_TEXTS = ("layer", "output", "fund_pay_type", "rule", "bucket", "version", "
 
 
 def _line_values(line: SettlementLine | dict[str, Any], money: Callable[[int], Any]) -> dict[str, Any]:
-    def get(field: str) -> Any:
-        return line[field] if isinstance(line, dict) else getattr(line, field)
-
-    values: dict[str, Any] = {f: str(get(f)) for f in LINE_TEXTS}
-    values.update({f: money(int(get(f))) for f in LINE_MONEY})
-    values.update({f: (None if int(get(f)) < 0 else money(int(get(f)))) for f in LINE_CAPS})
+    get = line if isinstance(line, dict) else line.model_dump()
+    values: dict[str, Any] = {f: str(get[f]) for f in LINE_TEXTS}
+    values.update({f: money(int(get[f])) for f in LINE_MONEY})
+    values.update({f: (None if int(get[f]) < 0 else money(int(get[f]))) for f in LINE_CAPS})
     return values
 
 
