@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -24,7 +25,7 @@ from api.engine import ClaimFacts, Outcome, settle_one
 from api.errors import Problem
 from api.models import Adjustment, Identity, Person, Settlement, SettlementLine
 from api.schemas import ClaimIn, IdentityIn, ResettlementOut, SettlementOut
-from api.sql import Unit, Write, commit
+from api.sql import Read, Unit, Write, commit, driver
 from tiers.tables import CompiledPolicy
 
 _in_flight: set[tuple[str, str]] = set()
@@ -47,7 +48,7 @@ IN_FLIGHT = (409, "request_in_flight", "a request with this Idempotency-Key is s
 
 @contextmanager
 def _claimed(institution_id: str, key: str) -> Iterator[None]:
-    """This process's claim on a key (other workers: the advisory lock in :func:`store.take_key`)."""
+    """This process's claim on a key (other workers: the advisory lock of :func:`store.key_reads`)."""
     slot = (institution_id, key)
     with _in_flight_lock:
         if slot in _in_flight:
@@ -60,22 +61,30 @@ def _claimed(institution_id: str, key: str) -> Iterator[None]:
             _in_flight.discard(slot)
 
 
-Work = Callable[[], tuple[Reply, list[Write]]]
-"""A flow's work: its reply, and the statements still to run before the commit (sent with it)."""
+Rows = list[list[tuple[Any, ...]]]
+Work = Callable[[Rows], tuple[Reply, list[Write]]]
+"""A flow's work, given the rows of its first reads: its reply, and the statements still to run
+before the commit (sent with it)."""
 
 
-def idempotent(unit: Unit, caller: Caller, key: str | None, digest: str, work: Work) -> Reply:
+def idempotent(
+    unit: Unit, caller: Caller, key: str | None, digest: str, work: Work, reads: Sequence[Read] = ()
+) -> Reply:
     """Run ``work`` once per (institution, key); store its reply in the same transaction.
 
-    The work's last statements, the reply record and the commit go together: one round trip on
-    a bare PostgreSQL transaction (:func:`api.sql.commit`).
+    Round trips on a bare PostgreSQL transaction: the key's check with the work's first
+    ``reads``; then the work's last statements, the reply record and the commit
+    (:func:`api.sql.commit`).
     """
+    db = driver(unit)
     if not key:
-        reply, writes = work()
+        reply, writes = work(db.read_all(reads))
         commit(unit, writes)
         return reply
     with _claimed(caller.institution_id, key):
-        free, stored = store.take_key(unit, caller.institution_id, key)
+        checks = store.key_reads(db, caller.institution_id, key)
+        rows = db.read_all([*checks, *reads])
+        free, stored = store.key_state(rows[: len(checks)])
         if not free:
             raise Problem(*IN_FLIGHT)
         if stored is not None:
@@ -88,7 +97,7 @@ def idempotent(unit: Unit, caller: Caller, key: str | None, digest: str, work: W
                     "Idempotency-Key",
                 )
             return Reply(stored[1], stored[2], replayed=True)
-        reply, writes = work()
+        reply, writes = work(rows[len(checks) :])
         commit(unit, [*writes, *store.reply_writes(caller.institution_id, key, digest, reply.status, reply.body)])
         return reply
 
@@ -147,10 +156,13 @@ def settle(
     facts = _facts(claim)
     digest = request_hash("settle", claim.model_dump_json() + digest_extra)
 
-    def work() -> tuple[Reply, list[Write]]:
-        if prepare:
-            prepare()
-        year = store.read_person_year(unit, facts.person_id, facts.settle_date, caller.institution_id, facts.claim_id)
+    if prepare:
+        prepare()  # in the same transaction: undone with it if the key replays or the work fails
+    db = driver(unit)
+    reads = store.person_year_reads(db, facts.person_id, facts.settle_date, caller.institution_id, facts.claim_id)
+
+    def work(rows: Rows) -> tuple[Reply, list[Write]]:
+        year = store.person_year(facts.person_id, rows)
         if year.active_claim is not None:
             raise Problem(
                 409, "already_settled", f"claim {facts.claim_id} is already settled; reverse it first", "claim_id"
@@ -167,14 +179,14 @@ def settle(
         ]
         return Reply(201, store.settlement_json(row, outcome.lines)), writes
 
-    return idempotent(unit, caller, key, digest, work)
+    return idempotent(unit, caller, key, digest, work, reads)
 
 
 def reverse(session: Session, caller: Caller, setl_id: str, policy: CompiledPolicy, key: str | None) -> Reply:
     """冲正: reverse a settlement (a negated row), then re-settle the rest of its person-year."""
     digest = request_hash("reverse", setl_id)
 
-    def work() -> tuple[Reply, list[Write]]:
+    def work(_rows: Rows) -> tuple[Reply, list[Write]]:
         original = session.get(Settlement, setl_id)
         if original is None or not caller.may_read(original.institution_id):
             raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")

@@ -31,7 +31,7 @@ from api.models import (
     now,
 )
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
-from api.sql import Driver, Statement, Unit, Write, driver, inserts
+from api.sql import Driver, Read, Statement, Unit, Write, driver, inserts
 
 __all__ = ["AdjustmentOut"]
 from settlement.accumulators import Ledger
@@ -131,22 +131,30 @@ class PersonYear:
     active_claim: str | None  # the institution's active settlement of the claim, if any
 
 
-def read_person_year(unit: Unit, person_id: str, day: date, institution_id: str = "", claim_id: str = "") -> PersonYear:
-    """Lock the person (404 when not registered) and read their year as of ``day``: one round trip."""
-    db = driver(unit)
-    person, categories, accumulators, state, active = db.read_all(
-        [
-            (_person_lock(db), {"p": person_id}),
-            (_CATEGORIES, {"p": person_id, "d": day}),
-            (_ACCUMULATORS, {"p": person_id, "y": day.year}),
-            (_PERSON_STATE, {"p": person_id, "y": day.year}),
-            (ACTIVE_CLAIM, {"i": institution_id, "c": claim_id}),
-        ]
-    )
+def person_year_reads(db: Driver, person_id: str, day: date, institution_id: str, claim_id: str) -> list[Read]:
+    """What settling a claim reads of a person-year, the person locked first (see :func:`person_year`)."""
+    return [
+        (_person_lock(db), {"p": person_id}),
+        (_CATEGORIES, {"p": person_id, "d": day}),
+        (_ACCUMULATORS, {"p": person_id, "y": day.year}),
+        (_PERSON_STATE, {"p": person_id, "y": day.year}),
+        (ACTIVE_CLAIM, {"i": institution_id, "c": claim_id}),
+    ]
+
+
+def person_year(person_id: str, rows: list[list[tuple[Any, ...]]]) -> PersonYear:
+    """The rows of :func:`person_year_reads`; 404 when the person is not registered."""
+    person, categories, accumulators, state, active = rows
     if not person:
         raise Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
     claim = str(active[0][0]) if active else None
     return PersonYear(_categories(categories), _accumulators(accumulators), *_state(state), claim)
+
+
+def read_person_year(unit: Unit, person_id: str, day: date) -> PersonYear:
+    """Lock the person (404 when not registered) and read their year as of ``day``: one round trip."""
+    db = driver(unit)
+    return person_year(person_id, db.read_all(person_year_reads(db, person_id, day, "", "")))
 
 
 def as_ledger(person_id: str, year: int, rows: dict[Key, tuple[int, int, int]]) -> Ledger:
@@ -209,15 +217,19 @@ def active_settlements(session: Session, person_id: str, year: int) -> list[Sett
     )
 
 
-def take_key(unit: Unit, institution_id: str, key: str) -> tuple[bool, tuple[str, int, bytes] | None]:
-    """(free, stored reply) for this institution's Idempotency-Key, in one round trip.
+def key_reads(db: Driver, institution_id: str, key: str) -> list[Read]:
+    """Whether this institution's Idempotency-Key is free, and its stored reply (:func:`key_state`).
 
-    ``free`` is False when another transaction holds the key (PostgreSQL: a transaction-scoped
-    advisory lock taken first, so the lookup that follows sees any reply committed before it).
+    On PostgreSQL a transaction-scoped advisory lock is taken first, so the lookup that follows
+    (a statement of its own: a fresh snapshot) sees any reply committed before the lock was had.
     """
-    db = driver(unit)
     lock = [(_ADVISORY_LOCK, {"k": f"{institution_id}\n{key}"})] if db.postgresql else []
-    *locked, found = db.read_all([*lock, (_REPLY, {"i": institution_id, "k": key})])
+    return [*lock, (_REPLY, {"i": institution_id, "k": key})]
+
+
+def key_state(rows: list[list[tuple[Any, ...]]]) -> tuple[bool, tuple[str, int, bytes] | None]:
+    """(free, stored reply) from the rows of :func:`key_reads`; not free: another transaction has it."""
+    *locked, found = rows
     if locked and not locked[0][0][0]:
         return False, None
     row = found[0] if found else None
