@@ -35,6 +35,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     errors.install(app)
     for module in (settlements, persons, policies, reconciliations, posthoc, insurers, nhsa, fhir):
         app.include_router(module.router)
+    app.router.routes[:0] = settlements.HOT_ROUTES  # matched first; the FastAPI routes document them
 
     @app.get("/healthz", tags=["service"], summary="Liveness: the database answers")
     def health() -> dict[str, str]:

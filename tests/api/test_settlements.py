@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+from starlette.routing import Route
+
+from api.config import Settings
+from api.main import create_app
+from api.routes import settlements
 from tests.api.helpers import buckets, claim, register
 from tests.api.servers import Server
 
@@ -152,3 +158,14 @@ def test_person_id_number_is_masked_and_slip_shows_each_layer(server: Server) ->
         assert slip.status_code == 200
         for text in ("基本医保统筹基金", "大病保险", "医疗救助", "补充保险", "33740.00", "1001.17"):
             assert text in slip.text
+
+
+def test_the_hot_route_serves_settlements_and_the_schema_documents_it(tmp_path: Path) -> None:
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}"))
+    served = next(r for r in app.router.routes if isinstance(r, Route) and r.path == "/v1/settlements")
+    assert served in settlements.HOT_ROUTES
+    assert served.methods == {"POST"}
+    post = app.openapi()["paths"]["/v1/settlements"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ClaimIn"}
+    assert [p["name"] for p in post["parameters"]] == ["Idempotency-Key", "authorization", "x-api-key"]
+    assert set(post["responses"]) >= {"201", "422"}
