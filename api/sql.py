@@ -113,10 +113,8 @@ class Driver:
 
     def commit(self, writes: Sequence[Write] = ()) -> None:
         """Run ``writes``, then commit: on PostgreSQL one round trip (COMMIT in their pipeline)."""
-        cursor = self._connection.cursor()
         with self._pipeline(len(writes) + 1):
-            for statement, params in writes:
-                cursor.execute(self._text(statement), params)
+            self._execute(writes)
             self._connection.commit()
 
     def rollback(self) -> None:
@@ -140,10 +138,13 @@ class Driver:
 
     def run_all(self, writes: Sequence[Write]) -> None:
         """Each statement, in order."""
-        cursor = self._connection.cursor()
         with self._pipeline(len(writes)):
-            for statement, params in writes:
-                cursor.execute(self._text(statement), params)
+            self._execute(writes)
+
+    def _execute(self, writes: Sequence[Write]) -> None:
+        cursor = self._connection.cursor()
+        for statement, params in writes:
+            cursor.execute(self._text(statement), params)
 
     def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()

@@ -21,7 +21,7 @@ import pandas as pd
 
 from settlement.engine import Settlement
 from settlement.scan import ROW_FIELDS
-from tiers.tables import ADMISSIONS, N_CAT, N_LEV, NO_LIMIT, RATIO_SCALE, LayerTable
+from tiers.tables import ADMISSIONS, NO_LIMIT, RATIO_SCALE, TERMS_PER_RULE, LayerTable
 
 I64 = npt.NDArray[np.int64]
 MONEY = (
@@ -159,9 +159,11 @@ def _numbers(result: Settlement, labels: _Labels) -> I64:
     for index, layer in enumerate(result.layers):
         table = result.policy.layer_table(layer.table_id)
         rule_at, bucket_at, bands_at = labels.offsets[table.id]
-        terms = (N_CAT * N_LEV, len(table.rule_ids))  # the term layout of LayerTable.rule_of_term
         for trace in result.traces(index):
-            place = np.array([index, layers, *terms, rule_at, bucket_at + trace.bucket, bands_at], np.int64)
+            place = np.array(
+                [index, layers, TERMS_PER_RULE, len(table.rule_ids), rule_at, bucket_at + trace.bucket, bands_at],
+                np.int64,
+            )
             _fill(out, place, result.order, trace.rows, trace.detail, table.deductible, table.cap)
     return out
 

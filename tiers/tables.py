@@ -29,6 +29,8 @@ I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 N_CAT, N_MED, N_LEV = len(CATEGORIES), len(MED_TYPES), len(HOSPITAL_LEVELS)
+TERMS_PER_RULE = N_CAT * N_LEV
+"""Terms of one rule in one version (a term per category and hospital level)."""
 ADMISSIONS = 2  # first claim of the bucket-year, or a repeat (for repeat_factor)
 
 
@@ -106,11 +108,11 @@ class LayerTable:
 
     def rule_of_term(self, term: I64) -> I64:
         """Rule index of term indices."""
-        return (term // (N_CAT * N_LEV)) % len(self.rule_ids)
+        return (term // TERMS_PER_RULE) % len(self.rule_ids)
 
     def version_of_term(self, term: I64) -> I64:
         """Version index of term indices."""
-        return term // (len(self.rule_ids) * N_CAT * N_LEV)
+        return term // (len(self.rule_ids) * TERMS_PER_RULE)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def _fill(table: dict[str, I64], t: int, grid: list[list[list[Terms]]], k_max: i
 def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], profiles: ProfileSpace) -> LayerTable:
     n_rules = len(layer.rules)
     k_max = max(len(r.band_list()) for r in layer.rules)
-    n_t = len(versions) * n_rules * N_CAT * N_LEV
+    n_t = len(versions) * n_rules * TERMS_PER_RULE
     table = {
         "deductible": np.zeros(n_t * ADMISSIONS, np.int64),
         "band_lo": np.full((k_max, n_t * ADMISSIONS), NO_LIMIT, np.int64),
@@ -179,7 +181,7 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
     rule_index = _rule_of_profile(layer, profiles)
     fields = profiles.decode()
     within = (rule_index * N_CAT + fields["category"]) * N_LEV + fields["level"]
-    stride = n_rules * N_CAT * N_LEV
+    stride = n_rules * TERMS_PER_RULE
     term = np.concatenate([np.where(rule_index >= 0, v * stride + within, -1) for v in range(len(versions))])
     bucket_of_rule = np.array([layer.buckets().index(r.bucket) for r in layer.rules], np.int64)
     bucket = np.where(rule_index >= 0, bucket_of_rule[np.maximum(rule_index, 0)], -1)
@@ -191,7 +193,7 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
         buckets=layer.buckets(),
         term_of_profile=term.astype(np.int64),
         bucket_of_profile=np.tile(bucket, len(versions)).astype(np.int64),
-        per_year=np.tile(np.repeat(per_year_rule, N_CAT * N_LEV), len(versions)),
+        per_year=np.tile(np.repeat(per_year_rule, TERMS_PER_RULE), len(versions)),
         has_repeat=any(r.deductible is not None and r.deductible.repeat_factor for r in layer.rules),
         deductible=table["deductible"],
         band_lo=table["band_lo"],
