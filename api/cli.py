@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from sqlmodel import Session, select
 
@@ -24,6 +23,7 @@ from api.db import make_engine, migrate
 from api.demo import run_demo
 from api.models import Institution
 from api.store import SETTLEMENT_MONEY
+from api.workers import serve as workers_serve
 from settlement import io
 from settlement.cli import app
 from tiers.loader import load_policy
@@ -130,8 +130,7 @@ def serve(
     for kind, key in _demo_keys(url).items():
         console.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
     console.print(f"serving policy {settings().policy} on http://{host}:{port} (docs at /docs), database {url}")
-    app_path, level = "api.main:app_from_env", "warning"
-    uvicorn.run(app_path, factory=True, host=host, port=port, workers=workers, loop=loop.value, log_level=level)
+    workers_serve(host, port, workers, loop.value)
 
 
 @app.command("demo")

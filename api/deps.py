@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth import Caller, authenticate, recently_verified
-from api.db import immediate_writer, is_sqlite, pooled_transaction, reader, write_gate
-from api.sql import Driver
+from api.db import reader, write_gate
 from tiers.tables import CompiledPolicy
 
 T = TypeVar("T")
@@ -53,32 +50,6 @@ def writing(session: Session) -> Iterator[None]:
             yield
         finally:
             session.rollback()  # end any transaction before the next writer goes (no-op after commit)
-
-
-def _waiting_writer(engine: Engine, work: Callable[[Driver], T]) -> T:
-    with write_gate(engine), pooled_transaction(engine) as db:
-        return work(db)
-
-
-async def write(request: Request, work: Callable[[Driver], T]) -> T:
-    """Run ``work`` (one short write transaction, e.g. a settlement) on this event loop.
-
-    A settlement is ~1.5–3 ms of CPU and database round trips; a hop to the threadpool and back
-    costs ~0.25 ms of CPU and, on PostgreSQL, threads of one worker fighting over the GIL cost
-    more (measured: 311 → 415 settlements/s with 2 workers at concurrency 16). So a worker settles
-    one claim at a time, like a pre-fork server; run more workers for more parallelism
-    (PostgreSQL locks per person). On SQLite the work waits for the write lock on a thread
-    instead when another writer holds it, never blocking the loop on a lock. The transaction is a
-    pooled connection's, without the ORM (:func:`api.db.pooled_transaction`).
-    """
-    engine: Engine = request.app.state.engine
-    if not is_sqlite(engine):
-        with pooled_transaction(engine) as db:
-            return work(db)
-    with immediate_writer(engine) as writer:
-        if writer is not None:
-            return work(writer)
-    return await run_in_threadpool(_waiting_writer, engine, work)
 
 
 def _presented(authorization: str | None, x_api_key: str | None) -> str | None:

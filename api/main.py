@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI
 
 from api import errors
+from api.batching import SettlementQueue
 from api.config import Settings, settings
 from api.db import make_engine, migrate
 from api.engine import warm_up
@@ -30,6 +31,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION)
     app.state.engine = make_engine(config.database_url)
     app.state.policy = compile_policy(load_policy(config.policy))
+    app.state.settlements = SettlementQueue(app.state.engine, app.state.policy)
     warm_up(app.state.policy)
     app.state.settings = config
     errors.install(app)

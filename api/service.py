@@ -1,4 +1,4 @@
-"""The one-stop flows: pre-settle, settle, reverse, re-settle a person-year. One transaction each.
+"""The one-stop flows: pre-settle, settle (one claim, or a batch), reverse. One transaction each.
 
 Idempotency (``Idempotency-Key`` or the hospital's message id): the first response is stored
 with the settlement in the same transaction, so a retry replays it byte for byte; the same key
@@ -14,18 +14,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from api import store
+from api import reads, store
 from api.auth import Caller
-from api.engine import ClaimFacts, Outcome, settle_one
+from api.engine import Case, ClaimFacts, Outcome, settle_many, settle_one
 from api.errors import Problem
-from api.models import Adjustment, Identity, Person, Settlement, SettlementLine
-from api.schemas import ClaimIn, IdentityIn, ResettlementOut, SettlementOut
-from api.sql import Read, Unit, Write, commit, driver
+from api.models import Settlement, SettlementLine
+from api.reads import KeyState
+from api.resettlement import resettle_year
+from api.schemas import ClaimIn, SettlementOut
+from api.sql import Unit, Write, commit, driver, merged
 from tiers.tables import CompiledPolicy
 
 _in_flight: set[tuple[str, str]] = set()
@@ -47,8 +47,12 @@ IN_FLIGHT = (409, "request_in_flight", "a request with this Idempotency-Key is s
 
 
 @contextmanager
-def _claimed(institution_id: str, key: str) -> Iterator[None]:
-    """This process's claim on a key (other workers: the advisory lock of :func:`store.key_reads`)."""
+def claimed(institution_id: str, key: str | None) -> Iterator[None]:
+    """This process's claim on a key while its request is processed: a second request with the
+    same key meanwhile gets 409 (other workers: the advisory lock of :mod:`api.reads`)."""
+    if not key:
+        yield
+        return
     slot = (institution_id, key)
     with _in_flight_lock:
         if slot in _in_flight:
@@ -61,43 +65,37 @@ def _claimed(institution_id: str, key: str) -> Iterator[None]:
             _in_flight.discard(slot)
 
 
-Rows = list[list[tuple[Any, ...]]]
-Work = Callable[[Rows], tuple[Reply, list[Write]]]
-"""A flow's work, given the rows of its first reads: its reply, and the statements still to run
-before the commit (sent with it)."""
+def _replayed(state: KeyState, digest: str) -> Reply | None:
+    """The stored reply of a key (same request), or None if the key is new; 409 while another
+    transaction holds it, 422 when it was used with another request."""
+    if not state.free:
+        raise Problem(*IN_FLIGHT)
+    if state.stored is None:
+        return None
+    if state.stored[0] != digest:
+        raise Problem(
+            422, "idempotency_key_reused", "this Idempotency-Key was used with another request", "Idempotency-Key"
+        )
+    return Reply(state.stored[1], state.stored[2], replayed=True)
 
 
-def idempotent(
-    unit: Unit, caller: Caller, key: str | None, digest: str, work: Work, reads: Sequence[Read] = ()
-) -> Reply:
-    """Run ``work`` once per (institution, key); store its reply in the same transaction.
+Work = Callable[[], tuple[Reply, list[Write]]]
+"""A flow's work: its reply, and the statements still to run before the commit (sent with it)."""
 
-    Round trips on a bare PostgreSQL transaction: the key's check with the work's first
-    ``reads``; then the work's last statements, the reply record and the commit
-    (:func:`api.sql.commit`).
-    """
-    db = driver(unit)
+
+def idempotent(unit: Unit, caller: Caller, key: str | None, digest: str, work: Work) -> Reply:
+    """Run ``work`` once per (institution, key); store its reply in the same transaction."""
     if not key:
-        reply, writes = work(db.read_all(reads))
+        reply, writes = work()
         commit(unit, writes)
         return reply
-    with _claimed(caller.institution_id, key):
-        checks = store.key_reads(db, caller.institution_id, key)
-        rows = db.read_all([*checks, *reads])
-        free, stored = store.key_state(rows[: len(checks)])
-        if not free:
-            raise Problem(*IN_FLIGHT)
-        if stored is not None:
+    with claimed(caller.institution_id, key):
+        (found,) = reads.read(driver(unit), [reads.Wanted(caller.institution_id, key)])
+        replay = _replayed(found.key, digest)
+        if replay is not None:
             unit.rollback()
-            if stored[0] != digest:
-                raise Problem(
-                    422,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with another request",
-                    "Idempotency-Key",
-                )
-            return Reply(stored[1], stored[2], replayed=True)
-        reply, writes = work(rows[len(checks) :])
+            return replay
+        reply, writes = work()
         commit(unit, [*writes, *store.reply_writes(caller.institution_id, key, digest, reply.status, reply.body)])
         return reply
 
@@ -113,16 +111,15 @@ def _check_order(facts: ClaimFacts, last: date | None) -> None:
         )
 
 
-def _outcome(facts: ClaimFacts, policy: CompiledPolicy, year: store.PersonYear) -> Outcome:
-    ledger = store.as_ledger(facts.person_id, facts.settle_date.year, year.accumulators)
-    return settle_one(facts, year.categories, policy, ledger)
-
-
 def _facts(claim: ClaimIn) -> ClaimFacts:
     problem = claim.components_problem()
     if problem:
         raise Problem(422, "invalid_claim", problem, "medfee_sumamt")
     return ClaimFacts.of(claim, yuan=True)
+
+
+def _not_registered(person_id: str) -> Problem:
+    return Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
 
 
 Prepare = Callable[[], None]
@@ -136,11 +133,41 @@ def pre_settle(
     facts = _facts(claim)
     if prepare:
         prepare()
-    outcome = _outcome(facts, policy, store.read_person_year(session, facts.person_id, facts.settle_date))
+    wanted = reads.Wanted(caller.institution_id, None, facts.person_id, facts.settle_date)
+    (found,) = reads.read(driver(session), [wanted])
+    if found.year is None:
+        raise _not_registered(facts.person_id)
+    outcome = settle_one(facts, found.year.categories, policy, found.year.accumulators)
     row = store.settlement_values(facts, outcome, caller.institution_id, policy.id, 0, "")
     row["status"] = "not_stored"
     session.rollback()
     return store.settlement_out(row, outcome.lines, [])
+
+
+@dataclass(frozen=True)
+class SettleRequest:
+    """A claim to settle, checked and hashed (its Idempotency-Key's request hash)."""
+
+    caller: Caller
+    facts: ClaimFacts
+    key: str | None
+    digest: str
+
+    @classmethod
+    def of(cls, caller: Caller, claim: ClaimIn, key: str | None, digest_extra: str = "") -> SettleRequest:
+        return cls(caller, _facts(claim), key, request_hash("settle", claim.model_dump_json() + digest_extra))
+
+    @property
+    def wanted(self) -> reads.Wanted:
+        facts = self.facts
+        return reads.Wanted(self.caller.institution_id, self.key, facts.person_id, facts.settle_date, facts.claim_id)
+
+    @property
+    def slots(self) -> tuple[tuple[str, ...], ...]:
+        """What two requests of one batch may not share: the person, the institution's claim, the key."""
+        institution = self.caller.institution_id
+        person, claim = ("person", self.facts.person_id), ("claim", institution, self.facts.claim_id)
+        return (person, claim, ("key", institution, self.key)) if self.key else (person, claim)
 
 
 def settle(
@@ -153,40 +180,89 @@ def settle(
     digest_extra: str = "",
 ) -> Reply:
     """结算: settle one claim on the person's year-to-date accumulators and store everything."""
-    facts = _facts(claim)
-    digest = request_hash("settle", claim.model_dump_json() + digest_extra)
-
+    request = SettleRequest.of(caller, claim, key, digest_extra)
     if prepare:
         prepare()  # in the same transaction: undone with it if the key replays or the work fails
-    db = driver(unit)
-    reads = store.person_year_reads(db, facts.person_id, facts.settle_date, caller.institution_id, facts.claim_id)
+    with claimed(caller.institution_id, key):
+        (done,) = settle_batch(unit, [request], policy)
+    if isinstance(done, Problem):
+        raise done
+    return done
 
-    def work(rows: Rows) -> tuple[Reply, list[Write]]:
-        year = store.person_year(facts.person_id, rows)
-        if year.active_claim is not None:
-            raise Problem(
-                409, "already_settled", f"claim {facts.claim_id} is already settled; reverse it first", "claim_id"
-            )
-        _check_order(facts, year.last_date)
-        outcome = _outcome(facts, policy, year)
-        setl_id, institution = store.new_id("S"), caller.institution_id
-        row = store.settlement_values(facts, outcome, institution, policy.id, year.next_seq, setl_id)
-        closing = store.plus(year.accumulators, outcome.delta)
-        writes = [
-            *store.settlement_writes(row, outcome.lines),
-            *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(year.accumulators), closing),
-            *store.audit_writes(institution, "settle", "settlement", setl_id, claim_id=facts.claim_id),
-        ]
-        return Reply(201, store.settlement_json(row, outcome.lines)), writes
 
-    return idempotent(unit, caller, key, digest, work, reads)
+def settle_batch(unit: Unit, requests: Sequence[SettleRequest], policy: CompiledPolicy) -> list[Reply | Problem]:
+    """结算 of claims of distinct persons in one transaction: one reading, one engine call, one
+    write of every row, one commit (group commit). Each claim gets its own reply or problem; a
+    claim refused (replayed key, unknown person, already settled, out of order) does not stop
+    the others. The caller holds each key (:func:`claimed`)."""
+    _check_distinct(requests)
+    found = reads.read(driver(unit), [r.wanted for r in requests])
+    results = [_checked(request, f) for request, f in zip(requests, found, strict=True)]
+    todo = [i for i, result in enumerate(results) if result is None]
+    cases = [Case(requests[i].facts, _year(found[i]).categories, _year(found[i]).accumulators) for i in todo]
+    writes: list[Write] = []
+    for i, outcome in zip(todo, settle_many(cases, policy), strict=True):
+        results[i] = _recorded(requests[i], _year(found[i]), outcome, policy.id, writes)
+    if writes:
+        commit(unit, merged(writes))
+    else:
+        unit.rollback()
+    done = [result for result in results if result is not None]
+    assert len(done) == len(requests)  # every claim settled or refused
+    return done
+
+
+def _check_distinct(requests: Sequence[SettleRequest]) -> None:
+    slots = [slot for request in requests for slot in request.slots]
+    if len(set(slots)) < len(slots):
+        raise ValueError("a batch settles one claim per person, claim and key")
+
+
+def _year(found: reads.Found) -> reads.PersonYear:
+    assert found.year is not None  # checked by _checked
+    return found.year
+
+
+def _checked(request: SettleRequest, found: reads.Found) -> Reply | Problem | None:
+    """A claim's reply without settling it (a replay, or why it is refused), or None: settle it."""
+    try:
+        replay = _replayed(found.key, request.digest) if request.key else None
+        if replay is not None:
+            return replay
+        if found.year is None:
+            return _not_registered(request.facts.person_id)
+        if found.year.active_claim:
+            claim_id = request.facts.claim_id
+            return Problem(409, "already_settled", f"claim {claim_id} is already settled; reverse it first", "claim_id")
+        _check_order(request.facts, found.year.last_date)
+    except Problem as problem:
+        return problem
+    return None
+
+
+def _recorded(
+    request: SettleRequest, year: reads.PersonYear, outcome: Outcome, policy_id: str, writes: list[Write]
+) -> Reply:
+    """The reply of a settled claim; its rows appended to ``writes``."""
+    facts, institution, setl_id = request.facts, request.caller.institution_id, store.new_id("S")
+    row = store.settlement_values(facts, outcome, institution, policy_id, year.next_seq, setl_id)
+    closing = store.plus(year.accumulators, outcome.delta)
+    reply = Reply(201, store.settlement_json(row, outcome.lines))
+    writes += [
+        *store.settlement_writes(row, outcome.lines),
+        *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(year.accumulators), closing),
+        *store.audit_writes(institution, "settle", "settlement", setl_id, claim_id=facts.claim_id),
+    ]
+    if request.key:
+        writes += store.reply_writes(institution, request.key, request.digest, reply.status, reply.body)
+    return reply
 
 
 def reverse(session: Session, caller: Caller, setl_id: str, policy: CompiledPolicy, key: str | None) -> Reply:
     """冲正: reverse a settlement (a negated row), then re-settle the rest of its person-year."""
     digest = request_hash("reverse", setl_id)
 
-    def work(_rows: Rows) -> tuple[Reply, list[Write]]:
+    def work() -> tuple[Reply, list[Write]]:
         original = session.get(Settlement, setl_id)
         if original is None or not caller.may_read(original.institution_id):
             raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")
@@ -224,96 +300,3 @@ def _reversal_row(session: Session, original: Settlement) -> Settlement:
 def replace_row(row: Settlement, **changes: object) -> Settlement:
     fields = row.model_dump(exclude={"created_at"})
     return Settlement(**{**fields, **changes, "created_at": datetime.now(UTC)})
-
-
-def resettle_year(
-    session: Session, actor: str, person_id: str, year: int, policy: CompiledPolicy, reason: str
-) -> ResettlementOut:
-    """Re-settle a person-year in arrival order with the identities as now known; record deltas.
-
-    Settlements are never rewritten: where a fund's amount changes, an :class:`Adjustment`
-    holds the difference between the new amount and what was effectively paid so far; the
-    accumulators become the re-settled year's.
-    """
-    store.lock_person(session, person_id)
-    run_id = store.new_id("A")
-    running: dict[store.Key, tuple[int, int, int]] = {}
-    adjustments: list[Adjustment] = []
-    active = store.active_settlements(session, person_id, year)
-    for row in active:
-        facts = ClaimFacts.of(row, yuan=False)
-        categories = store.categories_on(session, person_id, row.settle_date)
-        outcome = settle_one(facts, categories, policy, store.as_ledger(person_id, year, running))
-        running = store.plus(running, outcome.delta)
-        adjustments += _adjust(session, row, outcome, run_id, reason)
-    store.write_accumulators(session, person_id, year, set(store.accumulator_rows(session, person_id, year)), running)
-    store.audit(session, actor, "resettle", "person_year", f"{person_id}/{year}", run_id=run_id, reason=reason)
-    out = [
-        store.AdjustmentOut(run_id=a.run_id, output=a.output, delta=store.yuan(a.delta), reason=a.reason)
-        for a in adjustments
-    ]
-    return ResettlementOut(run_id=run_id, person_id=person_id, year=year, claims=len(active), adjustments=out)
-
-
-def _adjust(session: Session, row: Settlement, outcome: Outcome, run_id: str, reason: str) -> list[Adjustment]:
-    made = []
-    already = store.adjustments_of(session, row.setl_id)
-    note = reason if outcome.category == row.category else f"{reason}; category {row.category} → {outcome.category}"
-    for output in ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"):
-        effective = getattr(row, output) + sum(a.delta for a in already if a.output == output)
-        delta = outcome.amounts[output] - effective
-        if delta:
-            adjustment = Adjustment(
-                run_id=run_id,
-                setl_id=row.setl_id,
-                person_id=row.person_id,
-                year=row.year,
-                output=output,
-                delta=delta,
-                reason=note,
-            )
-            session.add(adjustment)
-            made.append(adjustment)
-    return made
-
-
-def resettle_from(
-    session: Session, actor: str, person_id: str, start: date, policy: CompiledPolicy, reason: str
-) -> list[ResettlementOut]:
-    """Re-settle every year of the person with a settlement on or after ``start``."""
-    years = session.exec(
-        select(Settlement.year).where(Settlement.person_id == person_id, Settlement.settle_date >= start).distinct()
-    ).all()
-    return [resettle_year(session, actor, person_id, y, policy, reason) for y in sorted(set(years))]
-
-
-def ensure_identities(
-    session: Session, actor: str, person_id: str, identities: list[IdentityIn], policy: CompiledPolicy
-) -> list[ResettlementOut]:
-    """Register the person if new and record identities not yet known (a back-dated one re-settles)."""
-    if session.get(Person, person_id) is None:
-        try:
-            with session.begin_nested():  # a concurrent first sight of the same person may win the insert
-                session.add(Person(person_id=person_id))
-        except IntegrityError:
-            pass
-        else:
-            store.audit(session, actor, "register", "person", person_id, identities=len(identities))
-    store.lock_person(session, person_id)
-    known = {
-        (i.category, i.valid_from, i.valid_to)
-        for i in session.exec(
-            select(Identity).where(Identity.person_id == person_id, col(Identity.revoked_at).is_(None))
-        )
-    }
-    runs: list[ResettlementOut] = []
-    for identity in identities:
-        if (identity.category, identity.valid_from, identity.valid_to) in known:
-            continue
-        row = Identity(person_id=person_id, **identity.model_dump())
-        session.add(row)
-        session.flush()
-        store.audit(session, actor, "grant", "identity", str(row.id), person_id=person_id, category=identity.category)
-        reason = f"identity {identity.category} granted from {identity.valid_from}"
-        runs += resettle_from(session, actor, person_id, identity.valid_from, policy, reason)
-    return runs

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from sqlmodel import Session, SQLModel
 
 Params = Mapping[str, Any]
@@ -43,44 +44,77 @@ class Statement:
         return cls(sql, re.sub(r"(?<!:):([A-Za-z_]\w*)", r"%(\1)s", sql))
 
 
-Write = tuple[Statement, Params]
 Read = tuple[Statement, Params]
 
 
-@lru_cache(maxsize=256)
-def insert(table: str, columns: tuple[str, ...], rows: int = 1, upsert_on: tuple[str, ...] = ()) -> Statement:
-    """``INSERT INTO table (columns) VALUES (…), …`` for ``rows`` rows (placeholders ``:column_i``);
-    with ``upsert_on`` (a unique key) rows already there are updated instead. Only the models'
-    tables and columns are accepted."""
-    known = SQLModel.metadata.tables.get(table)
-    if known is None or not set(columns) | set(upsert_on) <= set(known.c.keys()):
-        raise ValueError(f"no table {table} with columns {columns + upsert_on}")
-    names = ", ".join(columns)
-    values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in columns) + ")" for i in range(rows))
-    sql = f"INSERT INTO {table} ({names}) VALUES {values}"  # noqa: S608  (names checked above)
-    if upsert_on:
-        updated = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_on)
-        sql += f" ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updated}"
-    return Statement.of(sql)
+@dataclass(frozen=True)
+class Rows:
+    """Rows with the same columns into one table, in one go: SQLite's ``executemany`` (a loop in
+    C over one prepared statement), PostgreSQL's one multi-row ``INSERT`` with ``$n`` parameters
+    (psycopg's raw cursor: no placeholder conversion, whatever the number of values). With
+    ``upsert_on`` (a unique key) rows already there are updated instead."""
+
+    table: str
+    columns: tuple[str, ...]
+    values: list[tuple[Any, ...]]
+    upsert_on: tuple[str, ...] = ()
 
 
-INSERT_PARAMS = 50
-"""Bound values per multi-row INSERT: psycopg caches the conversion of statements with at most
-50 parameters (above that it re-parses the text on every call); far below SQLite's bound."""
+Write = tuple[Statement, Params] | Rows
 
 
 def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = ()) -> list[Write]:
-    """Rows with the same keys into ``table`` as multi-row INSERT statements."""
+    """Rows with the same keys into ``table`` (only the models' tables and columns are accepted)."""
     if not rows:
         return []
     columns = tuple(rows[0])
-    per_statement = max(1, INSERT_PARAMS // len(columns))
+    _check(table, columns + upsert_on)
+    return [Rows(table, columns, [tuple(row[c] for c in columns) for row in rows], upsert_on)]
+
+
+def _check(table: str, columns: tuple[str, ...]) -> None:
+    known = SQLModel.metadata.tables.get(table)
+    if known is None or not set(columns) <= set(known.c.keys()):
+        raise ValueError(f"no table {table} with columns {columns}")
+
+
+def merged(writes: Sequence[Write]) -> list[Write]:
+    """``writes`` with all rows for one table (and columns) gathered into one :class:`Rows` at
+    the place of the first: a batch's rows, one statement per table. Only for rows whose order
+    within their table does not matter (a batch's rows are of distinct persons and claims)."""
     out: list[Write] = []
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        params = {f"{c}_{i}": row[c] for i, row in enumerate(chunk) for c in columns}
-        out.append((insert(table, columns, len(chunk), upsert_on), params))
+    values: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple[Any, ...]]] = {}
+    for write in writes:
+        if not isinstance(write, Rows):
+            out.append(write)
+            continue
+        key = (write.table, write.columns, write.upsert_on)
+        if key not in values:
+            values[key] = []
+            out.append(Rows(write.table, write.columns, values[key], write.upsert_on))
+        values[key].extend(write.values)
     return out
+
+
+PG_MAX_PARAMS = 32_767
+"""Bound values per PostgreSQL statement (the protocol allows 65,535): larger sets are split."""
+
+
+@lru_cache(maxsize=512)
+def insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] = (), rows: int = 0) -> str:
+    """``INSERT INTO table (columns) VALUES …``: one row of ``?`` (``rows`` = 0: SQLite's
+    executemany) or ``rows`` rows of ``$n`` (PostgreSQL); names checked against the models."""
+    _check(table, columns + upsert_on)
+    width = len(columns)
+    if rows == 0:
+        values = "(" + ", ".join("?" * width) + ")"
+    else:
+        values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"  # noqa: S608  (names checked above)
+    if upsert_on:
+        updated = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_on)
+        sql += f" ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updated}"
+    return sql
 
 
 def _sqlite_datetime(value: datetime) -> str:
@@ -143,8 +177,22 @@ class Driver:
 
     def _execute(self, writes: Sequence[Write]) -> None:
         cursor = self._connection.cursor()
-        for statement, params in writes:
-            cursor.execute(self._text(statement), params)
+        for write in writes:
+            if isinstance(write, Rows):
+                self._insert(write)
+            else:
+                cursor.execute(self._text(write[0]), write[1])
+
+    def _insert(self, rows: Rows) -> None:
+        key = (rows.table, rows.columns, rows.upsert_on)
+        if not self.postgresql:
+            self._connection.executemany(insert_sql(*key), rows.values)
+            return
+        cursor = psycopg.RawCursor(self._connection)
+        per_statement = max(1, PG_MAX_PARAMS // len(rows.columns))
+        for start in range(0, len(rows.values), per_statement):
+            chunk = rows.values[start : start + per_statement]
+            cursor.execute(insert_sql(*key, rows=len(chunk)), [value for row in chunk for value in row])
 
     def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()

@@ -12,17 +12,15 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlmodel import Session, col, select
 
-from api.engine import ClaimFacts, Outcome
+from api.engine import ClaimFacts, Key, Outcome, Sums
 from api.errors import Problem
 from api.models import (
     Adjustment,
@@ -31,16 +29,13 @@ from api.models import (
     now,
 )
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
-from api.sql import Driver, Read, Statement, Unit, Write, driver, inserts
+from api.sql import Driver, Statement, Write, driver, inserts
 
-__all__ = ["AdjustmentOut"]
-from settlement.accumulators import Ledger
+__all__ = ["AdjustmentOut", "Key"]
 from settlement.claims import AMOUNT_COLUMNS
 from settlement.engine import OUTPUT_MONEY
 from settlement.explain import EXPLAIN_COLUMNS
 from settlement.money import yuan_text
-
-Key = tuple[str, str]  # (layer, bucket)
 
 
 def new_id(prefix: str) -> str:
@@ -54,10 +49,8 @@ def yuan(fen: int) -> Decimal:
     return Decimal(fen) / 100
 
 
-# The settlement hot path's statements (see :mod:`api.sql`), written once.
-_REPLY = Statement.of(
-    "SELECT request_hash, status_code, body FROM idempotencyrecord WHERE institution_id = :i AND key = :k"
-)
+# Statements of the flows that read one person at a time (see :mod:`api.sql`); a batch of
+# settlements reads through :mod:`api.reads`.
 _PERSON = Statement.of("SELECT person_id FROM person WHERE person_id = :p")
 _PERSON_LOCKED = Statement.of("SELECT person_id FROM person WHERE person_id = :p FOR UPDATE")
 _CATEGORIES = Statement.of(
@@ -66,11 +59,6 @@ _CATEGORIES = Statement.of(
 )
 _ACCUMULATORS = Statement.of(
     "SELECT layer, bucket, base_cum, paid_cum, claims FROM accumulator WHERE person_id = :p AND year = :y"
-)
-_ADVISORY_LOCK = Statement.of("SELECT pg_try_advisory_xact_lock(hashtext(:k))")
-ACTIVE_CLAIM = Statement.of(
-    "SELECT setl_id FROM settlement WHERE institution_id = :i AND claim_id = :c "
-    "AND kind = 'settlement' AND status = 'settled' LIMIT 1"
 )
 _PERSON_STATE = Statement.of(
     "SELECT max(seq), max(CASE WHEN kind = 'settlement' AND status = 'settled' AND year = :y THEN settle_date END) "
@@ -95,7 +83,7 @@ def categories_on(session: Session, person_id: str, day: date) -> list[str]:
     return _categories(driver(session).rows(_CATEGORIES, {"p": person_id, "d": day}))
 
 
-def accumulator_rows(session: Session, person_id: str, year: int) -> dict[Key, tuple[int, int, int]]:
+def accumulator_rows(session: Session, person_id: str, year: int) -> Sums:
     """A person-year's accumulators: (layer, bucket) → (base_cum, paid_cum, claims), fen."""
     return _accumulators(driver(session).rows(_ACCUMULATORS, {"p": person_id, "y": year}))
 
@@ -109,7 +97,7 @@ def _categories(rows: list[tuple[Any, ...]]) -> list[str]:
     return sorted({str(row[0]) for row in rows})
 
 
-def _accumulators(rows: list[tuple[Any, ...]]) -> dict[Key, tuple[int, int, int]]:
+def _accumulators(rows: list[tuple[Any, ...]]) -> Sums:
     return {(r[0], r[1]): (int(r[2]), int(r[3]), int(r[4])) for r in rows}
 
 
@@ -120,79 +108,21 @@ def _state(rows: list[tuple[Any, ...]]) -> tuple[int, date | None]:
     return int(last_seq or 0) + 1, last_date
 
 
-@dataclass(frozen=True)
-class PersonYear:
-    """What settling a claim reads of a person-year, under the person's lock."""
-
-    categories: list[str]  # relief categories valid on the claim's date
-    accumulators: dict[Key, tuple[int, int, int]]
-    next_seq: int
-    last_date: date | None  # latest settle_date of the year's active settlements
-    active_claim: str | None  # the institution's active settlement of the claim, if any
-
-
-def person_year_reads(db: Driver, person_id: str, day: date, institution_id: str, claim_id: str) -> list[Read]:
-    """What settling a claim reads of a person-year, the person locked first (see :func:`person_year`)."""
-    return [
-        (_person_lock(db), {"p": person_id}),
-        (_CATEGORIES, {"p": person_id, "d": day}),
-        (_ACCUMULATORS, {"p": person_id, "y": day.year}),
-        (_PERSON_STATE, {"p": person_id, "y": day.year}),
-        (ACTIVE_CLAIM, {"i": institution_id, "c": claim_id}),
-    ]
-
-
-def person_year(person_id: str, rows: list[list[tuple[Any, ...]]]) -> PersonYear:
-    """The rows of :func:`person_year_reads`; 404 when the person is not registered."""
-    person, categories, accumulators, state, active = rows
-    if not person:
-        raise Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
-    claim = str(active[0][0]) if active else None
-    return PersonYear(_categories(categories), _accumulators(accumulators), *_state(state), claim)
-
-
-def read_person_year(unit: Unit, person_id: str, day: date) -> PersonYear:
-    """Lock the person (404 when not registered) and read their year as of ``day``: one round trip."""
-    db = driver(unit)
-    return person_year(person_id, db.read_all(person_year_reads(db, person_id, day, "", "")))
-
-
-def as_ledger(person_id: str, year: int, rows: dict[Key, tuple[int, int, int]]) -> Ledger:
-    """A person-year's accumulators ((layer, bucket) → base, paid, claims) as an engine ledger."""
-    keys = list(rows)
-    values = np.array([rows[k] for k in keys], dtype=np.int64).reshape(len(keys), 3)
-    return Ledger(
-        person_id=np.array([person_id] * len(keys), dtype=object),
-        year=np.full(len(keys), year, dtype=np.int64),
-        layer=np.array([k[0] for k in keys], dtype=object),
-        bucket=np.array([k[1] for k in keys], dtype=object),
-        base_cum=values[:, 0].copy(),
-        paid_cum=values[:, 1].copy(),
-        claims=values[:, 2].copy(),
-    )
-
-
-def plus(rows: dict[Key, tuple[int, int, int]], delta: Ledger) -> dict[Key, tuple[int, int, int]]:
-    """Accumulators after a claim: ``rows`` plus the engine's delta."""
+def plus(rows: Sums, delta: Sums) -> Sums:
+    """Accumulators after a claim: ``rows`` plus what the claim added."""
     out = dict(rows)
-    for layer, bucket, base, paid, claims in zip(
-        delta.layer, delta.bucket, delta.base_cum.tolist(), delta.paid_cum.tolist(), delta.claims.tolist(), strict=True
-    ):
-        b0, p0, c0 = out.get((layer, bucket), (0, 0, 0))
-        out[(layer, bucket)] = (b0 + base, p0 + paid, c0 + claims)
+    for key, (base, paid, claims) in delta.items():
+        b0, p0, c0 = out.get(key, (0, 0, 0))
+        out[key] = (b0 + base, p0 + paid, c0 + claims)
     return out
 
 
-def write_accumulators(
-    session: Session, person_id: str, year: int, stored: set[Key], new: dict[Key, tuple[int, int, int]]
-) -> None:
+def write_accumulators(session: Session, person_id: str, year: int, stored: set[Key], new: Sums) -> None:
     """Make the stored accumulators of a person-year equal ``new`` (rows updated, added or zeroed)."""
     driver(session).run_all(accumulator_writes(person_id, year, stored, new))
 
 
-def accumulator_writes(
-    person_id: str, year: int, stored: set[Key], new: dict[Key, tuple[int, int, int]]
-) -> list[Write]:
+def accumulator_writes(person_id: str, year: int, stored: set[Key], new: Sums) -> list[Write]:
     """:func:`write_accumulators` as statements: one upsert of every row touched."""
     rows = [
         {"person_id": person_id, "year": year, "layer": key[0], "bucket": key[1], **dict(zip(_SUMS, sums, strict=True))}
@@ -215,25 +145,6 @@ def active_settlements(session: Session, person_id: str, year: int) -> list[Sett
             .order_by(col(Settlement.seq))
         )
     )
-
-
-def key_reads(db: Driver, institution_id: str, key: str) -> list[Read]:
-    """Whether this institution's Idempotency-Key is free, and its stored reply (:func:`key_state`).
-
-    On PostgreSQL a transaction-scoped advisory lock is taken first, so the lookup that follows
-    (a statement of its own: a fresh snapshot) sees any reply committed before the lock was had.
-    """
-    lock = [(_ADVISORY_LOCK, {"k": f"{institution_id}\n{key}"})] if db.postgresql else []
-    return [*lock, (_REPLY, {"i": institution_id, "k": key})]
-
-
-def key_state(rows: list[list[tuple[Any, ...]]]) -> tuple[bool, tuple[str, int, bytes] | None]:
-    """(free, stored reply) from the rows of :func:`key_reads`; not free: another transaction has it."""
-    *locked, found = rows
-    if locked and not locked[0][0][0]:
-        return False, None
-    row = found[0] if found else None
-    return True, None if row is None else (str(row[0]), int(row[1]), bytes(row[2]))
 
 
 def reply_writes(institution_id: str, key: str, digest: str, status: int, body: bytes) -> list[Write]:

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from api import export, service, store
+from api import export, resettlement, service, store
 from api.auth import Caller
 from api.caps import caps_left
 from api.deps import CallerDep, PolicyDep, SessionDep, WriteSessionDep, writing
@@ -117,7 +117,9 @@ def _claim(call: Call) -> tuple[ClaimIn, Callable[[], None], str]:
     identities = identities_of(data, call.policy.policy)
 
     def prepare() -> None:
-        service.ensure_identities(call.session, call.caller.institution_id, claim.person_id, identities, call.policy)
+        resettlement.ensure_identities(
+            call.session, call.caller.institution_id, claim.person_id, identities, call.policy
+        )
 
     return claim, prepare, "".join(i.model_dump_json() for i in identities)
 

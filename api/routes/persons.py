@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api import service, store
+from api import resettlement, store
 from api.auth import Caller, mask_id_number
 from api.caps import caps_left
 from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, SessionDep, WriteSessionDep, Year, writing
@@ -77,7 +77,7 @@ def read(person_id: PersonId, session: SessionDep, caller: CallerDep) -> PersonO
 def _resettle(
     session: Session, caller: Caller, person_id: str, start: date, policy: CompiledPolicy, reason: str
 ) -> list[ResettlementOut]:
-    return service.resettle_from(session, caller.institution_id, person_id, start, policy, reason)
+    return resettlement.resettle_from(session, caller.institution_id, person_id, start, policy, reason)
 
 
 @router.post(
@@ -148,7 +148,9 @@ def resettle(
 ) -> ResettlementOut:
     caller.require("admin")
     with writing(session):
-        out = service.resettle_year(session, caller.institution_id, person_id, year, policy, "re-settlement on request")
+        out = resettlement.resettle_year(
+            session, caller.institution_id, person_id, year, policy, "re-settlement on request"
+        )
         session.commit()
         return out
 

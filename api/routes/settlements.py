@@ -21,7 +21,6 @@ from api.deps import (
     caller_of,
     hand_read,
     idempotency_key_of,
-    write,
     writing,
 )
 from api.errors import Problem
@@ -53,10 +52,11 @@ def pre_settle(claim: ClaimIn, session: SessionDep, caller: CallerDep, policy: P
     openapi_extra=hand_read(ClaimIn),
 )
 async def settle(request: Request) -> Response:
-    caller, key, policy = caller_of(request), idempotency_key_of(request), request.app.state.policy
+    caller, key = caller_of(request), idempotency_key_of(request)
     caller.require("settle")
-    claim = await body_of(request, ClaimIn)
-    return _reply(await write(request, lambda db: service.settle(db, caller, claim, policy, key)))
+    settling = service.SettleRequest.of(caller, await body_of(request, ClaimIn), key)
+    with service.claimed(caller.institution_id, key):
+        return _reply(await request.app.state.settlements.settle(settling))
 
 
 HOT_ROUTES = [Route("/v1/settlements", settle, methods=["POST"])]

@@ -150,8 +150,8 @@ class Server:
     def start(self) -> Server:
         if not self.port:
             self.port = free_port()
-        command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
-        command += ["--log-level", "warning", "--workers", str(self.workers), "--loop", self.loop]
+        command = [sys.executable, "-m", "api.workers", "--port", str(self.port)]
+        command += ["--workers", str(self.workers), "--loop", self.loop]
         env = {**os.environ, "DATABASE_URL": self.database_url}
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         deadline = time.monotonic() + 90

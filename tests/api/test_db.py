@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from api import models, store  # noqa: F401  (models: the tables)
+from api import models, reads  # noqa: F401  (models: the tables)
 from api.db import make_engine, migrate
 from tests.api.conftest import BACKENDS, database_url
 from tests.api.servers import Postgres
@@ -26,12 +27,24 @@ def test_migrations_match_the_models(backend: str, postgres: Postgres | str, tmp
     assert differences == []
 
 
-def test_the_claim_lookup_uses_the_institution_claim_index(tmp_path: Path) -> None:
+def test_the_settlement_reading_searches_every_table_by_an_index(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'plan.db'}"
     migrate(url)
     engine = make_engine(url)
+    params = {name: json.dumps(["x", "y"]) for name in ("ki", "kk", "p", "ci", "cc")} | {"y": json.dumps([2024])}
     with engine.connect() as connection:
-        query = store.ACTIVE_CLAIM.sqlite  # the statement every settlement runs
-        plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + query, {"i": "H", "c": "C"}).all()
+        query = reads.READING.sqlite  # the statement every batch of settlements runs
+        plan = [str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + query, params).all()]
     engine.dispose()
-    assert "ix_settlement_institution_claim" in " ".join(str(row[-1]) for row in plan)
+    indexes = {line.split(" INDEX ")[1].split()[0] for line in plan if line.startswith("SEARCH")}
+    assert indexes == {
+        "sqlite_autoindex_idempotencyrecord_1",
+        "sqlite_autoindex_person_1",
+        "ix_identity_person_id",
+        "sqlite_autoindex_accumulator_1",
+        "ix_settlement_person_id",
+        "ix_settlement_institution_claim",  # without it SQLite once walked all of a hospital's settlements
+    }
+    assert all("INDEX" in line for line in plan if line.startswith("SEARCH"))
+    scans = [line for line in plan if line.startswith("SCAN") and "json_each" not in line]
+    assert scans == ["SCAN CONSTANT ROW", "SCAN r"]  # r: the per-year rows made by the GROUP BY

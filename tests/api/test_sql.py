@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from api.db import make_engine, migrate
 from api.models import Accumulator, AuditLog, Person
-from api.sql import INSERT_PARAMS, Statement, driver, insert, inserts
+from api.sql import PG_MAX_PARAMS, Rows, Statement, Write, driver, insert_sql, inserts, merged
 from tests.api.conftest import BACKENDS, database_url
 from tests.api.servers import Postgres
 
@@ -27,20 +27,39 @@ def test_placeholders_in_each_dialect() -> None:
 
 def test_inserts_only_known_tables_and_columns() -> None:
     with pytest.raises(ValueError, match="no table"):
-        insert("person; DROP TABLE person", ("person_id",))
+        insert_sql("person; DROP TABLE person", ("person_id",))
     with pytest.raises(ValueError, match="no table"):
-        insert("person", ("person_id", "nonsense"))
+        inserts("person", [{"person_id": "P1", "nonsense": 1}])
+    with pytest.raises(ValueError, match="no table"):
+        insert_sql("accumulator", ("person_id",), upsert_on=("nonsense",))
 
 
-def test_multi_row_inserts_stay_within_the_parameter_budget() -> None:
-    rows = [{"person_id": f"P{i}", "year": 2024, "layer": "l", "bucket": "b"} for i in range(30)]
-    statements = inserts("accumulator", rows)
-    per_statement = INSERT_PARAMS // 4
-    assert [len(params) for _, params in statements] == [4 * per_statement] * (30 // per_statement) + [
-        4 * (30 % per_statement)
+def test_insert_text_in_each_style() -> None:
+    assert insert_sql("person", ("person_id", "name")) == "INSERT INTO person (person_id, name) VALUES (?, ?)"
+    assert insert_sql("person", ("person_id", "name"), rows=2) == (
+        "INSERT INTO person (person_id, name) VALUES ($1, $2), ($3, $4)"
+    )
+    upsert = insert_sql("accumulator", ("person_id", "claims"), upsert_on=("person_id",), rows=1)
+    assert upsert.endswith("ON CONFLICT (person_id) DO UPDATE SET claims = excluded.claims")
+
+
+def test_merged_gathers_each_tables_rows_at_its_first_place() -> None:
+    def row(table: str, value: str) -> Rows:
+        return Rows(table, ("person_id",), [(value,)])
+
+    other: Write = (Statement.of("SELECT 1"), {})
+    writes: list[Write] = [
+        row("person", "P1"),
+        row("auditlog", "A1"),
+        other,
+        row("person", "P2"),
+        row("auditlog", "A2"),
     ]
-    assert statements[0][1]["person_id_0"] == "P0"
-    assert statements[-1][1][f"person_id_{30 % per_statement - 1}"] == "P29"
+    assert merged(writes) == [
+        Rows("person", ("person_id",), [("P1",), ("P2",)]),
+        Rows("auditlog", ("person_id",), [("A1",), ("A2",)]),
+        other,
+    ]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -84,3 +103,14 @@ def test_upsert_updates_existing_rows_and_reads_come_back_in_order(session: Sess
     assert rows == [("x", 5), ("y", 1), ("z", 7)]
     assert total == [(3,)]
     assert len(session.exec(select(Accumulator)).all()) == 3
+
+
+def test_rows_beyond_one_statements_parameters_all_arrive(session: Session) -> None:
+    db = driver(session)
+    db.run_all(inserts("person", [{"person_id": "P1", "name": "", "id_number": "", "created_at": datetime.now(UTC)}]))
+    columns = ("person_id", "year", "layer", "bucket", "base_cum", "paid_cum", "claims")
+    n = PG_MAX_PARAMS // len(columns) + 3  # two statements on PostgreSQL
+    rows = [dict(zip(columns, ("P1", 2024, "basic", f"b{i}", i, 2 * i, 1), strict=True)) for i in range(n)]
+    db.run_all(inserts("accumulator", rows))
+    count = Statement.of("SELECT count(*), sum(paid_cum) FROM accumulator WHERE person_id = :p")
+    assert db.rows(count, {"p": "P1"}) == [(n, n * (n - 1))]

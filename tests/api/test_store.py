@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from api import store
 from api.engine import ClaimFacts, settle_one
-from settlement.accumulators import Ledger
 from tiers.codes import CATEGORIES, MED_TYPES
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
@@ -33,7 +32,7 @@ def test_settlement_json_is_the_models_bytes(
     facts = ClaimFacts(
         claim_id, "P-1", med_type, level, date(2024, 5, 1), diagnosis, False, total, min(own, total), 0, 0
     )
-    outcome = settle_one(facts, [category], DEMO, Ledger.empty())
+    outcome = settle_one(facts, [category], DEMO, {})
     row = store.settlement_values(facts, outcome, "H-1", DEMO.id, 1, store.new_id("S"))
     expected = store.settlement_out(row, outcome.lines, []).model_dump_json().encode()
     assert store.settlement_json(row, outcome.lines) == expected

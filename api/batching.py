@@ -1,0 +1,129 @@
+"""A worker's settlements in batches (group commit): the requests that arrive while one batch is
+being settled make up the next.
+
+The settlement route hands its checked request to :class:`SettlementQueue` and awaits the reply.
+The queue settles every request waiting when it gets to them (at most :data:`MAX_BATCH`; one
+claim per person, claim and key; otherwise in arrival order) with
+:func:`api.service.settle_batch`: one reading, one engine call, one write of all rows, one
+commit. A request alone (concurrency 1) is a batch of one and waits for nobody; under load the
+reads, the engine's fixed cost, the statements and the commit are shared by the batch. A batch
+that fails as a whole (a database error) is tried again one request at a time, so one request's
+failure is its own.
+
+The batch runs on the event loop: a worker settles one batch at a time, like a pre-fork server,
+and more workers settle in parallel (PostgreSQL locks per person). On SQLite it waits for the
+write lock on a thread instead when another process holds it, never blocking the loop on a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from api.db import immediate_writer, is_sqlite, pooled_transaction, write_gate
+from api.errors import Problem
+from api.service import Reply, SettleRequest, settle_batch
+from api.sql import Driver
+from tiers.tables import CompiledPolicy
+
+T = TypeVar("T")
+log = logging.getLogger("medrelief.api")
+MAX_BATCH = 64
+"""Settlements in one transaction at most (the rest wait for the next)."""
+TURNS = 2
+"""Turns of the event loop a request takes from being read to being queued (its task starts in
+the next turn): the queue waits this long for newcomers before it takes a batch."""
+Waiting = tuple[SettleRequest, "asyncio.Future[Reply]"]
+
+
+def _waiting_writer(engine: Engine, work: Callable[[Driver], T]) -> T:
+    with write_gate(engine), pooled_transaction(engine) as db:
+        return work(db)
+
+
+async def write(engine: Engine, work: Callable[[Driver], T]) -> T:
+    """Run ``work`` (one short write transaction) on this event loop; on SQLite, on a thread
+    when another writer holds the lock. A hop to the threadpool and back costs ~0.25 ms of CPU
+    and, on PostgreSQL, threads of one worker fight over the GIL (measured: 311 → 415
+    settlements/s with 2 workers at concurrency 16)."""
+    if not is_sqlite(engine):
+        with pooled_transaction(engine) as db:
+            return work(db)
+    with immediate_writer(engine) as writer:
+        if writer is not None:
+            return work(writer)
+    return await run_in_threadpool(_waiting_writer, engine, work)
+
+
+class SettlementQueue:
+    """This worker's settlement requests waiting for their batch (see the module's text)."""
+
+    def __init__(self, engine: Engine, policy: CompiledPolicy, max_batch: int = MAX_BATCH) -> None:
+        self.engine, self.policy, self.max_batch = engine, policy, max_batch
+        self._waiting: list[Waiting] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def settle(self, request: SettleRequest) -> Reply:
+        """The reply to ``request``, once its batch is committed (a Problem is raised)."""
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting.append((request, future))
+        if self._draining is None:
+            # a task: it starts after the requests already read in this turn of the loop are queued
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                await self._gathered()
+                batch = self._next_batch()
+                results = await self._settled([request for request, _ in batch])
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():  # its request was cancelled meanwhile
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._draining = None
+
+    async def _gathered(self) -> None:
+        """Let the event loop read the requests that have arrived meanwhile, and every request
+        that arrives while it does, before a batch is taken (a request read in one turn of the
+        loop is queued in the next; two turns without a new one and the batch goes)."""
+        waiting = -1
+        while waiting < len(self._waiting) < self.max_batch:
+            waiting = len(self._waiting)
+            for _ in range(TURNS):
+                await asyncio.sleep(0)
+
+    def _next_batch(self) -> list[Waiting]:
+        """The waiting requests to settle now: in arrival order, none sharing a person, claim or
+        key with one taken or still waiting before it (that one goes first)."""
+        taken: list[Waiting] = []
+        left: list[Waiting] = []
+        seen: set[Hashable] = set()
+        for waiting in self._waiting:
+            slots = waiting[0].slots
+            free = len(taken) < self.max_batch and seen.isdisjoint(slots)
+            (taken if free else left).append(waiting)
+            seen.update(slots)
+        self._waiting = left
+        return taken
+
+    async def _settled(self, requests: list[SettleRequest]) -> list[Reply | BaseException]:
+        """Each request's reply or error; a batch that fails as a whole, one request at a time."""
+        try:
+            done: list[Reply | Problem] = await write(self.engine, lambda db: settle_batch(db, requests, self.policy))
+            return list(done)
+        except Exception as error:
+            if len(requests) == 1:
+                return [error]
+            log.warning("a batch of %d settlements failed (%r); settling them one at a time", len(requests), error)
+            return [(await self._settled([request]))[0] for request in requests]

@@ -1,0 +1,97 @@
+"""Several worker processes on one port, each with a listening socket of its own (``SO_REUSEPORT``).
+
+With uvicorn's own ``--workers`` every worker waits on one shared socket and whichever is idle
+takes the connections that are queued: a worker busy settling a batch takes none, so connections
+opened together pile up on the other (measured: 14 of 16 on one worker, which then ran out of
+CPU while the other idled). With a socket per worker the kernel spreads new connections over the
+workers as they arrive, whatever each is doing. Linux only (elsewhere: uvicorn's workers).
+
+``python -m api.workers --port 8000 --workers 2`` serves :func:`api.main.app_from_env`
+(``medrelief serve`` migrates and prints demo keys first, then calls :func:`serve`). SIGTERM or
+SIGINT stops every worker gracefully (requests in flight are answered); a worker that dies is
+started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from multiprocessing.context import SpawnProcess
+from types import FrameType
+
+import uvicorn
+
+APP = "api.main:app_from_env"
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and os.uname().sysname == "Linux"
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker(host: str, port: int, loop: str, log_level: str) -> None:
+    config = uvicorn.Config(APP, factory=True, loop=loop, log_level=log_level)
+    uvicorn.Server(config).run(sockets=[_listening(host, port)])
+
+
+def serve(host: str, port: int, workers: int, loop: str = "auto", log_level: str = "warning") -> None:
+    """Serve the app with ``workers`` processes (one: uvicorn in this process)."""
+    if workers <= 1 or not REUSE_PORT:
+        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, loop=loop, log_level=log_level)
+        return
+    _listening(host, port).close()  # fail here, once, if the port is taken or the address wrong
+    Supervisor(host, port, workers, loop, log_level).run()
+
+
+class Supervisor:
+    """Starts the workers, starts again one that dies, stops them all on SIGTERM/SIGINT."""
+
+    def __init__(self, host: str, port: int, workers: int, loop: str, log_level: str) -> None:
+        self.args = (host, port, loop, log_level)
+        self.context = multiprocessing.get_context("spawn")
+        self.processes = [self._start() for _ in range(workers)]
+        self.stopping = False
+
+    def _start(self) -> SpawnProcess:
+        process = self.context.Process(target=_worker, args=self.args, daemon=False)
+        process.start()
+        return process
+
+    def _stop(self, _signal: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        while not self.stopping:
+            time.sleep(0.2)
+            self.processes = [p if p.is_alive() else self._start() for p in self.processes]
+        for process in self.processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            process.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--loop", choices=["auto", "asyncio"], default="auto")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args()
+    serve(args.host, args.port, args.workers, args.loop, args.log_level)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Settlements in batches: a batch settles each claim as one claim at a time would, refuses only the
+claims it must, and a batch that fails as a whole is settled again one claim at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api import batching
+from api.auth import SCOPES, Caller, create_key
+from api.batching import SettlementQueue
+from api.db import make_engine, migrate, pooled_transaction
+from api.errors import Problem
+from api.resettlement import ensure_identities
+from api.schemas import ClaimIn, IdentityIn
+from api.service import Reply, SettleRequest, settle_batch
+from tests.api.conftest import BACKENDS, database_url
+from tests.api.servers import Postgres
+from tiers.codes import CATEGORIES
+from tiers.loader import load_policy
+from tiers.tables import compile_policy
+
+DEMO = compile_policy(load_policy("demo"))
+HOSPITAL = Caller("H1", "hospital", frozenset(SCOPES["hospital"]))
+PERSONS = [f"P{i}" for i in range(12)]
+
+
+def _database(url: str) -> Engine:
+    migrate(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        create_key(session, "H1", "hospital")
+        for i, person in enumerate(PERSONS):
+            category = CATEGORIES[i % len(CATEGORIES)]
+            ensure_identities(
+                session, "ADMIN", person, [IdentityIn(category=category, valid_from=date(2024, 1, 1))], DEMO
+            )
+        session.commit()
+    return engine
+
+
+@pytest.fixture(params=BACKENDS)
+def engines(
+    request: pytest.FixtureRequest, postgres: Postgres | str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, Engine]]:
+    """Two databases with the same persons: one settled in batches, one a claim at a time."""
+    pair = tuple(_database(database_url(request.param, postgres, tmp_path_factory.mktemp(n))) for n in "ab")
+    yield pair  # type: ignore[misc]
+    for engine in pair:
+        engine.dispose()
+
+
+def _claim(person: str, n: int, **fields: Any) -> ClaimIn:
+    inpatient = n % 3 != 2
+    total = [80_000, 260_000, 900][n % 3] * 100 + 3_701 * n + len(person)  # fen
+    body = {
+        "claim_id": f"C-{person}-{n}",
+        "person_id": person,
+        "med_type": "21" if inpatient else "11",
+        "hospital_level": 1 + n % 3,
+        "settle_date": f"2024-0{1 + n}-15",
+        "diagnosis": ["C50.1", "I63.9", "J18.9"][n % 3],
+        "medfee_sumamt": f"{Decimal(total) / 100:.2f}",
+        "fulamt_ownpay_amt": f"{Decimal(total // 20) / 100:.2f}",
+        **fields,
+    }
+    return ClaimIn.model_validate_json(json.dumps(body))
+
+
+def _request(claim: ClaimIn, key: str | None = None) -> SettleRequest:
+    return SettleRequest.of(HOSPITAL, claim, key if key is not None else claim.claim_id)
+
+
+def _settled(engine: Engine, requests: list[SettleRequest]) -> list[Reply | Problem]:
+    with pooled_transaction(engine) as db:
+        return settle_batch(db, requests, DEMO)
+
+
+def _money(result: Reply | Problem) -> dict[str, Any]:
+    """A reply's amounts and lines (ids and times differ between databases), or the problem's code."""
+    if isinstance(result, Problem):
+        return {"problem": result.code}
+    body = json.loads(result.body)
+    return {k: v for k, v in body.items() if k not in ("setl_id",)} | {"status": result.status}
+
+
+def test_batches_settle_as_one_claim_at_a_time(engines: tuple[Engine, Engine]) -> None:
+    batched, alone = engines
+    rounds = [[_request(_claim(p, n)) for p in PERSONS] for n in range(4)]  # each round: every person once
+    for requests in rounds:
+        together = _settled(batched, requests)
+        one_by_one = [_settled(alone, [r])[0] for r in requests]
+        assert [_money(r) for r in together] == [_money(r) for r in one_by_one]
+        assert all(isinstance(r, Reply) and r.status == 201 for r in together)
+    for engine in engines:
+        with Session(engine) as session:
+            from api import integrity
+
+            assert integrity.problems(session, DEMO) == []
+
+
+def test_a_batch_refuses_only_the_claims_it_must(engines: tuple[Engine, Engine]) -> None:
+    engine, _ = engines
+    first, later, settled = _request(_claim("P1", 0)), _request(_claim("P2", 3)), _request(_claim("P5", 0))
+    for request in (first, later, settled):
+        assert isinstance(_settled(engine, [request])[0], Reply)
+    batch = [
+        first,  # the same key and body again: its first reply
+        _request(_claim("P3", 0), key=later.key),  # a key used with another body
+        _request(_claim("NOBODY", 0)),
+        _request(_claim("P5", 0), key="another key"),  # claim C-P5-0 is settled
+        _request(_claim("P2", 1)),  # before P2's last settlement of 2024
+        _request(_claim("P4", 0)),
+    ]
+    results = _settled(engine, batch)
+    assert isinstance(results[0], Reply)
+    assert results[0].replayed
+    assert [r.code if isinstance(r, Problem) else r.status for r in results[1:]] == [
+        "idempotency_key_reused",
+        "person_not_found",
+        "already_settled",
+        "out_of_order",
+        201,
+    ]
+
+
+def test_a_batch_takes_one_claim_per_person_claim_and_key() -> None:
+    with pytest.raises(ValueError, match="one claim per person"):
+        settle_batch(None, [_request(_claim("P1", 0)), _request(_claim("P1", 1))], DEMO)  # type: ignore[arg-type]
+    queue = SettlementQueue(None, DEMO, max_batch=3)  # type: ignore[arg-type]
+    waiting = [
+        _request(_claim("P1", 0)),
+        _request(_claim("P1", 1)),  # P1 again: next batch
+        _request(_claim("P2", 0), key="k"),
+        _request(_claim("P3", 0), key="k"),  # the same key: next batch
+        _request(_claim("P2", 1)),  # behind P2's first claim: next batch
+        _request(_claim("P4", 0)),
+        _request(_claim("P5", 0)),  # the batch is full
+    ]
+    queue._waiting = [(r, asyncio.Future(loop=asyncio.new_event_loop())) for r in waiting]
+    batches = []
+    while queue._waiting:
+        batches.append([r.facts.claim_id for r, _ in queue._next_batch()])
+    assert batches == [
+        ["C-P1-0", "C-P2-0", "C-P4-0"],
+        ["C-P1-1", "C-P3-0", "C-P2-1"],
+        ["C-P5-0"],
+    ]
+
+
+def test_the_queue_batches_what_waits_and_isolates_a_failing_claim(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _ = engines
+    sizes: list[int] = []
+
+    def counted(db: Any, requests: list[SettleRequest], policy: Any) -> list[Reply | Problem]:
+        sizes.append(len(requests))
+        return settle_batch(db, requests, policy)
+
+    monkeypatch.setattr(batching, "settle_batch", counted)
+    stranger = Caller("NOT-AN-INSTITUTION", "hospital", frozenset(SCOPES["hospital"]))  # its row breaks a foreign key
+    requests = [_request(_claim(p, 0)) for p in PERSONS[:5]]
+    requests.insert(2, SettleRequest.of(stranger, _claim("P9", 0), "s"))
+
+    async def all_at_once() -> list[Reply | BaseException]:
+        queue = SettlementQueue(engine, DEMO)
+        return await asyncio.gather(*(queue.settle(r) for r in requests), return_exceptions=True)
+
+    results = asyncio.run(all_at_once())
+    assert sizes == [6, 1, 1, 1, 1, 1, 1]  # one batch of all six, failed at the commit, then each alone
+    assert [isinstance(r, Reply) and r.status == 201 for r in results] == [True, True, False, True, True, True]
+    paid = [Decimal(json.loads(r.body)["fund_pay_sumamt"]) for r in results if isinstance(r, Reply)]
+    assert len(paid) == 5
+    assert all(p > 0 for p in paid)
