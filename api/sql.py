@@ -72,6 +72,7 @@ def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = ())
     return [Rows(table, columns, [tuple(row[c] for c in columns) for row in rows], upsert_on)]
 
 
+@lru_cache(maxsize=512)
 def _check(table: str, columns: tuple[str, ...]) -> None:
     known = SQLModel.metadata.tables.get(table)
     if known is None or not set(columns) <= set(known.c.keys()):

@@ -29,7 +29,7 @@ from api.models import (
     now,
 )
 from api.schemas import AdjustmentOut, LineOut, SettlementOut
-from api.sql import Driver, Statement, Write, driver, inserts
+from api.sql import Driver, Rows, Statement, Write, driver, inserts
 
 __all__ = ["AdjustmentOut", "Key"]
 from settlement.claims import AMOUNT_COLUMNS
@@ -191,16 +191,13 @@ def settlement_values(
 
 def settlement_writes(values: dict[str, Any], lines: list[dict[str, Any]]) -> list[Write]:
     """A settlement row and its lines, as statements."""
-    rows = [{"setl_id": values["setl_id"], **_line_fields(line)} for line in lines]
-    return [*inserts("settlement", [values]), *inserts("settlementline", rows)]
+    setl_id = values["setl_id"]
+    rows = [(setl_id, *[line[f] for f in LINE_FIELDS]) for line in lines]
+    return [*inserts("settlement", [values]), Rows("settlementline", ("setl_id", *LINE_FIELDS), rows)]
 
 
 LINE_FIELDS = ("fund_pay_type", *(c for c in EXPLAIN_COLUMNS if c not in ("claim_id", "person_id", "policy")))
 """The columns of a settlement line: the explanation of one layer, and the fund's code."""
-
-
-def _line_fields(line: dict[str, Any]) -> dict[str, Any]:
-    return {f: line[f] for f in LINE_FIELDS}
 
 
 def lines_of(session: Session, setl_id: str) -> list[SettlementLine]:

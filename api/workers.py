@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import time
 from multiprocessing.context import SpawnProcess
 from types import FrameType
@@ -26,7 +27,7 @@ from types import FrameType
 import uvicorn
 
 APP = "api.main:app_from_env"
-REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and os.uname().sysname == "Linux"
+REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux"
 
 
 def _listening(host: str, port: int) -> socket.socket:

@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from api.auth import create_key
 from api.db import make_engine, migrate
+from api.workers import REUSE_PORT
 
 ROOT = Path(__file__).parents[2]
 
@@ -126,6 +127,25 @@ def postgres_cluster() -> Iterator[Postgres | str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+ESTABLISHED, LISTENING = "01", "0A"  # states in the kernel's TCP table
+
+
+def sockets_of(pid: int, port: int, state: str) -> int:
+    """Sockets on local ``port`` in ``state`` held by process ``pid`` (Linux: from /proc, its
+    descriptors' socket inodes in the kernel's TCP table)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, inode = int(fields[1].split(":")[1], 16), fields[9]
+        count += local_port == port and fields[3] == state and inode in inodes
+    return count
+
+
 @dataclass
 class Server:
     """A uvicorn process serving the app on ``database_url``, with a key per kind of institution."""
@@ -158,11 +178,31 @@ class Server:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    self.wait_for_workers()
                     return self
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}")
             time.sleep(0.2)
         raise RuntimeError("server did not come up in 90 s")
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes of a multi-worker server (:mod:`api.workers`)."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(c) for c in children if "multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_text()]
+
+    def wait_for_workers(self) -> None:
+        """Wait until every worker listens: the first to start answers health checks alone, and
+        takes every connection until the others listen too (a socket each, SO_REUSEPORT)."""
+        deadline = time.monotonic() + 90
+        while self.workers > 1 and REUSE_PORT and time.monotonic() < deadline:
+            pids = self.worker_pids()
+            if len(pids) == self.workers and all(sockets_of(pid, self.port, LISTENING) for pid in pids):
+                return
+            time.sleep(0.2)
+        if self.workers > 1 and REUSE_PORT:
+            raise RuntimeError(f"{self.workers} workers did not all listen within 90 s")
 
     def kill(self) -> None:
         """SIGKILL the server (and its workers): nothing is flushed or closed."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
-from tests.api.servers import ROOT, Server
+from tests.api.conftest import BACKENDS, database_url
+from tests.api.servers import ROOT, Postgres, Server, prepare
 from tests.helpers import CASES, RESULT_COLUMNS
 
 SAMPLE = ROOT / "examples" / "sample-claims.csv"
@@ -56,24 +59,55 @@ def _cli_result(claims: Path, tmp: Path) -> pd.DataFrame:
     return pd.read_csv(out, dtype=str).set_index("claim_id")
 
 
-def test_api_replay_equals_cli(server: Server, tmp_path: Path) -> None:
-    path = _claims(tmp_path)
-    claims = pd.read_csv(path, dtype=str, keep_default_na=False)
-    expected = _cli_result(path, tmp_path)
-    with server.client("admin") as admin, server.client() as hospital:
-        for person, identities in _identities(claims).items():
-            assert admin.post("/v1/persons", json={"person_id": person, "identities": identities}).status_code == 201
-        got = {}
-        for row in claims.sort_values(["settle_date", "claim_id"]).to_dict("records"):
-            body = {k: row[k] for k in ("claim_id", "person_id", "med_type", "settle_date", "diagnosis")}
-            body |= {k: row[k] for k in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")}
-            body |= {"hospital_level": int(row["hospital_level"]), "accident": row["accident"] == "1"}
-            response = hospital.post("/v1/settlements", json=body)
+def _body(row: dict[str, str]) -> dict[str, object]:
+    body: dict[str, object] = {k: row[k] for k in ("claim_id", "person_id", "med_type", "settle_date", "diagnosis")}
+    body |= {k: row[k] for k in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")}
+    return body | {"hospital_level": int(row["hospital_level"]), "accident": row["accident"] == "1"}
+
+
+def _post_all(server: Server, rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Post ``rows`` in order on one connection; each claim's result columns."""
+    got = {}
+    with server.client() as hospital:
+        for row in rows:
+            response = hospital.post("/v1/settlements", json=_body(row))
             assert response.status_code == 201, response.text
             assert response.json()["category"] == row["category"]
             got[row["claim_id"]] = {c: response.json()[c] for c in RESULT_COLUMNS}
+    return got
+
+
+def _replayed(server: Server, tmp_path: Path, connections: int) -> None:
+    """The claims posted over ``connections`` connections (each person's claims on one, in date
+    order, so persons settle side by side in the service's batches) equal the CLI's result."""
+    path = _claims(tmp_path)
+    claims = pd.read_csv(path, dtype=str, keep_default_na=False)
+    expected = _cli_result(path, tmp_path)
+    with server.client("admin") as admin:
+        for person, identities in _identities(claims).items():
+            assert admin.post("/v1/persons", json={"person_id": person, "identities": identities}).status_code == 201
+    ordered = claims.sort_values(["settle_date", "claim_id"])
+    lane = ordered["person_id"].map({p: i % connections for i, p in enumerate(ordered["person_id"].unique())})
+    lanes = [ordered[lane == i].to_dict("records") for i in range(connections)]
+    with ThreadPoolExecutor(connections) as pool:
+        got = {k: v for part in pool.map(lambda rows: _post_all(server, rows), lanes) for k, v in part.items()}
     api = pd.DataFrame.from_dict(got, orient="index")
     assert len(api) == len(claims) == len(expected) > 500
     pd.testing.assert_frame_equal(
         api.loc[expected.index, list(RESULT_COLUMNS)], expected[list(RESULT_COLUMNS)], check_names=False
     )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("workers", "connections"), [(1, 1), (2, 16)], ids=["one-by-one", "in-batches"])
+def test_api_replay_equals_cli(
+    backend: str, workers: int, connections: int, postgres: Postgres | str, tmp_path: Path
+) -> None:
+    """One claim at a time, and over 16 connections at once to 2 workers (batches of several
+    persons' claims): the same results as the CLI."""
+    url = database_url(backend, postgres, tmp_path)
+    server = Server(url, prepare(url), workers=workers).start()
+    try:
+        _replayed(server, tmp_path, connections)
+    finally:
+        server.stop()

@@ -1,0 +1,62 @@
+"""Worker processes with a listening socket each: connections opened together spread over the
+workers, a worker that dies is replaced, SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.workers import REUSE_PORT
+from tests.api.servers import ESTABLISHED, Server, prepare, sockets_of
+
+pytestmark = pytest.mark.skipif(not REUSE_PORT, reason="SO_REUSEPORT workers are Linux only")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    url = f"sqlite:///{tmp_path / 'medrelief.db'}"
+    running = Server(url, prepare(url), workers=2).start()
+    yield running
+    running.stop()
+
+
+def test_connections_opened_together_spread_over_the_workers(server: Server) -> None:
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(32)]
+    time.sleep(0.5)  # let the workers accept
+    counts = [sockets_of(pid, server.port, ESTABLISHED) for pid in server.worker_pids()]
+    for s in sockets:
+        s.close()
+    assert sum(counts) == 32
+    assert min(counts) >= 6, counts  # with one shared socket: 2 and 30 here
+
+
+def test_a_worker_that_dies_is_replaced(server: Server) -> None:
+    first = server.worker_pids()
+    assert len(first) == 2
+    os.kill(first[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while first[0] in server.worker_pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    server.wait_for_workers()
+    assert first[0] not in server.worker_pids()
+    for _ in range(20):
+        assert httpx.get(server.base_url + "/healthz", timeout=30).status_code == 200
+
+
+def test_sigterm_stops_every_worker(server: Server) -> None:
+    assert server.process is not None
+    workers = server.worker_pids()
+    server.process.send_signal(signal.SIGTERM)  # the supervisor only, as `kill <pid>` would
+    assert server.process.wait(30) == 0
+    for pid in workers:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{pid}").exists()
