@@ -2,8 +2,9 @@
 being settled make up the next.
 
 The settlement route hands its checked request to :class:`SettlementQueue` and awaits the reply.
-The queue settles every request waiting when it gets to them (at most :data:`MAX_BATCH`; one
-claim per person, claim and key; otherwise in arrival order) with
+The queue lets the event loop read what has arrived (until a couple of turns bring nothing new,
+at most :data:`GATHER_SECONDS`), then settles every request waiting (at most :data:`MAX_BATCH`;
+one claim per person, claim and key; otherwise in arrival order) with
 :func:`api.service.settle_batch`: one reading, one engine call, one write of all rows, one
 commit. A request alone (concurrency 1) is a batch of one and waits for nobody; under load the
 reads, the engine's fixed cost, the statements and the commit are shared by the batch. A batch
@@ -38,6 +39,8 @@ MAX_BATCH = 64
 TURNS = 2
 """Turns of the event loop a request takes from being read to being queued (its task starts in
 the next turn): the queue waits this long for newcomers before it takes a batch."""
+GATHER_SECONDS = 0.005
+"""The longest a batch waits for newcomers that keep arriving (its latency bound)."""
 Waiting = tuple[SettleRequest, "asyncio.Future[Reply]"]
 
 
@@ -58,6 +61,16 @@ async def write(engine: Engine, work: Callable[[Driver], T]) -> T:
         if writer is not None:
             return work(writer)
     return await run_in_threadpool(_waiting_writer, engine, work)
+
+
+def _answer(batch: list[Waiting], results: list[Reply | BaseException]) -> None:
+    for (_, future), result in zip(batch, results, strict=True):
+        if future.done():  # its request was cancelled meanwhile
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 class SettlementQueue:
@@ -82,14 +95,7 @@ class SettlementQueue:
             while self._waiting:
                 await self._gathered()
                 batch = self._next_batch()
-                results = await self._settled([request for request, _ in batch])
-                for (_, future), result in zip(batch, results, strict=True):
-                    if future.done():  # its request was cancelled meanwhile
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                _answer(batch, await self._settled([request for request, _ in batch]))
         finally:
             self._draining = None
 
@@ -97,8 +103,9 @@ class SettlementQueue:
         """Let the event loop read the requests that have arrived meanwhile, and every request
         that arrives while it does, before a batch is taken (a request read in one turn of the
         loop is queued in the next; two turns without a new one and the batch goes)."""
-        waiting = -1
-        while waiting < len(self._waiting) < self.max_batch:
+        loop = asyncio.get_running_loop()
+        waiting, deadline = -1, loop.time() + GATHER_SECONDS
+        while waiting < len(self._waiting) < self.max_batch and loop.time() < deadline:
             waiting = len(self._waiting)
             for _ in range(TURNS):
                 await asyncio.sleep(0)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import errors
 from api.batching import SettlementQueue
 from api.config import Settings, settings
-from api.db import make_engine, migrate
+from api.db import make_engine, migrate, settlement_engine
 from api.engine import warm_up
 from api.routes import fhir, insurers, nhsa, persons, policies, posthoc, reconciliations, settlements
 from tiers.loader import load_policy
@@ -31,7 +31,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION)
     app.state.engine = make_engine(config.database_url)
     app.state.policy = compile_policy(load_policy(config.policy))
-    app.state.settlements = SettlementQueue(app.state.engine, app.state.policy)
+    app.state.settlements = SettlementQueue(settlement_engine(config.database_url, app.state.engine), app.state.policy)
     warm_up(app.state.policy)
     app.state.settings = config
     errors.install(app)

@@ -247,10 +247,11 @@ def _recorded(
     facts, institution, setl_id = request.facts, request.caller.institution_id, store.new_id("S")
     row = store.settlement_values(facts, outcome, institution, policy_id, year.next_seq, setl_id)
     closing = store.plus(year.accumulators, outcome.delta)
+    touched = {key: closing[key] for key in outcome.delta}  # the other buckets' rows stay as stored
     reply = Reply(201, store.settlement_json(row, outcome.lines))
     writes += [
         *store.settlement_writes(row, outcome.lines),
-        *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(year.accumulators), closing),
+        *store.accumulator_writes(facts.person_id, facts.settle_date.year, set(), touched),
         *store.audit_writes(institution, "settle", "settlement", setl_id, claim_id=facts.claim_id),
     ]
     if request.key:

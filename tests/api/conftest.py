@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from api.db import make_engine, migrate
 from tests.api.servers import Postgres, Server, postgres_cluster, prepare
 
 BACKENDS = ("sqlite", "postgresql")
@@ -27,6 +29,13 @@ def database_url(backend: str, postgres: Postgres | str, tmp: Path) -> str:
             pytest.fail(f"PostgreSQL is required here but unavailable: {postgres}")
         pytest.skip(f"PostgreSQL TESTS SKIPPED: {postgres}")
     return postgres.create_database()
+
+
+def migrated_engine(backend: str, postgres: Postgres | str, tmp: Path) -> Engine:
+    """An engine on a fresh database of ``backend`` at the newest schema."""
+    url = database_url(backend, postgres, tmp)
+    migrate(url)
+    return make_engine(url)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from api.db import make_engine, migrate, pooled_transaction
 from api.models import Accumulator, IdempotencyRecord, Identity, Institution, Person, Settlement
 from api.reads import KeyState, PersonYear, Wanted, read
-from tests.api.conftest import BACKENDS, database_url
+from tests.api.conftest import BACKENDS, database_url, migrated_engine
 from tests.api.servers import Postgres
 
 DAY = date(2024, 6, 1)
@@ -30,9 +30,7 @@ def _settlement(setl_id: str, person: str, claim: str, day: date, seq: int, stat
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, postgres: Postgres | str, tmp_path: Path) -> Iterator[Engine]:
-    url = database_url(request.param, postgres, tmp_path)
-    migrate(url)
-    engine = make_engine(url)
+    engine = migrated_engine(request.param, postgres, tmp_path)
     with Session(engine) as session:
         session.add_all(
             [Institution(id="H1", name="H1", kind="hospital"), Person(person_id="P1"), Person(person_id="P2")]

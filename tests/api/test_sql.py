@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from api.db import make_engine, migrate
 from api.models import Accumulator, AuditLog, Person
 from api.sql import PG_MAX_PARAMS, Rows, Statement, Write, driver, insert_sql, inserts, merged
-from tests.api.conftest import BACKENDS, database_url
+from tests.api.conftest import BACKENDS, migrated_engine
 from tests.api.servers import Postgres
 
 
@@ -64,9 +63,7 @@ def test_merged_gathers_each_tables_rows_at_its_first_place() -> None:
 
 @pytest.fixture(params=BACKENDS)
 def session(request: pytest.FixtureRequest, postgres: Postgres | str, tmp_path: Path) -> Iterator[Session]:
-    url = database_url(request.param, postgres, tmp_path)
-    migrate(url)
-    engine = make_engine(url)
+    engine = migrated_engine(request.param, postgres, tmp_path)
     with Session(engine) as session:
         yield session
     engine.dispose()
