@@ -9,7 +9,9 @@ workers as they arrive, whatever each is doing. Linux only (elsewhere: uvicorn's
 ``python -m api.workers --port 8000 --workers 2`` serves :func:`api.main.app_from_env`
 (``medrelief serve`` migrates and prints demo keys first, then calls :func:`serve`). SIGTERM or
 SIGINT stops every worker gracefully (requests in flight are answered); a worker that dies is
-started again.
+started again. A worker that cannot start (its app fails to load: a bad policy, a database it
+cannot reach or migrate) stops them all: the supervisor exits with status 1 instead of starting
+it again and again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import socket
 import sys
 import time
 from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
 from types import FrameType
 
 import uvicorn
@@ -39,8 +42,10 @@ def _listening(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, loop: str, log_level: str) -> None:
+def _worker(host: str, port: int, loop: str, log_level: str, loaded: Event) -> None:
     config = uvicorn.Config(APP, factory=True, loop=loop, log_level=log_level)
+    config.load()  # the app: its errors are printed by the worker and stop the supervisor
+    loaded.set()
     uvicorn.Server(config).run(sockets=[_listening(host, port)])
 
 
@@ -53,19 +58,38 @@ def serve(host: str, port: int, workers: int, loop: str = "auto", log_level: str
     Supervisor(host, port, workers, loop, log_level).run()
 
 
+class WorkerFailedToStart(SystemExit):
+    """A worker exited before its app was loaded: starting it again would fail the same way."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(f"medrelief: a worker could not load the app (exit code {exitcode}; its error is above)")
+
+
 class Supervisor:
-    """Starts the workers, starts again one that dies, stops them all on SIGTERM/SIGINT."""
+    """Starts the workers, starts again one that dies, stops them all on SIGTERM/SIGINT or when
+    one could not start."""
 
     def __init__(self, host: str, port: int, workers: int, loop: str, log_level: str) -> None:
         self.args = (host, port, loop, log_level)
         self.context = multiprocessing.get_context("spawn")
+        self.loaded: dict[SpawnProcess, Event] = {}
         self.processes = [self._start() for _ in range(workers)]
         self.stopping = False
 
     def _start(self) -> SpawnProcess:
-        process = self.context.Process(target=_worker, args=self.args, daemon=False)
+        loaded = self.context.Event()
+        process = self.context.Process(target=_worker, args=(*self.args, loaded), daemon=False)
         process.start()
+        self.loaded[process] = loaded
         return process
+
+    def _replaced(self, process: SpawnProcess) -> SpawnProcess:
+        """``process`` if alive, else a new worker in its place (unless it never loaded the app)."""
+        if process.is_alive():
+            return process
+        if not self.loaded.pop(process).is_set():
+            raise WorkerFailedToStart(process.exitcode)
+        return self._start()
 
     def _stop(self, _signal: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -73,9 +97,14 @@ class Supervisor:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        while not self.stopping:
-            time.sleep(0.2)
-            self.processes = [p if p.is_alive() else self._start() for p in self.processes]
+        try:
+            while not self.stopping:
+                time.sleep(0.2)
+                self.processes = [self._replaced(p) for p in self.processes]
+        finally:
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         for process in self.processes:
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)

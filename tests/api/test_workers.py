@@ -1,11 +1,14 @@
 """Worker processes with a listening socket each: connections opened together spread over the
-workers, a worker that dies is replaced, SIGTERM stops them all."""
+workers, a worker that dies is replaced, SIGTERM stops them all, a worker that cannot load the app
+stops them all."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ import httpx
 import pytest
 
 from api.workers import REUSE_PORT
-from tests.api.servers import ESTABLISHED, Server, prepare, sockets_of
+from tests.api.servers import ESTABLISHED, ROOT, Server, free_port, prepare, sockets_of
 
 pytestmark = pytest.mark.skipif(not REUSE_PORT, reason="SO_REUSEPORT workers are Linux only")
 
@@ -60,3 +63,13 @@ def test_sigterm_stops_every_worker(server: Server) -> None:
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_worker_that_cannot_load_the_app_stops_the_supervisor(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'medrelief.db'}", "MEDRELIEF_POLICY": "no-such"}
+    command = [sys.executable, "-m", "api.workers", "--port", str(free_port()), "--workers", "2"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "no-such: no such policy file" in done.stderr
+    assert "a worker could not load the app" in done.stderr
+    assert done.stderr.count("Traceback") <= 2  # each worker once at most: none started again
