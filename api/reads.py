@@ -177,15 +177,16 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
     stored = {(r[0], r[1]): (str(r[2]), int(r[3]), bytes.fromhex(r[4])) for r in replies}
     registered = {r[0] for r in persons}
     claims = {(r[0], r[1]) for r in active}
+    identities_of, accumulators_of, years_of = _by_person(identities), _by_person(accumulators), _by_person(years)
     out = []
     for w in wanted:
         key = KeyState(bool(next(free)), stored.get((w.institution_id, w.key))) if w.key else KeyState()
         year = None
         if w.person_id is not None and w.person_id in registered and w.day is not None:
             year = PersonYear(
-                _categories(identities, w.person_id, w.day),
-                _sums(accumulators, w.person_id, w.day.year),
-                *_state(years, w.person_id, w.day.year),
+                _categories(identities_of.get(w.person_id, []), w.day),
+                _sums(accumulators_of.get(w.person_id, []), w.day.year),
+                *_state(years_of.get(w.person_id, []), w.day.year),
                 (w.institution_id, w.claim_id) in claims,
             )
         out.append(Found(key, year))
@@ -197,19 +198,25 @@ def read(db: Driver, wanted: list[Wanted]) -> list[Found]:
     return found(db, wanted, db.read_all(reads(db, wanted)))
 
 
-def _categories(identities: list[list[Any]], person_id: str, day: date) -> list[str]:
+def _by_person(rows: list[list[Any]]) -> dict[str, list[list[Any]]]:
+    """A part's rows by their person (the first column)."""
+    out: dict[str, list[list[Any]]] = {}
+    for row in rows:
+        out.setdefault(row[0], []).append(row)
+    return out
+
+
+def _categories(identities: list[list[Any]], day: date) -> list[str]:
+    """The person's relief categories valid on ``day``."""
     on = day.isoformat()  # dates come back as YYYY-MM-DD text on both backends
-    return sorted(
-        {c for p, c, start, end in identities if p == person_id and start <= on and (end is None or end >= on)}
-    )
+    return sorted({c for _, c, start, end in identities if start <= on and (end is None or end >= on)})
 
 
-def _sums(accumulators: list[list[Any]], person_id: str, year: int) -> Sums:
-    return {(r[2], r[3]): (int(r[4]), int(r[5]), int(r[6])) for r in accumulators if r[0] == person_id and r[1] == year}
+def _sums(accumulators: list[list[Any]], year: int) -> Sums:
+    return {(r[2], r[3]): (int(r[4]), int(r[5]), int(r[6])) for r in accumulators if r[1] == year}
 
 
-def _state(years: list[list[Any]], person_id: str, year: int) -> tuple[int, date | None]:
+def _state(years: list[list[Any]], year: int) -> tuple[int, date | None]:
     """The person's next arrival number (over all years) and the year's last active settle_date."""
-    mine = [r for r in years if r[0] == person_id]
-    last = next((r[3] for r in mine if r[1] == year), None)
-    return max((int(r[2]) for r in mine), default=0) + 1, None if last is None else date.fromisoformat(last)
+    last = next((r[3] for r in years if r[1] == year), None)
+    return max((int(r[2]) for r in years), default=0) + 1, None if last is None else date.fromisoformat(last)

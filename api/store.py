@@ -298,9 +298,9 @@ def _quoted_yuan(fen: int) -> str:
 
 
 def _line_json(line: dict[str, Any]) -> str:
-    values: dict[str, str] = {f: _label_json(str(line[f])) for f in LINE_TEXTS}
-    values.update({f: _quoted_yuan(int(line[f])) for f in LINE_MONEY})
-    values.update({f: "null" if int(line[f]) < 0 else _quoted_yuan(int(line[f])) for f in LINE_CAPS})
+    values = _line_values(line, _quoted_yuan)
+    values.update({f: _label_json(values[f]) for f in LINE_TEXTS})
+    values.update({f: "null" for f in LINE_CAPS if values[f] is None})
     return _LINE_FORMAT % tuple(values[f] for f in LineOut.model_fields)
 
 
