@@ -22,7 +22,7 @@ from settlement.layers import BucketTotals, BucketTrace, settle_and_trace, settl
 from settlement.scan import Residual, bucket_rows, sorted_batch
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Policy
-from tiers.tables import CompiledPolicy, LayerTable, compile_policy
+from tiers.tables import CompiledPolicy, compile_policy
 
 I64 = npt.NDArray[np.int64]
 OUTPUT_MONEY: tuple[str, ...] = ("inscp_scp_amt", "act_pay_dedc", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
@@ -51,8 +51,7 @@ class Settlement:
     sorted_batch: Residual  # segment and dated profile of each row, sorted (for re-tracing)
     segments: accumulators.Segments
     layers: tuple[LayerResult, ...]
-    opening: accumulators.Ledger
-    opening_segment: I64  # segment of each opening row, -1 outside the batch
+    openings: accumulators.Openings
 
     def _unsort(self, sorted_values: I64) -> I64:
         out = np.empty_like(sorted_values)
@@ -108,7 +107,7 @@ class Settlement:
 
     def closing(self) -> pd.DataFrame:
         """Closing accumulators: opening plus this batch (see :mod:`settlement.accumulators`)."""
-        return accumulators.closing(self.opening, self.delta())
+        return accumulators.closing(self.openings.ledger, self.delta())
 
     def traces(self, layer: int) -> list[BucketTrace]:
         """Every claim's detail in each bucket of ``self.layers[layer]``, by settling it again.
@@ -124,13 +123,9 @@ class Settlement:
         batch = replace(self.sorted_batch, residual=residual).for_next_layer()
         table = self.policy.layer_table(self.layers[layer].table_id)
         return [
-            trace_bucket(table, t.bucket, t.rows, batch, self._opening_of(table, t.bucket))
+            trace_bucket(table, t.bucket, t.rows, batch, self.openings.of(table.id, table.buckets[t.bucket]))
             for t in self.layers[layer].buckets
         ]
-
-    def _opening_of(self, table: LayerTable, bucket: int) -> I64:
-        n = len(self.segments.person)
-        return accumulators.opening_for(self.opening, self.opening_segment, n, table.id, table.buckets[bucket])
 
 
 def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
@@ -158,13 +153,14 @@ def _profiles(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     return policy.profiles.encode(claims.category, claims.med, claims.level, bits[claims.diagnosis], claims.accident)
 
 
-def _opening(opening: pd.DataFrame | accumulators.Ledger | None, policy: CompiledPolicy) -> accumulators.Ledger:
-    if opening is None:
-        return accumulators.Ledger.empty()
-    if isinstance(opening, accumulators.Ledger):
-        opening.check(policy)
-        return opening
-    return accumulators.Ledger.of_frame(opening, policy)
+def _opening(
+    opening: pd.DataFrame | accumulators.Ledger | None, policy: CompiledPolicy
+) -> tuple[accumulators.Ledger, I64]:
+    """The opening ledger, checked, and each entry's bucket code."""
+    if isinstance(opening, pd.DataFrame):
+        return accumulators.Ledger.checked_frame(opening, policy)
+    ledger = accumulators.Ledger.empty() if opening is None else opening
+    return ledger, ledger.check(policy)
 
 
 def settle(
@@ -182,20 +178,18 @@ def settle(
     table = claims if isinstance(claims, ClaimTable) else from_frame(claims)
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
     version = _versions(table, compiled)
-    start = _opening(opening, compiled)
+    start, start_bucket = _opening(opening, compiled)
     dated_profile = version * compiled.profiles.size + _profiles(table, compiled)
     order, batch, person_year = sorted_batch(table.person, table.day, table.claim_rank, dated_profile, table.inscp)
     segments = accumulators.Segments(person_year[0], person_year[1], table.persons)
-    opening_segment = segments.locate(start.person_id, start.year)
+    openings = accumulators.Openings.located(start, start_bucket, segments, compiled)
     sorted_input = batch
     results = []
     for layer in compiled.layers:
         buckets, traces = [], []
         for b, rows in enumerate(bucket_rows(layer, batch.profile)):
             if len(rows):
-                bucket = accumulators.opening_for(
-                    start, opening_segment, len(segments.person), layer.id, layer.buckets[b]
-                )
+                bucket = openings.of(layer.id, layer.buckets[b])
                 if explain:
                     totals, trace = settle_and_trace(layer, b, rows, batch, bucket)
                     buckets.append(totals)
@@ -205,4 +199,4 @@ def settle(
         kept = traces if explain else None
         results.append(LayerResult(layer.id, layer.output, batch.paid, batch.deductible_applied, buckets, kept))
         batch = batch.for_next_layer()
-    return Settlement(table, compiled, order, sorted_input, segments, tuple(results), start, opening_segment)
+    return Settlement(table, compiled, order, sorted_input, segments, tuple(results), openings)

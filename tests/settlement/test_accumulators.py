@@ -1,0 +1,96 @@
+"""Accumulator lookups against plain-dict oracles, on both sides of ``SMALL``; a large year split
+in two equals it settled at once (the large-ledger paths end to end)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.data import claims_frame
+from settlement.accumulators import SMALL, AccumulatorError, Ledger, Openings, Segments, bucket_codes, bucket_keys
+from settlement.accumulators import person_codes as codes_of
+from settlement.engine import settle
+from tiers.loader import load_policy
+from tiers.tables import compile_policy
+
+DEMO = compile_policy(load_policy("demo"))
+PAIRS = list(bucket_keys(DEMO))
+SIZES = st.integers(0, 2 * SMALL + 10)
+
+
+def _ledger(pairs: list[tuple[str, str]], persons: list[str], years: list[int], amounts: list[int]) -> Ledger:
+    objects = [np.array(values, dtype=object) for values in (persons, [p[0] for p in pairs], [p[1] for p in pairs])]
+    money = np.array(amounts, dtype=np.int64)
+    return Ledger(objects[0], np.array(years, np.int64), objects[1], objects[2], money, money * 2, money % 7)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_persons=SIZES, ids=SIZES.flatmap(lambda n: st.lists(st.integers(0, 3 * SMALL), min_size=n, max_size=n)))
+def test_person_codes_equal_a_dict_lookup(n_persons: int, ids: list[int]) -> None:
+    persons = np.array([f"P{i}" for i in range(n_persons)], dtype=object)[::-1].copy()  # not sorted
+    position = {person: i for i, person in enumerate(persons.tolist())}
+    wanted = np.array([f"P{i}" for i in ids], dtype=object)
+    expected = [position.get(person, -1) for person in wanted.tolist()]
+    assert codes_of(persons, wanted).tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(picks=SIZES.flatmap(lambda n: st.lists(st.integers(0, len(PAIRS) + 1), min_size=n, max_size=n)))
+def test_bucket_codes_equal_a_dict_lookup(picks: list[int]) -> None:
+    unknown = [("basic", "no_such_bucket"), ("no_such_layer", PAIRS[0][1])]
+    pairs = [(PAIRS + unknown)[i] for i in picks]
+    ledger = _ledger(pairs, ["P"] * len(pairs), [2024] * len(pairs), [1] * len(pairs))
+    keys = bucket_keys(DEMO)
+    assert bucket_codes(ledger, DEMO).tolist() == [keys.get(pair, -1) for pair in pairs]
+
+
+@pytest.mark.parametrize("entries", [3, 3 * SMALL])
+def test_check_names_the_unknown_buckets_and_returns_the_codes(entries: int) -> None:
+    good = _ledger(PAIRS[:1] * entries, ["P"] * entries, [2024] * entries, [5] * entries)
+    assert good.check(DEMO).tolist() == [0] * entries
+    bad = _ledger([*PAIRS[:1] * (entries - 1), ("basic", "nope")], ["P"] * entries, [2024] * entries, [5] * entries)
+    with pytest.raises(AccumulatorError, match=r"unknown layer/bucket \[\('basic', 'nope'\)\] for policy demo"):
+        bad.check(DEMO)
+
+
+YEARS = st.sampled_from([2024, 2025])
+ENTRY = st.tuples(st.integers(0, 5), YEARS, st.integers(0, len(PAIRS) - 1), st.integers(0, 10**9))
+"""An opening entry: person (index), year, bucket (code), amount."""
+
+
+@settings(max_examples=40, deadline=None)
+@given(entries=st.lists(ENTRY, max_size=2 * SMALL, unique_by=lambda e: e[:3]))
+def test_openings_of_a_bucket_equal_a_loop(entries: list[tuple[int, int, int, int]]) -> None:
+    """Each bucket's opening amounts land on the segment of their person-year, nowhere else."""
+    persons = "ABCDEF"
+    segments = Segments(np.array([0, 1, 1, 3]), np.array([2024, 2024, 2025, 2024]), np.array(list("ABCD"), object))
+    segment_of = {("A", 2024): 0, ("B", 2024): 1, ("B", 2025): 2, ("D", 2024): 3}
+    pairs, who = [PAIRS[e[2]] for e in entries], [persons[e[0]] for e in entries]
+    ledger = _ledger(pairs, who, [e[1] for e in entries], [e[3] for e in entries])
+    openings = Openings.located(ledger, ledger.check(DEMO), segments, DEMO)
+    for code, pair in enumerate(PAIRS):
+        expected = np.zeros((3, 4), np.int64)
+        for person, year, pair_code, amount in entries:
+            segment = segment_of.get((persons[person], year))
+            if pair_code == code and segment is not None:
+                expected[:, segment] = [amount, amount * 2, amount % 7]
+        assert openings.of(*pair).tolist() == expected.tolist()
+
+
+def test_a_large_year_split_in_two_equals_one_batch() -> None:
+    """Hundreds of persons and thousands of opening entries: the hashed lookups, not the small ones."""
+    frame = claims_frame(6_000, 400, seed=3)
+    whole = settle(frame, DEMO)
+    early = frame["settle_date"] < "2025-03-01"
+    first = settle(frame[early].reset_index(drop=True), DEMO)
+    opening = first.closing()
+    assert len(opening) > 4 * SMALL
+    assert opening["person_id"].nunique() > SMALL
+    second = settle(frame[~early].reset_index(drop=True), DEMO, opening)
+    parts = pd.concat([first.frame(), second.frame()]).set_index("claim_id").sort_index()
+    assert parts.equals(whole.frame().set_index("claim_id").sort_index())
+    closing = second.closing().reset_index(drop=True)
+    assert closing.equals(whole.closing().reset_index(drop=True))
