@@ -10,8 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.data import claims_frame
-from settlement.accumulators import SMALL, AccumulatorError, Ledger, Openings, Segments, bucket_codes, bucket_keys
-from settlement.accumulators import person_codes as codes_of
+from settlement.accumulators import (
+    SMALL,
+    AccumulatorError,
+    Ledger,
+    Openings,
+    Segments,
+    bucket_codes,
+    bucket_keys,
+    person_codes,
+)
 from settlement.engine import settle
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
@@ -34,7 +42,7 @@ def test_person_codes_equal_a_dict_lookup(n_persons: int, ids: list[int]) -> Non
     position = {person: i for i, person in enumerate(persons.tolist())}
     wanted = np.array([f"P{i}" for i in ids], dtype=object)
     expected = [position.get(person, -1) for person in wanted.tolist()]
-    assert codes_of(persons, wanted).tolist() == expected
+    assert person_codes(persons, wanted).tolist() == expected
 
 
 @settings(max_examples=60, deadline=None)
