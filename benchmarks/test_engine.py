@@ -16,8 +16,9 @@ import pytest
 from benchmarks.conftest import SIZES
 from benchmarks.data import claims_frame
 from settlement.accumulators import Ledger
-from settlement.claims import ClaimTable
+from settlement.claims import ClaimTable, from_frame
 from settlement.engine import settle
+from settlement.explain import columns
 from tests.helpers import oracle_rows
 from tests.oracle import settle_reference
 from tiers.tables import CompiledPolicy
@@ -42,6 +43,20 @@ def test_settle_with_opening_1e6(benchmark: Any, tables: dict[str, ClaimTable], 
     assert len(result.frame()) == len(table)
     benchmark.extra_info["opening_entries"] = len(opening)
     benchmark.extra_info["claims_per_second"] = round(len(table) / benchmark.stats.stats.median)
+
+
+def test_settle_one_claim_explained(benchmark: Any, demo: CompiledPolicy) -> None:
+    """The real-time path's engine call: an inpatient claim of a 低保 person who has claimed before
+    (opening accumulators), settled with its explanation kept and turned into columns."""
+    frame = claims_frame(12, 1, seed=3)  # one 低保 person's claims over 2024-2025
+    discharge = (frame["med_type"] == "21").to_numpy()
+    earlier, claim = frame[~discharge].reset_index(drop=True), from_frame(frame[discharge].reset_index(drop=True))
+    opening = Ledger.of_frame(settle(earlier, demo).closing(), demo)
+    explained = benchmark.pedantic(
+        lambda: columns(settle(claim, demo, opening, explain=True)), rounds=3_000, warmup_rounds=100
+    )
+    assert len(explained["claim_id"]) == len(demo.layers)
+    benchmark.extra_info["opening_entries"] = len(opening)
 
 
 def test_reference_loop_ratio(benchmark: Any, tables: dict[str, ClaimTable], demo: CompiledPolicy) -> None:

@@ -5,8 +5,8 @@ fen), ``paid_cum`` (cumulative payments, fen) and ``claims`` (claims settled in 
 Closing = opening + what the batch added; entries the batch did not touch are carried unchanged,
 so a closing table can be the next batch's opening table. Inside the engine they are arrays
 (:class:`Ledger`); a DataFrame with :data:`COLUMNS` is the file format. A batch finds its
-opening entries once (:class:`Openings`: each entry's person-year in the batch and bucket code),
-then takes each bucket's from them.
+opening entries once (:class:`Openings`: each entry's person-year in the batch and bucket code)
+and hands them to the scan grouped by person-year (:class:`OpeningEntries`).
 """
 
 from __future__ import annotations
@@ -165,6 +165,16 @@ def bucket_codes(ledger: Ledger, policy: CompiledPolicy) -> I64:
 
 
 @dataclass(frozen=True)
+class OpeningEntries:
+    """Opening accumulators by segment, for the scan: segment ``s``'s entries are
+    ``start[s]:start[s+1]``, each a bucket code and its [base, paid, claims]."""
+
+    start: I64  # [segments + 1]
+    bucket: I64  # [m]
+    amounts: I64  # [3, m]
+
+
+@dataclass(frozen=True)
 class Openings:
     """A batch's opening accumulators, located: each ledger entry's segment in the batch (-1:
     none of the batch's person-years) and bucket code (:func:`bucket_codes`)."""
@@ -173,44 +183,40 @@ class Openings:
     segment: I64
     bucket: I64
     n_segments: int
-    keys: dict[tuple[str, str], int]
 
     @classmethod
-    def located(cls, ledger: Ledger, bucket: I64, segments: Segments, policy: CompiledPolicy) -> Openings:
+    def located(cls, ledger: Ledger, bucket: I64, segments: Segments) -> Openings:
         """``ledger`` (``bucket``: its :func:`bucket_codes`) placed on a batch's ``segments``."""
-        segment = segments.locate(ledger.person_id, ledger.year)
-        return cls(ledger, segment, bucket, len(segments.person), bucket_keys(policy))
+        return cls(ledger, segments.locate(ledger.person_id, ledger.year), bucket, len(segments.person))
 
-    def of(self, layer: str, bucket: str) -> I64:
-        """One bucket's opening accumulators as a [base, paid, claims] × segments array."""
-        opening = np.zeros((3, self.n_segments), np.int64)
-        if len(self.ledger) == 0:
-            return opening
-        hit = np.flatnonzero((self.bucket == self.keys[(layer, bucket)]) & (self.segment >= 0))
-        for i, column in enumerate(AMOUNTS):
-            opening[i, self.segment[hit]] = getattr(self.ledger, column)[hit]
-        return opening
+    def by_segment(self) -> OpeningEntries:
+        """The entries of the batch's person-years, grouped by segment (a stable sort)."""
+        hit = np.flatnonzero(self.segment >= 0)
+        hit = hit[np.argsort(self.segment[hit], kind="stable")]
+        start = np.zeros(self.n_segments + 1, np.int64)
+        np.cumsum(np.bincount(self.segment[hit], minlength=self.n_segments), out=start[1:])
+        amounts = np.vstack([getattr(self.ledger, column)[hit] for column in AMOUNTS]).astype(np.int64)
+        return OpeningEntries(start, self.bucket[hit], amounts)
 
 
-Added = dict[tuple[str, str], tuple[I64, I64, I64, I64]]
-"""(layer, bucket) → (segment, base added, payments added, claims) per touched person-year."""
+ADDED = ("bucket", "segment", "base_added", "paid_added", "claims")
+"""The rows of what a batch added: a column per touched person-year (segment) and bucket code."""
 
 
-def delta(added: Added, segments: Segments) -> Ledger:
-    """What a batch added, as ledger entries (one per touched person-year and bucket)."""
-    if not added:
-        return Ledger.empty()
-    keys = list(added)
-    segment, base, paid, claims = (np.concatenate([values[i] for values in added.values()]) for i in range(4))
-    counts = [len(values[0]) for values in added.values()]
+def delta(added: I64, segments: Segments, policy: CompiledPolicy) -> Ledger:
+    """What a batch added (:data:`ADDED` × entries), as ledger entries ordered by bucket code,
+    then segment."""
+    added = added[:, np.argsort(added[0], kind="stable")]
+    code, segment = added[0], added[1]
+    pairs = list(bucket_keys(policy))
     return Ledger(
         person_id=segments.persons[segments.person[segment]],
         year=segments.year[segment],
-        layer=np.repeat(np.array([k[0] for k in keys], dtype=object), counts),
-        bucket=np.repeat(np.array([k[1] for k in keys], dtype=object), counts),
-        base_cum=base,
-        paid_cum=paid,
-        claims=claims,
+        layer=np.array([layer for layer, _ in pairs], dtype=object)[code],
+        bucket=np.array([bucket for _, bucket in pairs], dtype=object)[code],
+        base_cum=added[2],
+        paid_cum=added[3],
+        claims=added[4],
     )
 
 

@@ -9,7 +9,7 @@ as a batch: settling a year in one batch equals settling it claim by claim, to t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -18,8 +18,8 @@ import pandas as pd
 
 from settlement import accumulators
 from settlement.claims import ClaimTable, ClaimValidationError, Problem, from_frame
-from settlement.layers import BucketTotals, BucketTrace, settle_and_trace, settle_bucket, trace_bucket
-from settlement.scan import Residual, bucket_rows, sorted_batch
+from settlement.layers import BucketTrace, layer_traces
+from settlement.scan import Scanned, SortedBatch, scan_layers, sorted_batch
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, compile_policy
@@ -31,14 +31,12 @@ OUTPUT_MONEY: tuple[str, ...] = ("inscp_scp_amt", "act_pay_dedc", *PAYMENT_COLUM
 
 @dataclass(frozen=True)
 class LayerResult:
-    """One layer's payments and deductibles borne (sorted order), and what each bucket added."""
+    """One layer's payments and deductibles borne, in sorted order."""
 
     table_id: str
     output: str
     paid: I64
     deductible_applied: I64
-    buckets: list[BucketTotals]
-    traces: list[BucketTrace] | None = None  # kept when the explanation was asked for up front
 
 
 @dataclass(frozen=True)
@@ -48,10 +46,16 @@ class Settlement:
     claims: ClaimTable
     policy: CompiledPolicy
     order: I64  # input positions in settlement order
-    sorted_batch: Residual  # segment and dated profile of each row, sorted (for re-tracing)
+    sorted_batch: SortedBatch  # segment, dated profile and in-policy amount of each row, sorted
     segments: accumulators.Segments
-    layers: tuple[LayerResult, ...]
     openings: accumulators.Openings
+    scanned: Scanned  # every layer's payments, what each bucket added, the detail if kept
+
+    @cached_property
+    def layers(self) -> tuple[LayerResult, ...]:
+        """Each layer's payments, in policy order."""
+        paid, applied = self.scanned.paid, self.scanned.deductible_applied
+        return tuple(LayerResult(la.id, la.output, paid[i], applied[i]) for i, la in enumerate(self.policy.layers))
 
     def _unsort(self, sorted_values: I64) -> I64:
         out = np.empty_like(sorted_values)
@@ -93,39 +97,33 @@ class Settlement:
 
     def delta(self) -> accumulators.Ledger:
         """What this batch added to the accumulators, per person-year and bucket touched."""
-        added = {
-            (layer.table_id, self.policy.layer_table(layer.table_id).buckets[t.bucket]): (
-                t.segment,
-                t.base_added,
-                t.paid_added,
-                t.claims,
-            )
-            for layer in self.layers
-            for t in layer.buckets
-        }
-        return accumulators.delta(added, self.segments)
+        return accumulators.delta(self.scanned.added, self.segments, self.policy)
 
     def closing(self) -> pd.DataFrame:
         """Closing accumulators: opening plus this batch (see :mod:`settlement.accumulators`)."""
         return accumulators.closing(self.openings.ledger, self.delta())
 
-    def traces(self, layer: int) -> list[BucketTrace]:
-        """Every claim's detail in each bucket of ``self.layers[layer]``, by settling it again.
-
-        The layer's input is rebuilt exactly: the in-policy amount minus the earlier layers'
-        payments, with the same opening accumulators. Settled with ``explain=True``, the detail
-        kept then is returned instead.
-        """
-        kept = self.layers[layer].traces
+    @cached_property
+    def detail(self) -> I64:
+        """Every row's :data:`~settlement.scan.ROW_FIELDS` per layer (sorted order): kept when
+        settled with ``explain=True``, otherwise by settling the batch again in detail."""
+        kept = self.scanned.detail
         if kept is not None:
-            return list(kept)
-        residual = self.claims.inscp[self.order] - sum((la.paid for la in self.layers[:layer]), np.int64(0))
-        batch = replace(self.sorted_batch, residual=residual).for_next_layer()
-        table = self.policy.layer_table(self.layers[layer].table_id)
-        return [
-            trace_bucket(table, t.bucket, t.rows, batch, self.openings.of(table.id, table.buckets[t.bucket]))
-            for t in self.layers[layer].buckets
-        ]
+            return kept
+        again = scan_layers(self.policy.stack, self.sorted_batch, self.openings.by_segment(), detail=True)
+        assert again.detail is not None
+        return again.detail
+
+    @cached_property
+    def bucket_codes(self) -> I64:
+        """Each sorted row's bucket code per layer (``[L, n]``; -1: no rule of the layer matched)."""
+        codes: I64 = self.policy.stack.bucket_of_profile[:, self.sorted_batch.profile]
+        return codes
+
+    def traces(self, layer: int) -> list[BucketTrace]:
+        """Every claim's detail in each bucket of ``self.layers[layer]`` (see :attr:`detail`)."""
+        first_code = int(self.policy.stack.bucket_offset[layer])
+        return layer_traces(self.policy.layers[layer], first_code, self.bucket_codes[layer], self.detail[layer])
 
 
 def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
@@ -182,21 +180,6 @@ def settle(
     dated_profile = version * compiled.profiles.size + _profiles(table, compiled)
     order, batch, person_year = sorted_batch(table.person, table.day, table.claim_rank, dated_profile, table.inscp)
     segments = accumulators.Segments(person_year[0], person_year[1], table.persons)
-    openings = accumulators.Openings.located(start, start_bucket, segments, compiled)
-    sorted_input = batch
-    results = []
-    for layer in compiled.layers:
-        buckets, traces = [], []
-        for b, rows in enumerate(bucket_rows(layer, batch.profile)):
-            if len(rows):
-                bucket = openings.of(layer.id, layer.buckets[b])
-                if explain:
-                    totals, trace = settle_and_trace(layer, b, rows, batch, bucket)
-                    buckets.append(totals)
-                    traces.append(trace)
-                else:
-                    buckets.append(settle_bucket(layer, b, rows, batch, bucket))
-        kept = traces if explain else None
-        results.append(LayerResult(layer.id, layer.output, batch.paid, batch.deductible_applied, buckets, kept))
-        batch = batch.for_next_layer()
-    return Settlement(table, compiled, order, sorted_input, segments, tuple(results), openings)
+    openings = accumulators.Openings.located(start, start_bucket, segments)
+    scanned = scan_layers(compiled.stack, batch, openings.by_segment(), detail=explain)
+    return Settlement(table, compiled, order, batch, segments, openings, scanned)

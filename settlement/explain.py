@@ -119,15 +119,18 @@ _TERM, _ADMISSION, _BEFORE, _AFTER, _RAW, _PAID, _PAID_BEFORE = (
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill(out: I64, place: I64, order: I64, rows: I64, detail: I64, deductible: I64, cap: I64) -> None:
-    """One bucket's claims into ``out`` (column ``position · layers + layer``): labels and money.
+def _fill(out: I64, place: I64, order: I64, codes: I64, detail: I64, deductible: I64, cap: I64) -> None:
+    """One layer's claims into ``out`` (column ``position · layers + layer``): labels and money.
 
-    ``place`` = [layer, layers, terms per rule, rules, rule offset, bucket label, bands offset];
-    ``detail`` is the scan's :data:`settlement.scan.ROW_FIELDS` matrix.
+    ``place`` = [layer, layers, terms per rule, rules, rule offset, bucket label of code 0, bands
+    offset]; ``codes`` is each sorted row's bucket code in the layer (-1: no rule matched, left
+    out); ``detail`` the layer's :data:`settlement.scan.ROW_FIELDS` × sorted rows.
     """
-    layer, layers, per_rule, n_rules, rule_at, bucket_label, bands_at = place
-    for i in range(rows.shape[0]):
-        r = order[rows[i]] * layers + layer
+    layer, layers, per_rule, n_rules, rule_at, bucket_at, bands_at = place
+    for i in range(codes.shape[0]):
+        if codes[i] < 0:
+            continue
+        r = order[i] * layers + layer
         t, before, after = detail[_TERM, i], detail[_BEFORE, i], detail[_AFTER, i]
         at = t * ADMISSIONS + detail[_ADMISSION, i]
         d, c, raw, paid, paid_before = (
@@ -138,7 +141,7 @@ def _fill(out: I64, place: I64, order: I64, rows: I64, detail: I64, deductible: 
             detail[_PAID_BEFORE, i],
         )
         out[RULE, r] = rule_at + (t // per_rule) % n_rules
-        out[BUCKET, r] = bucket_label
+        out[BUCKET, r] = bucket_at + codes[i]
         out[VERSION, r] = 1 + t // (per_rule * n_rules)
         out[BANDS, r] = bands_at + at
         out[BASE, r], out[CUM_BEFORE, r], out[CUM_AFTER, r] = after - before, before, after
@@ -156,15 +159,15 @@ def _numbers(result: Settlement, labels: _Labels) -> I64:
     out[POSITION] = np.repeat(np.arange(n, dtype=np.int64), layers)
     out[LAYER] = np.tile(np.arange(layers, dtype=np.int64), n)
     out[CAP] = out[CAP_LEFT] = -1
-    for index, layer in enumerate(result.layers):
-        table = result.policy.layer_table(layer.table_id)
+    first_code = result.policy.stack.bucket_offset
+    for index, table in enumerate(result.policy.layers):
         rule_at, bucket_at, bands_at = labels.offsets[table.id]
-        for trace in result.traces(index):
-            place = np.array(
-                [index, layers, TERMS_PER_RULE, len(table.rule_ids), rule_at, bucket_at + trace.bucket, bands_at],
-                np.int64,
-            )
-            _fill(out, place, result.order, trace.rows, trace.detail, table.deductible, table.cap)
+        place = np.array(
+            [index, layers, TERMS_PER_RULE, len(table.rule_ids), rule_at, bucket_at - first_code[index], bands_at],
+            np.int64,
+        )
+        codes, detail = result.bucket_codes[index], result.detail[index]
+        _fill(out, place, result.order, codes, detail, table.deductible, table.cap)
     return out
 
 

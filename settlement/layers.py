@@ -1,9 +1,8 @@
-"""One layer bucket over a sorted batch: settled by one scan, explained by running it again.
+"""What each claim's payment in one layer bucket was made of, from the scan's detail.
 
-For every cap bucket of a layer the rows of that bucket are taken out (order kept) and
-settled as in ``design.md`` §2 by :func:`settlement.scan.scan_bucket`. Settling keeps only
-what the accumulators need (:class:`BucketTotals`); :func:`trace_bucket` re-runs the same scan
-keeping every claim's detail (:class:`BucketTrace`) when an explanation is asked for.
+:func:`settlement.scan.scan_layers` keeps every row's :data:`~settlement.scan.ROW_FIELDS` per
+layer when asked (an explanation); :func:`layer_traces` splits one layer's by bucket into
+:class:`BucketTrace`, whose properties name what the explanation shows.
 """
 
 from __future__ import annotations
@@ -13,22 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from settlement.scan import GROUP_FIELDS, ROW_FIELDS, Residual, scan_bucket
+from settlement.scan import ROW_FIELDS
 from tiers.tables import ADMISSIONS, LayerTable
 
 I64 = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class BucketTotals:
-    """What one bucket added, per person-year touched (``rows`` index the sorted batch)."""
-
-    bucket: int
-    rows: I64
-    segment: I64
-    base_added: I64
-    paid_added: I64
-    claims: I64
 
 
 @dataclass(frozen=True)
@@ -100,21 +87,13 @@ class BucketTrace:
         return np.minimum(self.cum_after, self.deductible) - np.minimum(self.cum_before, self.deductible)
 
 
-def settle_bucket(table: LayerTable, bucket: int, rows: I64, batch: Residual, opening: I64) -> BucketTotals:
-    """Settle the ``rows`` of ``bucket`` into ``batch``; ``opening`` is [base, paid, claims] × segments."""
-    scanned = scan_bucket(table, rows, batch, opening)
-    return BucketTotals(bucket, rows, **dict(zip(GROUP_FIELDS, scanned.groups, strict=True)))
-
-
-def trace_bucket(table: LayerTable, bucket: int, rows: I64, batch: Residual, opening: I64) -> BucketTrace:
-    """The same settlement as :func:`settle_bucket`, keeping every row's detail."""
-    return settle_and_trace(table, bucket, rows, batch, opening)[1]
-
-
-def settle_and_trace(
-    table: LayerTable, bucket: int, rows: I64, batch: Residual, opening: I64
-) -> tuple[BucketTotals, BucketTrace]:
-    """:func:`settle_bucket` and :func:`trace_bucket` in one scan (an explanation asked for up front)."""
-    scanned = scan_bucket(table, rows, batch, opening, detail=True)
-    totals = BucketTotals(bucket, rows, **dict(zip(GROUP_FIELDS, scanned.groups, strict=True)))
-    return totals, BucketTrace(table, bucket, rows, scanned.rows)
+def layer_traces(table: LayerTable, first_code: int, codes: I64, detail: I64) -> list[BucketTrace]:
+    """One layer's detail split by bucket: ``detail`` is its [:data:`ROW_FIELDS`, n] over the
+    sorted batch, ``codes`` each row's bucket code in it (-1: no rule of the layer matched),
+    ``first_code`` the code of the layer's first bucket."""
+    traces = []
+    for b in range(len(table.buckets)):
+        rows = np.flatnonzero(codes == first_code + b)
+        if len(rows):
+            traces.append(BucketTrace(table, b, rows, detail[:, rows]))
+    return traces

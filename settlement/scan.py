@@ -1,8 +1,10 @@
-"""The compiled per-bucket scan: cumulative base, banded schedule, rounding and cap in one pass.
+"""The compiled passes: settlement order, then every layer and bucket in one scan.
 
-The rows of one cap bucket — sorted by person-year, in settlement order inside it — are
-walked once (numba, ``nopython``). Per person-year the running base and running payment start
-at the opening accumulators. For each row of term ``t``:
+The batch, sorted by person-year and in settlement order inside it, is walked once (numba,
+``nopython``); each row goes through the layers in policy order, each on what the earlier
+layers left of its in-policy amount. In the bucket its rule names, a layer's running base
+and running payment start, per person-year, at the opening accumulators. For a row of term
+``t``:
 
 - ``before``/``after``: the running base before and after the claim (an annual deductible and
   the bands apply to it), or ``0``/``base`` for a per-claim deductible;
@@ -12,7 +14,8 @@ at the opening accumulators. For each row of term ``t``:
   even when its own cap is lower than an earlier claim's.
 
 This is the formula of ``design.md`` §2 written as the loop it is. It replaced NumPy passes
-(grouped cumulative sums and a fixed-point cap clip, in git history before 2026-11-23) because
+(grouped cumulative sums and a fixed-point cap clip, in git history before 2026-11-23), then
+one scan per bucket over that bucket's rows (before 2026-12-02), because
 ``benchmarks/test_engine.py`` measured it faster; the property tests check it against the
 Decimal oracle (``tests/oracle.py``).
 """
@@ -25,130 +28,134 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from tiers.tables import ADMISSIONS, RATIO_SCALE, LayerTable
+from settlement.accumulators import ADDED, OpeningEntries
+from tiers.tables import ADMISSIONS, RATIO_SCALE, LayerStack
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 ROW_FIELDS = ("term", "admission", "before", "after", "raw", "paid", "paid_before")
-GROUP_FIELDS = ("segment", "base_added", "paid_added", "claims")
 _HALF = RATIO_SCALE // 2
 EPOCH_YEAR = 1970
 
 
 @dataclass(frozen=True)
-class Scanned:
-    """Per person-year touched (:data:`GROUP_FIELDS`), and on request per row (:data:`ROW_FIELDS`)."""
-
-    groups: I64  # [len(GROUP_FIELDS), g]
-    rows: I64  # [len(ROW_FIELDS), n], or [len(ROW_FIELDS), 0] without detail
-
-
-@dataclass(frozen=True)
-class Residual:
-    """What a layer works on and writes, in sorted order: the in-policy amount still unpaid, the
-    layer's payment of each row and the deductible (起付线) each row bore."""
+class SortedBatch:
+    """The batch in settlement order: each row's person-year segment, dated profile and in-policy
+    amount (what the first layer works on)."""
 
     segment: I64
     profile: I64
-    residual: I64  # updated in place: minus this layer's payments
-    paid: I64  # written in place
-    deductible_applied: I64  # written in place
+    inscp: I64
 
-    def for_next_layer(self) -> Residual:
-        """The same batch with fresh payment arrays (the residual carries on)."""
-        n = len(self.residual)
-        return Residual(self.segment, self.profile, self.residual, np.zeros(n, np.int64), np.zeros(n, np.int64))
+
+@dataclass(frozen=True)
+class Scanned:
+    """Every layer's payments and deductibles borne (``[L, n]``, sorted order); what each bucket
+    added per person-year touched (``added``: a row per :data:`ADDED`, by segment then
+    bucket code); on request every row's :data:`ROW_FIELDS` per layer (``[L, fields, n]``)."""
+
+    paid: I64
+    deductible_applied: I64
+    added: I64
+    detail: I64 | None
 
 
 @numba.njit(cache=True, nogil=True)
 def _scan(
-    rows: I64,
-    segment_of: I64,
-    profile_of: I64,
-    residual: I64,
-    layer_paid: I64,
-    applied: I64,
-    term_of_profile: I64,
-    opening: I64,
-    per_year: Bools,
-    has_repeat: bool,
-    deductible: I64,
-    band_lo: I64,
-    band_width: I64,
-    ratio: I64,
-    cap: I64,
-    groups: I64,
+    batch: tuple[I64, I64, I64],
+    lookups: tuple[I64, I64, I64, Bools, I64],
+    terms: tuple[Bools, I64, I64, I64, I64, I64],
+    opening: tuple[I64, I64, I64],
+    n_codes: int,
+    paid_out: I64,
+    applied_out: I64,
+    added_out: I64,
     detail: bool,
     out: I64,
 ) -> int:
-    g = -1
-    running_base = running_paid = previous = 0
-    for i in range(rows.shape[0]):
-        r = rows[i]
-        seg = segment_of[r]
-        first = i == 0 or seg != previous
-        previous = seg
-        if first:
-            g += 1
-            running_base, running_paid = opening[0, seg], opening[1, seg]
-            groups[0, g], groups[1, g], groups[2, g], groups[3, g] = seg, 0, 0, 0
-        t = term_of_profile[profile_of[r]]
-        base = residual[r]
-        repeat = 1 if has_repeat and (not first or opening[2, seg] > 0) else 0
-        before = running_base if per_year[t] else 0
-        after = before + base
-        at = t * ADMISSIONS + repeat
-        scaled = 0
-        for k in range(band_lo.shape[0]):
-            lo, width = band_lo[k, at], band_width[k, at]
-            scaled += (min(max(after - lo, 0), width) - min(max(before - lo, 0), width)) * ratio[k, t]
-        raw = (scaled + _HALF) // RATIO_SCALE
-        paid = min(raw, max(cap[t] - running_paid, 0))
-        if detail:
-            out[0, i], out[1, i], out[2, i], out[3, i] = t, repeat, before, after
-            out[4, i], out[5, i], out[6, i] = raw, paid, running_paid
-        running_base += base
-        running_paid += paid
-        groups[1, g] += base
-        groups[2, g] += paid
-        groups[3, g] += 1
-        residual[r] = base - paid
-        layer_paid[r] = paid
-        applied[r] = min(after, deductible[at]) - min(before, deductible[at])
-    return g + 1
+    segment_of, profile_of, inscp = batch
+    term_of_profile, bucket_of_profile, term_offset, has_repeat, n_bands = lookups
+    per_year, deductible, band_lo, band_width, ratio, cap = terms
+    open_start, open_bucket, open_amounts = opening
+    # per bucket code, in the current person-year: running base and payments (opening included),
+    # what this batch added, and claims before the batch and in it
+    running_base, running_paid = np.zeros(n_codes, np.int64), np.zeros(n_codes, np.int64)
+    base_added, paid_added = np.zeros(n_codes, np.int64), np.zeros(n_codes, np.int64)
+    claims_before, claims = np.zeros(n_codes, np.int64), np.zeros(n_codes, np.int64)
+    n_out, seg = 0, -1
+    for i in range(inscp.shape[0] + 1):
+        if i == inscp.shape[0] or segment_of[i] != seg:
+            for c in range(n_codes):  # close the person-year: what each bucket touched added
+                if claims[c]:
+                    added_out[0, n_out], added_out[1, n_out], added_out[2, n_out] = c, seg, base_added[c]
+                    added_out[3, n_out], added_out[4, n_out] = paid_added[c], claims[c]
+                    n_out += 1
+                running_base[c] = running_paid[c] = base_added[c] = paid_added[c] = claims_before[c] = claims[c] = 0
+            if i == inscp.shape[0]:
+                break
+            seg = segment_of[i]
+            for e in range(open_start[seg], open_start[seg + 1]):  # open the next from its entries
+                c = open_bucket[e]
+                running_base[c], running_paid[c], claims_before[c] = open_amounts[:, e]
+        p, base = profile_of[i], inscp[i]
+        for la in range(term_of_profile.shape[0]):
+            c = bucket_of_profile[la, p]
+            if c < 0:
+                continue
+            local = term_of_profile[la, p]
+            t = term_offset[la] + local
+            paid_before = running_paid[c]
+            repeat = 1 if has_repeat[la] and (claims[c] > 0 or claims_before[c] > 0) else 0
+            before = running_base[c] if per_year[t] else 0
+            after = before + base
+            at = t * ADMISSIONS + repeat
+            scaled = 0
+            for k in range(n_bands[la]):
+                lo, width = band_lo[k, at], band_width[k, at]
+                scaled += (min(max(after - lo, 0), width) - min(max(before - lo, 0), width)) * ratio[k, t]
+            raw = (scaled + _HALF) // RATIO_SCALE
+            paid = min(raw, max(cap[t] - paid_before, 0))
+            if detail:
+                out[la, 0, i], out[la, 1, i], out[la, 2, i], out[la, 3, i] = local, repeat, before, after
+                out[la, 4, i], out[la, 5, i], out[la, 6, i] = raw, paid, paid_before
+            running_base[c] += base
+            running_paid[c] += paid
+            base_added[c] += base
+            paid_added[c] += paid
+            claims[c] += 1
+            paid_out[la, i] = paid
+            applied_out[la, i] = min(after, deductible[at]) - min(before, deductible[at])
+            base -= paid
+    return n_out
 
 
-def scan_bucket(table: LayerTable, rows: I64, batch: Residual, opening: I64, *, detail: bool = False) -> Scanned:
-    """Settle one bucket's ``rows`` (positions in the sorted batch) in one compiled pass.
+def scan_layers(stack: LayerStack, batch: SortedBatch, opening: OpeningEntries, *, detail: bool = False) -> Scanned:
+    """Settle every layer of the sorted batch in one compiled pass (``design.md`` §2).
 
-    ``opening`` is [base, paid, claims] × segments. ``batch.residual``, ``batch.paid`` and
-    ``batch.deductible_applied`` are updated for these rows; ``detail`` also keeps every row's
-    :data:`ROW_FIELDS` (for the explanation).
+    Row by row in settlement order, each layer in policy order works on what the earlier
+    layers left of the row's in-policy amount, in the bucket its rule names, from that
+    bucket's running base and payments in the row's person-year (starting at ``opening``).
+    ``detail`` also keeps every row's :data:`ROW_FIELDS` per layer (for the explanation).
     """
-    out = np.empty((len(ROW_FIELDS), len(rows) if detail else 0), np.int64)
-    groups = np.empty((len(GROUP_FIELDS), len(rows)), np.int64)
-    n_groups = _scan(
-        rows,
-        batch.segment,
-        batch.profile,
-        batch.residual,
-        batch.paid,
-        batch.deductible_applied,
-        table.term_of_profile,
-        opening,
-        table.per_year,
-        table.has_repeat,
-        table.deductible,
-        table.band_lo,
-        table.band_width,
-        table.ratio,
-        table.cap,
-        groups,
+    n_layers, n = len(stack.term_offset), len(batch.inscp)
+    paid, applied = np.zeros((n_layers, n), np.int64), np.zeros((n_layers, n), np.int64)
+    n_segments, n_codes = len(opening.start) - 1, int(stack.bucket_offset[-1])
+    added = np.empty((len(ADDED), min(n * n_layers, n_segments * n_codes)), np.int64)  # at most
+    out = np.zeros((n_layers, len(ROW_FIELDS), n if detail else 0), np.int64)
+    n_added = _scan(
+        (batch.segment, batch.profile, batch.inscp),
+        (stack.term_of_profile, stack.bucket_of_profile, stack.term_offset, stack.has_repeat, stack.n_bands),
+        (stack.per_year, stack.deductible, stack.band_lo, stack.band_width, stack.ratio, stack.cap),
+        (opening.start, opening.bucket, opening.amounts),
+        n_codes,
+        paid,
+        applied,
+        added,
         detail,
         out,
     )
-    return Scanned(groups[:, :n_groups], out)
+    return Scanned(paid, applied, added[:, :n_added], out if detail else None)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -206,11 +213,11 @@ class PackedKeys:
 
 def sorted_batch(
     person: I64, day: I64, claim_rank: I64, profile: I64, inscp: I64, max_bits: int = 62
-) -> tuple[I64, Residual, I64]:
+) -> tuple[I64, SortedBatch, I64]:
     """The batch in settlement order (person, settle_date, claim_id).
 
     Returns the input position of each sorted row; the sorted rows' person-year segment, dated
-    profile and in-policy amount (the first layer's residual); and the [person, year] ×
+    profile and in-policy amount; and the [person, year] ×
     segments table. One ``np.sort`` of packed int64 keys (~3× faster than an argsort), decoded
     with shifts in one compiled pass; ``max_bits`` is the room in a key (lowered by tests to
     take the dense-renumbering path).
@@ -218,9 +225,8 @@ def sorted_batch(
     n = len(person)
     out = np.empty((4, n), np.int64)
     segments = np.empty((2, n), np.int64)
-    fresh = np.zeros(n, np.int64)
     if n == 0:
-        return out[0], Residual(out[1], out[2], out[3], fresh, fresh.copy()), segments
+        return out[0], SortedBatch(out[1], out[2], out[3]), segments
     first = int(day.min())
     packed = PackedKeys.of(person, day - first, claim_rank, max_bits)
     span = np.arange(first, first + (1 << packed.day_bits), dtype=np.int64).astype("datetime64[D]")
@@ -230,29 +236,4 @@ def sorted_batch(
     position_of_rank[claim_rank] = np.arange(n, dtype=np.int64)
     fields = (packed.rank_bits, packed.day_bits, packed.codes, position_of_rank, year_of_day)
     n_segments = _gather(keys, *fields, profile, inscp, out, segments)
-    return out[0], Residual(out[1], out[2], out[3], fresh, fresh.copy()), segments[:, :n_segments]
-
-
-@numba.njit(cache=True, nogil=True)
-def _split(bucket: I64, n_buckets: int, rows: I64, ends: I64) -> None:
-    for b in bucket:
-        if b >= 0:
-            ends[b] += 1
-    start = 0
-    for b in range(n_buckets):
-        ends[b], start = start, start + ends[b]
-    for i in range(bucket.shape[0]):
-        b = bucket[i]
-        if b >= 0:
-            rows[ends[b]] = i
-            ends[b] += 1
-
-
-def bucket_rows(table: LayerTable, profile: I64) -> list[I64]:
-    """Sorted-batch positions of each bucket's rows, ascending (claims no rule matches: none)."""
-    bucket = table.bucket_of_profile[profile]
-    rows = np.empty(len(bucket), np.int64)
-    ends = np.zeros(len(table.buckets), np.int64)
-    _split(bucket, len(table.buckets), rows, ends)
-    starts = np.concatenate(([0], ends[:-1]))
-    return [rows[s:e] for s, e in zip(starts, ends, strict=True)]
+    return out[0], SortedBatch(out[1], out[2], out[3]), segments[:, :n_segments]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +117,62 @@ class LayerTable:
 
 
 @dataclass(frozen=True)
+class LayerStack:
+    """Every layer's tables side by side, for the engine's one pass over all layers.
+
+    Row ``l`` of the ``[L, V·P]`` lookups is layer ``l``; a term of layer ``l`` is found at
+    ``term_offset[l] + t`` in the stacked term arrays; buckets are numbered across layers in
+    layer order (the accumulators' bucket codes). Layers with fewer bands are padded with empty
+    bands (no width, ratio 0) up to the most any layer has; ``n_bands`` says how many are real.
+    """
+
+    term_of_profile: I64  # [L, V·P] term index within the layer, or -1
+    bucket_of_profile: I64  # [L, V·P] bucket code, or -1
+    term_offset: I64  # [L]
+    bucket_offset: I64  # [L + 1]: layer l's buckets are codes bucket_offset[l] .. bucket_offset[l+1]-1
+    has_repeat: Bools  # [L]
+    n_bands: I64  # [L]
+    per_year: Bools  # [T]
+    deductible: I64  # [T·A]
+    band_lo: I64  # [K, T·A]
+    band_width: I64  # [K, T·A]
+    ratio: I64  # [K, T]
+    cap: I64  # [T]
+
+    @classmethod
+    def of(cls, layers: tuple[LayerTable, ...]) -> LayerStack:
+        k_max = max(la.n_bands for la in layers)
+        terms = np.cumsum([0, *(len(la.cap) for la in layers)])
+        codes = np.cumsum([0, *(len(la.buckets) for la in layers)])
+        coded = [_coded(la.bucket_of_profile, int(c)) for la, c in zip(layers, codes[:-1], strict=True)]
+        return cls(
+            term_of_profile=np.vstack([la.term_of_profile for la in layers]),
+            bucket_of_profile=np.vstack(coded),
+            term_offset=terms[:-1].astype(np.int64),
+            bucket_offset=codes.astype(np.int64),
+            has_repeat=np.array([la.has_repeat for la in layers], bool),
+            n_bands=np.array([la.n_bands for la in layers], np.int64),
+            per_year=np.concatenate([la.per_year for la in layers]),
+            deductible=np.concatenate([la.deductible for la in layers]),
+            band_lo=np.hstack([_padded(la.band_lo, k_max, NO_LIMIT) for la in layers]),
+            band_width=np.hstack([_padded(la.band_width, k_max, 0) for la in layers]),
+            ratio=np.hstack([_padded(la.ratio, k_max, 0) for la in layers]),
+            cap=np.concatenate([la.cap for la in layers]),
+        )
+
+
+def _coded(bucket: I64, first_code: int) -> I64:
+    """A layer's bucket indices as bucket codes (-1 stays -1)."""
+    return np.where(bucket >= 0, bucket + first_code, -1).astype(np.int64)
+
+
+def _padded(rows: I64, k_max: int, fill: int | np.int64) -> I64:
+    """``rows`` with empty bands appended up to ``k_max`` rows."""
+    pad = np.full((k_max - len(rows), rows.shape[1]), fill, np.int64)
+    return np.vstack([rows, pad])
+
+
+@dataclass(frozen=True)
 class CompiledPolicy:
     """A policy with every version resolved into lookup tables."""
 
@@ -132,6 +189,11 @@ class CompiledPolicy:
     def layer_table(self, layer_id: str) -> LayerTable:
         """The compiled layer with this id."""
         return next(la for la in self.layers if la.id == layer_id)
+
+    @cached_property
+    def stack(self) -> LayerStack:
+        """The layers' tables side by side (built once, on first use)."""
+        return LayerStack.of(self.layers)
 
 
 def _ratio_units(ratio: Decimal) -> int:

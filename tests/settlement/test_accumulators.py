@@ -71,21 +71,24 @@ ENTRY = st.tuples(st.integers(0, 5), YEARS, st.integers(0, len(PAIRS) - 1), st.i
 
 @settings(max_examples=40, deadline=None)
 @given(entries=st.lists(ENTRY, max_size=2 * SMALL, unique_by=lambda e: e[:3]))
-def test_openings_of_a_bucket_equal_a_loop(entries: list[tuple[int, int, int, int]]) -> None:
-    """Each bucket's opening amounts land on the segment of their person-year, nowhere else."""
+def test_openings_by_segment_equal_a_loop(entries: list[tuple[int, int, int, int]]) -> None:
+    """Each opening entry lands on the segment of its person-year, in ledger order; others nowhere."""
     persons = "ABCDEF"
     segments = Segments(np.array([0, 1, 1, 3]), np.array([2024, 2024, 2025, 2024]), np.array(list("ABCD"), object))
     segment_of = {("A", 2024): 0, ("B", 2024): 1, ("B", 2025): 2, ("D", 2024): 3}
     pairs, who = [PAIRS[e[2]] for e in entries], [persons[e[0]] for e in entries]
     ledger = _ledger(pairs, who, [e[1] for e in entries], [e[3] for e in entries])
-    openings = Openings.located(ledger, ledger.check(DEMO), segments, DEMO)
-    for code, pair in enumerate(PAIRS):
-        expected = np.zeros((3, 4), np.int64)
-        for person, year, pair_code, amount in entries:
-            segment = segment_of.get((persons[person], year))
-            if pair_code == code and segment is not None:
-                expected[:, segment] = [amount, amount * 2, amount % 7]
-        assert openings.of(*pair).tolist() == expected.tolist()
+    grouped = Openings.located(ledger, ledger.check(DEMO), segments).by_segment()
+    for segment in range(4):
+        expected = [
+            (code, amount, amount * 2, amount % 7)
+            for person, year, code, amount in entries
+            if segment_of.get((persons[person], year)) == segment
+        ]
+        at = slice(grouped.start[segment], grouped.start[segment + 1])
+        found = zip(grouped.bucket[at].tolist(), *grouped.amounts[:, at].tolist(), strict=True)
+        assert list(found) == expected
+    assert grouped.start[-1] == len(grouped.bucket) == grouped.amounts.shape[1]
 
 
 def test_a_large_year_split_in_two_equals_one_batch() -> None:

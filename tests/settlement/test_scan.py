@@ -26,7 +26,7 @@ def test_order_is_person_day_claim_for_packed_and_dense_keys(rows: list[tuple[in
     order, batch, segments = sorted_batch(person, day, claim_rank, inscp, inscp, max_bits=8 if dense else 62)
     expected = np.lexsort((claim_rank, day, person))
     assert order.tolist() == expected.tolist()
-    assert batch.residual.tolist() == inscp[expected].tolist()
+    assert batch.inscp.tolist() == inscp[expected].tolist()
     years = day[expected].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     person_years = list(zip(person[expected].tolist(), years.tolist(), strict=True))
     pairs = list(dict.fromkeys(person_years))
@@ -55,7 +55,7 @@ def test_explanation_kept_while_settling_equals_the_rescan(rows: list[dict[str, 
     """``settle(explain=True)`` (the real-time path) keeps the detail of the one scan: same table."""
     frame = claims_frame(rows)
     kept, rescanned = settle(frame, DEMO, explain=True), settle(frame, DEMO)
-    assert all(layer.traces is not None for layer in kept.layers)
-    assert all(layer.traces is None for layer in rescanned.layers)
+    assert kept.scanned.detail is not None
+    assert rescanned.scanned.detail is None
     assert kept.frame().equals(rescanned.frame())
     pd.testing.assert_frame_equal(explain(kept), explain(rescanned))
