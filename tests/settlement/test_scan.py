@@ -52,9 +52,12 @@ def test_explanation_rescan_equals_the_payments(rows: list[dict[str, object]]) -
 @settings(max_examples=60, deadline=None)
 @given(claim_rows())
 def test_explanation_kept_while_settling_equals_the_rescan(rows: list[dict[str, object]]) -> None:
-    """``settle(explain=True)`` (the real-time path) keeps the detail of the one scan: same table."""
-    frame = claims_frame(rows)
-    kept, rescanned = settle(frame, DEMO, explain=True), settle(frame, DEMO)
+    """``settle(explain=True)`` (the real-time path) keeps the detail of the one scan: same table,
+    also when the batch continues from opening accumulators (the later half of the rows)."""
+    cut = len(rows) // 2
+    opening = settle(claims_frame(rows[:cut]), DEMO).closing() if cut else None
+    frame = claims_frame(rows[cut:])
+    kept, rescanned = settle(frame, DEMO, opening, explain=True), settle(frame, DEMO, opening)
     assert kept.scanned.detail is not None
     assert rescanned.scanned.detail is None
     assert kept.frame().equals(rescanned.frame())
