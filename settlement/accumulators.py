@@ -145,9 +145,9 @@ def person_codes(persons: Objects, person_id: Objects) -> I64:
 
 
 def bucket_keys(policy: CompiledPolicy) -> dict[tuple[str, str], int]:
-    """The policy's (layer, bucket) pairs, numbered in layer order: the bucket codes."""
-    pairs = [(layer.id, bucket) for layer in policy.layers for bucket in layer.buckets]
-    return {pair: code for code, pair in enumerate(pairs)}
+    """The policy's (layer, bucket) pairs, numbered in layer order: the bucket codes (as the
+    scan numbers them, :attr:`tiers.tables.LayerStack.buckets`)."""
+    return {pair: code for code, pair in enumerate(policy.stack.buckets)}
 
 
 def bucket_codes(ledger: Ledger, policy: CompiledPolicy) -> I64:
@@ -208,12 +208,12 @@ def delta(added: I64, segments: Segments, policy: CompiledPolicy) -> Ledger:
     then segment."""
     added = added[:, np.argsort(added[0], kind="stable")]
     code, segment = added[0], added[1]
-    pairs = list(bucket_keys(policy))
+    names = np.array(policy.stack.buckets, dtype=object).reshape(-1, 2)
     return Ledger(
         person_id=segments.persons[segments.person[segment]],
         year=segments.year[segment],
-        layer=np.array([layer for layer, _ in pairs], dtype=object)[code],
-        bucket=np.array([bucket for _, bucket in pairs], dtype=object)[code],
+        layer=names[code, 0],
+        bucket=names[code, 1],
         base_cum=added[2],
         paid_cum=added[3],
         claims=added[4],

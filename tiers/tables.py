@@ -126,6 +126,7 @@ class LayerStack:
     bands (no width, ratio 0) up to the most any layer has; ``n_bands`` says how many are real.
     """
 
+    buckets: tuple[tuple[str, str], ...]  # (layer id, bucket) of each bucket code
     term_of_profile: I64  # [L, V·P] term index within the layer, or -1
     bucket_of_profile: I64  # [L, V·P] bucket code, or -1
     term_offset: I64  # [L]
@@ -146,6 +147,7 @@ class LayerStack:
         codes = np.cumsum([0, *(len(la.buckets) for la in layers)])
         coded = [_coded(la.bucket_of_profile, int(c)) for la, c in zip(layers, codes[:-1], strict=True)]
         return cls(
+            buckets=tuple((la.id, bucket) for la in layers for bucket in la.buckets),
             term_of_profile=np.vstack([la.term_of_profile for la in layers]),
             bucket_of_profile=np.vstack(coded),
             term_offset=terms[:-1].astype(np.int64),
