@@ -51,11 +51,15 @@ def _sqlite_begin(connection: Any) -> None:
     # deferred transaction reads a consistent snapshot (WAL) and never blocks a writer. Sent on
     # the driver connection: through SQLAlchemy's execution path a BEGIN costs ~50 µs of Python,
     # on every request (a failure is sqlite3's OperationalError, one of DATABASE_ERRORS).
-    driver = connection.connection.driver_connection
-    if connection.get_execution_options().get(READ_ONLY, False):
+    _begin(connection.connection.driver_connection, read_only=connection.get_execution_options().get(READ_ONLY, False))
+
+
+def _begin(driver: Any, *, read_only: bool, wait: bool = True) -> None:
+    """A reader's deferred ``BEGIN``, or a writer's ``BEGIN IMMEDIATE`` (SQLite)."""
+    if read_only:
         driver.execute("BEGIN")
     else:
-        _begin_immediate(driver, wait=True)
+        _begin_immediate(driver, wait=wait)
 
 
 def _begin_immediate(driver: Any, *, wait: bool) -> None:
@@ -100,19 +104,20 @@ def _gate(engine: Engine | Connection) -> threading.Lock:
 
 
 @contextmanager
-def pooled_transaction(engine: Engine, *, wait: bool = True) -> Iterator[Driver]:
+def pooled_transaction(engine: Engine, *, wait: bool = True, read_only: bool = False) -> Iterator[Driver]:
     """A write transaction on a connection from the pool, without the ORM; what is not committed
     is rolled back when the connection goes back to the pool.
 
     SQLite: ``BEGIN IMMEDIATE`` first (without ``wait``, ``sqlite3.OperationalError`` at once if
-    another process writes); PostgreSQL: the first statement begins it. A connection the server
-    dropped is invalidated, not pooled again.
+    another process writes), or with ``read_only`` a deferred ``BEGIN`` (a snapshot of the WAL:
+    never waits for a writer, as :func:`reader`'s); PostgreSQL: the first statement begins it.
+    A connection the server dropped is invalidated, not pooled again.
     """
     pooled, sqlite = engine.raw_connection(), is_sqlite(engine)
     connection = pooled.driver_connection
     try:
         if sqlite:
-            _begin_immediate(connection, wait=wait)
+            _begin(connection, read_only=read_only, wait=wait)
         yield Driver(connection, postgresql=not sqlite)
     except engine.dialect.loaded_dbapi.Error as error:
         if engine.dialect.is_disconnect(error, connection, None):
@@ -159,9 +164,10 @@ def make_engine(url: str) -> Engine:
 
 
 def settlement_engine(url: str, engine: Engine) -> Engine:
-    """The engine of the settlement batches (:mod:`api.batching`): on PostgreSQL a small pool of its
-    own (a worker settles one batch at a time) whose statements are planned once per connection
-    (``plan_cache_mode=force_generic_plan``). The batch reading is the same statement for any
+    """The engine of the settlement batches (:mod:`api.batching`) and of pre-settlements (the same
+    reading): on PostgreSQL a small pool of its own (a worker settles one batch at a time and
+    reads for one pre-settlement at a time, on its event loop) whose statements are planned once
+    per connection (``plan_cache_mode=force_generic_plan``). The batch reading is the same statement for any
     number of claims; PostgreSQL planned it anew on every run (~0.7 ms, more than it takes to
     run: measured) because a generic plan's estimate for arrays of unknown length looked
     costlier. Its lateral lookups make the generic plan the right one whatever the values.

@@ -31,7 +31,8 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION)
     app.state.engine = make_engine(config.database_url)
     app.state.policy = compile_policy(load_policy(config.policy))
-    app.state.settlements = SettlementQueue(settlement_engine(config.database_url, app.state.engine), app.state.policy)
+    app.state.hot_engine = settlement_engine(config.database_url, app.state.engine)  # the hot routes' statements
+    app.state.settlements = SettlementQueue(app.state.hot_engine, app.state.policy)
     warm_up(app.state.policy)
     app.state.settings = config
     errors.install(app)

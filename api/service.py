@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -126,22 +127,32 @@ Prepare = Callable[[], None]
 """Work done first in the same transaction (e.g. identities that came with the claim)."""
 
 
-def pre_settle(
-    session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPolicy, prepare: Prepare | None = None
-) -> SettlementOut:
-    """试算: the full result; nothing stored, accumulators untouched."""
+def pre_settlement(
+    unit: Unit, caller: Caller, claim: ClaimIn, policy: CompiledPolicy, prepare: Prepare | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """试算: the settlement's values and lines (:func:`api.store.settlement_json`); nothing
+    stored, accumulators untouched (the unit's transaction is rolled back once read)."""
     facts = _facts(claim)
     if prepare:
         prepare()
     wanted = reads.Wanted(caller.institution_id, None, facts.person_id, facts.settle_date)
-    (found,) = reads.read(driver(session), [wanted])
+    try:
+        (found,) = reads.read(driver(unit), [wanted])
+    finally:
+        unit.rollback()
     if found.year is None:
         raise _not_registered(facts.person_id)
     outcome = settle_one(facts, found.year.categories, policy, found.year.accumulators)
     row = store.settlement_values(facts, outcome, caller.institution_id, policy.id, 0, "")
     row["status"] = "not_stored"
-    session.rollback()
-    return store.settlement_out(row, outcome.lines, [])
+    return row, outcome.lines
+
+
+def pre_settle(
+    session: Session, caller: Caller, claim: ClaimIn, policy: CompiledPolicy, prepare: Prepare | None = None
+) -> SettlementOut:
+    """:func:`pre_settlement` as the response model (NHSA and FHIR build theirs from it)."""
+    return store.settlement_out(*pre_settlement(session, caller, claim, policy, prepare), [])
 
 
 @dataclass(frozen=True)

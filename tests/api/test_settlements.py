@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from starlette.routing import Route
 
 from api.config import Settings
@@ -17,12 +18,41 @@ from tests.api.servers import Server
 def test_pre_settlement_stores_nothing(server: Server) -> None:
     with server.client("admin") as admin, server.client() as hospital:
         person = register(admin)
+        hospital.post("/v1/settlements", json=claim(person, settle_date="2024-03-01")).raise_for_status()
         before = buckets(hospital, person)
-        response = hospital.post("/v1/settlements/pre", json=claim(person))
+        later = claim(person)
+        response = hospital.post("/v1/settlements/pre", json=later)
         assert response.status_code == 200, response.text
         body = response.json()
-        assert (body["setl_id"], body["kind"], body["category"]) == (None, "pre_settlement", "dibao")
+        assert (body["setl_id"], body["kind"], body["status"]) == (None, "pre_settlement", "not_stored")
+        assert body["category"] == "dibao"
         assert buckets(hospital, person) == before
+        assert hospital.post("/v1/settlements/pre", json=later).content == response.content
+        # the settlement that follows pays what the trial said (same year-to-date accumulators)
+        settled = hospital.post("/v1/settlements", json=later).json()
+        varying = {"setl_id", "kind", "status", "lines"}
+        assert {k: v for k, v in settled.items() if k not in varying} == {
+            k: v for k, v in body.items() if k not in varying
+        }
+        assert settled["lines"] == body["lines"]
+        assert buckets(hospital, person) != before
+
+
+def test_pre_settle_reads_its_caller_and_body_as_fastapi_would(server: Server) -> None:
+    """The pre-settlement route reads the caller and body by hand (speed): same answers."""
+    with server.client("admin") as admin, server.client() as hospital, server.client("actuary") as actuary:
+        person = register(admin)
+        missing = hospital.post("/v1/settlements/pre", json={k: v for k, v in claim(person).items() if k != "med_type"})
+        assert (missing.status_code, missing.json()["param"]) == (422, "med_type")
+        unknown = hospital.post("/v1/settlements/pre", json=claim("P-nobody"))
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "person_not_found")
+        key = hospital.headers["Authorization"].removeprefix("Bearer ")
+        by_x_api_key = {"Authorization": "", "X-API-Key": key}
+        assert hospital.post("/v1/settlements/pre", json=claim(person), headers=by_x_api_key).status_code == 200
+        anonymous = hospital.post("/v1/settlements/pre", content=b"{not json", headers={"Authorization": ""})
+        assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")  # before the body
+        refused = actuary.post("/v1/settlements/pre", json=claim(person))
+        assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
 
 
 def test_settlement_amounts_are_the_engines_and_add_up(server: Server) -> None:
@@ -160,12 +190,23 @@ def test_person_id_number_is_masked_and_slip_shows_each_layer(server: Server) ->
             assert text in slip.text
 
 
-def test_the_hot_route_serves_settlements_and_the_schema_documents_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/v1/settlements", ["Idempotency-Key", "authorization", "x-api-key"], "201"),
+        ("/v1/settlements/pre", ["authorization", "x-api-key"], "200"),
+    ],
+)
+def test_the_hot_routes_serve_and_the_schema_documents_them(
+    tmp_path: Path, path: str, headers: list[str], status: str
+) -> None:
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'app.db'}"))
-    served = next(r for r in app.router.routes if isinstance(r, Route) and r.path == "/v1/settlements")
+    served = next(r for r in app.router.routes if isinstance(r, Route) and r.path == path)
     assert served in settlements.HOT_ROUTES
     assert served.methods == {"POST"}
-    post = app.openapi()["paths"]["/v1/settlements"]["post"]
+    post = app.openapi()["paths"][path]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ClaimIn"}
-    assert [p["name"] for p in post["parameters"]] == ["Idempotency-Key", "authorization", "x-api-key"]
-    assert set(post["responses"]) >= {"201", "422"}
+    assert [p["name"] for p in post["parameters"]] == headers
+    assert set(post["responses"]) >= {status, "422"}
+    schema = post["responses"][status]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/SettlementOut"}
