@@ -167,10 +167,11 @@ def settlement_engine(url: str, engine: Engine) -> Engine:
     """The engine of the settlement batches (:mod:`api.batching`) and of pre-settlements (the same
     reading): on PostgreSQL a small pool of its own (a worker settles one batch at a time and
     reads for one pre-settlement at a time, on its event loop) whose statements are planned once
-    per connection (``plan_cache_mode=force_generic_plan``). The batch reading is the same statement for any
-    number of claims; PostgreSQL planned it anew on every run (~0.7 ms, more than it takes to
-    run: measured) because a generic plan's estimate for arrays of unknown length looked
-    costlier. Its lateral lookups make the generic plan the right one whatever the values.
+    per connection (``plan_cache_mode=force_generic_plan``). The batch reading is the same
+    statement for any number of claims; PostgreSQL planned it anew on every run (~0.7 ms, more
+    than it takes to run: measured) because a generic plan's estimate for arrays of unknown
+    length looked costlier. Its lateral lookups make the generic plan the right one whatever the
+    values (a pre-settlement's reading: 3.7 ms on the service's other pool, 2.6 ms on this one).
     On SQLite: ``engine`` itself (nothing to plan; one write lock anyway)."""
     if is_sqlite(engine):
         return engine
