@@ -10,11 +10,13 @@ pooled connection's transaction (:func:`api.db.pooled_transaction`).
 
 Values are stored exactly as SQLAlchemy stores them, so ORM reads see the same rows: on SQLite
 dates as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text; PostgreSQL gets
-the Python objects (psycopg adapts them, as it does under SQLAlchemy).
+the Python objects for the statements (psycopg adapts them, as it does under SQLAlchemy) and
+their text in JSON for the inserts, read by each column type's own input (:func:`pg_rows`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -25,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlmodel import Session, SQLModel
 
 Params = Mapping[str, Any]
@@ -50,9 +53,9 @@ Read = tuple[Statement, Params]
 @dataclass(frozen=True)
 class Rows:
     """Rows with the same columns into one table, in one go: SQLite's ``executemany`` (a loop in
-    C over one prepared statement), PostgreSQL's one multi-row ``INSERT`` with ``$n`` parameters
-    (psycopg's raw cursor: no placeholder conversion, whatever the number of values). With
-    ``upsert_on`` (a unique key) rows already there are updated instead."""
+    C over one prepared statement), PostgreSQL's ``INSERT … SELECT`` from one JSON parameter
+    (see :func:`insert_sql`). With ``upsert_on`` (a unique key) rows already there are updated
+    instead."""
 
     table: str
     columns: tuple[str, ...]
@@ -97,25 +100,50 @@ def merged(writes: Sequence[Write]) -> list[Write]:
     return out
 
 
-PG_MAX_PARAMS = 32_767
-"""Bound values per PostgreSQL statement (the protocol allows 65,535): larger sets are split."""
-
-
 @lru_cache(maxsize=512)
-def insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] = (), rows: int = 0) -> str:
-    """``INSERT INTO table (columns) VALUES …``: one row of ``?`` (``rows`` = 0: SQLite's
-    executemany) or ``rows`` rows of ``$n`` (PostgreSQL); names checked against the models."""
+def insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] = (), postgresql: bool = False) -> str:
+    """``INSERT INTO table (columns) …`` (names checked against the models): SQLite's one row of
+    ``?`` for executemany; PostgreSQL's rows from one ``jsonb`` parameter, an array of rows (see
+    :func:`pg_rows`), each value cast to its column's type. The PostgreSQL text and parameter
+    type are the same whatever the batch, so psycopg prepares the statement once per connection
+    (a multi-row ``VALUES`` of ``$n`` differed with each batch's size and its integers' types:
+    PostgreSQL parsed and planned it anew every time, and psycopg adapted every value in Python)."""
     _check(table, columns + upsert_on)
-    width = len(columns)
-    if rows == 0:
-        values = "(" + ", ".join("?" * width) + ")"
+    if postgresql:
+        types = _pg_types(table)
+        values = ", ".join(f"(r->>{i})::{types[c]}" for i, c in enumerate(columns))
+        rows = f"SELECT {values} FROM jsonb_array_elements($1::jsonb) AS r"  # noqa: S608  (names checked above)
     else:
-        values = ", ".join("(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"  # noqa: S608  (names checked above)
+        rows = "VALUES (" + ", ".join("?" * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) {rows}"
     if upsert_on:
         updated = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_on)
         sql += f" ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updated}"
     return sql
+
+
+@lru_cache(maxsize=64)
+def _pg_types(table: str) -> dict[str, str]:
+    """Each column's PostgreSQL type without its length (``VARCHAR``, ``BIGINT``, …): a cast to
+    ``VARCHAR(40)`` would cut a longer value short, the column itself refuses it."""
+    dialect = PGDialect()  # type: ignore[no-untyped-call]
+    columns = SQLModel.metadata.tables[table].c
+    return {c.name: re.sub(r"\(.*\)", "", c.type.compile(dialect=dialect)) for c in columns}
+
+
+def pg_rows(values: list[tuple[Any, ...]]) -> str:
+    """Rows as one JSON array of arrays (serialized in C): dates and datetimes in ISO 8601
+    (with the offset: a ``timestamptz`` reads the same instant psycopg would have sent), bytes
+    as ``bytea``'s hex text."""
+    return json.dumps(values, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    raise TypeError(f"no JSON for {type(value).__name__} {value!r}")
 
 
 def _sqlite_datetime(value: datetime) -> str:
@@ -186,14 +214,12 @@ class Driver:
 
     def _insert(self, rows: Rows) -> None:
         key = (rows.table, rows.columns, rows.upsert_on)
+        if not rows.values:
+            return
         if not self.postgresql:
             self._connection.executemany(insert_sql(*key), rows.values)
             return
-        cursor = psycopg.RawCursor(self._connection)
-        per_statement = max(1, PG_MAX_PARAMS // len(rows.columns))
-        for start in range(0, len(rows.values), per_statement):
-            chunk = rows.values[start : start + per_statement]
-            cursor.execute(insert_sql(*key, rows=len(chunk)), [value for row in chunk for value in row])
+        psycopg.RawCursor(self._connection).execute(insert_sql(*key, postgresql=True), [pg_rows(rows.values)])
 
     def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()

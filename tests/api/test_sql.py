@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from sqlmodel import Session, select
 
-from api.models import Accumulator, AuditLog, Person
-from api.sql import PG_MAX_PARAMS, Rows, Statement, Write, driver, insert_sql, inserts, merged
+from api.models import Accumulator, AuditLog, IdempotencyRecord, Identity, Person
+from api.sql import Driver, Rows, Statement, Write, driver, insert_sql, inserts, merged
 from tests.api.conftest import BACKENDS, migrated_engine
 from tests.api.servers import Postgres
 
@@ -35,10 +37,11 @@ def test_inserts_only_known_tables_and_columns() -> None:
 
 def test_insert_text_in_each_style() -> None:
     assert insert_sql("person", ("person_id", "name")) == "INSERT INTO person (person_id, name) VALUES (?, ?)"
-    assert insert_sql("person", ("person_id", "name"), rows=2) == (
-        "INSERT INTO person (person_id, name) VALUES ($1, $2), ($3, $4)"
+    assert insert_sql("accumulator", ("person_id", "paid_cum", "claims"), postgresql=True) == (
+        "INSERT INTO accumulator (person_id, paid_cum, claims)"
+        " SELECT (r->>0)::VARCHAR, (r->>1)::BIGINT, (r->>2)::INTEGER FROM jsonb_array_elements($1::jsonb) AS r"
     )
-    upsert = insert_sql("accumulator", ("person_id", "claims"), upsert_on=("person_id",), rows=1)
+    upsert = insert_sql("accumulator", ("person_id", "claims"), upsert_on=("person_id",), postgresql=True)
     assert upsert.endswith("ON CONFLICT (person_id) DO UPDATE SET claims = excluded.claims")
 
 
@@ -102,12 +105,58 @@ def test_upsert_updates_existing_rows_and_reads_come_back_in_order(session: Sess
     assert len(session.exec(select(Accumulator)).all()) == 3
 
 
-def test_rows_beyond_one_statements_parameters_all_arrive(session: Session) -> None:
-    db = driver(session)
-    db.run_all(inserts("person", [{"person_id": "P1", "name": "", "id_number": "", "created_at": datetime.now(UTC)}]))
+def _person(db: Driver, person_id: str = "P1") -> None:
+    person = {"person_id": person_id, "name": "", "id_number": "", "created_at": datetime.now(UTC)}
+    db.run_all(inserts("person", [person]))
+
+
+def _accumulators(n: int, paid_each: int) -> list[dict[str, Any]]:
+    """``n`` buckets; bucket i has paid i × ``paid_each``."""
     columns = ("person_id", "year", "layer", "bucket", "base_cum", "paid_cum", "claims")
-    n = PG_MAX_PARAMS // len(columns) + 3  # two statements on PostgreSQL
-    rows = [dict(zip(columns, ("P1", 2024, "basic", f"b{i}", i, 2 * i, 1), strict=True)) for i in range(n)]
-    db.run_all(inserts("accumulator", rows))
+    return [dict(zip(columns, ("P1", 2024, "basic", f"b{i}", i, i * paid_each, 1), strict=True)) for i in range(n)]
+
+
+def test_many_rows_arrive_in_one_statement(session: Session) -> None:
+    db = driver(session)
+    _person(db)
+    n = 40_000  # beyond the 65,535 bound values of one statement, had they been passed one by one
+    db.run_all(inserts("accumulator", _accumulators(n, 2)))
     count = Statement.of("SELECT count(*), sum(paid_cum) FROM accumulator WHERE person_id = :p")
     assert db.rows(count, {"p": "P1"}) == [(n, n * (n - 1))]
+
+
+def test_postgresql_prepares_an_insert_once_for_every_batch_size_and_value(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements: SQLite's executemany prepares its statement in C")
+    db = driver(session)
+    _person(db)
+    key = ("person_id", "year", "layer", "bucket")
+    for size in range(1, 12):  # psycopg prepares a statement on its 5th run
+        db.run_all(inserts("accumulator", _accumulators(size, 10**size), upsert_on=key))
+    prepared = Statement.of("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :text")
+    assert db.rows(prepared, {"text": "INSERT INTO accumulator %"}) == [(1,)]
+    assert db.rows(Statement.of("SELECT max(paid_cum) FROM accumulator"), {}) == [(10 * 10**11,)]
+
+
+def test_postgresql_refuses_a_value_longer_than_its_column_instead_of_cutting_it(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce a VARCHAR's length")
+    db = driver(session)
+    with pytest.raises(psycopg.errors.StringDataRightTruncation):
+        _person(db, "P" * 65)  # person_id is VARCHAR(64)
+
+
+def test_bytes_dates_and_nulls_arrive_as_they_were(session: Session) -> None:
+    db = driver(session)
+    _person(db)
+    body = bytes(range(256))
+    at = datetime(2024, 3, 5, 6, 7, 8, 9, tzinfo=UTC)
+    record = {"institution_id": "H1", "key": "K'\"\\1", "request_hash": "h", "status_code": 201, "body": body}
+    db.run_all(inserts("idempotencyrecord", [{**record, "created_at": at}]))
+    identity = {"person_id": "P1", "category": "dibao", "valid_from": date(2024, 2, 29), "valid_to": None}
+    db.run_all(inserts("identity", [{**identity, "source": "民政", "created_at": at, "revoked_at": None}]))
+    stored = session.exec(select(IdempotencyRecord)).one()
+    assert (stored.key, stored.body, stored.created_at.replace(tzinfo=UTC)) == (record["key"], body, at)
+    granted = session.exec(select(Identity)).one()
+    assert (granted.valid_from, granted.valid_to, granted.source) == (date(2024, 2, 29), None, "民政")
+    assert granted.revoked_at is None
