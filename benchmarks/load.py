@@ -4,13 +4,13 @@
     python -m benchmarks.load --backend postgresql --workers 2 --concurrency 1 16 64 --seconds 10
 
 Starts its own server (uvicorn, ``--workers``, ``--loop``) on a fresh database (a SQLite file,
-or a private PostgreSQL cluster), registers persons, then posts settlements (each request a
-distinct claim with an Idempotency-Key; persons drawn at random so caps bind) for ``--seconds``
-per concurrency level, after a one-second warm-up. The client is ``benchmarks/socket_client.py``
-(keep-alive connections on one selector: a few tens of µs per request) or Debian's ``wrk``
-(``--client wrk``; its latency statistics are checked for plausibility). Reports throughput,
-p50/p99 latency and errors, then checks the books (Σ settlements + adjustments ==
-accumulators, every cap respected).
+or a private PostgreSQL cluster), registers persons (16 requests at a time), then posts
+settlements (each request a distinct claim with an Idempotency-Key; persons drawn at random so
+caps bind) for ``--seconds`` per concurrency level, after a one-second warm-up. The client is
+``benchmarks/socket_client.py`` (keep-alive connections on one selector: a few tens of µs per
+request) or Debian's ``wrk`` (``--client wrk``; its latency statistics are checked for
+plausibility). Reports throughput, p50/p99 latency and errors, then checks the books
+(Σ settlements + adjustments == accumulators, every cap respected).
 """
 
 from __future__ import annotations
@@ -67,12 +67,17 @@ def _claim(person: str, rng: random.Random) -> dict[str, Any]:
 
 def _raw_request(persons: list[str], key: str, rng: random.Random) -> bytes:
     claim = _claim(rng.choice(persons), rng)
-    body = json.dumps(claim).encode()
+    return _raw_post("/v1/settlements", claim, key, claim["claim_id"])
+
+
+def _raw_post(path: str, body: dict[str, Any], key: str, idempotency_key: str | None = None) -> bytes:
+    data = json.dumps(body).encode()
+    idempotency = f"Idempotency-Key: {idempotency_key}\r\n" if idempotency_key else ""
     head = (
-        f"POST /v1/settlements HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {key}\r\nIdempotency-Key: {claim['claim_id']}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: load\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {key}\r\n{idempotency}Content-Length: {len(data)}\r\n\r\n"
     )
-    return head.encode() + body
+    return head.encode() + data
 
 
 def _socket_level(server: Server, people: list[str], concurrency: int, seconds: float) -> tuple[int, int, float, float]:
@@ -120,13 +125,17 @@ def _ms(value: str) -> float:
 
 
 def _register(server: Server, n: int) -> list[str]:
+    """``n`` persons, each with one identity of a random category, registered 16 at a time."""
     persons = [f"LP{i:06d}" for i in range(n)]
     rng = random.Random(0)  # noqa: S311
-    with server.client("admin") as admin:
-        for person in persons:
-            category = rng.choice(CATEGORIES)
-            body = {"person_id": person, "identities": [{"category": category, "valid_from": "2024-01-01"}]}
-            assert admin.post("/v1/persons", json=body).status_code == 201
+    bodies = [
+        {"person_id": person, "identities": [{"category": rng.choice(CATEGORIES), "valid_from": "2024-01-01"}]}
+        for person in persons
+    ]
+    requests = (_raw_post("/v1/persons", body, server.keys["admin"]) for body in bodies)
+    result = socket_client.run_each("127.0.0.1", server.port, requests, concurrency=16)
+    if result.errors or len(result.latencies) != n:
+        raise RuntimeError(f"registering {n} persons: {result.errors} refused, {len(result.latencies)} registered")
     return persons
 
 

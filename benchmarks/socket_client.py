@@ -9,10 +9,11 @@ the status line and ``Content-Length`` (the service always sends one).
 
 from __future__ import annotations
 
+import math
 import selectors
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 
@@ -44,17 +45,28 @@ def _responses(conn: _Connection) -> list[bytes]:
 
 
 def run(host: str, port: int, request: Callable[[], bytes], concurrency: int, seconds: float) -> Result:
-    """Closed-loop load for ``seconds``: ``request()`` builds each raw request; 2xx counts as success."""
+    """Closed-loop load for ``seconds``: ``request()`` builds each raw request; 2xx counts as success
+    (answers still on their way at the end are not counted)."""
+    return _drive(host, port, request, concurrency, until=time.perf_counter() + seconds)
+
+
+def run_each(host: str, port: int, requests: Iterable[bytes], concurrency: int) -> Result:
+    """Each of ``requests`` sent once, ``concurrency`` at a time, until all are answered."""
+    pending = iter(requests)
+    return _drive(host, port, lambda: next(pending, None), concurrency, until=math.inf)
+
+
+def _drive(host: str, port: int, request: Callable[[], bytes | None], concurrency: int, until: float) -> Result:
+    """Each connection sends ``request()`` again as soon as it has its answer, until it is None or
+    the time is ``until``."""
     selector = selectors.DefaultSelector()
     result = Result()
     connections = [_Connection(socket.create_connection((host, port))) for _ in range(concurrency)]
     for conn in connections:
         conn.sock.setblocking(False)
         selector.register(conn.sock, selectors.EVENT_READ, conn)
-        conn.started = time.perf_counter()
-        conn.sock.sendall(request())
-    until = time.perf_counter() + seconds
-    while time.perf_counter() < until:
+    busy = sum(_send(conn, request()) for conn in connections)
+    while busy and time.perf_counter() < until:
         for key, _ in selector.select(timeout=0.5):
             conn = key.data
             chunk = conn.sock.recv(1 << 16)
@@ -67,8 +79,17 @@ def run(host: str, port: int, request: Callable[[], bytes], concurrency: int, se
                     result.latencies.append(now - conn.started)
                 else:
                     result.errors += 1
-                conn.started = now
-                conn.sock.sendall(request())
+                busy -= 1
+                busy += _send(conn, request())
     for conn in connections:
         conn.sock.close()
     return result
+
+
+def _send(conn: _Connection, request: bytes | None) -> bool:
+    """Send ``request`` (if any) on ``conn``; whether one was sent."""
+    if request is None:
+        return False
+    conn.started = time.perf_counter()
+    conn.sock.sendall(request)
+    return True
