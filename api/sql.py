@@ -11,7 +11,7 @@ pooled connection's transaction (:func:`api.db.pooled_transaction`).
 Values are stored exactly as SQLAlchemy stores them, so ORM reads see the same rows: on SQLite
 dates as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text; PostgreSQL gets
 the Python objects for the statements (psycopg adapts them, as it does under SQLAlchemy) and
-their text in JSON for the inserts, read by each column type's own input (:func:`pg_rows`).
+their text in JSON for the inserts, read by each column type's own input (:func:`_json_rows`).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def merged(writes: Sequence[Write]) -> list[Write]:
 def insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] = (), postgresql: bool = False) -> str:
     """``INSERT INTO table (columns) …`` (names checked against the models): SQLite's one row of
     ``?`` for executemany; PostgreSQL's rows from one ``jsonb`` parameter, an array of rows (see
-    :func:`pg_rows`), each value cast to its column's type. The PostgreSQL text and parameter
+    :func:`_json_rows`), each value cast to its column's type. The PostgreSQL text and parameter
     type are the same whatever the batch, so psycopg prepares the statement once per connection
     (a multi-row ``VALUES`` of ``$n`` differed with each batch's size and its integers' types:
     PostgreSQL parsed and planned it anew every time, and psycopg adapted every value in Python)."""
@@ -131,7 +131,7 @@ def _pg_types(table: str) -> dict[str, str]:
     return {c.name: re.sub(r"\(.*\)", "", c.type.compile(dialect=dialect)) for c in columns}
 
 
-def pg_rows(values: list[tuple[Any, ...]]) -> str:
+def _json_rows(values: list[tuple[Any, ...]]) -> str:
     """Rows as one JSON array of arrays (serialized in C): dates and datetimes in ISO 8601
     (with the offset: a ``timestamptz`` reads the same instant psycopg would have sent), bytes
     as ``bytea``'s hex text."""
@@ -214,12 +214,10 @@ class Driver:
 
     def _insert(self, rows: Rows) -> None:
         key = (rows.table, rows.columns, rows.upsert_on)
-        if not rows.values:
-            return
         if not self.postgresql:
             self._connection.executemany(insert_sql(*key), rows.values)
             return
-        psycopg.RawCursor(self._connection).execute(insert_sql(*key, postgresql=True), [pg_rows(rows.values)])
+        psycopg.RawCursor(self._connection).execute(insert_sql(*key, postgresql=True), [_json_rows(rows.values)])
 
     def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()
