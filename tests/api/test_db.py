@@ -10,7 +10,8 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from api import models, reads  # noqa: F401  (models: the tables)
-from api.db import make_engine, migrate
+from api.db import make_engine, migrate, pooled_transaction
+from api.sql import Statement
 from tests.api.conftest import BACKENDS, database_url
 from tests.api.servers import Postgres
 
@@ -50,3 +51,19 @@ def test_the_settlement_reading_searches_every_table_by_an_index(tmp_path: Path)
     assert all("INDEX" in line for line in plan if line.startswith("SEARCH"))
     scans = [line for line in plan if line.startswith("SCAN") and "json_each" not in line]
     assert scans == ["SCAN r"]  # r: the per-year rows made by the GROUP BY
+
+
+def test_a_sqlite_transaction_takes_the_connection_returned_last(tmp_path: Path) -> None:
+    """Its page cache is still valid: SQLite drops a connection's cache once another has written."""
+    url = f"sqlite:///{tmp_path / 'lifo.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    first, second = engine.raw_connection(), engine.raw_connection()  # two connections in the pool
+    second.cursor().execute("CREATE TEMP TABLE marker (x)")  # a temp table: this connection's own
+    first.close()
+    second.close()
+    marked = Statement.of("SELECT count(*) FROM temp.sqlite_master WHERE name = 'marker'")
+    for read_only in (False, True, False):
+        with pooled_transaction(engine, read_only=read_only) as db:
+            assert db.rows(marked, {}) == [(1,)]
+    engine.dispose()
