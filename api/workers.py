@@ -9,14 +9,16 @@ workers as they arrive, whatever each is doing. Linux only (elsewhere: uvicorn's
 ``python -m api.workers --port 8000 --workers 2`` serves :func:`api.main.app_from_env`
 (``medrelief serve`` migrates and prints demo keys first, then calls :func:`serve`). SIGTERM or
 SIGINT stops every worker gracefully (requests in flight are answered); a worker that dies is
-started again. A worker that cannot start (its app fails to load: a bad policy, a database it
-cannot reach or migrate) stops them all: the supervisor exits with status 1 instead of starting
-it again and again.
+started again; when the supervisor itself dies, even by SIGKILL, its workers get SIGTERM (Linux's
+parent-death signal) instead of serving on beside the next supervisor's. A worker that cannot
+start (its app fails to load: a bad policy, a database it cannot reach or migrate) stops them
+all: the supervisor exits with status 1 instead of starting it again and again.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -31,6 +33,8 @@ import uvicorn
 
 APP = "api.main:app_from_env"
 REUSE_PORT = hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux"
+PR_SET_PDEATHSIG = 1
+"""``prctl`` option: the signal this process gets when its parent dies (<linux/prctl.h>)."""
 
 
 def _listening(host: str, port: int) -> socket.socket:
@@ -42,7 +46,18 @@ def _listening(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, loop: str, log_level: str, loaded: Event) -> None:
+def _exit_with(supervisor: int) -> None:
+    """SIGTERM this worker when ``supervisor`` (its parent) dies, however it dies: a worker left
+    behind would go on serving the port (and an old version of the app) beside the next one's."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != supervisor:  # it died before the signal was asked for
+        raise SystemExit("medrelief: the supervisor is gone; this worker stops")
+
+
+def _worker(host: str, port: int, loop: str, log_level: str, loaded: Event, supervisor: int) -> None:
+    _exit_with(supervisor)
     config = uvicorn.Config(APP, factory=True, loop=loop, log_level=log_level)
     config.load()  # the app: its errors are printed by the worker and stop the supervisor
     loaded.set()
@@ -78,7 +93,7 @@ class Supervisor:
 
     def _start(self) -> SpawnProcess:
         loaded = self.context.Event()
-        process = self.context.Process(target=_worker, args=(*self.args, loaded), daemon=False)
+        process = self.context.Process(target=_worker, args=(*self.args, loaded, os.getpid()), daemon=False)
         process.start()
         self.loaded[process] = loaded
         return process

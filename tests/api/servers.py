@@ -35,6 +35,11 @@ from api.workers import REUSE_PORT
 ROOT = Path(__file__).parents[2]
 
 
+EXIT_WITH_US = ["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []
+"""A command prefix (util-linux): the server started gets SIGTERM when the process that started it
+dies, so a test run killed from outside leaves no server behind (its fixtures' teardown never
+runs). The prefix execs the server: its pid is the server's."""
+
 MEDRELIEF = [sys.executable, "-c", "from api.cli import app; app()"]
 """The ``medrelief`` command, run from the checkout as a user would."""
 
@@ -170,7 +175,7 @@ class Server:
     def start(self) -> Server:
         if not self.port:
             self.port = free_port()
-        command = [sys.executable, "-m", "api.workers", "--port", str(self.port)]
+        command = [*EXIT_WITH_US, sys.executable, "-m", "api.workers", "--port", str(self.port)]
         command += ["--workers", str(self.workers), "--loop", self.loop]
         env = {**os.environ, "DATABASE_URL": self.database_url}
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)

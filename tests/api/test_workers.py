@@ -65,6 +65,34 @@ def test_sigterm_stops_every_worker(server: Server) -> None:
         assert not Path(f"/proc/{pid}").exists()
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (an exited orphan may stay a zombie until its new parent reaps it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _gone(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(_running(pid) for pid in pids)
+
+
+def test_a_supervisor_killed_outright_takes_its_workers_with_it(server: Server) -> None:
+    assert server.process is not None
+    workers = server.worker_pids()
+    assert len(workers) == 2
+    assert all(_running(pid) for pid in workers)
+    server.process.kill()  # SIGKILL, the supervisor only: it cannot stop anything itself
+    server.process.wait(10)
+    assert _gone(workers, 20), [pid for pid in workers if _running(pid)]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(server.base_url + "/healthz", timeout=5)
+
+
 def test_a_worker_that_cannot_load_the_app_stops_the_supervisor(tmp_path: Path) -> None:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'medrelief.db'}", "MEDRELIEF_POLICY": "no-such"}
     command = [sys.executable, "-m", "api.workers", "--port", str(free_port()), "--workers", "2"]
