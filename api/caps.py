@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from api.schemas import AccumulatorsOut, BucketOut, CapOut
 from tiers.codes import CATEGORIES, HOSPITAL_LEVELS
-from tiers.resolve import claim_terms, resolve
+from tiers.resolve import claim_terms
 from tiers.tables import CompiledPolicy
 
 
@@ -24,7 +24,7 @@ def caps_left(
     rows: dict[tuple[str, str], tuple[int, int, int]],
 ) -> AccumulatorsOut:
     category = sorted(categories or ["general"], key=CATEGORIES.index)[0]
-    resolved = resolve(policy.policy, max(day, policy.versions[0]))
+    resolved = policy.resolved(max(day, policy.versions[0]))
     buckets = []
     for spec, layer in zip(policy.policy.layers, resolved.layers, strict=True):
         for bucket in spec.buckets():

@@ -9,6 +9,7 @@ every parameter version, so the engine finds a claim's rule with one ``take`` an
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, MED_TYPES
-from tiers.resolve import ResolvedRule, Terms, claim_terms, resolve, version_dates
+from tiers.resolve import ResolvedPolicy, ResolvedRule, Terms, claim_terms, resolve, version_dates
 from tiers.schema import Layer, Policy, When
 
 RATIO_SCALE = 10_000
@@ -196,6 +197,17 @@ class CompiledPolicy:
     def stack(self) -> LayerStack:
         """The layers' tables side by side (built once, on first use)."""
         return LayerStack.of(self.layers)
+
+    @cached_property
+    def _resolved_versions(self) -> tuple[ResolvedPolicy, ...]:
+        return tuple(resolve(self.policy, on) for on in self.versions)
+
+    def resolved(self, on: date) -> ResolvedPolicy:
+        """The parameters in force on ``on``, as :func:`tiers.resolve.resolve` gives them, each
+        version resolved once (LookupError before the policy's first day)."""
+        if on < self.versions[0]:
+            return resolve(self.policy, on)
+        return self._resolved_versions[bisect_right(self.versions, on) - 1]
 
 
 def _ratio_units(ratio: Decimal) -> int:

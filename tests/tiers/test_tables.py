@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
 
 from settlement.accumulators import bucket_keys
 from tiers.loader import bundled_names, load_policy
+from tiers.resolve import resolve
 from tiers.tables import ADMISSIONS, NO_LIMIT, compile_policy
 
 
@@ -35,3 +38,15 @@ def test_stack_holds_each_layers_tables(name: str) -> None:
         assert not stack.ratio[k:, terms].any()
         assert (stack.band_lo[k:, at] == NO_LIMIT).all()
     assert stack.bucket_offset[-1] == len(codes)
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_resolved_on_a_day_is_the_policy_resolved_on_that_day(name: str) -> None:
+    policy = compile_policy(load_policy(name))
+    for start in policy.versions:
+        for day in (start - timedelta(days=1), start, start + timedelta(days=200)):
+            if day < policy.versions[0]:
+                with pytest.raises(LookupError):
+                    policy.resolved(day)
+            else:
+                assert policy.resolved(day) == resolve(policy.policy, day)
