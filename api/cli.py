@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import make_url
 from sqlmodel import Session, select
 
 from api import export, integrity
@@ -36,11 +37,16 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
 
+def _shown(url: str) -> str:
+    """``url`` as printed: its password masked (what ``serve`` prints ends up in logs)."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate DATABASE_URL to the newest schema."""
     migrate(settings().database_url)
-    console.print(f"database at {settings().database_url} is up to date")
+    console.print(f"database at {_shown(settings().database_url)} is up to date", highlight=False, soft_wrap=True)
 
 
 @db_app.command("check")
@@ -129,7 +135,8 @@ def serve(
     migrate(url)
     for kind, key in _demo_keys(url).items():
         console.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
-    console.print(f"serving policy {settings().policy} on http://{host}:{port} (docs at /docs), database {url}")
+    serving = f"serving policy {settings().policy} on http://{host}:{port} (docs at /docs), database {_shown(url)}"
+    console.print(serving, highlight=False, soft_wrap=True)
     workers_serve(host, port, workers, loop.value)
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.servers import MEDRELIEF, ROOT, free_port, medrelief
+from tests.api.conftest import database_url
+from tests.api.servers import MEDRELIEF, ROOT, Postgres, free_port, medrelief
 
 
 def test_keys_create_revoke_and_db_check(tmp_path: Path) -> None:
@@ -66,3 +67,11 @@ def test_demo_posts_sample_claims_and_matches_the_batch_engine() -> None:
     assert agreed, done.stdout
     assert agreed.group(1) == agreed.group(2) != "0"
     assert "hifmi_pay" in done.stdout
+
+
+def test_db_upgrade_does_not_print_the_database_password(postgres: Postgres | str, tmp_path: Path) -> None:
+    url = database_url("postgresql", postgres, tmp_path).replace("postgres@", "postgres:s3cret-pw@")
+    upgraded = medrelief({**os.environ, "DATABASE_URL": url, "COLUMNS": "200"}, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert "s3cret-pw" not in upgraded.stdout + upgraded.stderr
+    assert "postgres:***@127.0.0.1" in upgraded.stdout
