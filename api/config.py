@@ -2,7 +2,9 @@
 
 ``DATABASE_URL`` chooses the database: ``sqlite:///medrelief.db`` (the embedded default, a file
 in WAL mode) or ``postgresql+psycopg://user:pass@host/db`` (production). ``MEDRELIEF_POLICY``
-names the bundled policy the service settles under (default ``demo``).
+names the bundled policy the service settles under (default ``demo``). ``MEDRELIEF_MAX_BODY_BYTES``
+is the largest request body accepted (default 1 MiB; an insurer's payout rows may be larger:
+:data:`api.routes.reconciliations.MAX_BODY_BYTES`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Settings(BaseSettings):
         "sqlite:///medrelief.db", validation_alias=AliasChoices("DATABASE_URL", "MEDRELIEF_DATABASE_URL")
     )
     policy: str = "demo"
+    max_body_bytes: int = Field(2**20, ge=1024)
 
 
 @lru_cache

@@ -4,7 +4,8 @@
 "code": "<code>", "param": "<field path or null>"}``; validation errors also list every
 ``errors[{param, reason}]``. Requests in the platform's envelope (``POST /nhsa``) get its shape
 instead: ``infcode = -1`` and ``err_msg``; FHIR requests (``/fhir/…``) an OperationOutcome.
-Nothing else in ``api/`` builds an error response.
+Nothing else in ``api/`` builds an error response. :class:`BodyLimit` refuses a request body
+over its limit (413) before it is read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.nhsa import reply
 from settlement.accumulators import AccumulatorError
@@ -28,7 +30,7 @@ log = logging.getLogger("medrelief.api")
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-    503: "Service unavailable",
+    413: "Content too large", 503: "Service unavailable",
 }  # fmt: skip
 
 
@@ -125,7 +127,8 @@ async def _on_accumulators(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "http_error")
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "content_too_large"}
+    code = codes.get(exc.status_code, "http_error")
     return _respond(_request, exc.status_code, code, str(exc.detail))
 
 
@@ -148,7 +151,61 @@ async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return _respond(_request, 500, "internal_error", "unexpected error; nothing was changed")
 
 
-def install(app: FastAPI) -> None:
+def _too_large(limit: int, length: int | None = None) -> StarletteHTTPException:
+    """413, as an HTTPException: FastAPI re-raises that from reading a body (any other error there becomes its 400)."""
+    size = f"is {length:,} bytes" if length is not None else "is longer"
+    return StarletteHTTPException(413, f"the request body {size}; at most {limit:,} bytes are accepted here")
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+class BodyLimit:
+    """Refuse a request body over its path's limit (413 ``content_too_large``, in the request's
+    envelope) instead of reading a body of any size into memory: a ``Content-Length`` above it
+    before anything is read; a body sent without one (chunked) as soon as it is longer."""
+
+    def __init__(self, app: ASGIApp, default: int, larger: dict[str, int]) -> None:
+        self.app, self.default, self.larger = app, default, larger
+
+    def limit(self, path: str) -> int:
+        """The limit of ``path``: the default, or a larger one for the paths under a prefix."""
+        return next((limit for prefix, limit in self.larger.items() if path.startswith(prefix)), self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, length = self.limit(scope["path"]), _content_length(scope)
+        if length is not None and length > limit:
+            response = await _on_http(Request(scope), _too_large(limit, length))
+            await response(scope, receive, send)
+            return
+        # with a Content-Length the server delivers no more than it says
+        await self.app(scope, receive if length is not None else _counted(receive, limit), send)
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    read = 0
+
+    async def counted() -> Message:
+        nonlocal read
+        message = await receive()
+        read += len(message.get("body", b""))
+        if read > limit:
+            raise _too_large(limit)
+        return message
+
+    return counted
+
+
+def install(app: FastAPI, max_body: int, larger_bodies: dict[str, int]) -> None:
+    """The error handlers, and the body limits (:class:`BodyLimit`)."""
+    app.add_middleware(BodyLimit, default=max_body, larger=larger_bodies)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(ClaimValidationError, _on_claims)

@@ -35,7 +35,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     app.state.settlements = SettlementQueue(app.state.hot_engine, app.state.policy)
     warm_up(app.state.policy)
     app.state.settings = config
-    errors.install(app)
+    errors.install(app, config.max_body_bytes, {reconciliations.router.prefix: reconciliations.MAX_BODY_BYTES})
     for module in (settlements, persons, policies, reconciliations, posthoc, insurers, nhsa, fhir):
         app.include_router(module.router)
     app.router.routes[:0] = settlements.HOT_ROUTES  # matched first; the FastAPI routes document them

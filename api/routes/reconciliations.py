@@ -17,6 +17,8 @@ from settlement import io
 from settlement.reconcile import FIELDS, ReconcileError, Side, reconcile
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["insurers"])
+MAX_BODY_BYTES = 256 * 2**20
+"""The largest request body here: up to 200,000 payout rows (the service's default is 1 MiB)."""
 SHOWN = 10_000
 
 Cell = Annotated[str, Field(max_length=64)] | int | float

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -157,6 +159,40 @@ def test_errors_are_problem_json_naming_the_field(server: Server) -> None:
             ).status_code
             == 422
         )
+
+
+def _chunks(size: int) -> Iterator[bytes]:
+    """A body of ``size`` bytes sent without a Content-Length (chunked)."""
+    for _ in range(size // 65_536):
+        yield b" " * 65_536
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(server: Server) -> None:
+    too_large = 2**20 + 1
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin)
+        padded = json.dumps(claim(person)).encode() + b" " * too_large  # valid JSON, only too long
+        bodies: list[tuple[str, bytes | Iterator[bytes]]] = [
+            ("/v1/settlements", padded),
+            ("/v1/persons", padded),
+            ("/v1/settlements", _chunks(2**21)),
+        ]
+        for path, body in bodies:
+            response = hospital.post(path, content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 413, (path, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["code"] == "content_too_large"
+            assert "at most 1,048,576 bytes" in response.json()["detail"]
+        envelope = hospital.post("/nhsa", content=b" " * too_large, headers={"content-type": "application/json"})
+        assert envelope.json()["infcode"] == -1
+        assert "content_too_large" in envelope.json()["err_msg"]
+        assert buckets(hospital, person) == buckets(hospital, register(admin))  # nothing was settled
+        assert hospital.post("/v1/settlements", json=claim(person)).status_code == 201  # and it still serves
+    with server.client("insurer") as insurer:  # an insurer's payout rows may be longer
+        rows = [{"setl_id": f"S{i:059d}", "hifp_pay": "0.00"} for i in range(20_000)]
+        reconciled = insurer.post("/v1/reconciliations", json={"from": "2024-01-01", "to": "2024-12-31", "rows": rows})
+        assert len(reconciled.request.content) > too_large
+        assert reconciled.status_code == 200, reconciled.text
 
 
 def test_settle_reads_its_headers_and_body_as_fastapi_would(server: Server) -> None:
