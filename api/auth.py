@@ -14,12 +14,10 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from sqlmodel import Session, select
-
+from api.books import keys
+from api.books.driver import Driver
 from api.errors import Problem
-from api.models import ApiKey, Institution
 
 KINDS = ("hospital", "insurer", "actuary", "admin")
 SCOPES = {
@@ -48,32 +46,43 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(session: Session, institution_id: str, kind: str, name: str = "") -> str:
-    """Create (or reuse) the institution and a new key for it; returns the key, shown once."""
+def create_key(db: Driver, institution_id: str, kind: str, name: str = "") -> str:
+    """Create (or reuse) the institution and a new key for it; committed. Returns the key, shown once."""
     if kind not in KINDS:
         raise ValueError(f"unknown institution kind {kind!r}; expected one of {KINDS}")
-    institution = session.get(Institution, institution_id)
-    if institution is None:
-        session.add(Institution(id=institution_id, name=name or institution_id, kind=kind))
-        session.flush()
-    elif institution.kind != kind:
-        raise ValueError(f"institution {institution_id} is a {institution.kind}, not a {kind}")
+    known = keys.institution(db, institution_id=institution_id)
+    writes = []
+    if known is None:
+        writes += keys.institution_writes(institution_id=institution_id, name=name or institution_id, kind=kind)
+    elif known[2] != kind:
+        raise ValueError(f"institution {institution_id} is a {known[2]}, not a {kind}")
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(24)
-    session.add(
-        ApiKey(prefix=prefix, secret_hash=_hash(secret), institution_id=institution_id, scopes=" ".join(SCOPES[kind]))
-    )
-    session.commit()
+    writes += keys.key_writes(prefix=prefix, secret_hash=_hash(secret), institution_id=institution_id,
+                              scopes=" ".join(SCOPES[kind]))  # fmt: skip
+    db.commit(writes)
     return f"mr_{prefix}_{secret}"
 
 
-def revoke_key(session: Session, prefix: str) -> bool:
-    key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
-    if key is None or key.revoked_at is not None:
-        return False
-    key.revoked_at = datetime.now(UTC)
-    session.add(key)
-    session.commit()
-    return True
+DEMO = (("DEMO-HOSPITAL", "hospital", "示范医院"), ("DEMO-ADMIN", "admin", "示范医保局"))
+
+
+def demo_keys(url: str) -> dict[str, str]:
+    """A demo hospital key and a demo admin key — only on a database with no institution yet
+    (``medrelief serve --demo-keys``; ``medrelief demo`` uses its own throwaway database)."""
+    from api.db import open_database, pooled_transaction
+
+    database = open_database(url)
+    with pooled_transaction(database) as db:
+        if keys.any_institution(db):
+            raise ValueError("--demo-keys: the database already has institutions; demo keys only on an empty one")
+        return {kind: create_key(db, code, kind, name) for code, kind, name in DEMO}
+
+
+def revoke_key(db: Driver, prefix: str) -> bool:
+    """Revoke a key (committed); False if there is no active key with that prefix."""
+    done = keys.revoke(db, prefix=prefix)
+    db.commit()
+    return done
 
 
 CACHE_SECONDS = 5.0
@@ -88,31 +97,27 @@ def recently_verified(presented: str | None) -> Caller | None:
     return cached[0] if cached is not None and cached[1] > time.monotonic() else None
 
 
-def authenticate(session: Session, presented: str | None) -> Caller:
+def authenticate(db: Driver, presented: str | None) -> Caller:
     """The caller a presented key belongs to; 401 for a missing, malformed, unknown or revoked key."""
     caller = recently_verified(presented)
     if caller is None:
-        caller = _verify(session, presented)
+        caller = _verify(db, presented)
         _verified[_hash(presented or "")] = (caller, time.monotonic() + CACHE_SECONDS)
     return caller
 
 
-def _verify(session: Session, presented: str | None) -> Caller:
+def _verify(db: Driver, presented: str | None) -> Caller:
     if not presented:
         raise Problem(401, "unauthorized", "an API key is required (Authorization: Bearer … or X-API-Key)")
     parts = presented.split("_")
     if len(parts) < 3 or parts[0] != "mr":
         raise Problem(401, "unauthorized", "malformed API key")
     prefix, secret = parts[1], "_".join(parts[2:])
-    row = session.exec(
-        select(ApiKey, Institution)
-        .join(Institution, Institution.id == ApiKey.institution_id)  # type: ignore[arg-type]
-        .where(ApiKey.prefix == prefix)
-    ).first()
-    if row is None or row[0].revoked_at is not None or not hmac.compare_digest(row[0].secret_hash, _hash(secret)):
+    row = keys.key(db, prefix=prefix) if len(prefix) <= 32 and prefix.isascii() else None
+    if row is None or row[1] is not None or not hmac.compare_digest(str(row[0]), _hash(secret)):
         raise Problem(401, "unauthorized", "unknown or revoked API key")
-    key, institution = row
-    return Caller(institution.id, institution.kind, frozenset(key.scopes.split()))
+    _, _, scopes, institution_id, kind = row
+    return Caller(str(institution_id), str(kind), frozenset(str(scopes).split()))
 
 
 def mask_id_number(id_number: str) -> str:

@@ -1,69 +1,83 @@
 """The whole ``medrelief`` command: the batch commands of :mod:`settlement.cli` plus the service's.
 
 ``medrelief serve`` migrates the database, makes sure a demo hospital and admin key exist
-(printed once), and starts uvicorn. ``medrelief keys create|revoke`` manages API keys;
-``medrelief db upgrade`` migrates ``DATABASE_URL``.
+(printed once), and starts uvicorn. ``medrelief keys create|revoke|list`` manages API keys;
+``medrelief db upgrade|check`` migrates and checks ``DATABASE_URL``; ``medrelief export
+settlements`` writes the books of a period. The service's modules are imported by the command
+that needs them, so the batch commands start without FastAPI, SQLAlchemy or the FHIR models.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from sqlalchemy import make_url
-from sqlmodel import Session, select
 
-from api import export, integrity
-from api.auth import KINDS, create_key, revoke_key
-from api.config import settings
-from api.db import make_engine, migrate
-from api.demo import run_demo
-from api.models import Institution
-from api.store import SETTLEMENT_MONEY
-from api.workers import serve as workers_serve
-from settlement import io
 from settlement.cli import app
-from tiers.loader import load_policy
-from tiers.tables import compile_policy
+from settlement.terminal import fail, out
 
-console = Console()
+if TYPE_CHECKING:
+    from api.books.driver import Driver
+
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema (alembic).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (alembic) and book checks.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the books as files (CSV or Parquet).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(export_app, name="export")
+KINDS = ("hospital", "insurer", "actuary", "admin")
 
 
-def _shown(url: str) -> str:
+def shown(url: str) -> str:
     """``url`` as printed: its password masked (what ``serve`` prints ends up in logs)."""
+    from sqlalchemy import make_url
+
     return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def _books(*, migrated: bool = True) -> Iterator[Driver]:
+    """A transaction on ``DATABASE_URL``'s books (migrated first, or refused when ``migrated`` is
+    False and the database holds no books: read-only commands never create one)."""
+    from api.config import settings
+    from api.db import NoBooks, migrate, open_database, pooled_transaction, require_books
+
+    url = settings().database_url
+    try:
+        migrate(url) if migrated else require_books(url)
+    except NoBooks as exc:
+        raise fail(str(exc)) from exc
+    with pooled_transaction(open_database(url)) as db:
+        yield db
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate DATABASE_URL to the newest schema."""
+    from api.config import settings
+    from api.db import migrate
+
     migrate(settings().database_url)
-    console.print(f"database at {_shown(settings().database_url)} is up to date", highlight=False, soft_wrap=True)
+    out.print(f"database at {shown(settings().database_url)} is up to date", highlight=False, soft_wrap=True)
 
 
 @db_app.command("check")
 def db_check() -> None:
     """Check the books: Σ settlements + adjustments == accumulators; every settlement complete."""
-    config = settings()
-    with Session(make_engine(config.database_url)) as session:
-        found = integrity.problems(session, compile_policy(load_policy(config.policy)))
+    from api.books import checks
+    from api.config import service_policy
+
+    with _books(migrated=False) as db:
+        found = checks.problems(db, service_policy())
     for problem in found:
-        console.print(f"[bold red]✗[/] {problem}", highlight=False)
+        out.print(f"[bold red]✗[/] {problem}", highlight=False, soft_wrap=True)
     if found:
         raise typer.Exit(1)
-    console.print("books consistent: settlements + adjustments == accumulators")
-
-
-export_app = typer.Typer(help="Export the books as files (CSV or Parquet).", no_args_is_help=True)
-app.add_typer(export_app, name="export")
+    out.print("books consistent: settlements + adjustments == accumulators", highlight=False)
 
 
 @export_app.command("settlements")
@@ -72,11 +86,23 @@ def export_settlements(
     start: Annotated[str, typer.Option("--from", help="First settle_date (YYYY-MM-DD).")] = "1900-01-01",
     end: Annotated[str, typer.Option("--to", help="Last settle_date (YYYY-MM-DD).")] = "2999-12-31",
 ) -> None:
-    """Settlements and reversals of a period: for statements (medrelief statement) and reconciliation."""
-    with Session(make_engine(settings().database_url)) as session:
-        frame = export.settlements(session, date.fromisoformat(start), date.fromisoformat(end))
+    """Settlements, reversals and adjustments of a period: for statements and reconciliation."""
+    from datetime import date
+
+    from api.books import export
+    from api.claims import SETTLEMENT_MONEY
+    from api.config import service_policy
+    from settlement import io
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        raise fail(f"--from/--to: {exc}") from exc
+    insutype = service_policy().policy.insutype
+    with _books(migrated=False) as db:
+        frame = export.settlements(db, start=first, end=last, insutype=insutype)
     io.write_table(frame, out_path, SETTLEMENT_MONEY)
-    console.print(f"wrote {out_path} ({len(frame):,} rows)")
+    out.print(f"wrote {out_path} ({len(frame):,} rows)", highlight=False)
 
 
 @keys_app.command("create")
@@ -86,34 +112,38 @@ def keys_create(
     name: Annotated[str, typer.Option(help="Display name")] = "",
 ) -> None:
     """Create an API key for an institution (created if new) and print it once."""
-    migrate(settings().database_url)
-    with Session(make_engine(settings().database_url)) as session:
+    from api.auth import create_key
+
+    with _books() as db:
         try:
-            key = create_key(session, institution, kind, name)
+            key = create_key(db, institution, kind, name)
         except ValueError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
-            raise typer.Exit(2) from exc
-    console.print(key, highlight=False, soft_wrap=True)
+            raise fail(str(exc)) from exc
+    out.print(key, highlight=False, soft_wrap=True)
 
 
 @keys_app.command("revoke")
 def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (the part after mr_)")]) -> None:
-    """Revoke a key; requests with it get 401 from now on."""
-    with Session(make_engine(settings().database_url)) as session:
-        if not revoke_key(session, prefix):
-            console.print(f"[bold red]error:[/] no active key with prefix {prefix}")
-            raise typer.Exit(2)
-    console.print(f"revoked {prefix}")
+    """Revoke a key; requests with it are refused from now on (every worker within a second)."""
+    from api.auth import revoke_key
+
+    with _books(migrated=False) as db:
+        if not revoke_key(db, prefix):
+            raise fail(f"no active key with prefix {prefix}")
+    out.print(f"revoked {prefix}", highlight=False)
 
 
-def _demo_keys(url: str) -> dict[str, str]:
-    with Session(make_engine(url)) as session:
-        known = {i.id for i in session.exec(select(Institution))}
-        return {
-            kind: create_key(session, code, kind, name)
-            for code, kind, name in (("DEMO-HOSPITAL", "hospital", "示范医院"), ("DEMO-ADMIN", "admin", "示范医保局"))
-            if code not in known or kind == "hospital"
-        }
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key: prefix, institution, kind, created, revoked (never a secret)."""
+    from api.books import keys
+
+    with _books(migrated=False) as db:
+        rows = keys.keys(db)
+    for row in rows:
+        revoked = f"revoked {str(row['revoked_at'])[:19]}" if row["revoked_at"] else "active"
+        fields = (row["prefix"], row["institution_id"], row["kind"], row["name"], str(row["created_at"])[:19], revoked)
+        out.print("  ".join(str(f) for f in fields), highlight=False, soft_wrap=True)
 
 
 class Loop(StrEnum):
@@ -129,14 +159,28 @@ def serve(
     loop: Annotated[Loop, typer.Option(help="Event loop: auto (uvloop: fastest) or asyncio (fairer overloaded)")] = (
         Loop.auto
     ),
+    demo_keys: Annotated[
+        bool, typer.Option("--demo-keys", help="On an empty database: create and print a demo hospital and admin key")
+    ] = False,
 ) -> None:
     """Start the real-time service on DATABASE_URL (default: SQLite file medrelief.db)."""
+    from api.auth import demo_keys as make_demo_keys
+    from api.config import service_policy, settings
+    from api.db import migrate
+    from api.workers import serve as workers_serve
+
     url = settings().database_url
+    policy = service_policy()
     migrate(url)
-    for kind, key in _demo_keys(url).items():
-        console.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
-    serving = f"serving policy {settings().policy} on http://{host}:{port} (docs at /docs), database {_shown(url)}"
-    console.print(serving, highlight=False, soft_wrap=True)
+    if demo_keys:
+        try:
+            made = make_demo_keys(url)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        for kind, key in made.items():
+            out.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
+    serving = f"serving policy {policy.id} on http://{host}:{port} (docs at /docs), database {shown(url)}"
+    out.print(serving, highlight=False, soft_wrap=True)
     workers_serve(host, port, workers, loop.value)
 
 
@@ -147,4 +191,6 @@ def demo(
     keep_serving: Annotated[bool, typer.Option(help="Keep the service running afterwards")] = False,
 ) -> None:
     """Start the service on SQLite, post sample claims over HTTP, print the results (and check them)."""
+    from api.demo import run_demo
+
     run_demo(claims, persons, keep_serving)

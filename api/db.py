@@ -1,4 +1,5 @@
-"""Database engine and migrations: SQLite (embedded, WAL, serialized writes) or PostgreSQL.
+"""The database (a SQLAlchemy engine: connection pools) and migrations: SQLite (embedded, WAL,
+serialized writes) or PostgreSQL.
 
 SQLite: every transaction that may write starts with ``BEGIN IMMEDIATE`` (and, within the
 service, waits its turn on :func:`write_gate`), so writers are serialized and two settlements
@@ -20,10 +21,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 
-from api.sql import Driver
+from api.books.driver import Driver
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -152,8 +153,8 @@ def immediate_writer(engine: Engine) -> Iterator[Driver | None]:
         gate.release()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with the settings this service relies on."""
+def open_database(url: str) -> Engine:
+    """The database at ``url`` (its pool) with the settings this service relies on."""
     if url.startswith("sqlite"):
         # LIFO: the connection used last is used next, its page cache still valid. SQLite drops a
         # connection's cache when another connection has written since; with the default FIFO
@@ -168,8 +169,8 @@ def make_engine(url: str) -> Engine:
     return _pinged(engine)
 
 
-def settlement_engine(url: str, engine: Engine) -> Engine:
-    """The engine of the settlement batches (:mod:`api.batching`) and of pre-settlements (the same
+def batch_database(url: str, engine: Engine) -> Engine:
+    """The pool of the settlement batches (:mod:`api.queue`) and of pre-settlements (the same
     reading): on PostgreSQL a small pool of its own (a worker settles one batch at a time and
     reads for one pre-settlement at a time, on its event loop) whose statements are planned once
     per connection (``plan_cache_mode=force_generic_plan``). The batch reading is the same
@@ -215,6 +216,27 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+class NoBooks(RuntimeError):
+    """The database holds no books (a read-only command is never the one to create them)."""
+
+
+def require_books(url: str) -> None:
+    """Refuse a database without the service's schema: a SQLite file that does not exist, or a
+    database never migrated."""
+    from sqlalchemy import inspect
+
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if not path or path == ":memory:" or not Path(path).exists():
+            raise NoBooks(f"no database at {url}: run `medrelief db upgrade` (or serve) first")
+    database = create_engine(url)
+    try:
+        if "alembic_version" not in inspect(database).get_table_names():
+            raise NoBooks(f"the database at {make_url(url).render_as_string(hide_password=True)} has no books yet")
+    finally:
+        database.dispose()
 
 
 def migrate(url: str) -> None:

@@ -24,10 +24,10 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlmodel import Session
 
 from api.auth import create_key
 from api.config import Settings
+from api.db import pooled_transaction
 from api.main import create_app
 from settlement.engine import settle
 from settlement.money import fen_to_decimal
@@ -46,9 +46,9 @@ def _free_port() -> int:
 
 def _start(database: Path, port: int) -> tuple[uvicorn.Server, FastAPI, dict[str, str]]:
     app = create_app(Settings(database_url=f"sqlite:///{database}"))
-    with Session(app.state.engine) as session:
-        keys = {"hospital": create_key(session, "DEMO-HOSPITAL", "hospital", "示范医院")}
-        keys["admin"] = create_key(session, "DEMO-ADMIN", "admin", "示范医保局")
+    with pooled_transaction(app.state.database) as db:
+        keys = {"hospital": create_key(db, "DEMO-HOSPITAL", "hospital", "示范医院")}
+        keys["admin"] = create_key(db, "DEMO-ADMIN", "admin", "示范医保局")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

@@ -1,55 +1,32 @@
-"""FastAPI dependencies: a database session per request, the authenticated caller, the policy."""
+"""FastAPI dependencies: a reading transaction per request, the authenticated caller, the policy;
+the hot routes' caller, Idempotency-Key and body read by hand, with their OpenAPI description."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
-from sqlmodel import Session
 
 from api.auth import Caller, authenticate, recently_verified
-from api.db import reader, write_gate
+from api.books.driver import Driver
+from api.db import pooled_transaction
+from api.jsonbody import JsonBodyError, read_json
 from tiers.tables import CompiledPolicy
 
 T = TypeVar("T")
 
 
-async def _session(request: Request) -> AsyncIterator[Session]:
-    # async: opening a Session does no I/O, and closing one hands its connection back at once;
-    # an async dependency saves two threadpool hops per request (sync ones run in the pool).
-    with Session(reader(request.app.state.engine), expire_on_commit=False) as session:
-        yield session
+def _reader(request: Request) -> Iterator[Driver]:
+    # sync: it runs in the threadpool with the endpoint (a read on PostgreSQL waits for the network)
+    with pooled_transaction(request.app.state.database, read_only=True) as db:
+        yield db
 
 
-SessionDep = Annotated[Session, Depends(_session)]
-"""A reading session (on SQLite a deferred transaction: never blocks or waits for writers)."""
-
-
-async def _write_session(request: Request) -> AsyncIterator[Session]:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
-
-
-WriteSessionDep = Annotated[Session, Depends(_write_session)]
-"""A session that writes; use it inside :func:`writing` (in the endpoint's own thread)."""
-
-
-@contextmanager
-def writing(session: Session) -> Iterator[None]:
-    """Hold this process's SQLite write gate for one write transaction (nothing on PostgreSQL).
-
-    Taken in the endpoint body, never in a dependency: dependencies and endpoints run on
-    separate threadpool tokens, and a gate held while waiting for a token deadlocks.
-    """
-    with write_gate(session.get_bind()):
-        try:
-            yield
-        finally:
-            session.rollback()  # end any transaction before the next writer goes (no-op after commit)
+ReaderDep = Annotated[Driver, Depends(_reader)]
+"""A reading transaction (SQLite: a deferred one, never waiting for writers), rolled back after."""
 
 
 def _presented(authorization: str | None, x_api_key: str | None) -> str | None:
@@ -61,8 +38,8 @@ def _presented(authorization: str | None, x_api_key: str | None) -> str | None:
 def _verified(request: Request, presented: str | None) -> Caller:
     caller = recently_verified(presented)
     if caller is None:  # the database is asked at most every few seconds per key
-        with Session(reader(request.app.state.engine)) as session:
-            caller = authenticate(session, presented)
+        with pooled_transaction(request.app.state.database, read_only=True) as db:
+            caller = authenticate(db, presented)
     return caller
 
 
@@ -102,11 +79,21 @@ def idempotency_key_of(request: Request) -> str | None:
 Model = TypeVar("Model", bound=BaseModel)
 
 
+async def json_of(request: Request) -> Any:
+    """A request's JSON body (:func:`api.jsonbody.read_json`: duplicate keys refused, numbers
+    exact), read by hand; an unreadable body is a 422 naming what is wrong."""
+    try:
+        return read_json(await request.body())
+    except JsonBodyError as error:
+        raise RequestValidationError([{"loc": ("body", *error.path), "msg": error.reason, "type": "json"}]) from error
+
+
 async def body_of(request: Request, model: type[Model]) -> Model:
     """A JSON request body as ``model``, read by hand (after the caller: 401 before 422, as with
     FastAPI's own body parameters); errors name the field as FastAPI's do."""
+    raw = await json_of(request)
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate(raw)
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from error
 

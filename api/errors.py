@@ -18,11 +18,11 @@ import psycopg
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.nhsa import reply
+from api.nhsa import envelope_bytes
 from settlement.accumulators import AccumulatorError
 from settlement.claims import ClaimValidationError
 
@@ -35,11 +35,12 @@ TITLES = {
 
 
 class Problem(Exception):
-    """An error the client should see: HTTP status, stable ``code``, the offending ``param``."""
+    """An error the client should see: HTTP status, stable ``code``, the offending ``param``, and
+    members of its own (``extra``: e.g. the existing ``setl_id`` of an ``already_settled``)."""
 
-    def __init__(self, status: int, code: str, detail: str, param: str | None = None) -> None:
+    def __init__(self, status: int, code: str, detail: str, param: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
-        self.status, self.code, self.detail, self.param = status, code, detail, param
+        self.status, self.code, self.detail, self.param, self.extra = status, code, detail, param, extra
 
 
 def problem_body(status: int, code: str, detail: str, param: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -85,14 +86,14 @@ def _outcome(status: int, detail: str, param: str | None) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type="application/fhir+json")
 
 
-def _envelope_error(status: int, message: str) -> JSONResponse:
+def _envelope_error(status: int, message: str) -> Response:
     kept = status in (401, 403, 405, 500, 503)
-    return JSONResponse(reply(None, None, message), status_code=status if kept else 200)
+    return Response(
+        envelope_bytes(None, None, message), status_code=status if kept else 200, media_type="application/json"
+    )
 
 
-def _respond(
-    request: Request, status: int, code: str, detail: str, param: str | None = None, **extra: Any
-) -> JSONResponse:
+def _respond(request: Request, status: int, code: str, detail: str, param: str | None = None, **extra: Any) -> Response:
     """The error in the request's own envelope: the platform's, FHIR's, or problem+json."""
     if _platform(request):
         return _envelope_error(status, f"{code}: {detail}")
@@ -101,12 +102,12 @@ def _respond(
     return problem_response(status, code, detail, param, **extra)
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return _respond(request, exc.status, exc.code, exc.detail, exc.param)
+    return _respond(request, exc.status, exc.code, exc.detail, exc.param, **exc.extra)
 
 
-async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_validation(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [{"param": _param(tuple(e.get("loc", ()))), "reason": str(e.get("msg", ""))} for e in exc.errors()]
     first = errors[0] if errors else {"param": None, "reason": "invalid request"}
@@ -125,7 +126,7 @@ async def _on_accumulators(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(500, "internal_error", "stored accumulators are inconsistent; nothing was changed")
 
 
-async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 413: "content_too_large"}
     code = codes.get(exc.status_code, "http_error")
@@ -140,13 +141,13 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 """The database unreachable, restarted or locked too long (through SQLAlchemy or the driver)."""
 
 
-async def _on_database(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_database(_request: Request, exc: Exception) -> Response:
     log.error("database unavailable: %s", exc)
     detail = "the database did not answer; nothing was changed — retry with the same Idempotency-Key"
     return _respond(_request, 503, "database_unavailable", detail)
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
     return _respond(_request, 500, "internal_error", "unexpected error; nothing was changed")
 

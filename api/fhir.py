@@ -31,6 +31,7 @@ from fhir.resources.R4B.claim import Claim
 from pydantic import ValidationError
 
 from api.schemas import AccumulatorsOut, ClaimIn, SettlementOut
+from settlement.money import fen_of, yuan_number, yuan_of
 from settlement.supplementary import allocate
 
 BASE = "https://medrelief.dev/fhir"
@@ -56,7 +57,7 @@ class ClaimError(ValueError):
 
 def read_claim(raw: dict[str, Any]) -> Claim:
     """Validate a Claim resource (FHIR R4B); the first error names its path."""
-    if raw.get("resourceType") != "Claim":
+    if not isinstance(raw, dict) or raw.get("resourceType") != "Claim":
         raise ClaimError("resourceType", "expected a Claim")
     try:
         return Claim.model_validate(raw)
@@ -146,7 +147,7 @@ def claim_in(claim: Claim) -> ClaimIn:
 
 
 def _money(amount: Decimal) -> dict[str, Any]:
-    return {"value": float(amount), "currency": "CNY"}
+    return {"value": yuan_number(fen_of(amount)), "currency": "CNY"}
 
 
 def _adjudication(code: str, amount: Decimal, system: str = ADJUDICATION, layer: Any = None) -> dict[str, Any]:
@@ -169,13 +170,9 @@ def adjudications(out: SettlementOut) -> list[dict[str, Any]]:
     ]
 
 
-def _fen(amount: Decimal) -> int:
-    return int(amount * 100)
-
-
 def _shares(amount: Decimal, weights: np.ndarray[Any, np.dtype[np.int64]]) -> list[Decimal]:
     """``amount`` split over the in-policy items pro rata to their net, exact to the fen (largest remainder)."""
-    return [Decimal(int(f)) / 100 for f in allocate(_fen(amount), weights)]
+    return [yuan_of(int(f)) for f in allocate(fen_of(amount), weights)]
 
 
 def _item_adjudications(claim: Claim, out: SettlementOut) -> list[dict[str, Any]]:
@@ -185,7 +182,7 @@ def _item_adjudications(claim: Claim, out: SettlementOut) -> list[dict[str, Any]
     items = claim.item or []
     nets = [_cny(item.net, f"Claim.item[{i}].net") for i, item in enumerate(items)]
     own = [bool(set(_codes(item.category, BILL_PART)) & set(SELF_PAY)) for item in items]
-    weights = np.array([_fen(n) for n, o in zip(nets, own, strict=True) if not o], dtype=np.int64)
+    weights = np.array([fen_of(n) for n, o in zip(nets, own, strict=True) if not o], dtype=np.int64)
     split = iter(
         zip(
             _shares(out.act_pay_dedc, weights),

@@ -8,11 +8,12 @@ import logging
 from fastapi import FastAPI
 
 from api import errors
-from api.batching import SettlementQueue
+from api.books.driver import Statement
 from api.config import Settings, settings
-from api.db import make_engine, migrate, settlement_engine
-from api.engine import warm_up
+from api.db import batch_database, migrate, open_database, pooled_transaction
+from api.queue import SettlementQueue
 from api.routes import fhir, insurers, nhsa, persons, policies, posthoc, reconciliations, settlements
+from api.warmup import warm_up
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
 
@@ -24,15 +25,18 @@ an `Idempotency-Key` header: a retry with the same key and body replays the firs
 """
 
 
+HEALTH = Statement.of("SELECT 1")
+
+
 def create_app(config: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     config = config or settings()
     if run_migrations:
         migrate(config.database_url)
     app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION)
-    app.state.engine = make_engine(config.database_url)
+    app.state.database = open_database(config.database_url)
     app.state.policy = compile_policy(load_policy(config.policy))
-    app.state.hot_engine = settlement_engine(config.database_url, app.state.engine)  # the hot routes' statements
-    app.state.settlements = SettlementQueue(app.state.hot_engine, app.state.policy)
+    app.state.batch_database = batch_database(config.database_url, app.state.database)  # the hot routes' pool
+    app.state.settlements = SettlementQueue(app.state.batch_database, app.state.policy)
     warm_up(app.state.policy)
     app.state.settings = config
     errors.install(app, config.max_body_bytes, {reconciliations.router.prefix: reconciliations.MAX_BODY_BYTES})
@@ -40,10 +44,10 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
         app.include_router(module.router)
     app.router.routes[:0] = settlements.HOT_ROUTES  # matched first; the FastAPI routes document them
 
-    @app.get("/healthz", tags=["service"], summary="Liveness: the database answers")
+    @app.get("/healthz", tags=["service"], summary="Liveness: the database answers (never waits for a writer)")
     def health() -> dict[str, str]:
-        with app.state.engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
+        with pooled_transaction(app.state.database, read_only=True) as db:
+            db.rows(HEALTH, {})
         return {"status": "ok", "policy": app.state.policy.id}
 
     logging.getLogger("medrelief.api").setLevel(logging.INFO)

@@ -1,4 +1,5 @@
-"""The national platform's interface shape (《医疗保障信息平台定点医药机构接口规范》), mapped onto the service.
+"""The national platform's interface shape (《医疗保障信息平台定点医药机构接口规范》): envelope and
+settlement messages in, the desk's results out.
 
 Request envelope (``domain.md`` §4.2): ``infno, msgid, mdtrtarea_admvs, insuplc_admdvs,
 recer_sys_code, infver, opter_type, opter, opter_name, inf_time, fixmedins_code, fixmedins_name,
@@ -7,17 +8,19 @@ sign_no, input``; the platform's other envelope fields are accepted and ignored.
 ``refmsg_time``, ``respond_time``, ``err_msg``, ``warn_msg``, ``output``.
 
 Settlement input (2206/2207/2303/2304, ``input.data``, §4.3) becomes a native claim: ``mdtrt_id``
-(``mdtrt_id|chrg_bchno`` when a charge batch is given) is the claim id, ``psn_no`` the person.
-What the platform keeps elsewhere comes in the input as local extensions: ``hosp_lv``
-(hospital level 1–3), ``dise_codg`` (ICD-10), ``setl_time`` (else the envelope's
-``inf_time``), and ``exp_content`` (a JSON object or string: ``relief_category``,
-``valid_from``, ``valid_to``, ``accident``, ``hosp_lv``). Relief identities
-come as ``idetinfo`` records (``psn_idet_type``, ``begntime``, ``endtime``) whose codes the
-region's policy maps to categories (``identity_codes``).
+(``mdtrt_id|chrg_bchno`` when a charge batch is given) is the claim id, ``psn_no`` the person
+(registered on first sight, without a relief identity). What the platform keeps elsewhere comes in
+the input as local extensions: ``hosp_lv`` (hospital level 1–3), ``dise_codg`` (ICD-10),
+``setl_time`` (else the envelope's ``inf_time``), and ``exp_content`` (a JSON object or string:
+``accident``, ``hosp_lv``, ``relief_category``). Relief identities sent with a claim (``idetinfo``
+records whose ``psn_idet_type`` codes the policy maps, ``identity_codes``; or
+``exp_content.relief_category``) are checked against the registry and never change it: a
+difference is reported in ``warn_msg``. Times are ``yyyy-MM-dd HH:mm:ss`` (or a date
+``yyyy-MM-dd``), as the specification writes them; anything else is refused, never guessed.
 
 Output ``setlinfo`` (§4.4) is filled from the settlement; ``setldetail`` has one row per layer
 with the layer's ``fund_pay_type`` from the policy file. Money is a JSON number with at most two
-decimals, exact to the fen.
+decimals, exact to the fen (:func:`settlement.money.yuan_number`).
 """
 
 from __future__ import annotations
@@ -26,14 +29,18 @@ import hashlib
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from api.schemas import ClaimIn, IdentityIn, SettlementOut, Text, Yuan
+from api.schemas import ClaimIn, Text, Yuan
+from settlement.money import fen_of, yuan_number
 from tiers.codes import Category, MedType
 from tiers.schema import Policy
+
+if TYPE_CHECKING:
+    from api.desk import Settled
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SETTLING = {"2206": "11", "2207": "11", "2303": "21", "2304": "21"}
@@ -41,6 +48,7 @@ SETTLING = {"2206": "11", "2207": "11", "2303": "21", "2304": "21"}
 OUTPUT_FIELD = {"hifp_pay": "hifp_pay", "hifmi_pay": "hifmi_pay", "maf_pay": "maf_pay", "supp_pay": "oth_pay"}
 """Engine output column → ``setlinfo`` field (the supplementary layer lands in 其他支出 ``oth_pay``)."""
 ZERO_FIELDS = ("cvlserv_pay", "hifes_pay", "hifob_pay", "acct_pay", "hosp_part_amt", "acct_mulaid_pay", "balc")
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
 
 class InputError(ValueError):
@@ -51,17 +59,33 @@ class InputError(ValueError):
         self.param = param
 
 
+def _moment(raw: Any) -> Any:
+    """A time as the specification writes it (``yyyy-MM-dd HH:mm:ss`` or ``yyyy-MM-dd``), or None."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        for form in TIME_FORMATS:
+            try:
+                return datetime.strptime(raw, form)
+            except ValueError:
+                continue
+    raise ValueError(f"{raw!r} is not a time yyyy-MM-dd HH:mm:ss (or a date yyyy-MM-dd)")
+
+
+Moment = Annotated[datetime | None, BeforeValidator(_moment)]
+
+
 class Envelope(BaseModel):
     """The request envelope; fields the platform sends that the service does not use are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
     infno: Annotated[str, Field(pattern=r"^[0-9]{4}$")]
-    msgid: Annotated[str, Field(min_length=1, max_length=30)]
+    msgid: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]+$")]
     mdtrtarea_admvs: Annotated[str, Field(max_length=6)] = ""
     insuplc_admdvs: Annotated[str, Field(max_length=6)] = ""
     fixmedins_code: Annotated[str, Field(min_length=1, max_length=30)]
-    inf_time: datetime | None = None
+    inf_time: Moment = None
     input: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -82,8 +106,6 @@ class Extension(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     relief_category: Category | None = None
-    valid_from: date | None = None
-    valid_to: date | None = None
     accident: Literal["0", "1", 0, 1, True, False] = "0"
     hosp_lv: Literal["1", "2", "3", 1, 2, 3] | None = None
 
@@ -92,8 +114,8 @@ class IdetInfo(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     psn_idet_type: Annotated[str, Field(min_length=1, max_length=6)]
-    begntime: datetime | date
-    endtime: datetime | date | None = None
+    begntime: Moment = None
+    endtime: Moment = None
 
 
 class SettleData(BaseModel):
@@ -113,7 +135,7 @@ class SettleData(BaseModel):
     inscp_scp_amt: Yuan | None = None
     hosp_lv: Literal["1", "2", "3", 1, 2, 3] | None = None
     dise_codg: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""
-    setl_time: datetime | None = None
+    setl_time: Moment = None
     exp_content: Annotated[Extension, BeforeValidator(_json_object)] = Extension()
     idetinfo: list[IdetInfo] = Field(default_factory=list, max_length=20)
 
@@ -171,115 +193,113 @@ def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
     return claim
 
 
-def identities_of(data: SettleData, policy: Policy) -> list[IdentityIn]:
-    """Relief identities carried by the input: ``idetinfo`` codes (the policy's table) and ``exp_content``."""
+def declared(data: SettleData, policy: Policy) -> tuple[tuple[str, ...], list[str]]:
+    """The categories the message says the person holds (checked against the registry, never
+    stored), and notes on codes the policy does not know."""
     codes = policy.identity_codes.codes if policy.identity_codes else {}
-    found = []
-    for i, record in enumerate(data.idetinfo):
-        if record.psn_idet_type not in codes:
-            raise InputError(
-                f"input.data.idetinfo.{i}.psn_idet_type", f"unknown code {record.psn_idet_type!r} in policy {policy.id}"
-            )
-        found.append(
-            IdentityIn(
-                category=codes[record.psn_idet_type],
-                valid_from=_day(record.begntime),
-                valid_to=_day(record.endtime),
-                source="nhsa idetinfo",
-            )
-        )
-    extension = data.exp_content
-    if extension.relief_category is not None:
-        if extension.valid_from is None:
-            raise InputError("input.data.exp_content.valid_from", "relief_category needs valid_from")
-        found.append(
-            IdentityIn(
-                category=extension.relief_category,
-                valid_from=extension.valid_from,
-                valid_to=extension.valid_to,
-                source="nhsa exp_content",
-            )
-        )
-    return found
+    found: list[str] = []
+    notes = []
+    for record in data.idetinfo:
+        category = codes.get(record.psn_idet_type)
+        if category is None:
+            notes.append(f"idetinfo psn_idet_type {record.psn_idet_type!r} is not a code of policy {policy.id}")
+        else:
+            found.append(str(category))
+    if data.exp_content.relief_category is not None:
+        found.append(str(data.exp_content.relief_category))
+    return tuple(dict.fromkeys(found)), notes
 
 
-def _day(moment: datetime | date | None) -> date | None:
-    return moment.date() if isinstance(moment, datetime) else moment
+def _ratio(paid: int, base: int) -> Decimal:
+    return (Decimal(paid) / Decimal(base)).quantize(Decimal("0.0001")) if base > 0 else Decimal(0)
 
 
-def _ratio(paid: Decimal, base: Decimal) -> Decimal:
-    return (paid / base).quantize(Decimal("0.0001")) if base > 0 else Decimal(0)
-
-
-def setlinfo(out: SettlementOut, msgid: str | None, insutype: str) -> dict[str, Any]:
-    """``setlinfo`` of a settlement (or its reversal, negative amounts)."""
-    funds = {OUTPUT_FIELD[c]: getattr(out, c) for c in OUTPUT_FIELD}
+def setlinfo(values: dict[str, Any], msgid: str | None, insutype: str) -> dict[str, Any]:
+    """``setlinfo`` of a settlement (or its reversal, negative amounts), from its row (fen)."""
+    money = {f: yuan_number(values[f]) for f in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
+                                                  "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc")}  # fmt: skip
+    eligible = abs(int(values["inscp_scp_amt"])) - abs(int(values["act_pay_dedc"]))
     return {
-        "setl_id": out.setl_id,
-        "mdtrt_id": out.claim_id.partition("|")[0],
-        "psn_no": out.person_id,
+        "setl_id": values["setl_id"] or None,
+        "mdtrt_id": str(values["claim_id"]).partition("|")[0],
+        "psn_no": values["person_id"],
         "insutype": insutype,
-        "setl_time": out.settle_date.isoformat() + " 00:00:00",
-        "med_type": out.med_type,
-        "medfee_sumamt": out.medfee_sumamt,
-        "fulamt_ownpay_amt": out.fulamt_ownpay_amt,
-        "overlmt_selfpay": out.overlmt_selfpay,
-        "preselfpay_amt": out.preselfpay_amt,
-        "inscp_scp_amt": out.inscp_scp_amt,
-        "act_pay_dedc": out.act_pay_dedc,
-        "pool_prop_selfpay": _ratio(abs(out.hifp_pay), abs(out.inscp_scp_amt) - abs(out.act_pay_dedc)),
-        **funds,
-        **dict.fromkeys(ZERO_FIELDS, Decimal(0)),
-        "fund_pay_sumamt": out.fund_pay_sumamt,
-        "psn_part_amt": out.psn_part_amt,
-        "psn_cash_pay": out.psn_part_amt,
+        "setl_time": values["settle_date"].isoformat() + " 00:00:00",
+        "med_type": values["med_type"],
+        **money,
+        "pool_prop_selfpay": float(_ratio(abs(int(values["hifp_pay"])), eligible)),
+        **{field: yuan_number(values[column]) for column, field in OUTPUT_FIELD.items()},
+        **dict.fromkeys(ZERO_FIELDS, 0.0),
+        "fund_pay_sumamt": yuan_number(values["fund_pay_sumamt"]),
+        "psn_part_amt": yuan_number(values["psn_part_amt"]),
+        "psn_cash_pay": yuan_number(values["psn_part_amt"]),
         "medins_setl_id": msgid,
-        "clr_type": out.med_type,
-        "relief_category": out.category,
+        "clr_type": values["med_type"],
+        "relief_category": values["category"],
     }
 
 
-def setldetail(out: SettlementOut) -> list[dict[str, Any]]:
+def setldetail(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per layer: its fund-type code (from the policy), base, payment, cap left (null: none)."""
     return [
         {
-            "fund_pay_type": line.fund_pay_type,
-            "fund_pay_type_name": line.layer,
-            "inscp_scp_amt": line.base,
-            "crt_payb_lmt_amt": line.cap_left,
-            "fund_payamt": line.paid,
-            "setl_proc_info": f"{line.rule}: {line.bands}",
+            "fund_pay_type": line["fund_pay_type"],
+            "fund_pay_type_name": line["layer"],
+            "inscp_scp_amt": yuan_number(line["base"]),
+            "crt_payb_lmt_amt": None if int(line["cap_left"]) < 0 else yuan_number(line["cap_left"]),
+            "fund_payamt": yuan_number(line["paid"]),
+            "setl_proc_info": f"{line['rule']}: {line['bands']}",
         }
-        for line in out.lines
+        for line in lines
     ]
 
 
-def ref_msgid(envelope: Envelope, now: datetime) -> str:
+def settlement_output(settled: Settled, msgid: str | None, insutype: str) -> dict[str, Any]:
+    return {"setlinfo": setlinfo(settled.values, msgid, insutype), "setldetail": setldetail(settled.lines)}
+
+
+def stored_reply(output: dict[str, Any], warnings: tuple[str, ...] | list[str] = ()) -> bytes:
+    """What a settlement's ``msgid`` replays: its ``warn_msg`` and ``output`` (the envelope's times
+    are the retry's own)."""
+    body = {"warn_msg": "; ".join(warnings) or None, "output": output}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def ref_msgid(envelope: Envelope | None, now: datetime) -> str:
     """Our reply id: division code (6) + time (14) + serial (10), stable for one msgid."""
+    if envelope is None:
+        return f"000000{now:%Y%m%d%H%M%S}0000000000"
     serial = int(hashlib.sha256(f"{envelope.fixmedins_code}\n{envelope.msgid}".encode()).hexdigest(), 16) % 10**10
     return f"{(envelope.mdtrtarea_admvs or '000000')[:6]:0>6}{now:%Y%m%d%H%M%S}{serial:010d}"
 
 
-def _number(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)  # ≤ 15 significant digits: the float's shortest form is the exact yuan text
-    if isinstance(value, dict):
-        return {k: _number(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_number(v) for v in value]
-    return value
-
-
-def reply(envelope: Envelope | None, output: dict[str, Any] | None, error: str | None = None) -> dict[str, Any]:
-    """The response envelope (``infcode`` 0 with ``output``, or -1 with ``err_msg``)."""
+def envelope_bytes(envelope: Envelope | None, stored: bytes | None = None, error: str | None = None) -> bytes:
+    """The response envelope around a stored reply (``infcode`` 0), or an error (``infcode`` -1)."""
     now = datetime.now(CHINA)
     stamp = now.strftime("%Y%m%d%H%M%S%f")[:17]
-    return {
+    head = {
         "infcode": 0 if error is None else -1,
-        "inf_refmsgid": ref_msgid(envelope, now) if envelope else f"000000{now:%Y%m%d%H%M%S}0000000000",
+        "inf_refmsgid": ref_msgid(envelope, now),
         "refmsg_time": stamp,
         "respond_time": stamp,
         "err_msg": error,
-        "warn_msg": None,
-        "output": _number(output) if output is not None else {},
     }
+    prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+    rest = stored if stored is not None else stored_reply({})
+    return prefix + b"," + rest[1:]
+
+
+def reply(envelope: Envelope | None, output: dict[str, Any] | None, error: str | None = None) -> dict[str, Any]:
+    """The response envelope as a dict (``infcode`` 0 with ``output``, or -1 with ``err_msg``)."""
+    stored = stored_reply(output or {})
+    parsed: dict[str, Any] = json.loads(envelope_bytes(envelope, stored, error))
+    return parsed
+
+
+def exact_yuan(value: Decimal) -> float:
+    """A Decimal amount (yuan) as the interface's number."""
+    return yuan_number(fen_of(value))
+
+
+def day(moment: datetime | date | None) -> date | None:
+    return moment.date() if isinstance(moment, datetime) else moment

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    model_validator,
+)
 
 from settlement.money import MAX_YUAN
 from tiers.codes import Category, MedType
+
+_YUAN_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
+
+
+def _yuan_input(value: Any) -> Any:
+    """An amount as sent: yuan text of ASCII digits, an integer, or an exact decimal number (JSON
+    numbers are read as ``Decimal``, :mod:`api.jsonbody`) — never a boolean or a float."""
+    if isinstance(value, bool | float):
+        raise ValueError(f"an amount in yuan, not a {type(value).__name__}")
+    if isinstance(value, str):
+        if not _YUAN_TEXT.fullmatch(value):
+            raise ValueError("yuan as ASCII digits with at most two decimals, e.g. 1234.56")
+        return Decimal(value)
+    return value
 
 
 def _two_places(value: Decimal) -> Decimal:
@@ -18,13 +42,38 @@ def _two_places(value: Decimal) -> Decimal:
     return value
 
 
+def _not_boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number, not a boolean")
+    return value
+
+
 Yuan = Annotated[
     Decimal,
+    BeforeValidator(_yuan_input),
     Field(ge=0, le=MAX_YUAN, examples=["1234.56"]),
     AfterValidator(_two_places),
     PlainSerializer(lambda v: f"{v:.2f}", return_type=str),
 ]
 """An amount in yuan: a JSON string or number, ≥ 0, at most two decimals; sent back as a string."""
+_SIGNED_TEXT = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")
+
+
+def _signed_input(value: Any) -> Any:
+    if isinstance(value, bool | float):
+        raise ValueError(f"an amount in yuan, not a {type(value).__name__}")
+    if isinstance(value, str):
+        if not _SIGNED_TEXT.fullmatch(value):
+            raise ValueError("yuan as ASCII digits with at most two decimals, e.g. -1234.56")
+        return Decimal(value)
+    return value
+
+
+SignedYuan = Annotated[
+    Decimal, BeforeValidator(_signed_input), Field(ge=-MAX_YUAN, le=MAX_YUAN), AfterValidator(_two_places)
+]
+"""An amount in yuan that may be negative (totals net of reversals)."""
+HospitalLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_not_boolean)]
 
 YuanOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
 """An amount in yuan in a response (negative in a reversal), as a string with two decimals."""
@@ -74,10 +123,10 @@ class ClaimIn(Strict):
     claim_id: Text
     person_id: Text
     med_type: MedType
-    hospital_level: Literal[1, 2, 3]
+    hospital_level: HospitalLevel
     settle_date: date
     diagnosis: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""
-    accident: bool = False
+    accident: StrictBool = False
     medfee_sumamt: Yuan
     fulamt_ownpay_amt: Yuan = Decimal(0)
     overlmt_selfpay: Yuan = Decimal(0)
@@ -112,6 +161,7 @@ class LineOut(BaseModel):
 
 class AdjustmentOut(BaseModel):
     run_id: str
+    setl_id: str | None = None
     output: str
     delta: YuanOut
     reason: str

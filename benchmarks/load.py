@@ -27,10 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
-from api import integrity
-from api.db import make_engine
+from api.books import checks
+from api.db import open_database, pooled_transaction
 from benchmarks import socket_client
 from tests.api.servers import Postgres, Server, postgres_cluster, prepare
 from tiers.codes import CATEGORIES
@@ -163,10 +161,10 @@ def run(
             print(json.dumps(asdict(results[-1])), flush=True)
     finally:
         server.stop()
-    engine = make_engine(url)
-    with Session(engine) as session:
-        problems = integrity.problems(session, compile_policy(load_policy("demo")))
-    engine.dispose()
+    database = open_database(url)
+    with pooled_transaction(database, read_only=True) as db:
+        problems = checks.problems(db, compile_policy(load_policy("demo")))
+    database.dispose()
     print(f"books: {'consistent' if not problems else problems[:5]}", flush=True)
     assert not problems
     return results

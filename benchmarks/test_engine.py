@@ -18,7 +18,7 @@ from benchmarks.data import claims_frame
 from settlement.accumulators import Ledger
 from settlement.claims import ClaimTable, from_frame
 from settlement.engine import settle
-from settlement.explain import columns
+from settlement.explanation import columns
 from tests.helpers import oracle_rows
 from tests.oracle import settle_reference
 from tiers.tables import CompiledPolicy

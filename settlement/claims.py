@@ -5,6 +5,12 @@ settle_date, diagnosis, accident, medfee_sumamt, fulamt_ownpay_amt, overlmt_self
 preselfpay_amt`` — amounts in yuan with at most two decimals. ``inscp_scp_amt`` (政策范围内)
 is derived: ``medfee_sumamt − fulamt_ownpay_amt − overlmt_selfpay − preselfpay_amt``.
 
+Instead of ``category``, the relief categories may come from dated identity periods
+(:mod:`settlement.identities`): each claim then has its *candidate* categories, and the engine
+settles it under the most favourable (就高不重复). An optional ``arrival`` column (a whole
+number per claim) orders each person-year's claims as they arrived, as the real-time service
+settles them; without it they settle in (``settle_date``, ``claim_id``) order.
+
 Every bad row is reported with its claim_id, field and reason (:class:`ClaimValidationError`);
 nothing is settled when any row is bad.
 """
@@ -36,11 +42,15 @@ CLAIM_COLUMNS = (
     "accident",
     *AMOUNT_COLUMNS,
 )
+ARRIVAL = "arrival"
+"""Optional column: the order in which a person-year's claims arrived (the service's)."""
 _DATE = r"\d{4}-\d{2}-\d{2}"
 
 
 @dataclass(frozen=True)
-class Problem:
+class ClaimProblem:
+    """One bad value of one claim: which claim, which field, why."""
+
     claim_id: str
     field: str
     reason: str
@@ -54,12 +64,31 @@ class ClaimValidationError(ValueError):
 
     SHOWN = 20
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[ClaimProblem]) -> None:
         self.problems = problems
         lines = [str(p) for p in problems[: self.SHOWN]]
         if len(problems) > self.SHOWN:
             lines.append(f"… and {len(problems) - self.SHOWN} more")
         super().__init__(f"{len(problems)} problem(s) in the claims:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class CategoryCandidates:
+    """Each claim's candidate relief categories (codes, in :data:`tiers.codes.CATEGORIES` order):
+    claim ``i``'s are ``category[start[i]:start[i+1]]``, at least one each."""
+
+    start: I64  # [n + 1]
+    category: I64  # [m]
+
+    @classmethod
+    def single(cls, category: I64) -> CategoryCandidates:
+        """One candidate per claim: ``category``."""
+        return cls(np.arange(len(category) + 1, dtype=np.int64), category)
+
+    @property
+    def counts(self) -> I64:
+        counts: I64 = np.diff(self.start)
+        return counts
 
 
 @dataclass(frozen=True)
@@ -81,9 +110,19 @@ class ClaimTable:
     fulamt_ownpay: I64
     overlmt_selfpay: I64
     preselfpay: I64
+    candidates: CategoryCandidates | None = None
+    """Candidate categories from identity periods (:mod:`settlement.identities`); None: ``category``."""
+    arrival: I64 | None = None
+    """Arrival numbers: a person-year's claims settle in this order (ties: claim_id); None:
+    (settle_date, claim_id) order."""
 
     def __len__(self) -> int:
         return len(self.claim_id)
+
+    @property
+    def category_candidates(self) -> CategoryCandidates:
+        """Each claim's candidate categories (its one ``category`` when none were given)."""
+        return self.candidates if self.candidates is not None else CategoryCandidates.single(self.category)
 
     @property
     def year(self) -> I64:
@@ -101,23 +140,23 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].astype("string").fillna("").str.strip()
 
 
-def _flag(problems: list[Problem], ids: pd.Series, bad: npt.NDArray[np.bool_], field: str, reason: str) -> None:
-    problems.extend(Problem(str(cid), field, reason) for cid in ids[bad])
+def _flag(problems: list[ClaimProblem], ids: pd.Series, bad: npt.NDArray[np.bool_], field: str, reason: str) -> None:
+    problems.extend(ClaimProblem(str(cid), field, reason) for cid in ids[bad])
 
 
 def _codes(values: pd.Series, allowed: tuple[str, ...]) -> I64:
     return pd.Index(list(allowed)).get_indexer(pd.Index(values.astype(object))).astype(np.int64)
 
 
-def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Problem]) -> tuple[I64, Bools]:
+def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[ClaimProblem]) -> tuple[I64, Bools]:
     fen, rows, reasons = parse_yuan(text)
-    problems.extend(Problem(str(c), field, str(r)) for c, r in zip(ids.iloc[rows], reasons, strict=True))
+    problems.extend(ClaimProblem(str(c), field, str(r)) for c, r in zip(ids.iloc[rows], reasons, strict=True))
     bad = np.zeros(len(fen), dtype=bool)
     bad[rows] = True
     return fen, bad
 
 
-def _parse_day(text: pd.Series, ids: pd.Series, problems: list[Problem]) -> I64:
+def _parse_day(text: pd.Series, ids: pd.Series, problems: list[ClaimProblem]) -> I64:
     parsed = pd.to_datetime(text.where(text.str.fullmatch(_DATE), None), format="%Y-%m-%d", errors="coerce")
     bad = parsed.isna().to_numpy(bool)
     _flag(problems, ids, bad, "settle_date", "not a date YYYY-MM-DD")
@@ -125,16 +164,18 @@ def _parse_day(text: pd.Series, ids: pd.Series, problems: list[Problem]) -> I64:
     return np.where(bad, 0, days)
 
 
-def _check_ids(ids: pd.Series, persons: pd.Series, problems: list[Problem]) -> None:
+def _check_ids(ids: pd.Series, persons: pd.Series, problems: list[ClaimProblem]) -> None:
     _flag(problems, ids, (ids == "").to_numpy(bool), "claim_id", "empty claim_id")
     _flag(problems, ids, ids.duplicated(keep="first").to_numpy(bool), "claim_id", "duplicate claim_id")
     _flag(problems, ids, (persons == "").to_numpy(bool), "person_id", "empty person_id")
 
 
-def _check_codes(frame: pd.DataFrame, ids: pd.Series, problems: list[Problem]) -> dict[str, I64]:
+def _check_codes(
+    frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem], with_category: bool
+) -> dict[str, I64]:
     levels = tuple(str(lv) for lv in HOSPITAL_LEVELS)
     specs = {
-        "category": ("category", CATEGORIES),
+        **({"category": ("category", CATEGORIES)} if with_category else {}),
         "med": ("med_type", MED_TYPES),
         "level": ("hospital_level", levels),
         "accident": ("accident", ("0", "1")),
@@ -143,18 +184,43 @@ def _check_codes(frame: pd.DataFrame, ids: pd.Series, problems: list[Problem]) -
     for name, (column, allowed) in specs.items():
         codes[name] = _codes(_text(frame, column), allowed)
         _flag(problems, ids, codes[name] < 0, column, f"unknown value; expected one of {list(allowed)}")
+    if not with_category:
+        codes["category"] = np.full(len(frame), CATEGORIES.index("general"), np.int64)
     return {k: np.maximum(v, 0) for k, v in codes.items()}
 
 
-def from_frame(frame: pd.DataFrame) -> ClaimTable:
-    """Validate a claims DataFrame (any dtypes; read text as text) and build the arrays."""
-    missing = [c for c in CLAIM_COLUMNS if c not in frame.columns]
+def _parse_arrival(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:
+    if ARRIVAL not in frame.columns:
+        return None
+    text = _text(frame, ARRIVAL)
+    bad = ~text.str.fullmatch(r"[0-9]{1,18}").fillna(False).to_numpy(bool)
+    _flag(problems, ids, bad, ARRIVAL, "not a whole number ≥ 0")
+    return np.where(bad, "0", text.to_numpy(object)).astype(np.int64)
+
+
+def _missing(frame: pd.DataFrame, identities: bool) -> list[ClaimProblem]:
+    wanted = [c for c in CLAIM_COLUMNS if c != "category" or not identities]
+    problems = [ClaimProblem("*", c, "missing column") for c in wanted if c not in frame.columns]
+    if identities and "category" in frame.columns:
+        reason = "the categories come from the identity periods: leave the category column out"
+        problems.append(ClaimProblem("*", "category", reason))
+    return problems
+
+
+def from_frame(frame: pd.DataFrame, *, identities: bool = False) -> ClaimTable:
+    """Validate a claims DataFrame (any dtypes; read text as text) and build the arrays.
+
+    ``identities``: the categories will come from identity periods
+    (:func:`settlement.identities.with_candidates`), so the frame has no ``category`` column.
+    """
+    missing = _missing(frame, identities)
     if missing:
-        raise ClaimValidationError([Problem("*", c, "missing column") for c in missing])
-    problems: list[Problem] = []
+        raise ClaimValidationError(missing)
+    problems: list[ClaimProblem] = []
     ids, persons = _text(frame, "claim_id"), _text(frame, "person_id")
     _check_ids(ids, persons, problems)
-    codes = _check_codes(frame, ids, problems)
+    codes = _check_codes(frame, ids, problems, with_category=not identities)
+    arrival = _parse_arrival(frame, ids, problems)
     parsed = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
     amounts = {c: fen for c, (fen, _) in parsed.items()}
     unreadable = np.logical_or.reduce([bad for _, bad in parsed.values()])
@@ -179,5 +245,9 @@ def from_frame(frame: pd.DataFrame) -> ClaimTable:
         fulamt_ownpay=amounts["fulamt_ownpay_amt"],
         overlmt_selfpay=amounts["overlmt_selfpay"],
         preselfpay=amounts["preselfpay_amt"],
-        **codes,
+        arrival=arrival,
+        category=codes["category"],
+        med=codes["med"],
+        level=codes["level"],
+        accident=codes["accident"],
     )

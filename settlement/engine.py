@@ -1,10 +1,12 @@
 """The settlement engine: the four layers over a batch of claims, in one vectorised pass.
 
-``settle(claims, policy, opening=None)`` sorts the batch once (person, settle_date, claim_id),
-runs the layers in policy order — each on what the previous ones left of the in-policy amount
-— and returns every claim's payments in input order, its explanation (on demand) and the
-closing year-to-date accumulators. Opening accumulators make one claim the same computation
-as a batch: settling a year in one batch equals settling it claim by claim, to the fen.
+``settle(claims, policy, opening=None)`` sorts the batch once — by person-year, then
+(settle_date, claim_id), or the claims' ``arrival`` order when given — runs the layers in
+policy order, each on what the previous ones left of the in-policy amount, settles each claim
+under its most favourable candidate category (就高不重复), and returns every claim's payments
+in input order, its explanation (on demand) and the closing year-to-date accumulators. Opening
+accumulators make one claim the same computation as a batch: settling a year in one batch
+equals settling it claim by claim, to the fen.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement import accumulators
-from settlement.claims import ClaimTable, ClaimValidationError, Problem, from_frame
+from settlement.claims import ClaimProblem, ClaimTable, ClaimValidationError, from_frame
 from settlement.layers import BucketTrace, layer_traces
-from settlement.scan import Scanned, SortedBatch, scan_layers, sorted_batch
+from settlement.scan import Candidates, Scanned, SortedBatch, scan_layers, sorted_batch
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, compile_policy
@@ -40,16 +42,17 @@ class LayerResult:
 
 
 @dataclass(frozen=True)
-class Settlement:
+class SettledBatch:
     """A settled batch. Money in int64 fen, arrays in input order unless named ``sorted``."""
 
     claims: ClaimTable
     policy: CompiledPolicy
     order: I64  # input positions in settlement order
-    sorted_batch: SortedBatch  # segment, dated profile and in-policy amount of each row, sorted
+    sorted_batch: SortedBatch  # segment and in-policy amount of each row, sorted
+    candidates: Candidates  # each claim's candidate dated profiles (input order)
     segments: accumulators.Segments
     openings: accumulators.Openings
-    scanned: Scanned  # every layer's payments, what each bucket added, the detail if kept
+    scanned: Scanned  # every layer's payments, the chosen candidates, what each bucket added, the detail if kept
 
     @cached_property
     def layers(self) -> tuple[LayerResult, ...]:
@@ -61,6 +64,14 @@ class Settlement:
         out = np.empty_like(sorted_values)
         out[self.order] = sorted_values
         return out
+
+    @cached_property
+    def category(self) -> I64:
+        """The category each claim was settled under (codes of :data:`tiers.codes.CATEGORIES`)."""
+        chosen = self._unsort(self.scanned.chosen)
+        candidates = self.claims.category_candidates
+        picked: I64 = candidates.category[candidates.start[:-1] + chosen]
+        return picked
 
     @cached_property
     def payments(self) -> dict[str, I64]:
@@ -110,14 +121,15 @@ class Settlement:
         kept = self.scanned.detail
         if kept is not None:
             return kept
-        again = scan_layers(self.policy.stack, self.sorted_batch, self.openings.by_segment(), detail=True)
+        stack, openings = self.policy.stack, self.openings.by_segment()
+        again = scan_layers(stack, self.sorted_batch, self.order, self.candidates, openings, detail=True)
         assert again.detail is not None
         return again.detail
 
     @cached_property
     def bucket_codes(self) -> I64:
         """Each sorted row's bucket code per layer (``[L, n]``; -1: no rule of the layer matched)."""
-        codes: I64 = self.policy.stack.bucket_of_profile[:, self.sorted_batch.profile]
+        codes: I64 = self.policy.stack.bucket_of_profile[:, self.scanned.profile]
         return codes
 
     def traces(self, layer: int) -> list[BucketTrace]:
@@ -134,21 +146,40 @@ def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     if int(claims.day.min()) < start:
         early = claims.day < start
         reason = f"before policy {policy.id} is in force ({policy.versions[0]})"
-        raise ClaimValidationError([Problem(str(c), "settle_date", reason) for c in claims.claim_id[early]])
+        raise ClaimValidationError([ClaimProblem(str(c), "settle_date", reason) for c in claims.claim_id[early]])
     first = int(claims.day.min())
     span = np.arange(first, int(claims.day.max()) + 1, dtype=np.int64)
     lookup = np.searchsorted(policy.version_days, span, side="right").astype(np.int64) - 1
     return lookup[claims.day - first]
 
 
-def _profiles(claims: ClaimTable, policy: CompiledPolicy) -> I64:
+def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
+    """Each claim's candidate dated profiles (its candidate categories, its other fields)."""
     lists = policy.policy.disease_lists
     bits = np.zeros(len(claims.diagnoses), np.int64)
     for i, name in enumerate(policy.profiles.disease_lists):
         prefixes = lists[name].icd10_prefixes
         hit = np.array([str(d).startswith(prefixes) for d in claims.diagnoses], dtype=bool)
         bits |= hit.astype(np.int64) << i
-    return policy.profiles.encode(claims.category, claims.med, claims.level, bits[claims.diagnosis], claims.accident)
+    chosen = claims.category_candidates
+    fields: tuple[I64, ...] = (claims.med, claims.level, bits[claims.diagnosis], claims.accident)
+    version = _versions(claims, policy)
+    if claims.candidates is not None:  # a row per candidate
+        claim = np.repeat(np.arange(len(claims), dtype=np.int64), chosen.counts)
+        fields, version = tuple(f[claim] for f in fields), version[claim]
+    profile = version * policy.profiles.size + policy.profiles.encode(chosen.category, *fields)
+    return Candidates(chosen.start, profile)
+
+
+def _order_keys(claims: ClaimTable) -> tuple[I64, I64]:
+    """What orders a person's claims: (settle_date, rank of claim_id), or with arrival numbers the
+    year's first day (so the year still groups them) and the rank of (arrival, claim_id)."""
+    if claims.arrival is None:
+        return claims.day, claims.claim_rank
+    years = claims.day.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
+    rank = np.empty(len(claims), np.int64)
+    rank[np.lexsort((claims.claim_rank, claims.arrival))] = np.arange(len(claims), dtype=np.int64)
+    return years, rank
 
 
 def _opening(
@@ -167,19 +198,22 @@ def settle(
     opening: pd.DataFrame | accumulators.Ledger | None = None,
     *,
     explain: bool = False,
-) -> Settlement:
+) -> SettledBatch:
     """Settle a batch of claims under ``policy``, continuing from ``opening`` accumulators.
 
-    ``explain`` keeps every claim's detail while settling (for :mod:`settlement.explain` on a
+    ``explain`` keeps every claim's detail while settling (for :mod:`settlement.explanation` on a
     small batch, e.g. one real-time claim); otherwise it is recomputed when asked for.
     """
     table = claims if isinstance(claims, ClaimTable) else from_frame(claims)
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
-    version = _versions(table, compiled)
+    candidates = _candidates(table, compiled)
     start, start_bucket = _opening(opening, compiled)
-    dated_profile = version * compiled.profiles.size + _profiles(table, compiled)
-    order, batch, person_year = sorted_batch(table.person, table.day, table.claim_rank, dated_profile, table.inscp)
+    day, rank = _order_keys(table)
+    several = table.candidates is not None
+    first = candidates.profile[candidates.start[:-1]] if several else candidates.profile
+    counts = np.diff(candidates.start) if several else np.zeros(0, np.int64)
+    order, batch, person_year = sorted_batch(table.person, day, rank, table.inscp, first, counts)
     segments = accumulators.Segments(person_year[0], person_year[1], table.persons)
     openings = accumulators.Openings.located(start, start_bucket, segments)
-    scanned = scan_layers(compiled.stack, batch, openings.by_segment(), detail=explain)
-    return Settlement(table, compiled, order, batch, segments, openings, scanned)
+    scanned = scan_layers(compiled.stack, batch, order, candidates, openings.by_segment(), detail=explain)
+    return SettledBatch(table, compiled, order, batch, candidates, segments, openings, scanned)

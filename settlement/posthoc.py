@@ -13,9 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from settlement.claims import ClaimTable
-from settlement.engine import settle
-from settlement.explain import columns
+from settlement.engine import SettledBatch, settle
+from settlement.explanation import columns
 from settlement.money import fen_to_yuan_text
 from tiers.codes import CATEGORIES
 from tiers.schema import Policy, PostHoc
@@ -40,11 +39,15 @@ SHOWN = (
 )
 
 
-def person_years(table: ClaimTable, frame: pd.DataFrame) -> pd.DataFrame:
-    """Per person and year (fen): in-policy amount, each layer's payments, the last claim's category."""
-    data = frame.assign(
-        person_id=table.persons[table.person], year=table.year, day=table.day, category=table.category
-    ).sort_values(["person_id", "day"], kind="stable")
+def person_years(result: SettledBatch) -> pd.DataFrame:
+    """Per person and year (fen): in-policy amount, each layer's payments, the last claim's category
+    (the category it was settled under)."""
+    table = result.claims
+    data = (
+        result.frame()
+        .assign(person_id=table.persons[table.person], year=table.year, day=table.day, category=result.category)
+        .sort_values(["person_id", "day"], kind="stable")
+    )
     money = ["inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]
     grouped = data.groupby(["person_id", "year"], as_index=False, sort=True)
     return grouped.agg(**{m: (m, "sum") for m in money}, category=("category", "last"))

@@ -8,169 +8,269 @@ and running payment start, per person-year, at the opening accumulators. For a r
 
 - ``before``/``after``: the running base before and after the claim (an annual deductible and
   the bands apply to it), or ``0``/``base`` for a per-claim deductible;
-- ``raw = round_half_up(Σ_k ratio_k · |[lo_k, lo_k + w_k) ∩ [before, after)|)``, exact in
-  1/10,000 fen (the deductible is the start of the first band);
+- ``raw = money.round_half_up(Σ_k ratio_k · |[lo_k, lo_k + w_k) ∩ [before, after)|)``, exact
+  in 1/10,000 fen (the deductible is the start of the first band) — the one rounding of
+  :mod:`settlement.money`;
 - ``paid = min(raw, max(cap_t − paid_before, 0))``: a claim never takes back earlier payments,
   even when its own cap is lower than an earlier claim's.
 
-This is the formula of ``design.md`` §2 written as the loop it is. It replaced NumPy passes
-(grouped cumulative sums and a fixed-point cap clip, in git history before 2026-11-23), then
-one scan per bucket over that bucket's rows (before 2026-12-02), because
-``benchmarks/test_engine.py`` measured it faster; the property tests check it against the
-Decimal oracle (``tests/oracle.py``).
+A claim may have several **candidate** profiles (a person holding several relief identities on
+its date): each is tried on the running state without changing it, and the one the funds pay
+most on — the lowest personal share — is settled (就高不重复; the first candidate among equals).
+
+This is the formula of ``design.md`` §2 written as the loop it is; the property tests check it
+against the Decimal oracle (``tests/oracle.py``). Why a compiled scan: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
+from settlement import money
 from settlement.accumulators import ADDED, OpeningEntries
-from tiers.tables import ADMISSIONS, RATIO_SCALE, LayerStack
+from tiers.tables import ADMISSIONS, LayerStack
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 ROW_FIELDS = ("term", "admission", "before", "after", "raw", "paid", "paid_before")
-_HALF = RATIO_SCALE // 2
 EPOCH_YEAR = 1970
+
+
+class Rows(NamedTuple):
+    """The batch in settlement order (``n`` rows)."""
+
+    segment: I64  # [n] the row's person-year (index into the batch's segments)
+    position: I64  # [n] the row's input position
+    inscp: I64  # [n] fen: in-policy amount, what the first layer works on
+    profile: I64  # [n] dated profile of the row's first candidate
+    n_candidates: I64  # [n] how many candidates the row's claim has (≥ 1)
+
+
+class Candidates(NamedTuple):
+    """Each claim's candidate dated profiles, by input position: claim ``j``'s are
+    ``profile[start[j]:start[j+1]]`` (at least one; ties go to the first)."""
+
+    start: I64  # [n + 1]
+    profile: I64  # [m] version · profile-space size + profile (:class:`tiers.tables.ProfileSpace`)
+
+
+class Tables(NamedTuple):
+    """The layers' lookup tables side by side (:class:`tiers.tables.LayerStack`; T terms, K bands)."""
+
+    term_of_profile: I64  # [L, V·P] term index within the layer, or -1
+    bucket_of_profile: I64  # [L, V·P] bucket code, or -1 (no rule of the layer matches)
+    term_offset: I64  # [L] where the layer's terms start in the stacked term arrays
+    has_repeat: Bools  # [L] a rule of the layer lowers the deductible from the 2nd claim
+    n_bands: I64  # [L] the layer's real bands
+    per_year: Bools  # [T] the deductible is annual: the base cumulates over the bucket-year
+    deductible: I64  # [T·A] fen (A: first claim of the bucket-year / a repeat)
+    band_lo: I64  # [K, T·A] fen
+    band_width: I64  # [K, T·A] fen
+    ratio: I64  # [K, T] 1/10,000
+    cap: I64  # [T] fen (NO_LIMIT: none)
+
+
+class Opening(NamedTuple):
+    """Opening accumulators by segment: segment ``s``'s entries are ``start[s]:start[s+1]``."""
+
+    start: I64  # [segments + 1]
+    bucket: I64  # [e] bucket code
+    amounts: I64  # [3, e] base_cum, paid_cum (fen), claims
+
+
+class Running(NamedTuple):
+    """Per bucket code, in the current person-year."""
+
+    base: I64  # fen: cumulative base, opening included
+    paid: I64  # fen: cumulative payments, opening included
+    base_added: I64  # fen: what this batch added to the base
+    paid_added: I64  # fen: what this batch paid
+    claims_before: I64  # claims before the batch (opening)
+    claims: I64  # claims in the batch
+
+
+class Out(NamedTuple):
+    """What the scan writes (sorted order)."""
+
+    paid: I64  # [L, n] fen: each layer's payment
+    applied: I64  # [L, n] fen: the deductible each layer's payment bore
+    chosen: I64  # [n] the candidate settled (0-based within the claim's candidates)
+    profile: I64  # [n] its dated profile
+    added: I64  # [len(ADDED), ≤ n·L] per touched person-year and bucket: what the batch added
+    detail: I64  # [L, len(ROW_FIELDS), n] when kept, else [L, len(ROW_FIELDS), 0]
 
 
 @dataclass(frozen=True)
 class SortedBatch:
-    """The batch in settlement order: each row's person-year segment, dated profile and in-policy
-    amount (what the first layer works on)."""
+    """The batch in settlement order: each row's person-year segment, in-policy amount, first
+    candidate's dated profile and number of candidates."""
 
     segment: I64
-    profile: I64
     inscp: I64
+    profile: I64
+    n_candidates: I64
 
 
 @dataclass(frozen=True)
 class Scanned:
-    """Every layer's payments and deductibles borne (``[L, n]``, sorted order); what each bucket
-    added per person-year touched (``added``: a row per :data:`ADDED`, by segment then
-    bucket code); on request every row's :data:`ROW_FIELDS` per layer (``[L, fields, n]``)."""
+    """Every layer's payments and deductibles borne (``[L, n]``, sorted order); each row's chosen
+    candidate and its dated profile; what each bucket added per person-year touched (``added``:
+    a row per :data:`ADDED`, by segment then bucket code); on request every row's
+    :data:`ROW_FIELDS` per layer (``[L, fields, n]``)."""
 
     paid: I64
     deductible_applied: I64
+    chosen: I64
+    profile: I64
     added: I64
     detail: I64 | None
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out, commit: bool, keep: bool) -> int:
+    """Row ``i`` of dated profile ``p`` through every layer on the running state: what the funds
+    pay in all (fen). Only with ``commit`` are the state and ``out`` written."""
+    total = 0
+    for la in range(t.term_of_profile.shape[0]):
+        c = t.bucket_of_profile[la, p]
+        if c < 0:
+            continue
+        local = t.term_of_profile[la, p]
+        term = t.term_offset[la] + local
+        paid_before = run.paid[c]
+        repeat = 1 if t.has_repeat[la] and (run.claims[c] > 0 or run.claims_before[c] > 0) else 0
+        before = run.base[c] if t.per_year[term] else 0
+        after = before + base
+        at = term * ADMISSIONS + repeat
+        scaled = 0
+        for k in range(t.n_bands[la]):
+            lo, width = t.band_lo[k, at], t.band_width[k, at]
+            scaled += (min(max(after - lo, 0), width) - min(max(before - lo, 0), width)) * t.ratio[k, term]
+        raw = money.round_half_up(scaled)
+        paid = min(raw, max(t.cap[term] - paid_before, 0))
+        if commit:
+            if keep:
+                out.detail[la, 0, i], out.detail[la, 1, i], out.detail[la, 2, i] = local, repeat, before
+                out.detail[la, 3, i], out.detail[la, 4, i], out.detail[la, 5, i] = after, raw, paid
+                out.detail[la, 6, i] = paid_before
+            run.base[c] += base
+            run.paid[c] += paid
+            run.base_added[c] += base
+            run.paid_added[c] += paid
+            run.claims[c] += 1
+            out.paid[la, i] = paid
+            out.applied[la, i] = min(after, t.deductible[at]) - min(before, t.deductible[at])
+        base -= paid
+        total += paid
+    return total
+
+
 @numba.njit(cache=True, nogil=True)
-def _scan(
-    batch: tuple[I64, I64, I64],
-    lookups: tuple[I64, I64, I64, Bools, I64],
-    terms: tuple[Bools, I64, I64, I64, I64, I64],
-    opening: tuple[I64, I64, I64],
-    n_codes: int,
-    paid_out: I64,
-    applied_out: I64,
-    added_out: I64,
-    detail: bool,
-    out: I64,
-) -> int:
-    segment_of, profile_of, inscp = batch
-    term_of_profile, bucket_of_profile, term_offset, has_repeat, n_bands = lookups
-    per_year, deductible, band_lo, band_width, ratio, cap = terms
-    open_start, open_bucket, open_amounts = opening
-    # per bucket code, in the current person-year: running base and payments (opening included),
-    # what this batch added, and claims before the batch and in it
-    running_base, running_paid = np.zeros(n_codes, np.int64), np.zeros(n_codes, np.int64)
-    base_added, paid_added = np.zeros(n_codes, np.int64), np.zeros(n_codes, np.int64)
-    claims_before, claims = np.zeros(n_codes, np.int64), np.zeros(n_codes, np.int64)
-    n_out, seg = 0, -1
-    for i in range(inscp.shape[0] + 1):
-        if i == inscp.shape[0] or segment_of[i] != seg:
-            for c in range(n_codes):  # close the person-year: what each bucket touched added
-                if claims[c]:
-                    added_out[0, n_out], added_out[1, n_out], added_out[2, n_out] = c, seg, base_added[c]
-                    added_out[3, n_out], added_out[4, n_out] = paid_added[c], claims[c]
-                    n_out += 1
-                running_base[c] = running_paid[c] = base_added[c] = paid_added[c] = claims_before[c] = claims[c] = 0
-            if i == inscp.shape[0]:
-                break
-            seg = segment_of[i]
-            for e in range(open_start[seg], open_start[seg + 1]):  # open the next from its entries
-                c = open_bucket[e]
-                running_base[c], running_paid[c], claims_before[c] = open_amounts[:, e]
-        p, base = profile_of[i], inscp[i]
-        for la in range(term_of_profile.shape[0]):
-            c = bucket_of_profile[la, p]
-            if c < 0:
-                continue
-            local = term_of_profile[la, p]
-            t = term_offset[la] + local
-            paid_before = running_paid[c]
-            repeat = 1 if has_repeat[la] and (claims[c] > 0 or claims_before[c] > 0) else 0
-            before = running_base[c] if per_year[t] else 0
-            after = before + base
-            at = t * ADMISSIONS + repeat
-            scaled = 0
-            for k in range(n_bands[la]):
-                lo, width = band_lo[k, at], band_width[k, at]
-                scaled += (min(max(after - lo, 0), width) - min(max(before - lo, 0), width)) * ratio[k, t]
-            raw = (scaled + _HALF) // RATIO_SCALE
-            paid = min(raw, max(cap[t] - paid_before, 0))
-            if detail:
-                out[la, 0, i], out[la, 1, i], out[la, 2, i], out[la, 3, i] = local, repeat, before, after
-                out[la, 4, i], out[la, 5, i], out[la, 6, i] = raw, paid, paid_before
-            running_base[c] += base
-            running_paid[c] += paid
-            base_added[c] += base
-            paid_added[c] += paid
-            claims[c] += 1
-            paid_out[la, i] = paid
-            applied_out[la, i] = min(after, deductible[at]) - min(before, deductible[at])
-            base -= paid
+def _close(run: Running, seg: int, out: Out, n_out: int) -> int:
+    """Close a person-year: what each bucket it touched added goes to ``out.added``; the state is
+    cleared for the next."""
+    for c in range(run.base.shape[0]):
+        if run.claims[c]:
+            out.added[0, n_out], out.added[1, n_out], out.added[2, n_out] = c, seg, run.base_added[c]
+            out.added[3, n_out], out.added[4, n_out] = run.paid_added[c], run.claims[c]
+            n_out += 1
+        run.base[c] = run.paid[c] = run.base_added[c] = run.paid_added[c] = run.claims_before[c] = run.claims[c] = 0
     return n_out
 
 
-def scan_layers(stack: LayerStack, batch: SortedBatch, opening: OpeningEntries, *, detail: bool = False) -> Scanned:
-    """Settle every layer of the sorted batch in one compiled pass (``design.md`` §2).
-
-    Row by row in settlement order, each layer in policy order works on what the earlier
-    layers left of the row's in-policy amount, in the bucket its rule names, from that
-    bucket's running base and payments in the row's person-year (starting at ``opening``).
-    ``detail`` also keeps every row's :data:`ROW_FIELDS` per layer (for the explanation).
-    """
-    n_layers, n = len(stack.term_offset), len(batch.inscp)
-    paid, applied = np.zeros((n_layers, n), np.int64), np.zeros((n_layers, n), np.int64)
-    n_segments, n_codes = len(opening.start) - 1, int(stack.bucket_offset[-1])
-    added = np.empty((len(ADDED), min(n * n_layers, n_segments * n_codes)), np.int64)  # at most
-    out = np.zeros((n_layers, len(ROW_FIELDS), n if detail else 0), np.int64)
-    n_added = _scan(
-        (batch.segment, batch.profile, batch.inscp),
-        (stack.term_of_profile, stack.bucket_of_profile, stack.term_offset, stack.has_repeat, stack.n_bands),
-        (stack.per_year, stack.deductible, stack.band_lo, stack.band_width, stack.ratio, stack.cap),
-        (opening.start, opening.bucket, opening.amounts),
-        n_codes,
-        paid,
-        applied,
-        added,
-        detail,
-        out,
-    )
-    return Scanned(paid, applied, added[:, :n_added], out if detail else None)
+@numba.njit(cache=True, nogil=True)
+def _open(run: Running, seg: int, opening: Opening) -> None:
+    """Open a person-year from its opening entries."""
+    for e in range(opening.start[seg], opening.start[seg + 1]):
+        c = opening.bucket[e]
+        run.base[c], run.paid[c], run.claims_before[c] = (
+            opening.amounts[0, e],
+            opening.amounts[1, e],
+            opening.amounts[2, e],
+        )
 
 
 @numba.njit(cache=True, nogil=True)
-def _gather(
-    keys: I64,
-    rank_bits: int,
-    day_bits: int,
-    codes: I64,
-    position_of_rank: I64,
-    year_of_day: I64,
-    profile: I64,
-    inscp: I64,
-    out: I64,
-    segments: I64,
-) -> int:
+def _scan(rows: Rows, candidates: Candidates, t: Tables, opening: Opening, run: Running, out: Out, keep: bool) -> int:
+    """Settle the sorted rows (see the module's text); returns how many ``out.added`` entries it wrote."""
+    n_out, seg = 0, -1
+    for i in range(rows.inscp.shape[0]):
+        if rows.segment[i] != seg:
+            if seg >= 0:
+                n_out = _close(run, seg, out, n_out)
+            seg = rows.segment[i]
+            _open(run, seg, opening)
+        profile = rows.profile[i]
+        if rows.n_candidates[i] > 1:  # 就高不重复: try each candidate, keep what the funds pay most on
+            first = candidates.start[rows.position[i]]
+            most, best = -1, first
+            for k in range(first, first + rows.n_candidates[i]):
+                got = _through_layers(t, run, candidates.profile[k], rows.inscp[i], i, out, False, False)
+                if got > most:
+                    most, best = got, k
+            out.chosen[i], profile = best - first, candidates.profile[best]
+        out.profile[i] = profile
+        _through_layers(t, run, profile, rows.inscp[i], i, out, True, keep)
+    if seg >= 0:
+        n_out = _close(run, seg, out, n_out)
+    return n_out
+
+
+def _tables(stack: LayerStack) -> Tables:
+    return Tables(
+        stack.term_of_profile, stack.bucket_of_profile, stack.term_offset, stack.has_repeat, stack.n_bands,
+        stack.per_year, stack.deductible, stack.band_lo, stack.band_width, stack.ratio, stack.cap,
+    )  # fmt: skip
+
+
+def scan_layers(
+    stack: LayerStack,
+    batch: SortedBatch,
+    order: I64,
+    candidates: Candidates,
+    opening: OpeningEntries,
+    *,
+    detail: bool = False,
+) -> Scanned:
+    """Settle every layer of the sorted batch in one compiled pass (``design.md`` §2).
+
+    Row by row in settlement order (``order``: each sorted row's input position), each layer in
+    policy order works on what the earlier layers left of the row's in-policy amount, in the
+    bucket its rule names, from that bucket's running base and payments in the row's person-year
+    (starting at ``opening``); of a claim's ``candidates`` the most favourable is settled.
+    ``detail`` also keeps every row's :data:`ROW_FIELDS` per layer (for the explanation).
+    """
+    n_layers, n = len(stack.term_offset), len(batch.inscp)
+    n_segments, n_codes = len(opening.start) - 1, int(stack.bucket_offset[-1])
+    out = Out(
+        paid=np.zeros((n_layers, n), np.int64),
+        applied=np.zeros((n_layers, n), np.int64),
+        chosen=np.zeros(n, np.int64),
+        profile=np.zeros(n, np.int64),
+        added=np.empty((len(ADDED), min(n * n_layers, n_segments * n_codes)), np.int64),  # at most
+        detail=np.zeros((n_layers, len(ROW_FIELDS), n if detail else 0), np.int64),
+    )
+    run = Running(*(np.zeros(n_codes, np.int64) for _ in Running._fields))
+    rows = Rows(batch.segment, order, batch.inscp, batch.profile, batch.n_candidates)
+    entries = Opening(opening.start, opening.bucket, opening.amounts)
+    n_added = _scan(rows, candidates, _tables(stack), entries, run, out, detail)
+    return Scanned(
+        out.paid, out.applied, out.chosen, out.profile, out.added[:, :n_added], out.detail if detail else None
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _gather(keys: I64, rank_bits: int, day_bits: int, codes: I64, position_of_rank: I64, year_of_day: I64,
+            inscp: I64, profile: I64, n_candidates: I64, out: I64, segments: I64) -> int:  # fmt: skip
+    """Decode the sorted keys: each row's input position, person-year segment, in-policy amount,
+    first profile and number of candidates (empty ``n_candidates``: one each) into ``out`` (rows
+    0–4), each segment's [person, year] into ``segments``."""
     s = -1
     last_person = last_year = -1
     for i in range(keys.shape[0]):
@@ -183,13 +283,14 @@ def _gather(
             s += 1
             segments[0, s], segments[1, s] = person, year
             last_person, last_year = person, year
-        out[0, i], out[1, i], out[2, i], out[3, i] = j, s, profile[j], inscp[j]
+        out[0, i], out[1, i], out[2, i], out[3, i] = j, s, inscp[j], profile[j]
+        out[4, i] = n_candidates[j] if n_candidates.shape[0] else 1
     return s + 1
 
 
 @dataclass(frozen=True)
 class PackedKeys:
-    """int64 keys ``person-day << rank_bits | claim_rank`` that sort into settlement order.
+    """int64 keys ``person-day << rank_bits | rank`` that sort into settlement order.
 
     A person-day is ``person << day_bits | day offset``; where those would not fit, they are
     renumbered densely and ``codes`` maps the dense number back (empty otherwise).
@@ -201,39 +302,42 @@ class PackedKeys:
     codes: I64
 
     @classmethod
-    def of(cls, person: I64, day_offset: I64, claim_rank: I64, max_bits: int = 62) -> PackedKeys:
+    def of(cls, person: I64, day_offset: I64, rank: I64, max_bits: int = 62) -> PackedKeys:
         rank_bits = max(len(person) - 1, 1).bit_length()
         day_bits = max(int(day_offset.max()), 1).bit_length()
         code = (person << day_bits) | day_offset
         if int(person.max()).bit_length() + day_bits + rank_bits <= max_bits:
-            return cls((code << rank_bits) | claim_rank, rank_bits, day_bits, np.zeros(0, np.int64))
+            return cls((code << rank_bits) | rank, rank_bits, day_bits, np.zeros(0, np.int64))
         codes, dense = np.unique(code, return_inverse=True)
-        return cls((dense.astype(np.int64) << rank_bits) | claim_rank, rank_bits, day_bits, codes.astype(np.int64))
+        return cls((dense.astype(np.int64) << rank_bits) | rank, rank_bits, day_bits, codes.astype(np.int64))
 
 
 def sorted_batch(
-    person: I64, day: I64, claim_rank: I64, profile: I64, inscp: I64, max_bits: int = 62
+    person: I64, day: I64, rank: I64, inscp: I64, profile: I64, n_candidates: I64, max_bits: int = 62
 ) -> tuple[I64, SortedBatch, I64]:
-    """The batch in settlement order (person, settle_date, claim_id).
+    """The batch in settlement order: by person, ``day``, then ``rank`` (a permutation of
+    ``0..n-1``: the claim ids' order, or the arrival order); ``inscp`` (fen), ``profile`` (the
+    first candidate's dated profile) and ``n_candidates`` (empty: one each) travel with their rows.
 
-    Returns the input position of each sorted row; the sorted rows' person-year segment, dated
-    profile and in-policy amount; and the [person, year] ×
-    segments table. One ``np.sort`` of packed int64 keys (~3× faster than an argsort), decoded
-    with shifts in one compiled pass; ``max_bits`` is the room in a key (lowered by tests to
-    take the dense-renumbering path).
+    ``day`` orders the claims and decides the person-year (a day of the year: pass the year's
+    first day to settle in ``rank`` order within the person-year). Returns the input position
+    of each sorted row; the sorted rows' person-year segment and in-policy amount; and the
+    [person, year] × segments table. One ``np.sort`` of packed int64 keys (~3× faster than an
+    argsort), decoded with shifts in one compiled pass; ``max_bits`` is the room in a key
+    (lowered by tests to take the dense-renumbering path).
     """
     n = len(person)
-    out = np.empty((4, n), np.int64)
+    out = np.empty((5, n), np.int64)
     segments = np.empty((2, n), np.int64)
     if n == 0:
-        return out[0], SortedBatch(out[1], out[2], out[3]), segments
+        return out[0], SortedBatch(out[1], out[2], out[3], out[4]), segments
     first = int(day.min())
-    packed = PackedKeys.of(person, day - first, claim_rank, max_bits)
+    packed = PackedKeys.of(person, day - first, rank, max_bits)
     span = np.arange(first, first + (1 << packed.day_bits), dtype=np.int64).astype("datetime64[D]")
     year_of_day = span.astype("datetime64[Y]").astype(np.int64) + EPOCH_YEAR
     keys = np.sort(packed.keys)
     position_of_rank = np.empty(n, np.int64)
-    position_of_rank[claim_rank] = np.arange(n, dtype=np.int64)
+    position_of_rank[rank] = np.arange(n, dtype=np.int64)
     fields = (packed.rank_bits, packed.day_bits, packed.codes, position_of_rank, year_of_day)
-    n_segments = _gather(keys, *fields, profile, inscp, out, segments)
-    return out[0], SortedBatch(out[1], out[2], out[3]), segments[:, :n_segments]
+    n_segments = _gather(keys, *fields, inscp, profile, n_candidates, out, segments)
+    return out[0], SortedBatch(out[1], out[2], out[3], out[4]), segments[:, :n_segments]

@@ -1,10 +1,12 @@
 """Statements (对账单, like NHSA 3201/3202): totals of a period's settlements, and an HTML page.
 
-Input: settlement rows (the service's export, ``medrelief export settlements``) with
-``setl_id, kind (settlement|reversal), institution_id, settle_date, med_type, insutype`` and the
-money columns in fen. Totals per fund (layer output), insurance type, visit type and hospital:
-settlements and reversals counted separately, total cost and each layer's payments (reversal rows
-carry negative amounts, so the totals are net). Σ detail rows == every grouping's total.
+Input: the rows of a period's books (the service's export, ``medrelief export settlements``) with
+``setl_id, kind (settlement|reversal|adjustment), institution_id, settle_date, med_type, insutype``
+and the money columns in fen. Totals per fund (layer output), insurance type, visit type and
+hospital: settlements, reversals and adjustments counted separately, total cost and each layer's
+payments (reversal rows carry negative amounts; adjustment rows the per-fund deltas of
+re-settlements), so the totals are what the funds paid, net. Σ detail rows == every grouping's
+total.
 """
 
 from __future__ import annotations
@@ -22,23 +24,28 @@ DIMENSIONS = {"fund": None, "insutype": "insutype", "med_type": "med_type", "hos
 MONEY = ("medfee_sumamt", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
 
 
+COUNTS = ("settlements", "reversals", "adjustments")
+
+
+def _counted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(**{count: frame["kind"] == count.removesuffix("s") for count in COUNTS})
+
+
 def _grouped(frame: pd.DataFrame, column: str, dimension: str) -> pd.DataFrame:
-    counted = frame.assign(settlements=frame["kind"] == "settlement", reversals=frame["kind"] == "reversal")
-    sums = counted.groupby(column, as_index=False, sort=True)[["settlements", "reversals", *MONEY]].sum()
+    sums = _counted(frame).groupby(column, as_index=False, sort=True)[[*COUNTS, *MONEY]].sum()
     return sums.rename(columns={column: "value"}).assign(dimension=dimension)
 
 
 def _by_fund(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per fund: its payments, and the settlements/reversals in which it paid anything."""
+    """One row per fund: its payments, and the settlements/reversals/adjustments in which it paid anything."""
     rows = []
     for output in PAYMENT_COLUMNS:
-        paid = frame[frame[output] != 0]
+        paid = _counted(frame[frame[output] != 0])
         rows.append(
             {
                 "dimension": "fund",
                 "value": output,
-                "settlements": int((paid["kind"] == "settlement").sum()),
-                "reversals": int((paid["kind"] == "reversal").sum()),
+                **{count: int(paid[count].sum()) for count in COUNTS},
                 **{m: int(paid[m].sum()) if m in (output, "medfee_sumamt") else 0 for m in MONEY},
             }
         )
@@ -51,7 +58,7 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
     parts = [_grouped(everything, "all", "all"), _by_fund(frame)]
     parts += [_grouped(frame, column, name) for name, column in DIMENSIONS.items() if column]
     out = pd.concat(parts, ignore_index=True)
-    return out[["dimension", "value", "settlements", "reversals", *MONEY]]
+    return out[["dimension", "value", *COUNTS, *MONEY]]
 
 
 def monthly(frame: pd.DataFrame) -> pd.DataFrame:

@@ -67,6 +67,15 @@ def allocate(amount: int, remaining: I64) -> I64:
     return shares
 
 
+SECOND_PAYOUT = "second_payout"
+"""The bucket (and suffix of the program id) under which second payouts are recorded."""
+
+
+def second_payout_program(layer: Layer) -> str:
+    """The program id under which a funded layer's second payouts are recorded (``<layer>_second_payout``)."""
+    return f"{layer.id}_{SECOND_PAYOUT}"
+
+
 def funded_layer(policy: Policy) -> Layer | None:
     """The policy's premium-funded layer (the one with a ``funding`` block), if any."""
     return next((layer for layer in policy.layers if layer.funding is not None), None)

@@ -1,4 +1,5 @@
-"""The batch commands' terminal: one stderr console and one way to fail with a message."""
+"""The commands' terminal: results on stdout (``out``), progress and messages on stderr
+(``console``), and one way to fail with a message."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 console = Console(stderr=True)
+out = Console()
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

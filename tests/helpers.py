@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 
 from settlement.claims import AMOUNT_COLUMNS, CLAIM_COLUMNS
-from settlement.engine import OUTPUT_MONEY, Settlement
+from settlement.engine import OUTPUT_MONEY, SettledBatch
 
 CASES = Path(__file__).parent / "cases"
 GOLDEN = sorted((CASES / "golden").glob("*.yaml"))
@@ -42,7 +42,7 @@ def yuan(fen: int) -> Decimal:
     return Decimal(int(fen)) / 100
 
 
-def result_in_yuan(result: Settlement) -> dict[str, dict[str, Decimal]]:
+def result_in_yuan(result: SettledBatch) -> dict[str, dict[str, Decimal]]:
     """Engine output keyed by claim_id, amounts as Decimal yuan."""
     frame = result.frame()
     return {str(row["claim_id"]): {c: yuan(row[c]) for c in RESULT_COLUMNS} for row in frame.to_dict("records")}

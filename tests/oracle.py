@@ -2,8 +2,12 @@
 
 It reads the policy through :func:`tiers.resolve.resolve` (parameters in force on the claim's
 date) but derives every deductible, band, ratio and cap itself, keeps its accumulators in a
-plain dict, and settles claims in (settle_date, claim_id) order. The engine must agree with
-it to the fen on any batch (tests/settlement/test_oracle_properties.py).
+plain dict, and settles claims in (settle_date, claim_id) order — or, where the claims carry an
+``arrival`` number, each person-year's claims in (arrival, claim_id) order. A claim with a list
+of ``categories`` (a person holding several identities) is settled under each on a copy of the
+accumulators and the one the funds pay most on is kept (the first among equals, in
+``tiers.codes.CATEGORIES`` order). The engine must agree with it to the fen on any batch
+(tests/settlement/test_properties.py).
 """
 
 from __future__ import annotations
@@ -67,43 +71,68 @@ def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: De
     return raw if cap is None else min(raw, max(cap - acc.paid, Decimal(0)))
 
 
+def _order(claim: dict[str, Any]) -> tuple[Any, ...]:
+    if "arrival" in claim:
+        return (str(claim["person_id"]), str(claim["settle_date"])[:4], int(claim["arrival"]), str(claim["claim_id"]))
+    return (str(claim["settle_date"]), str(claim["claim_id"]))
+
+
+def _settle_one(
+    claim: dict[str, Any], policy: Policy, accs: dict[tuple[str, int, str, str], Acc], lists: dict[str, tuple[str, ...]]
+) -> dict[str, Decimal]:
+    """One claim under ``claim["category"]``: its amounts; ``accs`` updated."""
+    on = date.fromisoformat(str(claim["settle_date"]))
+    total = claim["medfee_sumamt"]
+    inscp = total - claim["fulamt_ownpay_amt"] - claim["overlmt_selfpay"] - claim["preselfpay_amt"]
+    row = {"inscp_scp_amt": inscp, "act_pay_dedc": Decimal("0.00")}
+    residual = inscp
+    for layer in resolve(policy, on).layers:
+        rule = next((r for r in layer.rules if _matches(_when(policy, layer.id, r.id), claim, lists)), None)
+        pay = Decimal("0.00")
+        if rule is not None:
+            acc = accs[(claim["person_id"], on.year, layer.id, rule.bucket)]
+            pay = _layer_payment(rule, claim, acc, residual)
+            if layer.output == "hifp_pay":
+                row["act_pay_dedc"] = _deductible_applied(rule, claim, acc, residual)
+            acc.base += residual
+            acc.paid += pay
+            acc.claims += 1
+        row[layer.output] = pay
+        residual -= pay
+    for column in ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"):
+        row.setdefault(column, Decimal("0.00"))
+    row["fund_pay_sumamt"] = row["hifp_pay"] + row["hifmi_pay"] + row["maf_pay"] + row["supp_pay"]
+    row["psn_part_amt"] = total - row["fund_pay_sumamt"]
+    return row
+
+
+def _copy(accs: dict[tuple[str, int, str, str], Acc]) -> dict[tuple[str, int, str, str], Acc]:
+    copied: dict[tuple[str, int, str, str], Acc] = defaultdict(Acc)
+    copied.update({key: Acc(a.base, a.paid, a.claims) for key, a in accs.items()})
+    return copied
+
+
 def settle_reference(
     claims: list[dict[str, Any]], policy: Policy, opening: dict[tuple[str, int, str, str], Acc] | None = None
 ) -> tuple[dict[str, dict[str, Decimal]], dict[tuple[str, int, str, str], Acc]]:
-    """Settle ``claims`` (dicts with the claim contract's fields, amounts as Decimal yuan).
+    """Settle ``claims`` (dicts with the claim contract's fields, amounts as Decimal yuan; a
+    ``categories`` list instead of ``category`` for several candidates; ``arrival`` optional).
 
-    Returns per claim_id the layer payments, act_pay_dedc, inscp, fund and personal totals, and
-    the closing accumulators keyed by (person_id, year, layer_id, bucket).
+    Returns per claim_id the layer payments, act_pay_dedc, inscp, fund and personal totals and the
+    ``category`` used, and the closing accumulators keyed by (person_id, year, layer_id, bucket).
     """
     lists = {name: dl.icd10_prefixes for name, dl in policy.disease_lists.items()}
-    accs: dict[tuple[str, int, str, str], Acc] = defaultdict(Acc)
-    for key, acc in (opening or {}).items():
-        accs[key] = Acc(acc.base, acc.paid, acc.claims)
-    out: dict[str, dict[str, Decimal]] = {}
-    for claim in sorted(claims, key=lambda c: (str(c["settle_date"]), str(c["claim_id"]))):
-        on = date.fromisoformat(str(claim["settle_date"]))
-        total = claim["medfee_sumamt"]
-        inscp = total - claim["fulamt_ownpay_amt"] - claim["overlmt_selfpay"] - claim["preselfpay_amt"]
-        row = {"inscp_scp_amt": inscp, "act_pay_dedc": Decimal("0.00")}
-        residual = inscp
-        for layer in resolve(policy, on).layers:
-            rule = next((r for r in layer.rules if _matches(_when(policy, layer.id, r.id), claim, lists)), None)
-            pay = Decimal("0.00")
-            if rule is not None:
-                acc = accs[(claim["person_id"], on.year, layer.id, rule.bucket)]
-                pay = _layer_payment(rule, claim, acc, residual)
-                if layer.output == "hifp_pay":
-                    row["act_pay_dedc"] = _deductible_applied(rule, claim, acc, residual)
-                acc.base += residual
-                acc.paid += pay
-                acc.claims += 1
-            row[layer.output] = pay
-            residual -= pay
-        for column in ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"):
-            row.setdefault(column, Decimal("0.00"))
-        row["fund_pay_sumamt"] = row["hifp_pay"] + row["hifmi_pay"] + row["maf_pay"] + row["supp_pay"]
-        row["psn_part_amt"] = total - row["fund_pay_sumamt"]
-        out[str(claim["claim_id"])] = row
+    accs = _copy(opening or {})
+    out: dict[str, dict[str, Any]] = {}
+    for claim in sorted(claims, key=_order):
+        best: tuple[dict[str, Any], dict[tuple[str, int, str, str], Acc]] | None = None
+        for category in claim.get("categories", [claim.get("category")]):
+            trial = _copy(accs)
+            row = {**_settle_one({**claim, "category": category}, policy, trial, lists), "category": category}
+            if best is None or row["fund_pay_sumamt"] > best[0]["fund_pay_sumamt"]:
+                best = (row, trial)
+        assert best is not None
+        out[str(claim["claim_id"])], accs = best
     return out, dict(accs)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -230,6 +231,8 @@ class Policy(_Strict):
     name: str
     region: str
     insutype: str = "390"
+    timezone: str = "Asia/Shanghai"
+    """The region's time zone (IANA): what "today" is for the service settling under the policy."""
     valid_from: date
     reference: str
     notes: str | None = None
@@ -240,6 +243,15 @@ class Policy(_Strict):
     identity_codes: IdentityCodes | None = None
 
     _id = field_validator("id")(_check_id)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a time zone (IANA name, e.g. Asia/Shanghai)") from exc
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -5,28 +5,29 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
-from api import export, second_payout
-from api.deps import CallerDep, PolicyDep, SessionDep, WriteSessionDep, Year, writing
+from api import second_payout
+from api.books import export
+from api.deps import CallerDep, PolicyDep, ReaderDep, Year
 from api.errors import Problem
+from api.queue import write
+from settlement.money import yuan_text
 from settlement.statement import MONEY, monthly, render_html, totals
 
 router = APIRouter(prefix="/v1", tags=["insurers"])
-
-
-def _yuan(fen: Any) -> str:
-    return f"{int(fen) / 100:.2f}"
 
 
 @router.get(
     "/statements", response_class=Response, summary="Totals of a period per fund, insurance type, visit type, hospital"
 )
 def statement(
-    session: SessionDep,
+    db: ReaderDep,
     caller: CallerDep,
+    policy: PolicyDep,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     output: Annotated[Literal["json", "html"], Query(alias="format")] = "json",
@@ -34,7 +35,7 @@ def statement(
     caller.require("read:all")
     if end < start:
         raise Problem(422, "invalid_period", "'to' is before 'from'", "to")
-    frame = export.settlements(session, start, end)
+    frame = export.settlements(db, start=start, end=end, insutype=policy.policy.insutype)
     result = totals(frame)
     if output == "html":
         if not len(frame):
@@ -42,7 +43,7 @@ def statement(
         per_month = monthly(frame)
         return HTMLResponse(render_html(result, per_month, f"Statement {start} – {end}"))
     rows = [
-        {c: (_yuan(v) if c in MONEY else v) for c, v in zip(result.columns, row, strict=True)}
+        {c: (yuan_text(int(v)) if c in MONEY else v) for c, v in zip(result.columns, row, strict=True)}
         for row in zip(*(result[c].tolist() for c in result.columns), strict=True)
     ]
     return JSONResponse({"from": str(start), "to": str(end), "rows": rows})
@@ -51,18 +52,26 @@ def statement(
 class SecondPayoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    insured: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    insured: Annotated[int, Field(ge=1, le=10**9)] | None = None
     """The insurer's count of insured persons (default: registered persons with a covered identity)."""
 
 
 @router.post("/second-payout/{year}", status_code=201, summary="Post the year's second payout (二次赔付), once")
-def post_second_payout(
+async def post_second_payout(
     year: Year,
-    session: WriteSessionDep,
+    request: Request,
     caller: CallerDep,
     policy: PolicyDep,
     body: Annotated[SecondPayoutIn | None, Body()] = None,
 ) -> dict[str, Any]:
     caller.require("admin")
-    with writing(session):
-        return second_payout.run(session, caller.institution_id, year, policy, body.insured if body else None)
+    insured = body.insured if body else None
+    try:
+        result: dict[str, Any] = await write(
+            request.app.state.database, lambda db: second_payout.run(db, caller.institution_id, year, policy, insured)
+        )
+    except IntegrityError as exc:  # a concurrent run of the same year posted first
+        raise Problem(
+            409, "second_payout_already_run", f"the second payout for {year} was already posted", "year"
+        ) from exc
+    return result

@@ -2,47 +2,38 @@
 
 2206/2303 pre-settle, 2207/2304 settle, 2208/2305 reverse, 5203 settlement query, 5206 person
 accumulators, 3201 totals reconciliation, 3202 detail reconciliation (the detail as a CSV file at
-``GET /nhsa/files/{file_qury_no}``). Every transaction is the native service underneath — the
-same rules, the same books — with ``msgid`` as the idempotency key. Any error is ``infcode = -1``
+``GET /nhsa/files/{file_qury_no}``). A translator onto the desk — the same commands, the same
+books as the native API — with ``msgid`` as the idempotency key. Any error is ``infcode = -1``
 with the reason in ``err_msg`` (HTTP 200; 401/403 for a missing or refused key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Body, Path
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from api import export, resettlement, service, store
+from api import desk, nhsa, years
 from api.auth import Caller
-from api.caps import caps_left
-from api.deps import CallerDep, PolicyDep, SessionDep, WriteSessionDep, writing
+from api.books import export, queries
+from api.books.driver import Driver
+from api.db import pooled_transaction
+from api.deps import CallerDep, PolicyDep, ReaderDep
 from api.errors import Problem
-from api.models import Settlement
-from api.nhsa import (
-    SETTLING,
-    Envelope,
-    InputError,
-    SettleData,
-    claim_of,
-    data_of,
-    identities_of,
-    parse,
-    reply,
-    setldetail,
-    setlinfo,
-)
-from api.schemas import ClaimIn, SettlementOut, Text
-from settlement.money import fen_to_yuan_text
+from api.idempotency import Reply, claimed, request_hash
+from api.jsonbody import JsonBodyError, read_json
+from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_of, data_of, parse, settlement_output
+from api.routes.persons import accumulators_out
+from api.routes.settlements import reverse_settlement
+from api.schemas import SignedYuan, Text
+from settlement.money import fen_of, fen_to_yuan_text, yuan_number
 from tiers.tables import CompiledPolicy
 
 router = APIRouter(tags=["nhsa"])
@@ -58,14 +49,31 @@ ENVELOPE_EXAMPLE = {
 
 @dataclass(frozen=True)
 class Call:
-    session: Session
+    request: Request
     caller: Caller
-    policy: CompiledPolicy
     envelope: Envelope
+
+    @property
+    def policy(self) -> CompiledPolicy:
+        policy: CompiledPolicy = self.request.app.state.policy
+        return policy
 
     @property
     def key(self) -> str:
         return f"nhsa:{self.envelope.msgid}"
+
+    @property
+    def insutype(self) -> str:
+        return self.policy.policy.insutype
+
+    async def read(self, work: Callable[[Driver], Any]) -> Any:
+        """``work`` on a reading transaction, in the threadpool."""
+
+        def run() -> Any:
+            with pooled_transaction(self.request.app.state.database, read_only=True) as db:
+                return work(db)
+
+        return await run_in_threadpool(run)
 
 
 class ReverseData(BaseModel):
@@ -83,9 +91,6 @@ class AccumulatorData(BaseModel):
     cum_ym: Annotated[str, Field(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
 
 
-Signed = Annotated[Decimal, Field(max_digits=16, decimal_places=2)]
-
-
 class StatementData(BaseModel):
     """3201/3202: the hospital's totals of a period, to be compared with ours."""
 
@@ -96,76 +101,85 @@ class StatementData(BaseModel):
     insutype: str | None = None
     setl_optins: str | None = None
     refd_setl_flag: Literal["0", "1"] | None = None
-    medfee_sumamt: Signed
-    fund_pay_sumamt: Signed
-    acct_pay: Signed = Decimal(0)
-    cash_payamt: Signed | None = None
+    medfee_sumamt: SignedYuan
+    fund_pay_sumamt: SignedYuan
     fixmedins_setl_cnt: Annotated[int, Field(ge=0)]
 
 
-def _settlement_output(call: Call, out: SettlementOut, msgid: str | None) -> dict[str, Any]:
-    insutype = call.policy.policy.insutype
-    return {"setlinfo": setlinfo(out, msgid, insutype), "setldetail": setldetail(out)}
-
-
-def _claim(call: Call) -> tuple[ClaimIn, Callable[[], None], str]:
+def _command(call: Call) -> desk.SettleCommand:
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
-    if data.insutype and data.insutype != call.policy.policy.insutype:
-        reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.policy.policy.insutype})"
+    if data.insutype and data.insutype != call.insutype:
+        reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.insutype})"
         raise InputError("input.data.insutype", reason)
     claim = claim_of(call.envelope, data)
-    identities = identities_of(data, call.policy.policy)
+    facts = desk.check_claim(claim, desk.today(call.policy))
+    categories, notes = nhsa.declared(data, call.policy.policy)
+    msgid, insutype = call.envelope.msgid, call.insutype
 
-    def prepare() -> None:
-        resettlement.ensure_identities(
-            call.session, call.caller.institution_id, claim.person_id, identities, call.policy
-        )
+    def render(settled: desk.Settled) -> bytes:
+        return nhsa.stored_reply(settlement_output(settled, msgid, insutype), [*settled.warnings, *notes])
 
-    return claim, prepare, "".join(i.model_dump_json() for i in identities)
+    digest = request_hash("nhsa-settle", claim.model_dump_json() + "|" + ",".join(categories))
+    return desk.SettleCommand(call.caller, facts, render, call.key, digest, register=True, declared=categories)
 
 
-def pre_settle(call: Call) -> dict[str, Any]:
+async def pre_settle(call: Call) -> bytes:
     call.caller.require("settle")
-    claim, prepare, _ = _claim(call)
-    with writing(call.session):
-        out = service.pre_settle(call.session, call.caller, claim, call.policy, prepare)
-    return _settlement_output(call, out, call.envelope.msgid)
+    command = _command(call)
+    with pooled_transaction(call.request.app.state.batch_database, read_only=True) as db:
+        (done,) = desk.pre_settle(db, [command], call.policy)
+    if isinstance(done, Problem):
+        raise done
+    return command.render(done)
 
 
-def settle(call: Call) -> dict[str, Any]:
+async def settle(call: Call) -> bytes:
     call.caller.require("settle")
-    claim, prepare, extra = _claim(call)
-    with writing(call.session):
-        done = service.settle(call.session, call.caller, claim, call.policy, call.key, prepare, extra)
-    return _settlement_output(call, SettlementOut.model_validate_json(done.body), call.envelope.msgid)
+    command = _command(call)
+    with claimed(call.caller.institution_id, command.key):
+        reply: Reply = await call.request.app.state.settlements.settle(command)
+    return reply.body
 
 
-def _readable(call: Call, setl_id: str, psn_no: str | None) -> Settlement:
-    row = call.session.get(Settlement, setl_id)
-    if row is None or not call.caller.may_read(row.institution_id):
+def _readable(db: Driver, call: Call, setl_id: str, psn_no: str | None) -> dict[str, Any]:
+    row = queries.settlement(db, setl_id=setl_id)
+    if row is None or not call.caller.may_read(row["institution_id"]):
         raise InputError("input.data.setl_id", f"no settlement {setl_id}")
-    if psn_no is not None and psn_no != row.person_id:
+    if psn_no is not None and psn_no != row["person_id"]:
         raise InputError("input.data.psn_no", f"settlement {setl_id} is not of person {psn_no}")
     return row
 
 
-def reverse(call: Call) -> dict[str, Any]:
+async def reverse(call: Call) -> bytes:
     call.caller.require("settle")
     data: ReverseData = parse(ReverseData, data_of(call.envelope), "input.data")
-    with writing(call.session):
-        _readable(call, data.setl_id, data.psn_no)
-        done = service.reverse(call.session, call.caller, data.setl_id, call.policy, call.key)
-    return _settlement_output(call, SettlementOut.model_validate_json(done.body), call.envelope.msgid)
+    await call.read(lambda db: _readable(db, call, data.setl_id, data.psn_no))
+    msgid, insutype = call.envelope.msgid, call.insutype
+
+    def render(settled: desk.Settled) -> bytes:
+        return nhsa.stored_reply(settlement_output(settled, msgid, insutype))
+
+    digest = request_hash("nhsa-reverse", data.setl_id)
+    return (
+        await reverse_settlement(
+            call.request, years.ReverseCommand(call.caller, data.setl_id, render, call.key, digest)
+        )
+    ).body
 
 
-def query(call: Call) -> dict[str, Any]:
+async def query(call: Call) -> bytes:
     data: ReverseData = parse(ReverseData, data_of(call.envelope), "input.data")
-    row = _readable(call, data.setl_id, data.psn_no)
-    lines, adjustments = store.lines_of(call.session, row.setl_id), store.adjustments_of(call.session, row.setl_id)
-    return _settlement_output(call, store.settlement_out(row, lines, adjustments), None)  # the msgid is not kept
+
+    def work(db: Driver) -> bytes:
+        row = _readable(db, call, data.setl_id, data.psn_no)
+        settled = desk.Settled(row, queries.lines(db, setl_id=row["setl_id"]))
+        return nhsa.stored_reply(settlement_output(settled, None, call.insutype))  # the msgid is not kept
+
+    result: bytes = await call.read(work)
+    return result
 
 
-def accumulators(call: Call) -> dict[str, Any]:
+async def accumulators(call: Call) -> bytes:
     if not ({"persons", "read:all", "settle"} & call.caller.scopes):
         raise Problem(403, "forbidden", "this key may not read persons")
     data: AccumulatorData = parse(AccumulatorData, data_of(call.envelope), "input.data")
@@ -173,76 +187,77 @@ def accumulators(call: Call) -> dict[str, Any]:
     if data.cum_ym:
         year, month = int(data.cum_ym[:4]), int(data.cum_ym[4:])
         on = (pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)).date()
-    categories = store.categories_on(call.session, data.psn_no, on)
-    out = caps_left(
-        call.policy, data.psn_no, on.year, on, categories, store.accumulator_rows(call.session, data.psn_no, on.year)
-    )
+    out = await call.read(lambda db: accumulators_out(db, call.policy, data.psn_no, on.year, on))
     rows = [
         {
-            "insutype": call.policy.policy.insutype,
+            "insutype": call.insutype,
             "year": out.year,
             "cum_ym": f"{on:%Y%m}",
             "cum_type_code": f"{b.layer}.{b.bucket}",
-            "cum": b.paid_cum,
-            "base_cum": b.base_cum,
+            "cum": nhsa.exact_yuan(b.paid_cum),
+            "base_cum": nhsa.exact_yuan(b.base_cum),
             "claims": b.claims,
-            "caps": [{"rule": c.rule, "cap": c.cap, "crt_payb_lmt_amt": c.cap_left} for c in b.caps],
+            "caps": [_cap(c) for c in b.caps],
         }
         for b in out.buckets
     ]
-    return {"psn_no": data.psn_no, "relief_category": out.category, "cuminfo": rows}
+    return nhsa.stored_reply({"psn_no": data.psn_no, "relief_category": out.category, "cuminfo": rows})
 
 
-def _period_books(
-    session: Session, institution: str, begin: date, end: date, flag: str | None, insutype: str | None = None
-) -> pd.DataFrame:
-    """The institution's settlement and reversal rows of a period (only one kind when ``flag`` is given)."""
-    frame = export.settlements(session, begin, end)
+def _cap(cap: Any) -> dict[str, Any]:
+    left = None if cap.cap_left is None else nhsa.exact_yuan(cap.cap_left)
+    return {"rule": cap.rule, "cap": None if cap.cap is None else nhsa.exact_yuan(cap.cap), "crt_payb_lmt_amt": left}
+
+
+def _period_books(db: Driver, institution: str, data: StatementData, insutype: str) -> pd.DataFrame:
+    """The institution's settlement and reversal rows of a period (only one kind when the flag is given)."""
+    start, end = data.stmt_begndate, data.stmt_enddate
+    frame = export.settlements(db, start=start, end=end, insutype=insutype, adjustments=False)
     mine = frame[frame["institution_id"] == institution]
-    if insutype:
-        mine = mine[mine["insutype"] == insutype]
-    if flag is not None:
-        mine = mine[mine["refd_setl_flag"] == int(flag)]
+    if data.insutype:
+        mine = mine[mine["insutype"] == data.insutype]
+    if data.refd_setl_flag is not None:
+        mine = mine[mine["refd_setl_flag"] == int(data.refd_setl_flag)]
     return mine
 
 
-def _books(call: Call, data: StatementData) -> pd.DataFrame:
-    begin, end, flag = data.stmt_begndate, data.stmt_enddate, data.refd_setl_flag
-    return _period_books(call.session, call.caller.institution_id, begin, end, flag, data.insutype)
-
-
-def _compare(call: Call, data: StatementData) -> tuple[pd.DataFrame, dict[str, Any]]:
-    books = _books(call, data)
-    ours = {
-        "medfee_sumamt": store.yuan(int(books["medfee_sumamt"].sum())),
-        "fund_pay_sumamt": store.yuan(int(books["fund_pay_sumamt"].sum())),
-        "acct_pay": Decimal(0),
-        "fixmedins_setl_cnt": len(books),
-    }
-    theirs = {k: getattr(data, k) for k in ours}
-    differ = [f"{k}: ours {ours[k]}, yours {theirs[k]}" for k in ours if ours[k] != theirs[k]]
+async def _compare(call: Call) -> tuple[StatementData, dict[str, Any]]:
+    data: StatementData = parse(StatementData, data_of(call.envelope), "input.data")
+    if data.stmt_enddate < data.stmt_begndate:
+        raise InputError("input.data.stmt_enddate", "before stmt_begndate")
+    books: pd.DataFrame = await call.read(lambda db: _period_books(db, call.caller.institution_id, data, call.insutype))
+    institution = call.caller.institution_id
+    adjusted = await call.read(
+        lambda db: export.adjustment_totals(
+            db, institution=institution, start=data.stmt_begndate, end=data.stmt_enddate
+        )
+    )
+    ours = {"medfee_sumamt": int(books["medfee_sumamt"].sum()), "fund_pay_sumamt": int(books["fund_pay_sumamt"].sum())}
+    theirs = {k: fen_of(getattr(data, k)) for k in ours}
+    differ = [f"{k}: ours {yuan_number(ours[k])}, yours {yuan_number(theirs[k])}" for k in ours if ours[k] != theirs[k]]
+    if len(books) != data.fixmedins_setl_cnt:
+        differ.append(f"fixmedins_setl_cnt: ours {len(books)}, yours {data.fixmedins_setl_cnt}")
     info = {
         "setl_optins": data.setl_optins or call.envelope.insuplc_admdvs,
         "stmt_rslt": "1" if differ else "0",
         "stmt_rslt_dscr": "; ".join(differ) if differ else "平 (balanced)",
     }
-    return books, {"stmtinfo": info, "totals": ours}
+    totals = {**{k: yuan_number(v) for k, v in ours.items()}, "acct_pay": 0.0, "fixmedins_setl_cnt": len(books)}
+    return data, {"stmtinfo": info, "totals": totals, "adjustments": {k: yuan_number(v) for k, v in adjusted.items()}}
 
 
-def totals(call: Call) -> dict[str, Any]:
-    data: StatementData = parse(StatementData, data_of(call.envelope), "input.data")
-    return _compare(call, data)[1]
+async def totals(call: Call) -> bytes:
+    return nhsa.stored_reply((await _compare(call))[1])
 
 
-def detail(call: Call) -> dict[str, Any]:
-    data: StatementData = parse(StatementData, data_of(call.envelope), "input.data")
-    _, compared = _compare(call, data)
+async def detail(call: Call) -> bytes:
+    data, compared = await _compare(call)
     number = f"{data.stmt_begndate:%Y%m%d}{data.stmt_enddate:%Y%m%d}{data.refd_setl_flag or 'A'}"
     file = {"file_qury_no": number, "filename": f"3202-{number}.csv", "dld_endtime": None}
-    return {**compared, "fileinfo": file}
+    return nhsa.stored_reply({**compared, "fileinfo": file})
 
 
-HANDLERS: dict[str, Callable[[Call], dict[str, Any]]] = {
+HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
     **{infno: (pre_settle if infno in ("2206", "2303") else settle) for infno in SETTLING},
     "2208": reverse,
     "2305": reverse,
@@ -251,35 +266,46 @@ HANDLERS: dict[str, Callable[[Call], dict[str, Any]]] = {
     "3201": totals,
     "3202": detail,
 }
-READING = frozenset({"5203", "5206", "3201", "3202"})
-"""Transactions that only read (the others take the write turn themselves)."""
 
 
-@router.post("/nhsa", summary="Platform transactions in the national envelope (infno, msgid, input → infcode, output)")
-def transaction(
-    body: Annotated[dict[str, Any], Body(examples=[ENVELOPE_EXAMPLE])],
-    session: WriteSessionDep,
-    caller: CallerDep,
-    policy: PolicyDep,
-) -> JSONResponse:
+def _body(raw: bytes) -> Any:
+    try:
+        return read_json(raw)
+    except JsonBodyError as exc:
+        raise InputError("/".join(exc.path) or "body", exc.reason) from exc
+
+
+def _envelope(body: Any) -> Envelope:
+    if not isinstance(body, dict):
+        raise InputError("", "the request is a JSON object (the platform's envelope)")
+    envelope: Envelope = parse(Envelope, body, "")
+    return envelope
+
+
+@router.post(
+    "/nhsa",
+    response_class=Response,
+    summary="Platform transactions in the national envelope (infno, msgid, input → infcode, output)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": ENVELOPE_EXAMPLE}}, "required": True}},
+)
+async def transaction(request: Request, caller: CallerDep) -> Response:
     envelope = None
     try:
-        envelope = parse(Envelope, body, "")
+        envelope = _envelope(_body(await request.body()))
         if envelope.fixmedins_code != caller.institution_id:
             raise InputError("fixmedins_code", f"{envelope.fixmedins_code} is not the institution of this API key")
         handler = HANDLERS.get(envelope.infno)
         if handler is None:
             raise InputError("infno", f"transaction {envelope.infno} is not offered (offered: {sorted(HANDLERS)})")
-        call = Call(session, caller, policy, envelope)
-        if envelope.infno in READING:
-            with writing(session):  # on SQLite this session begins IMMEDIATE: take the process's turn
-                return JSONResponse(reply(envelope, handler(call)))
-        return JSONResponse(reply(envelope, handler(call)))
+        stored = await handler(Call(request, caller, envelope))
+        return Response(nhsa.envelope_bytes(envelope, stored), media_type="application/json")
     except InputError as exc:
-        return JSONResponse(reply(envelope, None, str(exc)))
+        return Response(nhsa.envelope_bytes(envelope, None, str(exc)), media_type="application/json")
     except Problem as exc:
         where = f" ({exc.param})" if exc.param else ""
-        return JSONResponse(reply(envelope, None, f"{exc.code}{where}: {exc.detail}"))
+        return Response(
+            nhsa.envelope_bytes(envelope, None, f"{exc.code}{where}: {exc.detail}"), media_type="application/json"
+        )
 
 
 FILE_COLUMNS = [
@@ -296,14 +322,16 @@ FILE_COLUMNS = [
 
 @router.get("/nhsa/files/{file_qury_no}", response_class=Response, summary="The detail file of a 3202 (CSV, yuan)")
 def detail_file(
-    file_qury_no: Annotated[str, Path(pattern=r"^[0-9]{16}[01A]$")], session: SessionDep, caller: CallerDep
+    file_qury_no: Annotated[str, Path(pattern=r"^[0-9]{16}[01A]$")], db: ReaderDep, caller: CallerDep, policy: PolicyDep
 ) -> Response:
     try:
         begin, end = date.fromisoformat(_iso(file_qury_no[:8])), date.fromisoformat(_iso(file_qury_no[8:16]))
     except ValueError as exc:
         raise Problem(404, "file_not_found", f"no detail file {file_qury_no}", "file_qury_no") from exc
     flag = None if file_qury_no[16] == "A" else file_qury_no[16]
-    frame = _period_books(session, caller.institution_id, begin, end, flag)
+    period = StatementData(stmt_begndate=begin, stmt_enddate=end, refd_setl_flag=flag, medfee_sumamt=0,
+                           fund_pay_sumamt=0, fixmedins_setl_cnt=0)  # fmt: skip
+    frame = _period_books(db, caller.institution_id, period, policy.policy.insutype)
     rows = pd.DataFrame(
         {
             "psn_no": frame["person_id"],
@@ -311,13 +339,13 @@ def detail_file(
             "setl_id": frame["setl_id"],
             "stmt_rslt": "0",
             "refd_setl_flag": frame["refd_setl_flag"],
-            "medfee_sumamt": fen_to_yuan_text(frame["medfee_sumamt"].to_numpy(np.int64)),
-            "fund_pay_sumamt": fen_to_yuan_text(frame["fund_pay_sumamt"].to_numpy(np.int64)),
+            "medfee_sumamt": fen_to_yuan_text(frame["medfee_sumamt"].to_numpy("int64")),
+            "fund_pay_sumamt": fen_to_yuan_text(frame["fund_pay_sumamt"].to_numpy("int64")),
             "acct_pay": "0.00",
         },
         columns=FILE_COLUMNS,
     )
-    return Response(rows.to_csv(index=False), media_type="text/csv; charset=utf-8")
+    return Response(export.csv_text(rows), media_type="text/csv; charset=utf-8")
 
 
 def _iso(day: str) -> str:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from sqlalchemy.exc import IntegrityError
 
 from api import posthoc
-from api.deps import CallerDep, PolicyDep, WriteSessionDep, Year, writing
+from api.deps import CallerDep, PolicyDep, Year
+from api.errors import Problem
+from api.queue import write
 
 router = APIRouter(prefix="/v1/post-hoc", tags=["insurers"])
 
 
 @router.post("/{year}", status_code=201, summary="Run the policy's post-hoc programs for a year (once)")
-def run(year: Year, session: WriteSessionDep, caller: CallerDep, policy: PolicyDep) -> dict[str, Any]:
+async def run(year: Year, request: Request, caller: CallerDep, policy: PolicyDep) -> dict[str, Any]:
     caller.require("admin")
-    with writing(session):
-        return posthoc.run(session, caller.institution_id, year, policy)
+    try:
+        result: dict[str, Any] = await write(
+            request.app.state.database, lambda db: posthoc.run(db, caller.institution_id, year, policy)
+        )
+    except IntegrityError as exc:  # a concurrent run of the same year posted first
+        raise Problem(409, "post_hoc_already_run", f"post-hoc assistance for {year} was already run", "year") from exc
+    return result

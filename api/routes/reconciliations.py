@@ -10,10 +10,11 @@ import pandas as pd
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import export
-from api.deps import CallerDep, SessionDep
+from api.books import export
+from api.deps import CallerDep, PolicyDep, ReaderDep
 from api.errors import Problem
 from settlement import io
+from settlement.money import yuan_text
 from settlement.reconcile import FIELDS, ReconcileError, Side, reconcile
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["insurers"])
@@ -40,13 +41,14 @@ def _ours(frame: pd.DataFrame) -> Side:
 
 
 def _yuan(value: Any) -> str | None:
-    return None if pd.isna(value) else f"{int(value) / 100:.2f}"
+    return None if pd.isna(value) else yuan_text(int(value))
 
 
 @router.post("", summary="Match posted payout rows to our settlements of a period (like 3202)")
-def reconcile_rows(body: ReconcileIn, session: SessionDep, caller: CallerDep) -> dict[str, Any]:
+def reconcile_rows(body: ReconcileIn, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> dict[str, Any]:
     caller.require("read:all")
-    ours = _ours(export.settlements(session, body.period_from, body.period_to))
+    books = export.settlements(db, start=body.period_from, end=body.period_to, insutype=policy.policy.insutype)
+    ours = _ours(books)
     try:
         theirs = io.side_of(pd.DataFrame(body.rows).astype(str), "theirs", body.key, body.mapping)
         fields = tuple(f for f in FIELDS if f in ours.money and f in theirs.money)

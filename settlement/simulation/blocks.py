@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from settlement.claims import ClaimTable
-from settlement.engine import Settlement, settle
+from settlement.engine import SettledBatch, settle
 from settlement.simulation.cohort import Block, CohortSpec, generate_block
 from tiers.codes import CATEGORIES, MED_TYPES, PAYMENT_COLUMNS
 from tiers.tables import NO_LIMIT, CompiledPolicy
@@ -86,7 +86,7 @@ def _per_person(persons: int, person: I64, values: I64) -> I64:
     return sums
 
 
-def _amounts(result: Settlement) -> dict[str, I64]:
+def _amounts(result: SettledBatch) -> dict[str, I64]:
     claims = result.claims
     return {
         "medfee_sumamt": claims.medfee,
@@ -97,7 +97,7 @@ def _amounts(result: Settlement) -> dict[str, I64]:
     }
 
 
-def _outcome(block: Block, result: Settlement) -> ScenarioOutcome:
+def _outcome(block: Block, result: SettledBatch) -> ScenarioOutcome:
     claims = result.claims
     amounts = _amounts(result)
     group = claims.category * len(MED_TYPES) + claims.med
@@ -107,7 +107,7 @@ def _outcome(block: Block, result: Settlement) -> ScenarioOutcome:
     return ScenarioOutcome(person, np.vstack(rows), caps_reached(result, block.persons))
 
 
-def caps_reached(result: Settlement, persons: int) -> dict[str, Bools]:
+def caps_reached(result: SettledBatch, persons: int) -> dict[str, Bools]:
     """Per cap bucket ("layer.bucket"): persons whose payments reached the cap of their claim."""
     reached: dict[str, Bools] = {}
     for i, layer in enumerate(result.layers):

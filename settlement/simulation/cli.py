@@ -1,32 +1,35 @@
-"""``medrelief simulate``: a cohort under a baseline and its reforms → tables, charts, an HTML report."""
+"""``medrelief simulate``: a cohort under a baseline and its reforms → tables, charts, an HTML report.
+
+The engine, pandas and Dask are imported when the command runs, not when ``medrelief`` starts.
+"""
 
 from __future__ import annotations
 
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from settlement import io
-from settlement.claims import ClaimTable, ClaimValidationError, from_frame
-from settlement.simulation import cohort as cohorts
-from settlement.simulation.report import cell, charts, render, shown, write_tables
-from settlement.simulation.run import Simulation, SimulationError, simulate
 from settlement.terminal import console
 from settlement.terminal import fail as _fail
-from tiers.loader import PolicyError
-from tiers.reforms import ScenarioSet, load_scenarios, scenario_policies
-from tiers.schema import Policy
 
-DEFAULT_SCENARIOS = Path(cohorts.__file__).with_name("defaults") / "scenarios.yaml"
+if TYPE_CHECKING:
+    from settlement.claims import ClaimTable
+    from settlement.simulation import cohort as cohorts
+    from settlement.simulation.run import Simulation
+    from tiers.reforms import ScenarioSet
+    from tiers.schema import Policy
+
+DEFAULT_SCENARIOS = Path(__file__).with_name("defaults") / "scenarios.yaml"
 
 
 def _cohort(cohort: Path | None, claims: Path | None, persons: int | None) -> cohorts.CohortSpec | ClaimTable:
+    from settlement import io
+    from settlement.claims import from_frame
+    from settlement.simulation import cohort as cohorts
+
     if claims is not None:
         if cohort is not None or persons is not None:
             raise typer.BadParameter("--claims replaces --cohort and --persons")
@@ -36,6 +39,8 @@ def _cohort(cohort: Path | None, claims: Path | None, persons: int | None) -> co
 
 
 def _notes(source: cohorts.CohortSpec | ClaimTable, scenarios: ScenarioSet, seed: int, result: Simulation) -> list[str]:
+    from settlement.simulation import cohort as cohorts
+
     if isinstance(source, cohorts.CohortSpec):
         what = f"synthetic cohort '{source.id}': {source.persons:,} persons, year {source.year}, seed {seed}"
     else:
@@ -50,6 +55,11 @@ def _notes(source: cohorts.CohortSpec | ClaimTable, scenarios: ScenarioSet, seed
 
 
 def _print_summary(result: Simulation) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from settlement.simulation.report import cell, shown
+
     frame = shown(result)["summary"]
     columns = ["scenario", "fund_pay_sumamt", "psn_part_amt", "reimbursement_ratio"]
     table = Table(title="Replication 0 (yuan)")
@@ -79,6 +89,12 @@ def simulate_command(
     person_deltas: Annotated[bool, typer.Option("--person-deltas", help="Also write each person's deltas.")] = False,
 ) -> None:
     """Simulate a cohort under a baseline policy and its reforms; write tables, charts and an HTML report."""
+    from settlement import io
+    from settlement.claims import ClaimValidationError
+    from settlement.simulation.report import charts, render, write_tables
+    from tiers.loader import PolicyError
+    from tiers.reforms import load_scenarios, scenario_policies
+
     try:
         source = _cohort(cohort, claims, persons)
         scenario_set = load_scenarios(scenarios)
@@ -110,6 +126,10 @@ def _run(
     scheduler: str | None,
     workers: int | None,
 ) -> Simulation:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from settlement.simulation.run import SimulationError, simulate
+
     columns = (TextColumn("settling blocks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("blocks", total=None)

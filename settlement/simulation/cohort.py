@@ -222,7 +222,7 @@ def _table(spec: CohortSpec, parts: list[dict[str, I64]], category: I64, first: 
         persons=first + np.arange(len(category), dtype=np.int64),
         diagnoses=np.array([*codes.major, *codes.accident, *codes.other], dtype=object),
         category=category[columns["person"]],
-        **columns,
+        **{k: columns[k] for k in _FIELDS},  # type: ignore[arg-type]  # the I64 fields, by name
     )
 
 

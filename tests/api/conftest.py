@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from api.db import make_engine, migrate
+from api.db import migrate, open_database
 from tests.api.servers import Postgres, Server, postgres_cluster, prepare
 
 BACKENDS = ("sqlite", "postgresql")
@@ -35,7 +35,7 @@ def migrated_engine(backend: str, postgres: Postgres | str, tmp: Path) -> Engine
     """An engine on a fresh database of ``backend`` at the newest schema."""
     url = database_url(backend, postgres, tmp)
     migrate(url)
-    return make_engine(url)
+    return open_database(url)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

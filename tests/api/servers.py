@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlmodel import Session
 
 from api.auth import create_key
-from api.db import make_engine, migrate
+from api.db import migrate, open_database, pooled_transaction
 from api.workers import REUSE_PORT
 
 ROOT = Path(__file__).parents[2]
@@ -160,6 +159,7 @@ class Server:
     port: int = 0
     workers: int = 1
     loop: str = "auto"  # uvicorn's event loop: auto (uvloop when installed) or asyncio
+    env: dict[str, str] = field(default_factory=dict)  # more of the server's environment (MEDRELIEF_POLICY, …)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -177,7 +177,7 @@ class Server:
             self.port = free_port()
         command = [*EXIT_WITH_US, sys.executable, "-m", "api.workers", "--port", str(self.port)]
         command += ["--workers", str(self.workers), "--loop", self.loop]
-        env = {**os.environ, "DATABASE_URL": self.database_url}
+        env = {**os.environ, **self.env, "DATABASE_URL": self.database_url}
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -227,14 +227,14 @@ class Server:
 def prepare(database_url: str) -> dict[str, str]:
     """Migrate the database and create one key per kind (two hospitals)."""
     migrate(database_url)
-    engine = make_engine(database_url)
-    with Session(engine) as session:
+    database = open_database(database_url)
+    with pooled_transaction(database) as db:
         keys = {
-            "hospital": create_key(session, "H-ONE", "hospital"),
-            "hospital2": create_key(session, "H-TWO", "hospital"),
-            "admin": create_key(session, "ADMIN", "admin"),
-            "insurer": create_key(session, "INS", "insurer"),
-            "actuary": create_key(session, "ACT", "actuary"),
+            "hospital": create_key(db, "H-ONE", "hospital"),
+            "hospital2": create_key(db, "H-TWO", "hospital"),
+            "admin": create_key(db, "ADMIN", "admin"),
+            "insurer": create_key(db, "INS", "insurer"),
+            "actuary": create_key(db, "ACT", "actuary"),
         }
-    engine.dispose()
+    database.dispose()
     return keys

@@ -22,7 +22,7 @@ def test_keys_create_revoke_and_db_check(tmp_path: Path) -> None:
     assert re.fullmatch(r"mr_[0-9a-f]{12}_\S+", key)
     bad = medrelief(env, "keys", "create", "--institution", "H-CLI", "--kind", "wizard")
     assert bad.returncode == 2
-    assert "unknown institution kind" in bad.stdout
+    assert "unknown institution kind" in bad.stderr
     assert medrelief(env, "keys", "revoke", key.split("_")[1]).returncode == 0
     assert medrelief(env, "keys", "revoke", key.split("_")[1]).returncode == 2
     checked = medrelief(env, "db", "check")
@@ -31,10 +31,11 @@ def test_keys_create_revoke_and_db_check(tmp_path: Path) -> None:
 
 
 def test_serve_prints_a_demo_key_that_works(tmp_path: Path) -> None:
+    """Demo keys only when asked for (``--demo-keys``), on an empty database."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "COLUMNS": "200"}
     process = subprocess.Popen(
-        [*MEDRELIEF, "serve", "--port", str(port)],
+        [*MEDRELIEF, "serve", "--port", str(port), "--demo-keys"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -58,6 +59,10 @@ def test_serve_prints_a_demo_key_that_works(tmp_path: Path) -> None:
     finally:
         os.killpg(process.pid, 15)
         process.wait(20)
+    again = medrelief(env, "serve", "--port", str(port), "--demo-keys")
+    assert again.returncode == 2
+    assert "demo keys only on an empty one" in again.stderr
+    assert "key" not in again.stdout
 
 
 def test_demo_posts_sample_claims_and_matches_the_batch_engine() -> None:

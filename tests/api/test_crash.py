@@ -10,16 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import Session, select
 
-from api import integrity
-from api.db import make_engine
-from api.models import Settlement
+from api.books import checks
+from api.books.driver import Statement
+from api.db import open_database, pooled_transaction
 from tests.api.conftest import database_url
 from tests.api.helpers import claim, register
 from tests.api.servers import Postgres, Server, postgres_cluster, prepare
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
+
+SETTLEMENT_IDS = Statement.of("SELECT setl_id FROM settlement")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -62,11 +63,11 @@ def test_kill_mid_load_loses_nothing_acknowledged(fresh_server: Server) -> None:
         w.join(30)
     assert len(acknowledged) > 20
     fresh_server.start()
-    engine = make_engine(fresh_server.database_url)
-    with Session(engine) as session:
-        stored = set(session.exec(select(Settlement.setl_id)))
+    engine = open_database(fresh_server.database_url)
+    with pooled_transaction(engine, read_only=True) as db:
+        stored = {row[0] for row in db.rows(SETTLEMENT_IDS, {})}
         assert set(acknowledged) <= stored
-        assert integrity.problems(session, compile_policy(load_policy("demo"))) == []
+        assert checks.problems(db, compile_policy(load_policy("demo"))) == []
     engine.dispose()
     with fresh_server.client() as hospital:
         assert hospital.post("/v1/settlements", json=claim(persons[0], settle_date="2024-12-31")).status_code == 201
@@ -109,8 +110,8 @@ def _post(client: httpx.Client, body: dict[str, object]) -> httpx.Response:
 
 
 def _assert_books(url: str, expected: int) -> None:
-    engine = make_engine(url)
-    with Session(engine) as session:
-        assert len(session.exec(select(Settlement)).all()) == expected
-        assert integrity.problems(session, compile_policy(load_policy("demo"))) == []
+    engine = open_database(url)
+    with pooled_transaction(engine, read_only=True) as db:
+        assert len(db.rows(SETTLEMENT_IDS, {})) == expected
+        assert checks.problems(db, compile_policy(load_policy("demo"))) == []
     engine.dispose()

@@ -9,9 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from api import models, reads  # noqa: F401  (models: the tables)
-from api.db import make_engine, migrate, pooled_transaction
-from api.sql import Statement
+from api import models  # noqa: F401  (models: the tables)
+from api.books import reading
+from api.books.driver import Statement
+from api.db import migrate, open_database, pooled_transaction
 from tests.api.conftest import BACKENDS, database_url
 from tests.api.servers import Postgres
 
@@ -20,7 +21,7 @@ from tests.api.servers import Postgres
 def test_migrations_match_the_models(backend: str, postgres: Postgres | str, tmp_path: Path) -> None:
     url = database_url(backend, postgres, tmp_path)
     migrate(url)
-    engine = make_engine(url)
+    engine = open_database(url)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     engine.dispose()
@@ -30,11 +31,11 @@ def test_migrations_match_the_models(backend: str, postgres: Postgres | str, tmp
 def test_the_settlement_reading_searches_every_table_by_an_index(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'plan.db'}"
     migrate(url)
-    engine = make_engine(url)
-    params = {f"{name}_{i}": "x" for name in reads.NAMES for i in range(2)}
+    engine = open_database(url)
+    params = {f"{name}_{i}": "x" for name in reading.NAMES for i in range(2)}
     plan = []
     with engine.connect() as connection:
-        for statement in reads.sqlite_reading((2,) * len(reads.NAMES)):  # what every batch of settlements runs
+        for statement in reading.sqlite_reading((2,) * len(reading.NAMES)):  # what every batch of settlements runs
             plan += [
                 str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement.sqlite, params)
             ]
@@ -57,7 +58,7 @@ def test_a_sqlite_transaction_takes_the_connection_returned_last(tmp_path: Path)
     """Its page cache is still valid: SQLite drops a connection's cache once another has written."""
     url = f"sqlite:///{tmp_path / 'lifo.db'}"
     migrate(url)
-    engine = make_engine(url)
+    engine = open_database(url)
     first, second = engine.raw_connection(), engine.raw_connection()  # two connections in the pool
     second.cursor().execute("CREATE TEMP TABLE marker (x)")  # a temp table: this connection's own
     first.close()

@@ -2,7 +2,8 @@
 
 The sample 2304 is the hand-checked claim of tests/settlement/simulation/test_outcomes.py (P1):
 低保, inpatient level 2, 60,000.00, J18.9 on 2025-03-01 → basic 47,600.00, 大病 3,185.00,
-救助 6,911.25, the person pays 2,303.75.
+救助 6,911.25, the person pays 2,303.75. The relief identity comes from the registry (the
+civil-affairs side registers it); what a hospital's message says of it is only checked.
 """
 
 from __future__ import annotations
@@ -49,13 +50,18 @@ def ok(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     return output
 
 
-def _fresh() -> dict[str, str]:
-    return {"psn_no": new_id("NP"), "mdtrt_id": new_id("M")}
+def _fresh(admin: httpx.Client | None = None, category: str = "dibao") -> dict[str, str]:
+    """A new person's visit; with ``admin``, the person registered with ``category`` from 2025-01-01."""
+    ids = {"psn_no": new_id("NP"), "mdtrt_id": new_id("M")}
+    if admin is not None:
+        body = {"person_id": ids["psn_no"], "identities": [{"category": category, "valid_from": "2025-01-01"}]}
+        assert admin.post("/v1/persons", json=body).status_code == 201
+    return ids
 
 
 def test_2304_settles_like_the_native_api_and_the_cli(server: Server, tmp_path: Path) -> None:
     with server.client() as hospital, server.client("admin") as admin:
-        out = ok(hospital, request("2304-settle", **_fresh()))
+        out = ok(hospital, request("2304-settle", **_fresh(admin)))
         native_person = register(admin, "dibao", "2025-01-01")
         native = {
             "claim_id": new_id("C"), "person_id": native_person, "med_type": "21", "hospital_level": 2,
@@ -87,8 +93,8 @@ def test_2304_settles_like_the_native_api_and_the_cli(server: Server, tmp_path: 
 
 
 def test_msgid_is_the_idempotency_key(server: Server) -> None:
-    with server.client() as hospital:
-        body = request("2304-settle", **_fresh())
+    with server.client() as hospital, server.client("admin") as admin:
+        body = request("2304-settle", **_fresh(admin))
         first, again = ok(hospital, body), ok(hospital, body)
         assert again["setlinfo"]["setl_id"] == first["setlinfo"]["setl_id"]
         changed = {**body, "input": {"data": {**body["input"]["data"], "medfee_sumamt": 1000, "inscp_scp_amt": 1000}}}
@@ -98,8 +104,8 @@ def test_msgid_is_the_idempotency_key(server: Server) -> None:
 
 
 def test_2305_reverses_and_5203_5206_read_the_books(server: Server) -> None:
-    ids = _fresh()
-    with server.client() as hospital:
+    with server.client() as hospital, server.client("admin") as admin:
+        ids = _fresh(admin)
         settled = ok(hospital, request("2304-settle", **ids))["setlinfo"]
         queried = ok(hospital, request("5203-query", psn_no=ids["psn_no"], setl_id=settled["setl_id"]))["setlinfo"]
         assert queried["medins_setl_id"] is None  # the settlement's msgid is not kept with it
@@ -125,24 +131,31 @@ def test_2305_reverses_and_5203_5206_read_the_books(server: Server) -> None:
 
 
 def test_2303_pre_settles_and_stores_nothing(server: Server) -> None:
-    ids = _fresh()
-    with server.client() as hospital:
+    with server.client() as hospital, server.client("admin") as admin:
+        ids = _fresh(admin)
         trial = ok(hospital, request("2303-pre-settle", **ids))["setlinfo"]
         assert trial["setl_id"] is None
         assert trial["maf_pay"] == 6911.25
         nothing = call(hospital, request("5206-accumulators", psn_no=ids["psn_no"]))
-        # the person and identity that came with the trial were not kept either
         assert nothing["infcode"] == 0
-        assert nothing["output"]["relief_category"] == "general"
+        assert nothing["output"]["relief_category"] == "dibao"
         assert {row["cum"] for row in nothing["output"]["cuminfo"]} == {0.0}
+        stranger = _fresh()  # not registered: pre-settled without a relief identity, and told so
+        unknown = call(hospital, request("2303-pre-settle", **stranger))
+        assert unknown["infcode"] == 0
+        assert unknown["output"]["setlinfo"]["maf_pay"] == 0.0
+        assert "holds no relief identity" in unknown["warn_msg"]
+        assert "not in the registry" in unknown["warn_msg"]  # its idetinfo says 低保
+        missing = call(hospital, request("5203-query", psn_no=stranger["psn_no"], setl_id="S-none"))
+        assert missing["infcode"] == -1
 
 
 def test_outpatient_2207_equals_native_and_cli_and_2208_reverses_it(server: Server, tmp_path: Path) -> None:
     """门诊慢特病 1,200.00 (100.00 全自费), E11.9, level 2, 低保 from exp_content: basic 60% × 1,100 =
     660.00, 大病 0 (below 7,500), 救助 75% × 440 = 330.00, the person pays 210.00."""
-    ids = _fresh()
-    extension = {"relief_category": "dibao", "valid_from": "2025-01-01"}
+    extension = {"relief_category": "dibao"}
     with server.client() as hospital, server.client("admin") as admin:
+        ids = _fresh(admin)
         trial = ok(hospital, request("2206-pre-settle", **ids, exp_content=json.dumps(extension)))["setlinfo"]
         settled = ok(hospital, request("2207-settle", **ids, exp_content=extension))["setlinfo"]
         twin = register(admin, "dibao", "2025-01-01")
@@ -174,9 +187,9 @@ def test_outpatient_2207_equals_native_and_cli_and_2208_reverses_it(server: Serv
 
 def test_3201_totals_equal_the_statement_and_3202_lists_the_detail(server: Server, tmp_path: Path) -> None:
     period = {"stmt_begndate": "2025-09-01", "stmt_enddate": "2025-09-30"}
-    with server.client() as hospital:
+    with server.client() as hospital, server.client("admin") as admin:
         for day in ("2025-09-03", "2025-09-17"):
-            ok(hospital, request("2304-settle", **_fresh(), setl_time=f"{day} 10:00:00"))
+            ok(hospital, request("2304-settle", **_fresh(admin), setl_time=f"{day} 10:00:00"))
         env = {**os.environ, "DATABASE_URL": server.database_url}
         exported = tmp_path / "settlements.csv"
         assert (
@@ -194,7 +207,7 @@ def test_3201_totals_equal_the_statement_and_3202_lists_the_detail(server: Serve
         balanced = ok(
             hospital, request("3201-totals", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0")
         )
-        assert balanced["stmtinfo"]["stmt_rslt"] == "0"
+        assert balanced["stmtinfo"]["stmt_rslt"] == "0", balanced["stmtinfo"]
         assert balanced["totals"]["fund_pay_sumamt"] == float(row["fund_pay_sumamt"])
         off = ok(
             hospital, request("3201-totals", **period, **claimed, fixmedins_setl_cnt=count + 1, refd_setl_flag="0")
@@ -222,7 +235,11 @@ def test_errors_come_back_in_the_envelope(server: Server) -> None:
         code = call(
             hospital, request("2304-settle", **_fresh(), idetinfo=[{"psn_idet_type": "9999", "begntime": "2025-01-01"}])
         )
-        assert "unknown code '9999' in policy demo" in code["err_msg"]
+        assert code["infcode"] == 0
+        assert "psn_idet_type '9999' is not a code of policy demo" in code["warn_msg"]
+        compact = call(hospital, request("2304-settle", **_fresh(), setl_time="20250610093000"))
+        assert compact["infcode"] == -1
+        assert compact["err_msg"].startswith("input.data.setl_time:")
         unknown = call(hospital, {**request("2304-settle"), "infno": "1101"})
         assert "transaction 1101 is not offered" in unknown["err_msg"]
         foreign = call(hospital, {**request("2304-settle"), "fixmedins_code": "H-TWO"})
@@ -237,7 +254,8 @@ def test_errors_come_back_in_the_envelope(server: Server) -> None:
 
 def test_first_sight_of_a_person_from_parallel_messages(server: Server) -> None:
     """Eight settlements of one new person at once: the person is registered once, every message
-    settles, the identity is recorded once and the books add up."""
+    settles (without a relief identity: the 低保 its idetinfo claims is not the registry's, and is
+    not recorded) and the books add up."""
     from concurrent.futures import ThreadPoolExecutor
 
     person = new_id("NP")
@@ -254,6 +272,7 @@ def test_first_sight_of_a_person_from_parallel_messages(server: Server) -> None:
     assert [a["infcode"] for a in answers] == [0] * 8, [a["err_msg"] for a in answers]
     with server.client("admin") as admin:
         registered = admin.get(f"/v1/persons/{person}").json()
-    assert [i["category"] for i in registered["identities"]] == ["dibao"]
+    assert registered["identities"] == []
+    assert all("holds no relief identity" in a["warn_msg"] for a in answers)
     checked = medrelief({**os.environ, "DATABASE_URL": server.database_url}, "db", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -9,7 +10,7 @@ import httpx
 
 from settlement.engine import settle
 from tests.api.helpers import buckets, claim, register
-from tests.api.servers import Server
+from tests.api.servers import Server, medrelief
 from tests.helpers import claims_frame
 from tiers.loader import load_policy
 
@@ -81,3 +82,22 @@ def test_reversing_an_earlier_claim_adjusts_the_later_ones(server: Server) -> No
         assert Decimal(paid[("critical_illness", "critical_illness")]) * 100 == sum(
             v["hifmi_pay"] for v in remaining.values()
         )
+
+
+def test_a_reversal_takes_back_the_adjustments_too(server: Server) -> None:
+    """The desk issue's money bug: settle for a person without identity, grant 低保 from the start
+    of the year (the claim gets adjustments), reverse it: the reversal takes back what the claim
+    effectively received, so it nets zero in every fund and the books balance."""
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, category=None)
+        setl_id = hospital.post("/v1/settlements", json=claim(person, medfee_sumamt="80000.00")).json()["setl_id"]
+        granted = admin.post(f"/v1/persons/{person}/identities", json={"category": "dibao", "valid_from": "2024-01-01"})
+        assert granted.status_code == 201, granted.text
+        assert _effective(hospital, setl_id)["maf_pay"] > 0  # the grant's adjustment
+        reversal = hospital.post(f"/v1/settlements/{setl_id}/reversal")
+        assert reversal.status_code == 201, reversal.text
+        undone = {o: int(Decimal(reversal.json()[o]) * 100) for o in OUTPUTS}
+        assert {o: -v for o, v in undone.items()} == _effective(hospital, setl_id)
+        assert set(buckets(hospital, person).values()) == {"0.00"}
+    checked = medrelief({**os.environ, "DATABASE_URL": server.database_url}, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr

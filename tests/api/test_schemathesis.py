@@ -14,16 +14,16 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.case import Case
-from sqlmodel import Session
 
 from api.auth import create_key
 from api.config import Settings
+from api.db import pooled_transaction
 from api.main import create_app
 
 _DB = Path(tempfile.mkdtemp(prefix="medrelief-st-")) / "schemathesis.db"
 APP = create_app(Settings(database_url=f"sqlite:///{_DB}"))
-with Session(APP.state.engine) as _session:
-    KEY = create_key(_session, "ST-ADMIN", "admin")
+with pooled_transaction(APP.state.database) as _db:
+    KEY = create_key(_db, "ST-ADMIN", "admin")
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

@@ -127,12 +127,20 @@ def test_reversal_restores_accumulators_once_and_only_for_the_owner(server: Serv
         assert hospital.get(f"/v1/settlements/{setl_id}").json()["status"] == "reversed"
 
 
-def test_claims_settle_in_date_order(server: Server) -> None:
+def test_claims_settle_in_arrival_order_whatever_their_dates(server: Server) -> None:
+    """A claim dated before the person's last one is settled, not refused: in arrival order, as the
+    platform does (the date decides the year and the parameter version) — the second admission of
+    the year gets the repeat deductible (400.00, half of 800.00) though its date is earlier."""
     with server.client("admin") as admin, server.client() as hospital:
         person = register(admin)
-        assert hospital.post("/v1/settlements", json=claim(person, settle_date="2024-06-01")).status_code == 201
+        first = hospital.post("/v1/settlements", json=claim(person, settle_date="2024-06-01"))
         late = hospital.post("/v1/settlements", json=claim(person, settle_date="2024-05-01"))
-        assert (late.status_code, late.json()["code"], late.json()["param"]) == (409, "out_of_order", "settle_date")
+        assert (first.status_code, late.status_code) == (201, 201), late.text
+        assert (first.json()["act_pay_dedc"], late.json()["act_pay_dedc"]) == ("800.00", "400.00")
+        future = hospital.post("/v1/settlements", json=claim(person, settle_date="9999-12-31"))
+        assert (future.status_code, future.json()["code"], future.json()["param"]) == (
+            422, "settle_date_in_future", "settle_date",
+        )  # fmt: skip
 
 
 def test_errors_are_problem_json_naming_the_field(server: Server) -> None:

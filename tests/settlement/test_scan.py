@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from settlement.engine import settle
-from settlement.explain import explain
+from settlement.explanation import explain
 from settlement.scan import sorted_batch
 from tests.helpers import claims_frame
 from tests.settlement.test_properties import claim_rows
@@ -23,7 +23,8 @@ def test_order_is_person_day_claim_for_packed_and_dense_keys(rows: list[tuple[in
     day = np.array([d for _, d in rows], np.int64)
     claim_rank = np.random.default_rng(len(rows)).permutation(len(rows)).astype(np.int64)
     inscp = np.arange(len(rows), dtype=np.int64) * 7
-    order, batch, segments = sorted_batch(person, day, claim_rank, inscp, inscp, max_bits=8 if dense else 62)
+    none = np.zeros(0, np.int64)
+    order, batch, segments = sorted_batch(person, day, claim_rank, inscp, inscp, none, max_bits=8 if dense else 62)
     expected = np.lexsort((claim_rank, day, person))
     assert order.tolist() == expected.tolist()
     assert batch.inscp.tolist() == inscp[expected].tolist()

@@ -13,7 +13,8 @@ from tiers.loader import load_policy
 
 
 def _year() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """100,000 generated claims settled by the engine, as settlement rows; every 50th reversed."""
+    """100,000 generated claims settled by the engine, as settlement rows; every 50th reversed,
+    every 70th adjusted (+1.00 in 救助, as a re-settlement's row of its own)."""
     claims = claims_frame(100_000, 20_000, seed=11)
     result = settle(claims, load_policy("demo"))
     paid = result.frame()
@@ -29,7 +30,10 @@ def _year() -> tuple[pd.DataFrame, pd.DataFrame]:
     reversals = rows.iloc[::50].assign(kind="reversal")
     for column in MONEY:
         reversals[column] = -reversals[column]
-    return pd.concat([rows, reversals], ignore_index=True), paid
+    adjusted = rows.iloc[1::70].assign(kind="adjustment", **dict.fromkeys(MONEY, 0))
+    adjusted = adjusted.assign(maf_pay=100, fund_pay_sumamt=100, psn_part_amt=-100)
+    paid.loc[paid.index[1::70], "maf_pay"] += 100
+    return pd.concat([rows, reversals, adjusted], ignore_index=True), paid
 
 
 def test_every_grouping_adds_up_to_what_the_engine_paid() -> None:
@@ -39,10 +43,10 @@ def test_every_grouping_adds_up_to_what_the_engine_paid() -> None:
     kept = paid.drop(index=paid.index[::50])
     for column in PAYMENT_COLUMNS:
         assert int(grand[column]) == int(kept[column].sum())
-    assert (int(grand["settlements"]), int(grand["reversals"])) == (100_000, 2_000)
+    assert (int(grand["settlements"]), int(grand["reversals"]), int(grand["adjustments"])) == (100_000, 2_000, 1_429)
     for dimension in ("insutype", "med_type", "hospital"):
         part = statement[statement["dimension"] == dimension]
-        for column in (*MONEY, "settlements", "reversals"):
+        for column in (*MONEY, "settlements", "reversals", "adjustments"):
             assert int(part[column].sum()) == int(grand[column]), (dimension, column)
     funds = statement[statement["dimension"] == "fund"].set_index("value")
     for column in PAYMENT_COLUMNS:

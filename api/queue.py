@@ -1,19 +1,21 @@
 """A worker's settlements in batches (group commit): the requests that arrive while one batch is
 being settled make up the next.
 
-The settlement route hands its checked request to :class:`SettlementQueue` and awaits the reply.
-The queue lets the event loop read what has arrived (until a couple of turns bring nothing new,
-at most :data:`GATHER_SECONDS`), then settles every request waiting (at most :data:`MAX_BATCH`;
-one claim per person, claim and key; otherwise in arrival order) with
-:func:`api.service.settle_batch`: one reading, one engine call, one write of all rows, one
-commit. A request alone (concurrency 1) is a batch of one and waits for nobody; under load the
-reads, the engine's fixed cost, the statements and the commit are shared by the batch. A batch
+Every settlement, whichever protocol sent it, is a :class:`~api.desk.SettleCommand` handed to
+this worker's :class:`SettlementQueue`, which the route awaits. The queue lets the event loop
+read what has arrived (until a couple of turns bring nothing new, at most
+:data:`GATHER_SECONDS`), then settles every command waiting (at most :data:`MAX_BATCH`; one claim
+per person, claim and key; otherwise in arrival order) with :func:`api.desk.settle`: one reading,
+one engine call, one write of all rows, one commit. A request alone (concurrency 1) is a batch of
+one and waits for nobody; under load the reads, the engine's fixed cost, the statements and the
+commit are shared by the batch. A batch
 that fails as a whole (a database error) is tried again one request at a time, so one request's
 failure is its own.
 
 The batch runs on the event loop: a worker settles one batch at a time, like a pre-fork server,
 and more workers settle in parallel (PostgreSQL locks per person). On SQLite it waits for the
 write lock on a thread instead when another process holds it, never blocking the loop on a lock.
+The desk's other acts (a reversal, an identity granted) run one at a time through :func:`write`.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from api import desk
+from api.books.driver import Driver
 from api.db import immediate_writer, is_sqlite, pooled_transaction, write_gate
 from api.errors import Problem
-from api.service import Reply, SettleRequest, settle_batch
-from api.sql import Driver
+from api.idempotency import Reply
 from tiers.tables import CompiledPolicy
 
 T = TypeVar("T")
@@ -41,7 +44,7 @@ TURNS = 2
 the next turn): the queue waits this long for newcomers before it takes a batch."""
 GATHER_SECONDS = 0.005
 """The longest a batch waits for newcomers that keep arriving (its latency bound)."""
-Waiting = tuple[SettleRequest, "asyncio.Future[Reply]"]
+Waiting = tuple[desk.SettleCommand, "asyncio.Future[Reply]"]
 
 
 def _waiting_writer(engine: Engine, work: Callable[[Driver], T]) -> T:
@@ -81,7 +84,7 @@ class SettlementQueue:
         self._waiting: list[Waiting] = []
         self._draining: asyncio.Task[None] | None = None
 
-    async def settle(self, request: SettleRequest) -> Reply:
+    async def settle(self, request: desk.SettleCommand) -> Reply:
         """The reply to ``request``, once its batch is committed (a Problem is raised)."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
@@ -124,10 +127,10 @@ class SettlementQueue:
         self._waiting = left
         return taken
 
-    async def _settled(self, requests: list[SettleRequest]) -> list[Reply | BaseException]:
+    async def _settled(self, requests: list[desk.SettleCommand]) -> list[Reply | BaseException]:
         """Each request's reply or error; a batch that fails as a whole, one request at a time."""
         try:
-            done: list[Reply | Problem] = await write(self.engine, lambda db: settle_batch(db, requests, self.policy))
+            done: list[Reply | Problem] = await write(self.engine, lambda db: desk.settle(db, requests, self.policy))
             return list(done)
         except Exception as error:
             if len(requests) == 1:

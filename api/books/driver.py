@@ -1,12 +1,9 @@
-"""The settlement hot path's statements, run on the driver connection (a session's or a bare one).
+"""The books' statements, run on the DBAPI connection of a pooled transaction.
 
-Through SQLAlchemy a statement costs ~30 µs (Core) to ~60 µs (ORM session) on SQLite before the
-database does any work, and a settlement runs a dozen; on the driver's cursor it costs ~2 µs.
-The statements are written once, with ``:name`` placeholders (SQLite's style; rewritten to
-``%(name)s`` for psycopg). Under a session they run in the session's own transaction (the same
-connection, ``BEGIN IMMEDIATE`` / row locks, committed or rolled back by the session); the
-settlement route skips the session altogether (its ~0.1 ms per request) and runs them on a
-pooled connection's transaction (:func:`api.db.pooled_transaction`).
+Every statement of the books is written once, with ``:name`` placeholders (SQLite's style;
+rewritten to ``%(name)s`` for psycopg), and runs on the driver's cursor of a transaction taken
+from the pool (:func:`api.db.pooled_transaction`) — no ORM session in between, a few µs per
+statement where SQLAlchemy's execution path costs tens (see ``benchmarks/README.md``).
 
 Values are stored exactly as SQLAlchemy stores them, so ORM reads see the same rows: on SQLite
 dates as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text; PostgreSQL gets
@@ -28,7 +25,9 @@ from typing import Any
 
 import psycopg
 from sqlalchemy.dialects.postgresql.base import PGDialect
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
+
+from api import models  # noqa: F401  (the tables the statements are checked against)
 
 Params = Mapping[str, Any]
 
@@ -55,24 +54,25 @@ class Rows:
     """Rows with the same columns into one table, in one go: SQLite's ``executemany`` (a loop in
     C over one prepared statement), PostgreSQL's ``INSERT … SELECT`` from one JSON parameter
     (see :func:`insert_sql`). With ``upsert_on`` (a unique key) rows already there are updated
-    instead."""
+    instead (or, without ``update``, left as they are)."""
 
     table: str
     columns: tuple[str, ...]
     values: list[tuple[Any, ...]]
     upsert_on: tuple[str, ...] = ()
+    update: bool = True
 
 
 Write = tuple[Statement, Params] | Rows
 
 
-def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = ()) -> list[Write]:
+def inserts(table: str, rows: Sequence[Params], upsert_on: tuple[str, ...] = (), *, update: bool = True) -> list[Write]:
     """Rows with the same keys into ``table`` (only the models' tables and columns are accepted)."""
     if not rows:
         return []
     columns = tuple(rows[0])
     _check(table, columns + upsert_on)
-    return [Rows(table, columns, [tuple(row[c] for c in columns) for row in rows], upsert_on)]
+    return [Rows(table, columns, [tuple(row[c] for c in columns) for row in rows], upsert_on, update)]
 
 
 @lru_cache(maxsize=512)
@@ -87,21 +87,23 @@ def merged(writes: Sequence[Write]) -> list[Write]:
     the place of the first: a batch's rows, one statement per table. Only for rows whose order
     within their table does not matter (a batch's rows are of distinct persons and claims)."""
     out: list[Write] = []
-    values: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple[Any, ...]]] = {}
+    values: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool], list[tuple[Any, ...]]] = {}
     for write in writes:
         if not isinstance(write, Rows):
             out.append(write)
             continue
-        key = (write.table, write.columns, write.upsert_on)
+        key = (write.table, write.columns, write.upsert_on, write.update)
         if key not in values:
             values[key] = []
-            out.append(Rows(write.table, write.columns, values[key], write.upsert_on))
+            out.append(Rows(write.table, write.columns, values[key], write.upsert_on, write.update))
         values[key].extend(write.values)
     return out
 
 
 @lru_cache(maxsize=512)
-def insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] = (), postgresql: bool = False) -> str:
+def insert_sql(
+    table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] = (), update: bool = True, postgresql: bool = False
+) -> str:
     """``INSERT INTO table (columns) …`` (names checked against the models): SQLite's one row of
     ``?`` for executemany; PostgreSQL's rows from one ``jsonb`` parameter, an array of rows (see
     :func:`_json_rows`), each value cast to its column's type. The PostgreSQL text and parameter
@@ -118,7 +120,8 @@ def insert_sql(table: str, columns: tuple[str, ...], upsert_on: tuple[str, ...] 
     sql = f"INSERT INTO {table} ({', '.join(columns)}) {rows}"
     if upsert_on:
         updated = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_on)
-        sql += f" ON CONFLICT ({', '.join(upsert_on)}) DO UPDATE SET {updated}"
+        action = f"DO UPDATE SET {updated}" if update else "DO NOTHING"
+        sql += f" ON CONFLICT ({', '.join(upsert_on)}) {action}"
     return sql
 
 
@@ -157,8 +160,7 @@ sqlite3.register_adapter(date, date.isoformat)
 
 
 class Driver:
-    """The DBAPI connection of a transaction: a session's (:meth:`of_session`), or one taken from
-    the pool without the ORM (:func:`api.db.pooled_transaction`, the settlement hot path).
+    """The DBAPI connection of a transaction taken from the pool (:func:`api.db.pooled_transaction`).
 
     On PostgreSQL :meth:`read_all` and :meth:`run_all` send their statements in one pipeline
     (one network round trip, executed in order); on SQLite they simply run in order.
@@ -167,12 +169,6 @@ class Driver:
     def __init__(self, connection: Any, *, postgresql: bool) -> None:
         self.postgresql = postgresql
         self._connection = connection
-
-    @classmethod
-    def of_session(cls, session: Session) -> Driver:
-        session.flush()  # pending ORM changes first: the statements below must see them
-        connection = session.connection()
-        return cls(connection.connection.driver_connection, postgresql=connection.dialect.name == "postgresql")
 
     def commit(self, writes: Sequence[Write] = ()) -> None:
         """Run ``writes``, then commit: on PostgreSQL one round trip (COMMIT in their pipeline)."""
@@ -188,6 +184,12 @@ class Driver:
 
     def rows(self, statement: Statement, params: Params) -> list[tuple[Any, ...]]:
         return self.read_all([(statement, params)])[0]
+
+    def run(self, statement: Statement, params: Params) -> int:
+        """One statement; the number of rows it changed."""
+        cursor = self._connection.cursor()
+        cursor.execute(self._text(statement), params)
+        return int(cursor.rowcount)
 
     def read_all(self, reads: Sequence[Read]) -> list[list[tuple[Any, ...]]]:
         """The rows of each read, in order."""
@@ -213,7 +215,7 @@ class Driver:
                 cursor.execute(self._text(write[0]), write[1])
 
     def _insert(self, rows: Rows) -> None:
-        key = (rows.table, rows.columns, rows.upsert_on)
+        key = (rows.table, rows.columns, rows.upsert_on, rows.update)
         if not self.postgresql:
             self._connection.executemany(insert_sql(*key), rows.values)
             return
@@ -221,20 +223,3 @@ class Driver:
 
     def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()
-
-
-Unit = Session | Driver
-"""Where a flow's statements run: an ORM session's transaction, or a bare pooled one."""
-
-
-def driver(unit: Unit) -> Driver:
-    return unit if isinstance(unit, Driver) else Driver.of_session(unit)
-
-
-def commit(unit: Unit, writes: Sequence[Write]) -> None:
-    """Run ``writes`` and commit the unit's transaction (a session commits through the ORM)."""
-    if isinstance(unit, Driver):
-        unit.commit(writes)
-        return
-    driver(unit).run_all(writes)
-    unit.commit()

@@ -1,5 +1,5 @@
-"""The hot path's hand-written statements: placeholders, inserts, upserts, and values stored
-exactly as SQLAlchemy stores them (the ORM reads back what the driver wrote), on both backends."""
+"""The books' statements: placeholders, inserts, upserts, and values stored exactly as SQLAlchemy
+stores them (the ORM — the schema's models — reads back what the driver wrote), on both backends."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from sqlmodel import Session, select
 
+from api.books.driver import Driver, Rows, Statement, Write, insert_sql, inserts, merged
 from api.models import Accumulator, AuditLog, IdempotencyRecord, Identity, Person
-from api.sql import Driver, Rows, Statement, Write, driver, insert_sql, inserts, merged
 from tests.api.conftest import BACKENDS, migrated_engine
 from tests.api.servers import Postgres
 
@@ -43,6 +43,8 @@ def test_insert_text_in_each_style() -> None:
     )
     upsert = insert_sql("accumulator", ("person_id", "claims"), upsert_on=("person_id",), postgresql=True)
     assert upsert.endswith("ON CONFLICT (person_id) DO UPDATE SET claims = excluded.claims")
+    kept = insert_sql("person", ("person_id",), upsert_on=("person_id",), update=False)
+    assert kept == "INSERT INTO person (person_id) VALUES (?) ON CONFLICT (person_id) DO NOTHING"
 
 
 def test_merged_gathers_each_tables_rows_at_its_first_place() -> None:
@@ -62,6 +64,12 @@ def test_merged_gathers_each_tables_rows_at_its_first_place() -> None:
         Rows("auditlog", ("person_id",), [("A1",), ("A2",)]),
         other,
     ]
+
+
+def driver(session: Session) -> Driver:
+    """The DBAPI connection of the session's transaction, as the books drive it."""
+    connection = session.connection()
+    return Driver(connection.connection.driver_connection, postgresql=connection.dialect.name == "postgresql")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from settlement.engine import Settlement
+from settlement.engine import SettledBatch
 from settlement.scan import ROW_FIELDS
 from tiers.tables import ADMISSIONS, NO_LIMIT, RATIO_SCALE, TERMS_PER_RULE, LayerTable
 
@@ -151,7 +151,7 @@ def _fill(out: I64, place: I64, order: I64, codes: I64, detail: I64, deductible:
         out[CAP_LEFT, r] = c - paid_before - paid if c < NO_LIMIT else -1
 
 
-def _numbers(result: Settlement, labels: _Labels) -> I64:
+def _numbers(result: SettledBatch, labels: _Labels) -> I64:
     """The kernel's matrix: a column per claim and layer, by claim (input order) then layer; a claim
     no rule of a layer matched keeps the defaults (labels ``""``, nothing paid, no cap)."""
     n, layers = len(result.claims), len(result.layers)
@@ -171,7 +171,7 @@ def _numbers(result: Settlement, labels: _Labels) -> I64:
     return out
 
 
-def columns(result: Settlement) -> dict[str, npt.NDArray[Any]]:
+def columns(result: SettledBatch) -> dict[str, npt.NDArray[Any]]:
     """The explanation as plain arrays (money in fen, -1 for "no cap"), one row per claim and
     layer, ordered by claim (input order) then layer — no pandas, for the real-time path."""
     labels = _labels(result.policy.layers, result.policy.versions)
@@ -192,7 +192,7 @@ def columns(result: Settlement) -> dict[str, npt.NDArray[Any]]:
     return {c: named[c] for c in EXPLAIN_COLUMNS}
 
 
-def explain(result: Settlement) -> pd.DataFrame:
+def explain(result: SettledBatch) -> pd.DataFrame:
     """The explanation table (money in int fen; ``cap``/``cap_left`` empty where there is no cap)."""
     frame = pd.DataFrame(columns(result), columns=EXPLAIN_COLUMNS)
     for column in ("cap", "cap_left"):

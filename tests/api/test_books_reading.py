@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.db import make_engine, migrate, pooled_transaction
+from api.books.reading import KeyState, PersonYear, Wanted, read
+from api.db import migrate, open_database, pooled_transaction
 from api.models import Accumulator, IdempotencyRecord, Identity, Institution, Person, Settlement
-from api.reads import KeyState, PersonYear, Wanted, read
 from tests.api.conftest import BACKENDS, database_url, migrated_engine
 from tests.api.servers import Postgres
 
@@ -64,11 +64,12 @@ def test_person_years_as_of_each_claims_date(engine: Engine) -> None:
     ]
     with pooled_transaction(engine) as db:
         found = read(db, wanted)
+    p1 = [("dibao", date(2024, 1, 1), date(2024, 6, 1)), ("tekun", date(2024, 6, 2), None)]  # not the revoked one
     assert [f.year for f in found] == [
-        PersonYear(["dibao"], {("basic", "inpatient"): (5, 4, 0)}, 8, date(2024, 5, 1), True),
-        PersonYear(["low_income"], {}, 1, None, False),
+        PersonYear(p1, {("basic", "inpatient"): (5, 4, 0)}, 8, "S1"),
+        PersonYear([("low_income", date(2023, 1, 1), None)], {}, 1, None),
         None,
-        PersonYear([], {("basic", "inpatient"): (9, 9, 0)}, 8, date(2023, 12, 1), False),  # before dibao
+        PersonYear(p1, {("basic", "inpatient"): (9, 9, 0)}, 8, None),  # C2 was reversed: not standing
     ]
 
 
@@ -89,7 +90,7 @@ def test_key_states_stored_replies_and_keys_held_elsewhere(engine: Engine) -> No
 def test_a_person_locked_by_one_batch_waits_for_it(backend: str, postgres: Postgres | str, tmp_path: Path) -> None:
     url = database_url(backend, postgres, tmp_path)
     migrate(url)
-    engine = make_engine(url)
+    engine = open_database(url)
     with Session(engine) as session:
         session.add_all([Person(person_id="P1"), Person(person_id="P2")])
         session.commit()

@@ -1,0 +1,174 @@
+"""What the books read outside a batch's reading: a settlement with its lines and adjustments, a
+person-year's standing claims, identities, accumulators, a person — one statement each, on the
+caller's transaction, rows as plain dicts (money in fen)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from sqlmodel import SQLModel
+
+from api.books.driver import Driver, Statement
+from api.books.reading import Sums, as_date
+
+
+@lru_cache(maxsize=16)
+def columns(table: str) -> tuple[str, ...]:
+    """A table's columns, as the models define them."""
+    return tuple(SQLModel.metadata.tables[table].c.keys())
+
+
+def _select(table: str, where: str, order: str = "") -> Statement:
+    text = f"SELECT {', '.join(columns(table))} FROM {table} WHERE {where}"  # noqa: S608  (names from the models)
+    return Statement.of(text + (f" ORDER BY {order}" if order else ""))
+
+
+_SETTLEMENT = _select("settlement", "setl_id = :s")
+_STANDING = _select("settlement", "person_id = :p AND year = :y AND kind = 'settlement' AND status = 'settled'", "seq")
+_LINES = _select("settlementline", "setl_id = :s", "id")
+_ADJUSTMENTS = _select("adjustment", "setl_id = :s", "id")
+_ADJUSTED = Statement.of(
+    "SELECT a.setl_id, a.output, sum(a.delta) FROM adjustment a JOIN settlement s ON s.setl_id = a.setl_id "
+    "WHERE s.person_id = :p AND s.year = :y GROUP BY a.setl_id, a.output"
+)
+_ACCUMULATORS = Statement.of(
+    "SELECT layer, bucket, base_cum, paid_cum, claims FROM accumulator WHERE person_id = :p AND year = :y"
+)
+_IDENTITIES = _select("identity", "person_id = :p", "id")
+_PERSON = _select("person", "person_id = :p")
+_PERSON_LOCKED = Statement(sqlite=_PERSON.sqlite, postgresql=_PERSON.postgresql + " FOR UPDATE")
+_NEXT_SEQ = Statement.of("SELECT coalesce(max(seq), 0) + 1 FROM settlement WHERE person_id = :p")
+_YEARS = Statement.of(
+    "SELECT DISTINCT year FROM settlement WHERE person_id = :p AND kind = 'settlement' AND status = 'settled' "
+    "AND settle_date >= :a AND settle_date <= :b"
+)
+
+
+def _typed(table: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row as a dict, dates as dates and flags as booleans whatever the backend returned."""
+    values = dict(zip(columns(table), row, strict=True))
+    for name in ("settle_date", "valid_from", "valid_to"):
+        if values.get(name) is not None:
+            values[name] = as_date(values[name])
+    if "accident" in values:
+        values["accident"] = bool(values["accident"])
+    return values
+
+
+def settlement(db: Driver, *, setl_id: str) -> dict[str, Any] | None:
+    rows = db.rows(_SETTLEMENT, {"s": setl_id})
+    return _typed("settlement", rows[0]) if rows else None
+
+
+def lines(db: Driver, *, setl_id: str) -> list[dict[str, Any]]:
+    return [_typed("settlementline", row) for row in db.rows(_LINES, {"s": setl_id})]
+
+
+def adjustments(db: Driver, *, setl_id: str) -> list[dict[str, Any]]:
+    return [_typed("adjustment", row) for row in db.rows(_ADJUSTMENTS, {"s": setl_id})]
+
+
+def standing(db: Driver, *, person_id: str, year: int) -> list[dict[str, Any]]:
+    """The person-year's settlements not reversed, in arrival order."""
+    return [_typed("settlement", row) for row in db.rows(_STANDING, {"p": person_id, "y": year})]
+
+
+def adjusted(db: Driver, *, person_id: str, year: int) -> dict[tuple[str, str], int]:
+    """Σ adjustments of the person-year's settlements: (setl_id, output) → fen."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for setl_id, output, delta in db.rows(_ADJUSTED, {"p": person_id, "y": year}):
+        totals[(str(setl_id), str(output))] += int(delta)
+    return dict(totals)
+
+
+def accumulators(db: Driver, *, person_id: str, year: int) -> Sums:
+    rows = db.rows(_ACCUMULATORS, {"p": person_id, "y": year})
+    return {(str(r[0]), str(r[1])): (int(r[2]), int(r[3]), int(r[4])) for r in rows}
+
+
+def identities(db: Driver, *, person_id: str) -> list[dict[str, Any]]:
+    """Every identity of the person, revoked ones included (``revoked_at`` set), in the order given."""
+    return [_typed("identity", row) for row in db.rows(_IDENTITIES, {"p": person_id})]
+
+
+def person(db: Driver, *, person_id: str, lock: bool = False) -> dict[str, Any] | None:
+    """A registered person (None if not); ``lock``: its row is locked for the transaction
+    (PostgreSQL; SQLite's writer holds the database's lock)."""
+    rows = db.rows(_PERSON_LOCKED if lock else _PERSON, {"p": person_id})
+    return _typed("person", rows[0]) if rows else None
+
+
+def next_seq(db: Driver, *, person_id: str) -> int:
+    """The person's next arrival number."""
+    return int(db.rows(_NEXT_SEQ, {"p": person_id})[0][0])
+
+
+def years_settled(db: Driver, *, person_id: str, start: date, end: date | None) -> list[int]:
+    """The years with a standing settlement of the person dated within [start, end]."""
+    rows = db.rows(_YEARS, {"p": person_id, "a": start, "b": end or date(9999, 12, 31)})
+    return sorted(int(r[0]) for r in rows)
+
+
+_OUTPUTS = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
+_YEAR_SUMS = ", ".join(f"sum({o})" for o in _OUTPUTS)
+_YEAR_SETTLED = Statement.of(
+    f"SELECT person_id, sum(inscp_scp_amt), {_YEAR_SUMS} FROM settlement "  # noqa: S608  (names from the models)
+    "WHERE year = :y GROUP BY person_id"
+)
+_YEAR_ADJUSTED = Statement.of(
+    "SELECT person_id, output, sum(delta) FROM adjustment WHERE year = :y GROUP BY person_id, output"
+)
+_YEAR_CATEGORIES = Statement.of(
+    "SELECT person_id, seq, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
+)
+_RAN = Statement.of("SELECT program FROM posthocpayment WHERE year = :y AND program = :p LIMIT 1")
+_INSURED = Statement.of(
+    "SELECT DISTINCT person_id, category FROM identity WHERE revoked_at IS NULL AND valid_from <= :last "
+    "AND (valid_to IS NULL OR valid_to >= :first)"
+)
+_STANDING_OF_CLAIM = Statement.of(
+    "SELECT setl_id FROM settlement WHERE institution_id = :i AND claim_id = :c AND kind = 'settlement' "
+    "AND status = 'settled'"
+)
+
+
+def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
+    """Per person with settlements in ``year``: the net in-policy amount and each fund's net payments
+    (settlements, reversals and adjustments; fen), and the category of the latest standing claim."""
+    books: dict[str, dict[str, Any]] = {
+        str(r[0]): {
+            "person_id": str(r[0]),
+            "inscp_scp_amt": int(r[1] or 0),
+            **{o: int(v or 0) for o, v in zip(_OUTPUTS, r[2:], strict=True)},
+        }
+        for r in db.rows(_YEAR_SETTLED, {"y": year})
+    }
+    for person, output, delta in db.rows(_YEAR_ADJUSTED, {"y": year}):
+        books[str(person)][str(output)] += int(delta or 0)
+    latest: dict[str, tuple[int, str]] = {}
+    for person, seq, category in db.rows(_YEAR_CATEGORIES, {"y": year}):
+        if str(person) not in latest or int(seq) > latest[str(person)][0]:
+            latest[str(person)] = (int(seq), str(category))
+    for person, row in books.items():
+        row["category"] = latest.get(person, (0, "general"))[1]
+    return [books[p] for p in sorted(books)]
+
+
+def program_ran(db: Driver, *, program: str, year: int) -> bool:
+    """Whether a post-hoc program (or the second payout) has been posted for ``year``."""
+    return bool(db.rows(_RAN, {"y": year, "p": program}))
+
+
+def identities_during(db: Driver, *, year: int) -> list[tuple[str, str]]:
+    """(person, category) of identities valid at some time in ``year`` (not revoked)."""
+    rows = db.rows(_INSURED, {"first": date(year, 1, 1), "last": date(year, 12, 31)})
+    return [(str(p), str(c)) for p, c in rows]
+
+
+def standing_of_claim(db: Driver, *, institution_id: str, claim_id: str) -> str | None:
+    """The setl_id of an institution's standing settlement of a claim, if any."""
+    rows = db.rows(_STANDING_OF_CLAIM, {"i": institution_id, "c": claim_id})
+    return str(rows[0][0]) if rows else None

@@ -1,0 +1,153 @@
+"""Claims between the service and the engine: a checked claim in fen (:class:`ClaimFacts`), claims
+as an engine table, accumulator rows as an engine ledger, a settled claim as a settlement row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from api.books.writing import now
+from api.schemas import ClaimIn
+from settlement.accumulators import Ledger
+from settlement.claims import ClaimTable
+from settlement.engine import SettledBatch
+from settlement.money import fen_of
+from tiers.codes import CATEGORIES, MED_TYPES
+
+I64 = npt.NDArray[np.int64]
+EPOCH = date(1970, 1, 1)
+AMOUNTS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt")
+OUTPUT_MONEY = ("inscp_scp_amt", "act_pay_dedc", "hifp_pay", "hifmi_pay", "maf_pay", "supp_pay", "fund_pay_sumamt",
+                "psn_part_amt")  # fmt: skip
+SETTLEMENT_MONEY = (*AMOUNTS, *OUTPUT_MONEY)
+"""A settlement row's money columns (fen)."""
+Entry = tuple[str, int, tuple[str, str], tuple[int, int, int]]
+"""An accumulator entry: person, year, (layer, bucket), (base_cum, paid_cum, claims)."""
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """A claim as the engine needs it (amounts in fen), from a request or a stored settlement."""
+
+    claim_id: str
+    person_id: str
+    med_type: str
+    hospital_level: int
+    settle_date: date
+    diagnosis: str
+    accident: bool
+    medfee_sumamt: int
+    fulamt_ownpay_amt: int
+    overlmt_selfpay: int
+    preselfpay_amt: int
+
+    @classmethod
+    def of(cls, claim: ClaimIn) -> ClaimFacts:
+        """A request's claim (yuan, exact: at most two decimals, checked by the schema)."""
+        money = [fen_of(getattr(claim, a)) for a in AMOUNTS]
+        return cls(claim.claim_id, claim.person_id, str(claim.med_type), int(claim.hospital_level), claim.settle_date,
+                   claim.diagnosis, claim.accident, *money)  # fmt: skip
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> ClaimFacts:
+        """A stored settlement's claim (fen)."""
+        money = [int(row[a]) for a in AMOUNTS]
+        return cls(str(row["claim_id"]), str(row["person_id"]), str(row["med_type"]), int(row["hospital_level"]),
+                   row["settle_date"], str(row["diagnosis"]), bool(row["accident"]), *money)  # fmt: skip
+
+
+def _ints(values: Sequence[int]) -> I64:
+    return np.array(values, dtype=np.int64)
+
+
+def claims_table(facts: Sequence[ClaimFacts], arrival: Sequence[int] | None = None) -> ClaimTable:
+    """The engine's table of ``facts`` (categories to come from identity periods: general until
+    :func:`settlement.identities.with_candidates`), each person's claims in ``arrival`` order."""
+    n = len(facts)
+    persons = list(dict.fromkeys(f.person_id for f in facts))
+    ids = [f.claim_id for f in facts]
+    return ClaimTable(
+        claim_id=np.array(ids, dtype=object),
+        claim_rank=np.argsort(np.argsort(np.array(ids, dtype=object), kind="stable")).astype(np.int64),
+        person=_ints([persons.index(f.person_id) for f in facts]) if n < 64 else _codes(facts, persons),
+        persons=np.array(persons, dtype=object),
+        category=np.full(n, CATEGORIES.index("general"), np.int64),
+        med=_ints([MED_TYPES.index(f.med_type) for f in facts]),
+        level=_ints([f.hospital_level - 1 for f in facts]),
+        day=_ints([(f.settle_date - EPOCH).days for f in facts]),
+        diagnosis=np.arange(n, dtype=np.int64),
+        diagnoses=np.array([f.diagnosis.strip().upper() for f in facts], dtype=object),
+        accident=_ints([int(f.accident) for f in facts]),
+        medfee=_ints([f.medfee_sumamt for f in facts]),
+        fulamt_ownpay=_ints([f.fulamt_ownpay_amt for f in facts]),
+        overlmt_selfpay=_ints([f.overlmt_selfpay for f in facts]),
+        preselfpay=_ints([f.preselfpay_amt for f in facts]),
+        arrival=None if arrival is None else _ints(list(arrival)),
+    )
+
+
+def _codes(facts: Sequence[ClaimFacts], persons: list[str]) -> I64:
+    index = {p: i for i, p in enumerate(persons)}
+    return _ints([index[f.person_id] for f in facts])
+
+
+def ledger_of(entries: Sequence[Entry]) -> Ledger:
+    """Accumulator entries as an engine ledger."""
+    if not entries:
+        return Ledger.empty()
+    person, year, key, sums = zip(*entries, strict=True)
+    return Ledger(
+        person_id=np.array(person, dtype=object),
+        year=_ints(year),
+        layer=np.array([k[0] for k in key], dtype=object),
+        bucket=np.array([k[1] for k in key], dtype=object),
+        base_cum=_ints([s[0] for s in sums]),
+        paid_cum=_ints([s[1] for s in sums]),
+        claims=_ints([s[2] for s in sums]),
+    )
+
+
+def amounts(result: SettledBatch, i: int) -> dict[str, int]:
+    """Claim ``i``'s output money (fen)."""
+    money = {
+        "inscp_scp_amt": result.claims.inscp,
+        "act_pay_dedc": result.act_pay_dedc,
+        **result.payments,
+        "fund_pay_sumamt": result.fund_pay_sumamt,
+        "psn_part_amt": result.psn_part_amt,
+    }
+    return {column: int(values[i]) for column, values in money.items()}
+
+
+def settlement_values(
+    facts: ClaimFacts, result: SettledBatch, i: int, category: str, institution_id: str, seq: int
+) -> dict[str, Any]:
+    """The settlement row of claim ``i`` of ``result`` (fen; ``setl_id`` still empty)."""
+    return {
+        "setl_id": "",
+        "seq": seq,
+        "kind": "settlement",
+        "reverses": None,
+        "status": "settled",
+        "reversed_by": None,
+        "claim_id": facts.claim_id,
+        "institution_id": institution_id,
+        "person_id": facts.person_id,
+        "year": facts.settle_date.year,
+        "settle_date": facts.settle_date,
+        "med_type": facts.med_type,
+        "hospital_level": facts.hospital_level,
+        "diagnosis": facts.diagnosis,
+        "accident": facts.accident,
+        "category": category,
+        "policy_id": result.policy.id,
+        "request_hash": "",
+        **{a: getattr(facts, a) for a in AMOUNTS},
+        **amounts(result, i),
+        "created_at": now(),
+    }

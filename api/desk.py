@@ -1,0 +1,284 @@
+"""The settlement desk: one entry point per act, each taking a list, each one unit of work.
+
+- :func:`settle` (结算): claims of distinct persons in one transaction — one reading, one engine
+  call, one write of every row, one commit (group commit, :mod:`api.queue`);
+- :func:`pre_settle` (试算): the same reading and engine call, nothing stored;
+- reversal, re-settlement of person-years and identity changes: :mod:`api.years`.
+
+The native JSON API, the national platform's envelope (:mod:`api.nhsa`) and FHIR
+(:mod:`api.fhir`) translate their requests into :class:`SettleCommand` and render its
+:class:`Settled` result back (``render``: the reply stored under the Idempotency-Key, so a
+retry replays it byte for byte); none of them settles on its own. Every claim is checked here
+once, whoever sent it (:func:`check_claim`). Which categories a claim may settle under and the
+most favourable of them (就高不重复) are the engine's (:mod:`settlement.identities`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from api.auth import Caller
+from api.books import reading, writing
+from api.books.driver import Driver, Write, merged
+from api.claims import ClaimFacts, claims_table, ledger_of, settlement_values
+from api.errors import Problem
+from api.idempotency import Reply, replayed
+from api.schemas import ClaimIn
+from settlement.engine import SettledBatch
+from settlement.engine import settle as settle_claims
+from settlement.explanation import columns as explanation
+from settlement.identities import IdentityPeriods, with_candidates
+from tiers.codes import CATEGORIES
+from tiers.tables import CompiledPolicy
+
+FUTURE_TOLERANCE = timedelta(days=1)
+"""How far past the service's today (in the policy's time zone) a settle_date may lie: a hospital
+clock a little ahead, a discharge registered just after midnight on the other side of a border."""
+
+
+@dataclass(frozen=True)
+class Settled:
+    """A claim settled (or pre-settled): its row and its lines as the books hold them (fen; a
+    line's ``cap``/``cap_left`` -1: no cap), and what the hospital should be told."""
+
+    values: dict[str, Any]
+    lines: list[dict[str, Any]]
+    warnings: tuple[str, ...] = ()
+
+
+Render = Callable[[Settled], bytes]
+"""How a protocol writes a settlement's reply body (stored under its Idempotency-Key)."""
+
+
+def today(policy: CompiledPolicy) -> date:
+    """The service's today, in the policy's time zone."""
+    return datetime.now(ZoneInfo(policy.policy.timezone)).date()
+
+
+def check_claim(claim: ClaimIn, on: date) -> ClaimFacts:
+    """The one check of a claim, whatever protocol brought it: its parts add up, its date is not in
+    the future (beyond :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
+    problem = claim.components_problem()
+    if problem:
+        raise Problem(422, "invalid_claim", problem, "medfee_sumamt")
+    if claim.settle_date > on + FUTURE_TOLERANCE:
+        detail = f"settle_date {claim.settle_date} is in the future (today is {on})"
+        raise Problem(422, "settle_date_in_future", detail, "settle_date")
+    return ClaimFacts.of(claim)
+
+
+@dataclass(frozen=True)
+class SettleCommand:
+    """A claim to settle (or pre-settle), checked; who sent it, its Idempotency-Key (namespaced by
+    protocol) and request hash, and how its reply is rendered. ``register``: a person not yet
+    known is registered on first sight (the platform's way) and settled without a relief identity,
+    with a warning; ``declared``: categories the message says the person holds — checked against
+    the registry, never written into it."""
+
+    caller: Caller
+    claim: ClaimFacts
+    render: Render
+    key: str | None = None
+    digest: str = ""
+    register: bool = False
+    declared: tuple[str, ...] = field(default=())
+
+    @property
+    def wanted(self) -> reading.Wanted:
+        facts = self.claim
+        return reading.Wanted(self.caller.institution_id, self.key, facts.person_id, facts.settle_date, facts.claim_id)
+
+    @property
+    def slots(self) -> tuple[tuple[str, ...], ...]:
+        """What two commands of one batch may not share: the person, the institution's claim, the key."""
+        institution = self.caller.institution_id
+        person, claim = ("person", self.claim.person_id), ("claim", institution, self.claim.claim_id)
+        return (person, claim, ("key", institution, self.key)) if self.key else (person, claim)
+
+
+def _not_registered(person_id: str) -> Problem:
+    return Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
+
+
+def _refused(command: SettleCommand, found: reading.Found) -> Reply | Problem | None:
+    """A command's reply without settling it (a replay, or why it is refused), or None: settle it."""
+    try:
+        replay = replayed(found.key, command.digest) if command.key else None
+    except Problem as problem:
+        return problem
+    if replay is not None:
+        return replay
+    if found.year is None:
+        return _not_registered(command.claim.person_id)
+    if found.year.settled_as:
+        claim_id, setl_id = command.claim.claim_id, found.year.settled_as
+        detail = f"claim {claim_id} is already settled as {setl_id}; reverse it first"
+        return Problem(409, "already_settled", detail, "claim_id", setl_id=setl_id)
+    return None
+
+
+def _read(db: Driver, commands: Sequence[SettleCommand], register: bool) -> list[reading.Found]:
+    """The batch's reading; persons to register on first sight are registered first, then read
+    again under their new rows' locks (two first sights of one person never both see it empty)."""
+    found = reading.read(db, [c.wanted for c in commands])
+    new = sorted({c.claim.person_id for c, f in zip(commands, found, strict=True) if c.register and f.year is None})
+    if not register or not new:
+        return found
+    writes: list[Write] = []
+    for person in new:
+        writes += [
+            *writing.person_writes(person_id=person, if_new=True),
+            *writing.audit_writes("platform", "register", "person", person),
+        ]
+    db.run_all(merged(writes))
+    again = reading.read(db, [c.wanted for c in commands])
+    return [f if f.year is not None or not c.register else g for c, f, g in zip(commands, found, again, strict=True)]
+
+
+def _settled(
+    result: SettledBatch, rows: Sequence[int], commands: Sequence[SettleCommand], found: Sequence[reading.Found]
+) -> list[tuple[Settled, reading.Sums]]:
+    """Each settled claim's row and lines (fen), and what it added to its accumulators."""
+    policy, n_layers = result.policy, len(result.layers)
+    fund_types = {layer.id: layer.fund_pay_type or "" for layer in policy.policy.layers}
+    explained = {c: v.tolist() for c, v in explanation(result).items()}
+    explained["fund_pay_type"] = [fund_types[str(layer)] for layer in explained["layer"]]
+    names, by_row = list(explained), list(zip(*explained.values(), strict=True))
+    added = _added(result)
+    out = []
+    for i, row in enumerate(rows):
+        command, year = commands[row], found[row].year
+        assert year is not None
+        category = CATEGORIES[int(result.category[i])]
+        values = settlement_values(command.claim, result, i, category, command.caller.institution_id, year.next_seq)
+        lines = [dict(zip(names, line, strict=True)) for line in by_row[i * n_layers : (i + 1) * n_layers]]
+        warnings = _warnings(command, year, category)
+        out.append((Settled(values, lines, warnings), added.get(command.claim.person_id, {})))
+    return out
+
+
+def _added(result: SettledBatch) -> dict[str, reading.Sums]:
+    """What the batch added to each person's accumulators (one claim, one person-year each)."""
+    delta, out = result.delta(), dict[str, reading.Sums]()
+    for person, layer, bucket, base, paid, claims in zip(
+        delta.person_id.tolist(), delta.layer.tolist(), delta.bucket.tolist(),
+        delta.base_cum.tolist(), delta.paid_cum.tolist(), delta.claims.tolist(), strict=True,
+    ):  # fmt: skip
+        out.setdefault(str(person), {})[(layer, bucket)] = (base, paid, claims)
+    return out
+
+
+def _warnings(command: SettleCommand, year: reading.PersonYear, category: str) -> tuple[str, ...]:
+    on = command.claim.settle_date
+    held = [c for c, start, end in year.identities if start <= on and (end is None or on <= end)]
+    notes = []
+    if not held:
+        notes.append(f"person {command.claim.person_id} holds no relief identity on {on}: settled as general")
+    unknown = [c for c in command.declared if c not in held]
+    if unknown:
+        notes.append(f"identities {unknown} sent with the claim are not in the registry on {on}; settled as {category}")
+    return tuple(notes)
+
+
+def _engine(
+    commands: Sequence[SettleCommand], found: Sequence[reading.Found], rows: Sequence[int], policy: CompiledPolicy
+) -> SettledBatch:
+    """The claims of ``rows`` settled in one engine call, each on its person-year's accumulators of
+    the policy's buckets (a post-hoc program's rows are not the engine's) under its candidates."""
+    buckets = set(policy.stack.buckets)
+    years = [found[r].year for r in rows]
+    facts = [commands[r].claim for r in rows]
+    opening = [
+        (f.person_id, f.settle_date.year, key, sums)
+        for f, year in zip(facts, years, strict=True)
+        if year is not None
+        for key, sums in year.accumulators.items()
+        if key in buckets
+    ]
+    periods = [(f.person_id, c, s, e) for f, y in zip(facts, years, strict=True) if y for c, s, e in y.identities]
+    table = with_candidates(claims_table(facts), IdentityPeriods.of(periods))
+    return settle_claims(table, policy, ledger_of(opening), explain=True)
+
+
+def _check_distinct(commands: Sequence[SettleCommand]) -> None:
+    slots = [slot for command in commands for slot in command.slots]
+    if len(set(slots)) < len(slots):
+        raise ValueError("a batch settles one claim per person, claim and key")
+
+
+def settle(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[Reply | Problem]:
+    """结算 of claims of distinct persons in one transaction (group commit): each gets its reply
+    (``render``ed, stored under its key) or its problem; a claim refused (a replayed key, an
+    unknown person, a claim already settled) does not stop the others. The caller holds each key
+    in this process (:func:`api.idempotency.claimed`)."""
+    _check_distinct(commands)
+    found = _read(db, commands, register=True)
+    results: list[Reply | Problem | None] = [_refused(c, f) for c, f in zip(commands, found, strict=True)]
+    todo = [i for i, r in enumerate(results) if r is None]
+    writes: list[Write] = []
+    if todo:
+        for i, (done, added) in zip(
+            todo, _settled(_engine(commands, found, todo, policy), todo, commands, found), strict=True
+        ):
+            results[i] = _recorded(commands[i], found[i], done, added, writes)
+    if writes:
+        db.commit(merged(writes))
+    else:
+        db.rollback()
+    return [r for r in results if r is not None]
+
+
+def _recorded(
+    command: SettleCommand, found: reading.Found, done: Settled, added: reading.Sums, writes: list[Write]
+) -> Reply:
+    """The reply of a settled claim; its rows appended to ``writes``."""
+    assert found.year is not None
+    institution, setl_id = command.caller.institution_id, writing.new_id("S")
+    values = {**done.values, "setl_id": setl_id}
+    settled = Settled(values, done.lines, done.warnings)
+    touched = {key: _plus(found.year.accumulators.get(key), sums) for key, sums in added.items()}
+    reply = Reply(201, command.render(settled))
+    writes += [
+        *writing.settlement_writes(values=values, lines=done.lines),
+        *writing.accumulator_writes(
+            person_id=command.claim.person_id, year=command.claim.settle_date.year, sums=touched
+        ),
+        *writing.audit_writes(institution, "settle", "settlement", setl_id, claim_id=command.claim.claim_id),
+    ]
+    if command.key:
+        writes += writing.reply_writes(
+            institution_id=institution, key=command.key, digest=command.digest, status=reply.status, body=reply.body
+        )
+    return reply
+
+
+def _plus(before: tuple[int, int, int] | None, added: tuple[int, int, int]) -> tuple[int, int, int]:
+    base, paid, claims = before or (0, 0, 0)
+    return base + added[0], paid + added[1], claims + added[2]
+
+
+def pre_settle(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[Settled | Problem]:
+    """试算: each claim's settlement on its person-year as it stands, nothing stored (``db``'s
+    transaction is rolled back once read). A person the platform may register on first sight is
+    pre-settled without a relief identity, with a warning."""
+    try:
+        found = reading.read(db, [c.wanted for c in commands])
+    finally:
+        db.rollback()
+    empty = reading.PersonYear([], {}, 1, None)
+    found = [
+        reading.Found(f.key, empty) if f.year is None and c.register else f
+        for c, f in zip(commands, found, strict=True)
+    ]
+    todo = [i for i, f in enumerate(found) if f.year is not None]
+    results: list[Settled | Problem] = [_not_registered(c.claim.person_id) for c in commands]
+    if todo:
+        for i, (done, _) in zip(
+            todo, _settled(_engine(commands, found, todo, policy), todo, commands, found), strict=True
+        ):
+            results[i] = Settled({**done.values, "status": "not_stored", "seq": 0}, done.lines, done.warnings)
+    return results

@@ -1,0 +1,54 @@
+"""Reading a JSON request body, the same way for every protocol: strict where money is.
+
+- A duplicated key in an object is refused (JSON leaves it open; Python's reader keeps the last
+  value: ``{"medfee_sumamt": "1.00", "medfee_sumamt": "90000.00"}`` would have settled 90,000).
+- Numbers are read exactly: a decimal number becomes a ``Decimal``, never a float; ``NaN`` and
+  ``Infinity`` (not JSON) are refused.
+- The body must be UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+
+class JsonBodyError(ValueError):
+    """A body that is not acceptable JSON; ``path`` locates the problem where it can."""
+
+    def __init__(self, reason: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.reason, self.path = reason, path
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise JsonBodyError(f"duplicate key {key!r} in a JSON object", (key,))
+        out[key] = value
+    return out
+
+
+def _constant(name: str) -> Any:
+    raise JsonBodyError(f"{name} is not a JSON number")
+
+
+def read_json(body: bytes | str) -> Any:
+    """The body's JSON value (see the module's text).
+
+    >>> read_json(b'{"a": 1.10, "b": [2, "x"]}')
+    {'a': Decimal('1.10'), 'b': [2, 'x']}
+    >>> read_json(b'{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    api.jsonbody.JsonBodyError: duplicate key 'a' in a JSON object
+    """
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return json.loads(text, object_pairs_hook=_object, parse_float=Decimal, parse_constant=_constant)
+    except UnicodeDecodeError as error:
+        raise JsonBodyError(f"the body is not UTF-8 ({error.reason} at byte {error.start})") from error
+    except json.JSONDecodeError as error:
+        raise JsonBodyError(f"not JSON: {error.msg} (line {error.lineno}, column {error.colno})") from error

@@ -1,0 +1,172 @@
+"""The desk's acts on person-years: reversal (冲正), re-settlement, identities granted or revoked.
+
+Each is one unit of work on a pooled transaction. Re-settling is :func:`settlement.personyear.
+resettle` on the books' standing claims (arrival order) and the person's identity periods as they
+now stand: per-fund adjustments against what each claim effectively received, accumulators of
+the policy's buckets replaced (a post-hoc program's rows are left as they are). A reversal takes
+back what its claim effectively received — the settlement and every adjustment since — so a
+reversed claim nets zero in every fund, then re-settles the rest of the year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from api.auth import Caller
+from api.books import queries, reading, writing
+from api.books.driver import Driver, Write
+from api.claims import SETTLEMENT_MONEY, ClaimFacts, claims_table
+from api.desk import Settled
+from api.errors import Problem
+from api.idempotency import Reply, replayed
+from settlement.identities import IdentityPeriods, with_candidates
+from settlement.personyear import resettle
+from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
+from tiers.tables import CompiledPolicy
+
+LINE_NEGATED = ("base", "deductible_applied", "raw_amount")
+
+
+@dataclass(frozen=True)
+class YearRun:
+    """A person-year re-settled: the run, how many standing claims, the adjustments made
+    (setl_id, output, delta fen)."""
+
+    run_id: str
+    person_id: str
+    year: int
+    claims: int
+    reason: str
+    adjustments: list[tuple[str, str, int]]
+
+
+def _periods(db: Driver, person_id: str) -> IdentityPeriods:
+    rows = queries.identities(db, person_id=person_id)
+    return IdentityPeriods.of(
+        [(person_id, r["category"], r["valid_from"], r["valid_to"]) for r in rows if r["revoked_at"] is None]
+    )
+
+
+def resettle_years(
+    db: Driver, *, actor: str, person_id: str, years: list[int], policy: CompiledPolicy, reason: str
+) -> list[YearRun]:
+    """Re-settle the person's ``years`` (see the module's text); the writes run in ``db``."""
+    runs = []
+    periods = _periods(db, person_id)
+    buckets = set(policy.stack.buckets)
+    for year in years:
+        standing = queries.standing(db, person_id=person_id, year=year)
+        adjusted = queries.adjusted(db, person_id=person_id, year=year)
+        facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}) for row in standing]
+        table = with_candidates(claims_table(facts, [row["seq"] for row in standing]), periods)
+        paid = {
+            o: np.array([int(r[o]) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)
+            for o in PAYMENT_COLUMNS
+        }
+        result = resettle(table, paid, policy)
+        run_id = writing.new_id("A")
+        notes = _notes(standing, [CATEGORIES[c] for c in result.category.tolist()], reason)
+        made = list(zip(*(result.adjustments[c].tolist() for c in ("claim_id", "output", "delta")), strict=True))
+        stored = queries.accumulators(db, person_id=person_id, year=year)
+        sums = {key: (0, 0, 0) for key in stored if key in buckets}  # buckets no standing claim uses any more
+        sums |= _sums(result.closing())
+        writes: list[Write] = [
+            *writing.adjustment_writes(run_id=run_id, rows=[(s, person_id, year, o, d, notes[s]) for s, o, d in made]),
+            *writing.accumulator_writes(person_id=person_id, year=year, sums=sums),
+            *writing.audit_writes(
+                actor, "resettle", "person_year", f"{person_id}/{year}", run_id=run_id, reason=reason
+            ),
+        ]
+        db.run_all(writes)
+        runs.append(YearRun(run_id, person_id, year, len(standing), reason, made))
+    return runs
+
+
+def _sums(closing: Any) -> reading.Sums:
+    columns = (closing[c].tolist() for c in ("layer", "bucket", "base_cum", "paid_cum", "claims"))
+    return {(la, b): (int(x), int(y), int(z)) for la, b, x, y, z in zip(*columns, strict=True)}
+
+
+def _notes(standing: list[dict[str, Any]], now: list[str], reason: str) -> dict[str, str]:
+    """Each settlement's adjustment reason: the run's, and its change of category if any."""
+    return {
+        row["setl_id"]: reason if row["category"] == category else f"{reason}; category {row['category']} → {category}"
+        for row, category in zip(standing, now, strict=True)
+    }
+
+
+@dataclass(frozen=True)
+class ReverseCommand:
+    """A reversal: of which settlement, by whom, its key, and how its reply is rendered."""
+
+    caller: Caller
+    setl_id: str
+    render: Callable[[Settled], bytes]
+    key: str | None = None
+    digest: str = ""
+
+
+def _original(db: Driver, command: ReverseCommand) -> dict[str, Any]:
+    original = queries.settlement(db, setl_id=command.setl_id)
+    caller = command.caller
+    if original is None or not caller.may_read(original["institution_id"]):
+        raise Problem(404, "settlement_not_found", f"no settlement {command.setl_id}", "setl_id")
+    if original["institution_id"] != caller.institution_id and "admin" not in caller.scopes:
+        raise Problem(403, "not_your_settlement", "only the institution that settled a claim may reverse it")
+    queries.person(db, person_id=original["person_id"], lock=True)
+    locked = queries.settlement(db, setl_id=command.setl_id)
+    assert locked is not None
+    if locked["kind"] != "settlement" or locked["status"] != "settled":
+        detail = f"settlement {command.setl_id} is already reversed or is a reversal"
+        raise Problem(409, "already_reversed", detail, "setl_id", reversed_by=locked["reversed_by"])
+    return locked
+
+
+def _reversal(db: Driver, original: dict[str, Any], seq: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The reversal row and lines: the claim's amounts negated, each fund's what it effectively paid."""
+    adjusted = queries.adjusted(db, person_id=original["person_id"], year=original["year"])
+    effective = {o: int(original[o]) + adjusted.get((original["setl_id"], o), 0) for o in PAYMENT_COLUMNS}
+    funds = sum(effective.values())
+    values = {**original, **{m: -int(original[m]) for m in SETTLEMENT_MONEY}}
+    values.update({o: -effective[o] for o in PAYMENT_COLUMNS})
+    values.update(fund_pay_sumamt=-funds, psn_part_amt=-(int(original["medfee_sumamt"]) - funds))
+    values.update(setl_id=writing.new_id("R"), kind="reversal", reverses=original["setl_id"], seq=seq,
+                  status="settled", reversed_by=None, created_at=writing.now())  # fmt: skip
+    lines = [
+        {**line, **{f: -int(line[f]) for f in LINE_NEGATED}, "paid": -effective.get(line["output"], 0),
+         "cap": -1, "cap_left": -1}
+        for line in queries.lines(db, setl_id=original["setl_id"])
+    ]  # fmt: skip
+    return values, lines
+
+
+def reverse(db: Driver, command: ReverseCommand, policy: CompiledPolicy) -> Reply:
+    """冲正: reverse a standing settlement and re-settle the rest of its person-year; committed."""
+    if command.key:
+        (found,) = reading.read(db, [reading.Wanted(command.caller.institution_id, command.key)])
+        replay = replayed(found.key, command.digest)
+        if replay is not None:
+            db.rollback()
+            return replay
+    original = _original(db, command)
+    values, lines = _reversal(db, original, queries.next_seq(db, person_id=original["person_id"]))
+    db.run_all(
+        [
+            *writing.settlement_writes(values=values, lines=lines),
+            writing.reversed_write(setl_id=original["setl_id"], reversal_id=values["setl_id"]),
+        ]
+    )
+    actor = command.caller.institution_id
+    resettle_years(db, actor=actor, person_id=original["person_id"], years=[original["year"]], policy=policy,
+                   reason=f"reversal of {original['setl_id']}")  # fmt: skip
+    reply = Reply(201, command.render(Settled(values, lines)))
+    writes = writing.audit_writes(actor, "reverse", "settlement", original["setl_id"], reversal=values["setl_id"])
+    if command.key:
+        writes += writing.reply_writes(institution_id=actor, key=command.key, digest=command.digest,
+                                       status=reply.status, body=reply.body)  # fmt: skip
+    db.commit(writes)
+    return reply

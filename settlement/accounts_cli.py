@@ -1,0 +1,130 @@
+"""``medrelief second-payout`` and ``medrelief post-hoc``: the year's accounts from a claims file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from settlement.cli import app
+from settlement.terminal import console, fail, out
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from settlement.supplementary import YearAccount
+    from tiers.schema import Layer, Policy
+
+
+def _funded_layer(policy: Policy) -> Layer:
+    from settlement.supplementary import funded_layer
+    from tiers.loader import PolicyError
+
+    layer = funded_layer(policy)
+    if layer is None:
+        raise PolicyError(policy.id, "layers", "no supplementary layer (output supp_pay) with a funding block")
+    return layer
+
+
+@app.command("second-payout")
+def second_payout_command(
+    claims: Annotated[Path, typer.Argument(help="The year's claims (.csv or .parquet) in the claim contract.")],
+    insured: Annotated[int, typer.Option(min=1, help="Insured persons of the supplementary policy that year.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Per-person second payouts (.csv or .parquet).")],
+    policy: Annotated[str, typer.Option(help="Bundled policy name or a policy YAML file.")] = "nantong",
+) -> None:
+    """Premium, first payouts, loss ratio and the 二次赔付 due per year, allocated to persons."""
+    import numpy as np
+    import pandas as pd
+
+    from settlement import io
+    from settlement.claims import ClaimValidationError, from_frame
+    from settlement.engine import settle
+    from settlement.supplementary import account, insured_categories, remaining_selfpay, year_terms
+    from tiers.codes import CATEGORIES
+    from tiers.loader import PolicyError, load_policy
+    from tiers.tables import compile_policy
+
+    try:
+        loaded = load_policy(policy)
+        layer = _funded_layer(loaded)
+        table = from_frame(io.read_text_table(claims))
+        result = settle(table, compile_policy(loaded))
+    except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
+        raise fail(str(exc)) from exc
+    covered = insured_categories(layer)
+    category = np.asarray(CATEGORIES, dtype=object)[result.category]
+    frame = result.frame().assign(person_id=table.persons[table.person], year=table.year, category=category)
+    people = remaining_selfpay(frame if covered is None else frame[frame["category"].isin(covered)])
+    accounts, parts = [], []
+    for year in sorted(set(frame["year"].tolist())):
+        mine = people[people["year"] == year]
+        per_person, floor = year_terms(layer, year)
+        paid = int(frame.loc[frame["year"] == year, "supp_pay"].sum())
+        remaining = np.maximum(mine["remaining"].to_numpy(np.int64), 0)
+        year_account, shares = account(year, insured, per_person, floor, paid, remaining)
+        accounts.append(year_account)
+        parts.append(mine.assign(second_payout=shares))
+    allocation = pd.concat(parts, ignore_index=True)[["person_id", "year", "remaining", "paid", "second_payout"]]
+    io.write_table(
+        allocation.rename(columns={"paid": "first_payout"}), out_path, ("remaining", "first_payout", "second_payout")
+    )
+    out.print(_accounts_table(accounts, layer.name))
+    console.print(f"wrote {out_path} ({len(allocation):,} persons)")
+
+
+def _accounts_table(accounts: list[YearAccount], name: str) -> Table:
+    from rich.table import Table
+
+    from settlement.money import yuan_grouped
+
+    table = Table(title=f"{name}: premium, payouts and the second payout (yuan)")
+    columns = ("year", "insured", "premium", "first payouts", "loss ratio", "floor", "second payout", "allocated",
+               "undistributed")  # fmt: skip
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    for a in accounts:
+        money = [yuan_grouped(v) for v in (a.premium, a.paid)]
+        tail = [yuan_grouped(v) for v in (a.due, a.allocated, a.undistributed)]
+        ratio = f"{a.loss_ratio * 100:.2f}%"
+        table.add_row(str(a.year), f"{a.insured:,}", *money, ratio, f"{a.floor * 100:.0f}%", *tail)
+    return table
+
+
+@app.command("post-hoc")
+def post_hoc_command(
+    claims: Annotated[Path, typer.Argument(help="A year's claims (.csv or .parquet) in the claim contract.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Payments per program, person and year (.csv/.parquet).")],
+    policy: Annotated[str, typer.Option(help="Bundled policy name or a policy YAML file.")] = "beijing",
+) -> None:
+    """Post-hoc assistance (倾斜救助, 依申请救助) over each person-year's settlements."""
+    import pandas as pd
+    from rich.table import Table
+
+    from settlement import io
+    from settlement.claims import ClaimValidationError, from_frame
+    from settlement.engine import settle
+    from settlement.money import yuan_grouped
+    from settlement.posthoc import person_years, settle_program
+    from tiers.loader import PolicyError, load_policy
+    from tiers.tables import compile_policy
+
+    try:
+        loaded = load_policy(policy)
+        if not loaded.post_hoc:
+            raise PolicyError(loaded.id, "post_hoc", "the policy defines no post-hoc assistance")
+        table = from_frame(io.read_text_table(claims))
+        years = person_years(settle(table, compile_policy(loaded)))
+        paid = pd.concat([settle_program(p, loaded, years) for p in loaded.post_hoc], ignore_index=True)
+    except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
+        raise fail(str(exc)) from exc
+    io.write_table(paid, out_path, ("base", "deductible_applied", "paid", "cap", "cap_left"))
+    table_out = Table(title=f"Post-hoc assistance under {loaded.id}")
+    for column in ("program", "year", "persons paid", "paid (yuan)"):
+        table_out.add_column(column, justify="right", no_wrap=True)
+    summary = paid[paid["paid"] > 0].groupby(["program", "year"], as_index=False)["paid"].agg(["count", "sum"])
+    for program, year, count, total in zip(*(summary[c].tolist() for c in summary.columns), strict=True):
+        table_out.add_row(str(program), str(year), f"{count:,}", yuan_grouped(int(total)))
+    out.print(table_out)
+    console.print(f"wrote {out_path} ({len(paid):,} rows)")
