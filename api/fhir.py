@@ -1,4 +1,4 @@
-"""HL7 FHIR R4 (R4B classes of ``fhir.resources``): Claim in, ClaimResponse / ExplanationOfBenefit out.
+"""HL7 FHIR R4: Claim in (:mod:`api.fhir_model`), ClaimResponse / ExplanationOfBenefit out.
 
 A Claim becomes a native claim:
 
@@ -26,13 +26,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
-from fhir.resources.R4B.claim import Claim
 from pydantic import ValidationError
+from pydantic_core import to_json
 
-from api.schemas import AccumulatorsOut, ClaimIn, SettlementOut
-from settlement.money import fen_of, yuan_number, yuan_of
-from settlement.supplementary import allocate
+from api.fhir_model import Claim
+from api.schemas import AccumulatorsOut, ClaimIn
+from settlement.money import fen_of, yuan_number
 
 BASE = "https://medrelief.dev/fhir"
 MED_TYPE = f"{BASE}/CodeSystem/med_type"
@@ -45,6 +44,8 @@ ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 ICD10 = ("http://hl7.org/fhir/sid/icd-10", "http://terminology.hl7.org/CodeSystem/icd10")
 SELF_PAY = ("fulamt_ownpay", "overlmt_selfpay", "preselfpay")
 BY_TYPE = {"institutional": "21", "professional": "11"}
+Row = dict[str, Any]
+"""A settlement's row or one of its lines, as the books hold them (money in fen)."""
 
 
 class ClaimError(ValueError):
@@ -56,7 +57,7 @@ class ClaimError(ValueError):
 
 
 def read_claim(raw: dict[str, Any]) -> Claim:
-    """Validate a Claim resource (FHIR R4B); the first error names its path."""
+    """Validate a Claim resource (what settling it reads); the first error names its path."""
     if not isinstance(raw, dict) or raw.get("resourceType") != "Claim":
         raise ClaimError("resourceType", "expected a Claim")
     try:
@@ -101,7 +102,15 @@ def _cny(money: Any, where: str) -> Decimal:
         raise ClaimError(where, "an amount is required")
     if money.currency not in (None, "CNY"):
         raise ClaimError(where, f"currency {money.currency} is not CNY")
-    return Decimal(str(money.value))
+    value: Decimal = money.value
+    return value
+
+
+def _day(text: str, where: str) -> date:
+    """The day of a FHIR date or dateTime; a partial date (``2025-03``, valid FHIR) cannot be settled."""
+    if len(text) < len("YYYY-MM-DD"):
+        raise ClaimError(where, f"{text!r}: settling needs the full date (YYYY-MM-DD)")
+    return date.fromisoformat(text[:10])
 
 
 def _parts(claim: Claim, total: Decimal) -> dict[str, Decimal]:
@@ -126,14 +135,15 @@ def claim_in(claim: Claim) -> ClaimIn:
     reference = claim.patient.reference or ""
     if not reference.startswith("Patient/"):
         raise ClaimError("Claim.patient", "expected a reference Patient/<person id>")
-    when = claim.billablePeriod.end if claim.billablePeriod and claim.billablePeriod.end else claim.created
+    ended = claim.billablePeriod.end if claim.billablePeriod else None
+    when, where = (ended, "Claim.billablePeriod.end") if ended else (claim.created, "Claim.created")
     total = _cny(claim.total, "Claim.total")
     fields = {
         "claim_id": identifier,
         "person_id": reference.removeprefix("Patient/"),
         "med_type": _med_type(claim),
         "hospital_level": _level(claim),
-        "settle_date": date.fromisoformat(str(when)[:10]),
+        "settle_date": _day(when, where),
         "diagnosis": _diagnosis(claim),
         "accident": claim.accident is not None,
         "medfee_sumamt": total,
@@ -146,133 +156,154 @@ def claim_in(claim: Claim) -> ClaimIn:
         raise ClaimError(str(first["loc"][0]), first["msg"]) from exc
 
 
-def _money(amount: Decimal) -> dict[str, Any]:
-    return {"value": yuan_number(fen_of(amount)), "currency": "CNY"}
+def _money(fen: int) -> dict[str, Any]:
+    return {"value": yuan_number(fen), "currency": "CNY"}
 
 
-def _adjudication(code: str, amount: Decimal, system: str = ADJUDICATION, layer: Any = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"category": {"coding": [{"system": system, "code": code}]}, "amount": _money(amount)}
+def _adjudication(code: str, fen: int, system: str = ADJUDICATION, layer: Row | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"category": {"coding": [{"system": system, "code": code}]}, "amount": _money(fen)}
     if layer is not None:
-        coding = {"system": FUND_PAY_TYPE, "code": layer.fund_pay_type or layer.output, "display": layer.layer}
+        coding = {"system": FUND_PAY_TYPE, "code": layer["fund_pay_type"] or layer["output"], "display": layer["layer"]}
         entry["extension"] = [{"url": LAYER, "valueCoding": coding}]
     return entry
 
 
-def adjudications(out: SettlementOut) -> list[dict[str, Any]]:
+def adjudications(values: Row, lines: list[Row]) -> list[dict[str, Any]]:
     """submitted, eligible, deductible, one benefit per layer, the total benefit, the patient's share."""
     return [
-        _adjudication("submitted", out.medfee_sumamt),
-        _adjudication("eligible", out.inscp_scp_amt),
-        _adjudication("deductible", out.act_pay_dedc),
-        *[_adjudication("benefit", line.paid, layer=line) for line in out.lines],
-        _adjudication("benefit", out.fund_pay_sumamt),
-        _adjudication("patient-share", out.psn_part_amt, PATIENT_SHARE),
+        _adjudication("submitted", values["medfee_sumamt"]),
+        _adjudication("eligible", values["inscp_scp_amt"]),
+        _adjudication("deductible", values["act_pay_dedc"]),
+        *[_adjudication("benefit", line["paid"], layer=line) for line in lines],
+        _adjudication("benefit", values["fund_pay_sumamt"]),
+        _adjudication("patient-share", values["psn_part_amt"], PATIENT_SHARE),
     ]
 
 
-def _shares(amount: Decimal, weights: np.ndarray[Any, np.dtype[np.int64]]) -> list[Decimal]:
-    """``amount`` split over the in-policy items pro rata to their net, exact to the fen (largest remainder)."""
-    return [yuan_of(int(f)) for f in allocate(fen_of(amount), weights)]
+def split(amount: int, weights: list[int]) -> list[int]:
+    """``amount`` fen split pro rata to ``weights`` (fen ≥ 0), exact: the largest remainders get the
+    fen left over (the first among equals); all to the first weight when they are all zero.
+
+    >>> split(100, [1, 1, 1]), split(7, [300, 200, 100]), split(5, [0, 0])
+    ([34, 33, 33], [4, 2, 1], [5, 0])
+    """
+    total = sum(weights)
+    if not weights:
+        return []
+    if total == 0:
+        return [amount] + [0] * (len(weights) - 1)
+    shares = [amount * w // total for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for i in order[: amount - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
-def _item_adjudications(claim: Claim, out: SettlementOut) -> list[dict[str, Any]]:
+def _item_adjudications(claim: Claim, values: Row, lines: list[Row]) -> list[dict[str, Any]]:
     """Per item: a self-pay part (全自费, 超限价, 先行自付) is submitted, nothing eligible, all the
     patient's; the in-policy items share the deductible and each layer's benefit pro rata to their
     net (largest remainder, so every column adds up to the total to the fen)."""
     items = claim.item or []
-    nets = [_cny(item.net, f"Claim.item[{i}].net") for i, item in enumerate(items)]
+    nets = [fen_of(_cny(item.net, f"Claim.item[{i}].net")) for i, item in enumerate(items)]
     own = [bool(set(_codes(item.category, BILL_PART)) & set(SELF_PAY)) for item in items]
-    weights = np.array([fen_of(n) for n, o in zip(nets, own, strict=True) if not o], dtype=np.int64)
-    split = iter(
-        zip(
-            _shares(out.act_pay_dedc, weights),
-            *[_shares(line.paid, weights) for line in out.lines],
-            strict=True,
-        )
-    )
+    weights = [n for n, o in zip(nets, own, strict=True) if not o]
+    columns = [split(values["act_pay_dedc"], weights), *[split(line["paid"], weights) for line in lines]]
+    shares = iter(zip(*columns, strict=True))
     entries = []
     for item, net, self_pay in zip(items, nets, own, strict=True):
         rows = [_adjudication("submitted", net)]
         if self_pay:
-            rows += [_adjudication("eligible", Decimal(0)), _adjudication("patient-share", net, PATIENT_SHARE)]
+            rows += [_adjudication("eligible", 0), _adjudication("patient-share", net, PATIENT_SHARE)]
         else:
-            deductible, *benefits = next(split)
+            deductible, *benefits = next(shares)
             rows += [_adjudication("eligible", net), _adjudication("deductible", deductible)]
-            rows += [_adjudication("benefit", b, layer=line) for b, line in zip(benefits, out.lines, strict=True)]
-            rows.append(_adjudication("patient-share", net - sum(benefits, Decimal(0)), PATIENT_SHARE))
+            rows += [_adjudication("benefit", b, layer=line) for b, line in zip(benefits, lines, strict=True)]
+            rows.append(_adjudication("patient-share", net - sum(benefits), PATIENT_SHARE))
         entries.append({"itemSequence": item.sequence, "adjudication": rows})
     return entries
 
 
-def _common(claim: Claim, out: SettlementOut) -> dict[str, Any]:
+def _common(claim: Claim, values: Row) -> dict[str, Any]:
     return {
         "status": "active",
-        "type": claim.type.model_dump(mode="json", exclude_none=True),
+        "type": claim.type.model_dump(exclude_none=True),
         "use": claim.use,
-        "patient": {"reference": f"Patient/{out.person_id}"},
+        "patient": {"reference": f"Patient/{values['person_id']}"},
         "created": date.today().isoformat(),
-        "insurer": {"reference": f"Organization/{out.policy_id}", "display": f"medrelief policy {out.policy_id}"},
+        "insurer": {
+            "reference": f"Organization/{values['policy_id']}",
+            "display": f"medrelief policy {values['policy_id']}",
+        },
         "outcome": "complete",
     }
 
 
-def claim_response(claim: Claim, out: SettlementOut) -> dict[str, Any]:
-    """The ClaimResponse of a settled (``use = claim``) or pre-settled (``predetermination``) claim."""
-    identifier = [{"system": f"{BASE}/setl_id", "value": out.setl_id}] if out.setl_id else []
+def claim_response(claim: Claim, values: Row, lines: list[Row]) -> dict[str, Any]:
+    """The ClaimResponse of a settled (``use = claim``) or pre-settled (``predetermination``) claim,
+    from its row and lines as the books hold them (fen)."""
+    setl_id = values["setl_id"] or None
+    identifier = [{"system": f"{BASE}/setl_id", "value": setl_id}] if setl_id else []
     return {
         "resourceType": "ClaimResponse",
-        **({"id": out.setl_id} if out.setl_id else {}),
+        **({"id": setl_id} if setl_id else {}),
         "identifier": identifier,
-        **_common(claim, out),
-        "request": {"identifier": {"value": out.claim_id}},
-        "disposition": f"settled under {out.policy_id} as {out.category}",
-        "item": _item_adjudications(claim, out),
-        "total": [{"category": a["category"], "amount": a["amount"], **_extension(a)} for a in adjudications(out)],
-        "payment": {"type": {"coding": [{"code": "complete"}]}, "amount": _money(out.fund_pay_sumamt)},
+        **_common(claim, values),
+        "request": {"identifier": {"value": values["claim_id"]}},
+        "disposition": f"settled under {values['policy_id']} as {values['category']}",
+        "item": _item_adjudications(claim, values, lines),
+        "total": [_total(a) for a in adjudications(values, lines)],
+        "payment": {"type": {"coding": [{"code": "complete"}]}, "amount": _money(values["fund_pay_sumamt"])},
     }
 
 
-def _extension(adjudication: dict[str, Any]) -> dict[str, Any]:
-    return {"extension": adjudication["extension"]} if "extension" in adjudication else {}
+def _total(adjudication: dict[str, Any]) -> dict[str, Any]:
+    extension = {"extension": adjudication["extension"]} if "extension" in adjudication else {}
+    return {"category": adjudication["category"], "amount": adjudication["amount"], **extension}
 
 
-def explanation_of_benefit(out: SettlementOut, caps: AccumulatorsOut, provider: str) -> dict[str, Any]:
+def resource_bytes(resource: dict[str, Any]) -> bytes:
+    """A resource as JSON (pydantic-core's writer: numbers as their shortest exact text)."""
+    return to_json(resource)
+
+
+def explanation_of_benefit(values: Row, lines: list[Row], caps: AccumulatorsOut, provider: str) -> dict[str, Any]:
     """The EOB of a stored settlement, with what is left of each cap of the person-year."""
     balances = [
         {
             "category": {"coding": [{"system": f"{BASE}/CodeSystem/cap-bucket", "code": f"{b.layer}.{b.bucket}"}]},
             "financial": [
-                {"type": {"coding": [{"code": "used"}]}, "usedMoney": _money(b.paid_cum)},
+                {"type": {"coding": [{"code": "used"}]}, "usedMoney": _money(fen_of(b.paid_cum))},
                 *[
-                    {"type": {"coding": [{"code": f"cap:{c.rule}"}]}, "allowedMoney": _money(c.cap_left), **_cap(c.cap)}
+                    {"type": {"coding": [{"code": f"cap:{c.rule}"}]}, "allowedMoney": _money(fen_of(c.cap_left)),
+                     **_cap(fen_of(c.cap))}
                     for c in b.caps
                     if c.cap is not None and c.cap_left is not None
                 ],
             ],
         }
         for b in caps.buckets
-    ]
+    ]  # fmt: skip
     return {
         "resourceType": "ExplanationOfBenefit",
-        "id": out.setl_id,
+        "id": values["setl_id"],
         "status": "active",
-        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": _kind(out)}]},
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": _kind(values)}]},
         "use": "claim",
-        "patient": {"reference": f"Patient/{out.person_id}"},
-        "created": out.settle_date.isoformat(),
-        "insurer": {"reference": f"Organization/{out.policy_id}"},
+        "patient": {"reference": f"Patient/{values['person_id']}"},
+        "created": values["settle_date"].isoformat(),
+        "insurer": {"reference": f"Organization/{values['policy_id']}"},
         "provider": {"reference": f"Organization/{provider}"},
         "outcome": "complete",
-        "insurance": [{"focal": True, "coverage": {"reference": f"Coverage/{out.person_id}"}}],
-        "total": [{"category": a["category"], "amount": a["amount"], **_extension(a)} for a in adjudications(out)],
+        "insurance": [{"focal": True, "coverage": {"reference": f"Coverage/{values['person_id']}"}}],
+        "total": [_total(a) for a in adjudications(values, lines)],
         "benefitBalance": balances,
     }
 
 
-def _cap(cap: Decimal) -> dict[str, Any]:
+def _cap(fen: int) -> dict[str, Any]:
     """The cap itself rides along as an extension of the financial entry whose allowedMoney is what is left."""
-    return {"extension": [{"url": f"{BASE}/StructureDefinition/cap", "valueMoney": _money(cap)}]}
+    return {"extension": [{"url": f"{BASE}/StructureDefinition/cap", "valueMoney": _money(fen)}]}
 
 
-def _kind(out: SettlementOut) -> str:
-    return "institutional" if out.med_type == "21" else "professional"
+def _kind(values: Row) -> str:
+    return "institutional" if values["med_type"] == "21" else "professional"

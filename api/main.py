@@ -42,7 +42,8 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     errors.install(app, config.max_body_bytes, {reconciliations.router.prefix: reconciliations.MAX_BODY_BYTES})
     for module in (settlements, persons, policies, reconciliations, posthoc, insurers, nhsa, fhir):
         app.include_router(module.router)
-    app.router.routes[:0] = settlements.HOT_ROUTES  # matched first; the FastAPI routes document them
+    hot = [*settlements.HOT_ROUTES, *nhsa.HOT_ROUTES, *fhir.HOT_ROUTES]
+    app.router.routes[:0] = hot  # matched first; the FastAPI routes document them
 
     @app.get("/healthz", tags=["service"], summary="Liveness: the database answers (never waits for a writer)")
     def health() -> dict[str, str]:

@@ -166,22 +166,20 @@ def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
     if moment is None:
         raise InputError("input.data.setl_time", "no settlement time: give setl_time or the envelope's inf_time")
     claim_id = data.mdtrt_id if not data.chrg_bchno else f"{data.mdtrt_id}|{data.chrg_bchno}"
-    claim: ClaimIn = parse(
-        ClaimIn,
-        {
-            "claim_id": claim_id,
-            "person_id": data.psn_no,
-            "med_type": data.med_type or SETTLING[envelope.infno],
-            "hospital_level": int(level),
-            "settle_date": moment.date(),
-            "diagnosis": data.dise_codg,
-            "accident": str(data.exp_content.accident) in ("1", "True"),
-            "medfee_sumamt": data.medfee_sumamt,
-            "fulamt_ownpay_amt": data.fulamt_ownpay_amt,
-            "overlmt_selfpay": data.overlmt_selfpay,
-            "preselfpay_amt": data.preselfpay_amt,
-        },
-        "input.data",
+    # every field was validated by SettleData with the claim's own types and limits (ids, visit
+    # type, level, ICD-10 code, amounts): the native claim is built without validating it again
+    claim = ClaimIn.model_construct(
+        claim_id=claim_id,
+        person_id=data.psn_no,
+        med_type=MedType(data.med_type or SETTLING[envelope.infno]),
+        hospital_level=int(level),  # type: ignore[arg-type]  # 1–3: a Literal of SettleData
+        settle_date=moment.date(),
+        diagnosis=data.dise_codg,
+        accident=str(data.exp_content.accident) in ("1", "True"),
+        medfee_sumamt=data.medfee_sumamt,
+        fulamt_ownpay_amt=data.fulamt_ownpay_amt,
+        overlmt_selfpay=data.overlmt_selfpay,
+        preselfpay_amt=data.preselfpay_amt,
     )
     if data.inscp_scp_amt is not None:
         expected = data.medfee_sumamt - data.fulamt_ownpay_amt - data.overlmt_selfpay - data.preselfpay_amt

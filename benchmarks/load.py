@@ -2,6 +2,7 @@
 
     python -m benchmarks.load --backend sqlite --workers 1 --concurrency 1 16 64 --seconds 10
     python -m benchmarks.load --backend postgresql --workers 2 --concurrency 1 16 64 --seconds 10
+    python -m benchmarks.load --backend sqlite --protocol native nhsa fhir --rounds 2 --concurrency 1 16
 
 Starts its own server (uvicorn, ``--workers``, ``--loop``) on a fresh database (a SQLite file,
 or a private PostgreSQL cluster), registers persons (16 requests at a time), then posts
@@ -11,6 +12,11 @@ caps bind) for ``--seconds`` per concurrency level, after a one-second warm-up. 
 request) or Debian's ``wrk`` (``--client wrk``; its latency statistics are checked for
 plausibility). Reports throughput, p50/p99 latency and errors, then checks the books
 (Σ settlements + adjustments == accumulators, every cap respected).
+
+``--protocol native nhsa fhir`` settles the same kind of claims through each protocol in turn,
+on one server, ``--rounds`` times alternating at every concurrency (a side-by-side comparison on
+a noisy machine): the native ``POST /v1/settlements``, the platform's 2207/2304 in its envelope
+(``POST /nhsa``, ``msgid`` the key) and a FHIR Claim (``POST /fhir/Claim``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from tiers.tables import compile_policy
 @dataclass
 class Level:
     backend: str
+    protocol: str
     workers: int
     concurrency: int
     settlements: int
@@ -63,8 +70,62 @@ def _claim(person: str, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def _raw_request(persons: list[str], key: str, rng: random.Random) -> bytes:
+def _nhsa(claim: dict[str, Any]) -> dict[str, Any]:
+    """The claim as a hospital system sends it: 2304 (inpatient) or 2207, in the platform's envelope."""
+    data = {
+        "psn_no": claim["person_id"], "mdtrt_id": claim["claim_id"][:30], "med_type": claim["med_type"],
+        "medfee_sumamt": float(claim["medfee_sumamt"]), "fulamt_ownpay_amt": float(claim["fulamt_ownpay_amt"]),
+        "hosp_lv": str(claim["hospital_level"]), "dise_codg": claim["diagnosis"], "insutype": "390",
+        "setl_time": f"{claim['settle_date']} 10:00:00",
+    }  # fmt: skip
+    infno = "2304" if claim["med_type"] == "21" else "2207"
+    return {
+        "infno": infno, "msgid": claim["claim_id"][:30], "mdtrtarea_admvs": "320600", "infver": "V1.0",
+        "opter_type": "1", "opter": "001", "inf_time": f"{claim['settle_date']} 10:00:00", "fixmedins_code": "H-ONE",
+        "input": {"data": data},
+    }  # fmt: skip
+
+
+MED_TYPE = "https://medrelief.dev/fhir/CodeSystem/med_type"
+
+
+def _fhir(claim: dict[str, Any]) -> dict[str, Any]:
+    """The claim as a FHIR Claim: an in-policy item and a 全自费 item."""
+    own = float(claim["fulamt_ownpay_amt"])
+    inscp = round(float(claim["medfee_sumamt"]) - own, 2)
+    part = "https://medrelief.dev/fhir/CodeSystem/bill-part"
+    return {
+        "resourceType": "Claim", "identifier": [{"system": "https://load.example/claims", "value": claim["claim_id"]}],
+        "status": "active", "use": "claim",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
+        "subType": {"coding": [{"system": MED_TYPE, "code": claim["med_type"]}]},
+        "patient": {"reference": f"Patient/{claim['person_id']}"}, "created": claim["settle_date"],
+        "billablePeriod": {"end": claim["settle_date"]}, "provider": {"reference": "Organization/H-ONE"},
+        "priority": {"coding": [{"code": "normal"}]},
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{claim['person_id']}"}}],
+        "extension": [{"url": "https://medrelief.dev/fhir/StructureDefinition/hospital-level",
+                       "valueInteger": claim["hospital_level"]}],
+        "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {
+            "coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": claim["diagnosis"]}]}}],
+        "item": [_item(1, "政策范围内", part, "inscp", inscp), _item(2, "全自费", part, "fulamt_ownpay", own)],
+        "total": {"value": float(claim["medfee_sumamt"]), "currency": "CNY"},
+    }  # fmt: skip
+
+
+def _item(sequence: int, text: str, system: str, code: str, net: float) -> dict[str, Any]:
+    category = {"coding": [{"system": system, "code": code}]}
+    return {"sequence": sequence, "productOrService": {"text": text}, "category": category, "net": {"value": net}}
+
+
+PROTOCOLS = ("native", "nhsa", "fhir")
+
+
+def _raw_request(persons: list[str], key: str, rng: random.Random, protocol: str = "native") -> bytes:
     claim = _claim(rng.choice(persons), rng)
+    if protocol == "nhsa":
+        return _raw_post("/nhsa", _nhsa(claim), key)
+    if protocol == "fhir":
+        return _raw_post("/fhir/Claim", _fhir(claim), key, claim["claim_id"])
     return _raw_post("/v1/settlements", claim, key, claim["claim_id"])
 
 
@@ -78,11 +139,14 @@ def _raw_post(path: str, body: dict[str, Any], key: str, idempotency_key: str | 
     return head.encode() + data
 
 
-def _socket_level(server: Server, people: list[str], concurrency: int, seconds: float) -> tuple[int, int, float, float]:
+def _socket_level(
+    server: Server, people: list[str], concurrency: int, seconds: float, protocol: str = "native"
+) -> tuple[int, int, float, float]:
     rng = random.Random(concurrency)  # noqa: S311 — load data, not secrets
     key = server.keys["hospital"]
-    socket_client.run("127.0.0.1", server.port, lambda: _raw_request(people, key, rng), concurrency, 1.0)  # warm-up
-    result = socket_client.run("127.0.0.1", server.port, lambda: _raw_request(people, key, rng), concurrency, seconds)
+    request = lambda: _raw_request(people, key, rng, protocol)  # noqa: E731
+    socket_client.run("127.0.0.1", server.port, request, concurrency, 1.0)  # warm-up
+    result = socket_client.run("127.0.0.1", server.port, request, concurrency, seconds)
     cuts = statistics.quantiles(result.latencies, n=100) if len(result.latencies) > 1 else [0.0] * 99
     return len(result.latencies), result.errors, cuts[49] * 1e3, cuts[98] * 1e3
 
@@ -146,19 +210,23 @@ def run(
     persons: int,
     client: str,
     loop: str = "auto",
+    protocols: tuple[str, ...] = ("native",),
+    rounds: int = 1,
 ) -> list[Level]:
     server = Server(url, prepare(url), workers=workers, loop=loop).start()
     try:
         people = _register(server, persons)
         results = []
         for concurrency in levels:
-            if client == "wrk":
-                done, errors, p50, p99 = _wrk_level(server, persons, concurrency, seconds)
-            else:
-                done, errors, p50, p99 = _socket_level(server, people, concurrency, seconds)
-            level = Level(backend, workers, concurrency, done, errors, done / seconds, p50, p99)
-            results.append(level)
-            print(json.dumps(asdict(results[-1])), flush=True)
+            for _ in range(rounds):
+                for protocol in protocols:
+                    if client == "wrk":
+                        done, errors, p50, p99 = _wrk_level(server, persons, concurrency, seconds)
+                    else:
+                        done, errors, p50, p99 = _socket_level(server, people, concurrency, seconds, protocol)
+                    level = Level(backend, protocol, workers, concurrency, done, errors, done / seconds, p50, p99)
+                    results.append(level)
+                    print(json.dumps(asdict(results[-1])), flush=True)
     finally:
         server.stop()
     database = open_database(url)
@@ -179,18 +247,21 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=2000)
     parser.add_argument("--client", choices=["socket", "wrk"], default="socket")
     parser.add_argument("--loop", choices=["auto", "asyncio"], default="auto", help="uvicorn's event loop")
+    parser.add_argument("--protocol", choices=PROTOCOLS, nargs="+", default=["native"])
+    parser.add_argument("--rounds", type=int, default=1, help="alternations of the protocols at each concurrency")
     args = parser.parse_args()
+    options = (args.client, args.loop, tuple(args.protocol), args.rounds)
     if args.backend == "sqlite":
         import tempfile
 
         url = f"sqlite:///{tempfile.mkdtemp(prefix='medrelief-load-')}/load.db"
-        run("sqlite", url, args.workers, args.concurrency, args.seconds, args.persons, args.client, args.loop)
+        run("sqlite", url, args.workers, args.concurrency, args.seconds, args.persons, *options)
         return
     with postgres_cluster() as cluster:
         if not isinstance(cluster, Postgres):
             raise SystemExit(f"no PostgreSQL: {cluster}")
         url = cluster.create_database()
-        run("postgresql", url, args.workers, args.concurrency, args.seconds, args.persons, args.client, args.loop)
+        run("postgresql", url, args.workers, args.concurrency, args.seconds, args.persons, *options)
 
 
 if __name__ == "__main__":

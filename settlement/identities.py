@@ -132,8 +132,9 @@ def candidates(claims: ClaimTable, periods: IdentityPeriods) -> CategoryCandidat
     valid = (periods.valid_from[period] <= day) & (day <= periods.valid_to[period])
     n_cat = len(CATEGORIES)
     held = np.unique(claim[valid] * n_cat + periods.category[period[valid]])
-    none = np.setdiff1d(np.arange(len(claims), dtype=np.int64), held // n_cat)
-    pairs = np.union1d(held, none * n_cat + GENERAL)
+    holding = np.zeros(len(claims), np.bool_)
+    holding[held // n_cat] = True
+    pairs = np.sort(np.concatenate([held, np.flatnonzero(~holding) * n_cat + GENERAL]))
     start = np.zeros(len(claims) + 1, np.int64)
     np.cumsum(np.bincount(pairs // n_cat, minlength=len(claims)), out=start[1:])
     return CategoryCandidates(start, (pairs % n_cat).astype(np.int64))
@@ -149,5 +150,7 @@ def held_on(periods: IdentityPeriods, person_id: str, day: date) -> list[str]:
 
 def with_candidates(claims: ClaimTable, periods: IdentityPeriods) -> ClaimTable:
     """``claims`` whose categories are their candidates from ``periods``."""
+    if len(periods) == 0:  # nobody holds an identity: each claim's one candidate is general
+        return replace(claims, candidates=None, category=np.full(len(claims), GENERAL, np.int64))
     found = candidates(claims, periods)
     return replace(claims, candidates=found, category=found.category[found.start[:-1]])

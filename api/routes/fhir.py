@@ -7,32 +7,21 @@ Errors are OperationOutcome resources (see :mod:`api.errors`).
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
+from starlette.routing import Route
 
-from api import desk, native
+from api import desk
 from api.books import queries
 from api.db import pooled_transaction
 from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempotency_key_of, json_of
 from api.errors import Problem
-from api.fhir import ClaimError, claim_in, claim_response, explanation_of_benefit, read_claim
+from api.fhir import ClaimError, claim_in, claim_response, explanation_of_benefit, read_claim, resource_bytes
 from api.idempotency import claimed, request_hash
 from api.routes.persons import accumulators_out
-from api.routes.settlements import stored
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
 SUBMIT = {"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": {"type": "object"}}}}}
-
-
-def _resource(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=FHIR_JSON)
-
-
-def _bytes(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False).encode()
 
 
 @router.post(
@@ -60,9 +49,9 @@ async def submit(request: Request) -> Response:
     facts = desk.check_claim(native_claim, desk.today(policy))
 
     def render(settled: desk.Settled) -> bytes:
-        return _bytes(claim_response(claim, native.settlement_out(settled.values, settled.lines, [])))
+        return resource_bytes(claim_response(claim, settled.values, settled.lines))
 
-    digest = request_hash("fhir-submit", json.dumps(raw, sort_keys=True, default=str))
+    digest = request_hash("fhir-submit", (await request.body()).decode())  # the resource as sent
     command = desk.SettleCommand(caller, facts, render, key, digest)
     if claim.use == "predetermination":
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
@@ -76,12 +65,17 @@ async def submit(request: Request) -> Response:
     return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
 
 
+HOT_ROUTES = [Route(path, submit, methods=["POST"]) for path in ("/fhir/Claim", "/fhir/Claim/$submit")]
+"""The Claim submission as plain Starlette routes in front of FastAPI's router (which documents them)."""
+
+
 @router.get(
     "/ExplanationOfBenefit/{setl_id}", response_class=Response, summary="A settlement as an ExplanationOfBenefit"
 )
 def explanation(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> Response:
-    out = stored(db, caller, setl_id)
     row = queries.settlement(db, setl_id=setl_id)
-    assert row is not None
+    if row is None or not caller.may_read(row["institution_id"]):
+        raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")
     caps = accumulators_out(db, policy, row["person_id"], row["year"], row["settle_date"])
-    return _resource(explanation_of_benefit(out, caps, row["institution_id"]))
+    eob = explanation_of_benefit(row, queries.lines(db, setl_id=setl_id), caps, row["institution_id"])
+    return Response(resource_bytes(eob), media_type=FHIR_JSON)
