@@ -22,6 +22,7 @@ from settlement.terminal import fail, out
 
 if TYPE_CHECKING:
     from api.books.driver import Driver
+    from tiers.tables import CompiledPolicy
 
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (alembic) and book checks.", no_args_is_help=True)
@@ -39,40 +40,56 @@ def shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@contextmanager
-def _books(*, migrated: bool = True) -> Iterator[Driver]:
-    """A transaction on ``DATABASE_URL``'s books (migrated first, or refused when ``migrated`` is
-    False and the database holds no books: read-only commands never create one)."""
+def _policy() -> CompiledPolicy:
+    """The service's policy, or a one-line error naming ``MEDRELIEF_POLICY``."""
+    from api.config import service_policy
+    from tiers.loader import PolicyError
+
+    try:
+        return service_policy()
+    except PolicyError as exc:
+        raise fail(f"MEDRELIEF_POLICY: {exc}") from exc
+
+
+def _database(*, migrated: bool) -> str:
+    """``DATABASE_URL``, migrated (or, for a read-only command, checked to hold books), or a
+    one-line error naming the setting and what is wrong — before anything is created."""
     from api.config import settings
-    from api.db import NoBooks, migrate, open_database, pooled_transaction, require_books
+    from api.db import DatabaseSettingError, NoBooks, migrate, require_books
 
     url = settings().database_url
     try:
         migrate(url) if migrated else require_books(url)
-    except NoBooks as exc:
-        raise fail(str(exc)) from exc
-    with pooled_transaction(open_database(url)) as db:
+    except (NoBooks, DatabaseSettingError) as exc:
+        raise fail(f"DATABASE_URL: {exc}") from exc
+    return url
+
+
+@contextmanager
+def _books(*, migrated: bool = True) -> Iterator[Driver]:
+    """A transaction on ``DATABASE_URL``'s books (migrated first, or refused when ``migrated`` is
+    False and the database holds no books: read-only commands never create one)."""
+    from api.db import open_database, pooled_transaction
+
+    with pooled_transaction(open_database(_database(migrated=migrated))) as db:
         yield db
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate DATABASE_URL to the newest schema."""
-    from api.config import settings
-    from api.db import migrate
-
-    migrate(settings().database_url)
-    out.print(f"database at {shown(settings().database_url)} is up to date", highlight=False, soft_wrap=True)
+    url = _database(migrated=True)
+    out.print(f"database at {shown(url)} is up to date", highlight=False, soft_wrap=True)
 
 
 @db_app.command("check")
 def db_check() -> None:
     """Check the books: Σ settlements + adjustments == accumulators; every settlement complete."""
     from api.books import checks
-    from api.config import service_policy
 
+    policy = _policy()
     with _books(migrated=False) as db:
-        found = checks.problems(db, service_policy())
+        found = checks.problems(db, policy)
     for problem in found:
         out.print(f"[bold red]✗[/] {problem}", highlight=False, soft_wrap=True)
     if found:
@@ -91,14 +108,13 @@ def export_settlements(
 
     from api.books import export
     from api.claims import SETTLEMENT_MONEY
-    from api.config import service_policy
     from settlement import io
 
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError as exc:
         raise fail(f"--from/--to: {exc}") from exc
-    insutype = service_policy().policy.insutype
+    insutype = _policy().policy.insutype
     with _books(migrated=False) as db:
         frame = export.settlements(db, start=first, end=last, insutype=insutype)
     io.write_table(frame, out_path, SETTLEMENT_MONEY)
@@ -165,13 +181,10 @@ def serve(
 ) -> None:
     """Start the real-time service on DATABASE_URL (default: SQLite file medrelief.db)."""
     from api.auth import demo_keys as make_demo_keys
-    from api.config import service_policy, settings
-    from api.db import migrate
     from api.workers import serve as workers_serve
 
-    url = settings().database_url
-    policy = service_policy()
-    migrate(url)
+    policy = _policy()
+    url = _database(migrated=True)
     if demo_keys:
         try:
             made = make_demo_keys(url)

@@ -19,6 +19,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
@@ -27,6 +28,15 @@ from sqlalchemy.exc import DisconnectionError
 from api.books.driver import Driver
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
+"""A unique or foreign key refused a row (a concurrent request did the same first), from the driver."""
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """A unique index refused a row: another transaction stored the same thing first."""
+    if isinstance(error, psycopg.errors.UniqueViolation):
+        return True
+    return isinstance(error, sqlite3.IntegrityError) and str(error).startswith("UNIQUE constraint failed")
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -165,8 +175,17 @@ def open_database(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=3600)
+    engine = create_engine(url, pool_size=20, max_overflow=20, pool_recycle=3600, connect_args={"options": TIMEOUTS})
     return _pinged(engine)
+
+
+LOCK_TIMEOUT_MS = 2_000
+"""PostgreSQL: the longest a transaction waits for a row lock (a person another request is
+settling): past it the request is answered 503 ``database_busy`` (nothing was changed), and the
+worker's other requests, which wait behind it on its event loop, go on."""
+STATEMENT_TIMEOUT_MS = 30_000
+"""PostgreSQL: the longest one statement may run."""
+TIMEOUTS = f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
 
 
 def batch_database(url: str, engine: Engine) -> Engine:
@@ -181,7 +200,7 @@ def batch_database(url: str, engine: Engine) -> Engine:
     On SQLite: ``engine`` itself (nothing to plan; one write lock anyway)."""
     if is_sqlite(engine):
         return engine
-    options = {"options": "-c plan_cache_mode=force_generic_plan"}
+    options = {"options": f"-c plan_cache_mode=force_generic_plan {TIMEOUTS}"}
     return _pinged(create_engine(url, pool_size=2, max_overflow=4, pool_recycle=3600, connect_args=options))
 
 
@@ -222,23 +241,54 @@ class NoBooks(RuntimeError):
     """The database holds no books (a read-only command is never the one to create them)."""
 
 
+class DatabaseSettingError(RuntimeError):
+    """``DATABASE_URL`` names no database this service can use; the message says why, in a line."""
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong with a database, in one line (the driver's own first line)."""
+    cause = getattr(error, "orig", None) or error
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+@contextmanager
+def setting_errors(url: str) -> Iterator[None]:
+    """Turn what a wrong ``DATABASE_URL`` raises into a :class:`DatabaseSettingError`."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    shown = url.split("@")[-1] if "@" in url else url
+    try:
+        yield
+    except NoSuchModuleError as exc:
+        expected = "sqlite:///FILE or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+        raise DatabaseSettingError(f"{shown}: unknown kind of database ({_reason(exc)}); expected {expected}") from exc
+    except ArgumentError as exc:
+        raise DatabaseSettingError(f"{url!r} is not a database URL ({_reason(exc)})") from exc
+    except (SQLAlchemyError, sqlite3.Error, psycopg.Error, OSError) as exc:
+        raise DatabaseSettingError(f"{shown}: {_reason(exc)}") from exc
+
+
 def require_books(url: str) -> None:
     """Refuse a database without the service's schema: a SQLite file that does not exist, or a
     database never migrated."""
     from sqlalchemy import inspect
 
-    if url.startswith("sqlite"):
-        path = make_url(url).database
-        if not path or path == ":memory:" or not Path(path).exists():
-            raise NoBooks(f"no database at {url}: run `medrelief db upgrade` (or serve) first")
-    database = create_engine(url)
-    try:
-        if "alembic_version" not in inspect(database).get_table_names():
-            raise NoBooks(f"the database at {make_url(url).render_as_string(hide_password=True)} has no books yet")
-    finally:
-        database.dispose()
+    with setting_errors(url):
+        if url.startswith("sqlite"):
+            path = make_url(url).database
+            if not path or path == ":memory:" or not Path(path).exists():
+                raise NoBooks(f"no database at {url}: run `medrelief db upgrade` (or serve) first")
+        database = create_engine(url)
+        try:
+            if "alembic_version" not in inspect(database).get_table_names():
+                shown = make_url(url).render_as_string(hide_password=True)
+                raise NoBooks(f"the database at {shown} has no books yet: run `medrelief db upgrade` first")
+        finally:
+            database.dispose()
 
 
 def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (alembic ``upgrade head``)."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the database at ``url`` to the newest schema (alembic ``upgrade head``); a database
+    that cannot be reached, written or understood is a :class:`DatabaseSettingError`."""
+    with setting_errors(url):
+        command.upgrade(alembic_config(url), "head")

@@ -102,17 +102,36 @@ def _header(name: str, description: str = "", **schema: Any) -> dict[str, Any]:
     return {"name": name, "in": "header", "required": False, "description": description, "schema": schema}
 
 
-def hand_read(body: type[BaseModel], *, idempotency_key: bool = True) -> dict[str, Any]:
-    """OpenAPI of a route that reads its caller, (``idempotency_key``) Idempotency-Key and body
-    by hand: the hot routes, where FastAPI's header parameters cost ~40 µs each per request
-    (measured: ~0.13 ms of a settlement's ~2.5 ms)."""
+HAND_READ: list[type[BaseModel]] = []
+"""The models of the bodies read by hand: their schemas are added to the OpenAPI components
+(:func:`openapi_with_hand_read_bodies`), since no FastAPI parameter names them."""
+
+
+def hand_read(body: type[BaseModel], *, idempotency_key: bool = True, caller_headers: bool = True) -> dict[str, Any]:
+    """OpenAPI of a route that reads its body (and, with ``caller_headers``, its caller and
+    ``idempotency_key`` Idempotency-Key) by hand: the hot routes, where FastAPI's header
+    parameters cost per request (``benchmarks/README.md``), and bodies read strictly
+    (:func:`json_of`)."""
+    if body not in HAND_READ:
+        HAND_READ.append(body)
     schema = {"$ref": f"#/components/schemas/{body.__name__}"}
     invalid = {"description": "Invalid request: application/problem+json naming the field (`param`)"}
+    parameters = (HEADERS if idempotency_key else HEADERS[1:]) if caller_headers else []
     return {
         "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
-        "parameters": HEADERS if idempotency_key else HEADERS[1:],
+        "parameters": parameters,
         "responses": {"422": invalid},
     }
+
+
+def openapi_with_hand_read_bodies(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the components of :data:`HAND_READ` (and the models they refer to)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in HAND_READ:
+        own = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(own.pop("$defs", {}))
+        components[model.__name__] = own
+    return schema
 
 
 HEADERS: list[dict[str, Any]] = [
@@ -131,5 +150,5 @@ PolicyDep = Annotated[CompiledPolicy, Depends(_policy)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe key", **KEY_RULES)]
 PersonId = Annotated[str, Path(min_length=1, max_length=64)]
 SetlId = Annotated[str, Path(min_length=1, max_length=40)]
-IdentityId = Annotated[int, Path(ge=1, le=2**62)]
+IdentityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Year = Annotated[int, Path(ge=1900, le=2200)]

@@ -59,15 +59,20 @@ def today(policy: CompiledPolicy) -> date:
     return datetime.now(ZoneInfo(policy.policy.timezone)).date()
 
 
-def check_claim(claim: ClaimIn, on: date) -> ClaimFacts:
-    """The one check of a claim, whatever protocol brought it: its parts add up, its date is not in
-    the future (beyond :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
+def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) -> ClaimFacts:
+    """The one check of a claim, whatever protocol brought it: its parts add up, its date is within
+    the policy (not before it is in force, not in the future beyond :data:`FUTURE_TOLERANCE` of
+    ``on``, the service's today)."""
     problem = claim.components_problem()
     if problem:
         raise Problem(422, "invalid_claim", problem, "medfee_sumamt")
+    on = on or today(policy)
     if claim.settle_date > on + FUTURE_TOLERANCE:
         detail = f"settle_date {claim.settle_date} is in the future (today is {on})"
         raise Problem(422, "settle_date_in_future", detail, "settle_date")
+    if claim.settle_date < policy.versions[0]:
+        detail = f"settle_date {claim.settle_date} is before policy {policy.id} is in force ({policy.versions[0]})"
+        raise Problem(422, "before_policy", detail, "settle_date")
     return ClaimFacts.of(claim)
 
 

@@ -115,15 +115,16 @@ async def _on_validation(_request: Request, exc: Exception) -> Response:
     return _respond(_request, 422, "invalid_request", detail, first["param"], errors=errors)
 
 
-async def _on_claims(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_claims(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClaimValidationError)
     errors = [{"param": p.field, "reason": p.reason} for p in exc.problems]
-    return problem_response(422, "invalid_claim", str(exc.problems[0]), exc.problems[0].field, errors=errors)
+    first = exc.problems[0]
+    return _respond(request, 422, "invalid_claim", str(first), first.field, errors=errors)
 
 
-async def _on_accumulators(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_accumulators(request: Request, exc: Exception) -> Response:
     log.error("stored accumulators refused by the engine: %s", exc)
-    return problem_response(500, "internal_error", "stored accumulators are inconsistent; nothing was changed")
+    return _respond(request, 500, "internal_error", "stored accumulators are inconsistent; nothing was changed")
 
 
 async def _on_http(_request: Request, exc: Exception) -> Response:
@@ -141,10 +142,20 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 """The database unreachable, restarted or locked too long (through SQLAlchemy or the driver)."""
 
 
-async def _on_database(_request: Request, exc: Exception) -> Response:
+BUSY: tuple[type[Exception], ...] = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)
+"""A lock or statement timeout: the transaction was refused before it could commit."""
+
+
+async def _on_database(request: Request, exc: Exception) -> Response:
     log.error("database unavailable: %s", exc)
-    detail = "the database did not answer; nothing was changed — retry with the same Idempotency-Key"
-    return _respond(_request, 503, "database_unavailable", detail)
+    if isinstance(exc, BUSY):
+        detail = "the database is busy with this person (a lock or statement timeout); nothing was changed — retry"
+        return _respond(request, 503, "database_busy", detail)
+    detail = (
+        "the database did not answer: the request may or may not have been recorded — retry with the same "
+        "Idempotency-Key (a retry replays it if it was)"
+    )
+    return _respond(request, 503, "database_unavailable", detail)
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> Response:

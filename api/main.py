@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 
 from api import errors
+from api.auth import RedactIdNumbers
 from api.books.driver import Statement
 from api.config import Settings, settings
 from api.db import batch_database, migrate, open_database, pooled_transaction
+from api.deps import openapi_with_hand_read_bodies
 from api.queue import SettlementQueue
 from api.routes import fhir, insurers, nhsa, persons, policies, posthoc, reconciliations, settlements
 from api.warmup import warm_up
@@ -51,7 +54,19 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
             db.rows(HEALTH, {})
         return {"status": "ok", "policy": app.state.policy.id}
 
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_with_hand_read_bodies(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     logging.getLogger("medrelief.api").setLevel(logging.INFO)
+    for name in ("medrelief.api", "uvicorn.error", "uvicorn.access"):  # no ID number ever reaches a log
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactIdNumbers) for f in logger.filters):
+            logger.addFilter(RedactIdNumbers())
     gc.freeze()  # the policy, tables and modules loaded above are permanent: keep them out of collections
     return app
 

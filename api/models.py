@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+STANDING = "kind = 'settlement' AND status = 'settled'"
+"""A settlement that stands: not reversed, not a reversal."""
 
 
 def now() -> datetime:
@@ -65,8 +68,18 @@ class Settlement(SQLModel, table=True):
     """One settlement (or the reversal of one: ``kind='reversal'``, amounts negated)."""
 
     # A claim is looked up by (institution, claim_id) on every settlement: one index for both
-    # (with only single-column ones SQLite walked all of the institution's settlements).
-    __table_args__ = (Index("ix_settlement_institution_claim", "institution_id", "claim_id"),)
+    # (with only single-column ones SQLite walked all of the institution's settlements), unique
+    # over the standing claims: one institution's claim is settled once, whatever races.
+    __table_args__ = (
+        Index(
+            "ux_settlement_standing_claim",
+            "institution_id",
+            "claim_id",
+            unique=True,
+            sqlite_where=text(STANDING),
+            postgresql_where=text(STANDING),
+        ),
+    )
 
     setl_id: str = Field(primary_key=True, max_length=40)
     seq: int = Field(sa_type=BigInteger)  # arrival order (per person)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import to_json
 
 from api.schemas import ClaimIn, Text, Yuan
 from settlement.money import fen_of, yuan_number
@@ -260,7 +261,7 @@ def stored_reply(output: dict[str, Any], warnings: tuple[str, ...] | list[str] =
     """What a settlement's ``msgid`` replays: its ``warn_msg`` and ``output`` (the envelope's times
     are the retry's own)."""
     body = {"warn_msg": "; ".join(warnings) or None, "output": output}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return to_json(body)
 
 
 def ref_msgid(envelope: Envelope | None, now: datetime) -> str:
@@ -282,7 +283,7 @@ def envelope_bytes(envelope: Envelope | None, stored: bytes | None = None, error
         "respond_time": stamp,
         "err_msg": error,
     }
-    prefix = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1].encode()
+    prefix = to_json(head)[:-1]
     rest = stored if stored is not None else stored_reply({})
     return prefix + b"," + rest[1:]
 

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import desk
 from api.books.driver import Driver
-from api.db import immediate_writer, is_sqlite, pooled_transaction, write_gate
+from api.db import immediate_writer, is_sqlite, is_unique_violation, pooled_transaction, write_gate
 from api.errors import Problem
 from api.idempotency import Reply
 from tiers.tables import CompiledPolicy
@@ -127,13 +127,16 @@ class SettlementQueue:
         self._waiting = left
         return taken
 
-    async def _settled(self, requests: list[desk.SettleCommand]) -> list[Reply | BaseException]:
-        """Each request's reply or error; a batch that fails as a whole, one request at a time."""
+    async def _settled(self, requests: list[desk.SettleCommand], retry: bool = True) -> list[Reply | BaseException]:
+        """Each request's reply or error; a batch that fails as a whole, one request at a time. A
+        claim refused by the database's uniqueness (another worker stored the same claim or key a
+        moment before) is tried once more: it then reads what the other stored (409, or a replay)."""
         try:
             done: list[Reply | Problem] = await write(self.engine, lambda db: desk.settle(db, requests, self.policy))
             return list(done)
         except Exception as error:
             if len(requests) == 1:
-                return [error]
+                again = retry and is_unique_violation(error)
+                return await self._settled(requests, retry=False) if again else [error]
             log.warning("a batch of %d settlements failed (%r); settling them one at a time", len(requests), error)
             return [(await self._settled([request]))[0] for request in requests]

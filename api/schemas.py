@@ -78,7 +78,9 @@ HospitalLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_not_boolean)]
 YuanOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
 """An amount in yuan in a response (negative in a reversal), as a string with two decimals."""
 
-Text = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+"""Text without control characters (PostgreSQL refuses NUL in text; none belongs in a name)."""
+Text = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class Strict(BaseModel):
@@ -89,7 +91,7 @@ class IdentityIn(Strict):
     category: Category
     valid_from: date
     valid_to: date | None = None
-    source: Annotated[str, Field(max_length=64)] = ""
+    source: Annotated[str, Field(max_length=64, pattern=NO_CONTROL)] = ""
 
     @model_validator(mode="after")
     def _period(self) -> IdentityIn:
@@ -105,7 +107,7 @@ class IdentityOut(IdentityIn):
 
 class PersonIn(Strict):
     person_id: Text
-    name: Annotated[str, Field(max_length=64)] = ""
+    name: Annotated[str, Field(max_length=64, pattern=NO_CONTROL)] = ""
     id_number: Annotated[str, Field(max_length=18, pattern=r"^[0-9A-Za-z]*$")] = ""
     identities: list[IdentityIn] = Field(default_factory=list, max_length=50)
 

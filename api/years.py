@@ -77,9 +77,7 @@ def resettle_years(
         writes: list[Write] = [
             *writing.adjustment_writes(run_id=run_id, rows=[(s, person_id, year, o, d, notes[s]) for s, o, d in made]),
             *writing.accumulator_writes(person_id=person_id, year=year, sums=sums),
-            *writing.audit_writes(
-                actor, "resettle", "person_year", f"{person_id}/{year}", run_id=run_id, reason=reason
-            ),
+            *writing.audit_writes(actor, "resettle", "person_year", person_id, year=year, run_id=run_id, reason=reason),
         ]
         db.run_all(writes)
         runs.append(YearRun(run_id, person_id, year, len(standing), reason, made))

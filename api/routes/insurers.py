@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 
 from api import second_payout
 from api.books import export
+from api.db import INTEGRITY_ERRORS
 from api.deps import CallerDep, PolicyDep, ReaderDep, Year
 from api.errors import Problem
 from api.queue import write
@@ -70,7 +70,7 @@ async def post_second_payout(
         result: dict[str, Any] = await write(
             request.app.state.database, lambda db: second_payout.run(db, caller.institution_id, year, policy, insured)
         )
-    except IntegrityError as exc:  # a concurrent run of the same year posted first
+    except INTEGRITY_ERRORS as exc:  # a concurrent run of the same year posted first
         raise Problem(
             409, "second_payout_already_run", f"the second payout for {year} was already posted", "year"
         ) from exc

@@ -26,7 +26,7 @@ from api.auth import Caller
 from api.books import export, queries
 from api.books.driver import Driver
 from api.db import pooled_transaction
-from api.deps import CallerDep, PolicyDep, ReaderDep, caller_of
+from api.deps import CallerDep, PolicyDep, ReaderDep, caller_of, hand_read
 from api.errors import Problem
 from api.idempotency import Reply, claimed, request_hash
 from api.jsonbody import JsonBodyError, read_json
@@ -46,6 +46,10 @@ ENVELOPE_EXAMPLE = {
     "inf_time": "2025-03-01 12:00:00",
     "input": {"data": {"psn_no": "P001", "mdtrt_id": "M1", "med_type": "21", "medfee_sumamt": "60000.00"}},
 }
+
+
+DOCUMENTED = hand_read(Envelope, idempotency_key=False)
+DOCUMENTED["requestBody"]["content"]["application/json"]["example"] = ENVELOPE_EXAMPLE
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class AccumulatorData(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     psn_no: Text
-    cum_ym: Annotated[str, Field(pattern=r"^[0-9]{4}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
+    cum_ym: Annotated[str, Field(pattern=r"^(19|2[0-9])[0-9]{2}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
 
 
 class StatementData(BaseModel):
@@ -113,7 +117,7 @@ def _command(call: Call) -> desk.SettleCommand:
         reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.insutype})"
         raise InputError("input.data.insutype", reason)
     claim = claim_of(call.envelope, data)
-    facts = desk.check_claim(claim, desk.today(call.policy))
+    facts = desk.check_claim(claim, call.policy)
     categories, notes = nhsa.declared(data, call.policy.policy)
     msgid, insutype = call.envelope.msgid, call.insutype
 
@@ -287,7 +291,7 @@ def _envelope(body: Any) -> Envelope:
     "/nhsa",
     response_class=Response,
     summary="Platform transactions in the national envelope (infno, msgid, input → infcode, output)",
-    openapi_extra={"requestBody": {"content": {"application/json": {"example": ENVELOPE_EXAMPLE}}, "required": True}},
+    openapi_extra=DOCUMENTED,
 )
 async def transaction(request: Request) -> Response:
     caller = caller_of(request)

@@ -6,13 +6,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy.exc import IntegrityError
 
 from api import registry
 from api.auth import Caller, mask_id_number
 from api.books import queries
 from api.books.driver import Driver
-from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, ReaderDep, Year, body_of
+from api.db import INTEGRITY_ERRORS
+from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, ReaderDep, Year, body_of, hand_read
 from api.errors import Problem
 from api.queue import write
 from api.schemas import (
@@ -58,7 +58,13 @@ def _period(identity: IdentityIn) -> registry.Period:
     return str(identity.category), identity.valid_from, identity.valid_to, identity.source
 
 
-@router.post("", status_code=201, response_model=PersonOut, summary="Register a person with relief identities")
+@router.post(
+    "",
+    status_code=201,
+    response_model=PersonOut,
+    summary="Register a person with relief identities",
+    openapi_extra=hand_read(PersonIn, caller_headers=False),
+)
 async def register(request: Request, caller: CallerDep) -> PersonOut:
     caller.require("persons")
     body = await body_of(request, PersonIn)
@@ -75,7 +81,7 @@ async def register(request: Request, caller: CallerDep) -> PersonOut:
 
     try:
         await write(request.app.state.database, work)
-    except IntegrityError as exc:  # registered by a concurrent request since the check
+    except INTEGRITY_ERRORS as exc:  # registered by a concurrent request since the check
         raise Problem(409, "person_exists", f"person {body.person_id} is already registered", "person_id") from exc
     return await write(request.app.state.database, lambda db: person_out(db, body.person_id))
 
@@ -110,7 +116,9 @@ def runs_out(runs: list[YearRun]) -> list[ResettlementOut]:
 @router.post(
     "/{person_id}/identities",
     status_code=201,
+    response_model=list[ResettlementOut],
     summary="Grant an identity (back-dated: re-settles the years it touches)",
+    openapi_extra=hand_read(IdentityIn, caller_headers=False),
 )
 async def grant(person_id: PersonId, request: Request, caller: CallerDep, policy: PolicyDep) -> list[ResettlementOut]:
     caller.require("persons")
@@ -184,6 +192,12 @@ def accumulators_out(db: Driver, policy: PolicyDep, person_id: str, year: int, d
             ],
         )
         for b in caps_left(policy, day, category, used)
+    ]
+    known = {(b.layer, b.bucket) for b in buckets}
+    buckets += [  # what a post-hoc program or the second payout paid the person-year
+        BucketOut(layer=layer, bucket=bucket, base_cum=yuan_of(base), paid_cum=yuan_of(paid), claims=claims, caps=[])
+        for (layer, bucket), (base, paid, claims) in sorted(used.items())
+        if (layer, bucket) not in known
     ]
     return AccumulatorsOut(person_id=person_id, year=year, category=category, buckets=buckets)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy.exc import IntegrityError
 
 from api import posthoc
+from api.db import INTEGRITY_ERRORS
 from api.deps import CallerDep, PolicyDep, Year
 from api.errors import Problem
 from api.queue import write
@@ -22,6 +22,6 @@ async def run(year: Year, request: Request, caller: CallerDep, policy: PolicyDep
         result: dict[str, Any] = await write(
             request.app.state.database, lambda db: posthoc.run(db, caller.institution_id, year, policy)
         )
-    except IntegrityError as exc:  # a concurrent run of the same year posted first
+    except INTEGRITY_ERRORS as exc:  # a concurrent run of the same year posted first
         raise Problem(409, "post_hoc_already_run", f"post-hoc assistance for {year} was already run", "year") from exc
     return result

@@ -80,3 +80,45 @@ def test_db_upgrade_does_not_print_the_database_password(postgres: Postgres | st
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     assert "s3cret-pw" not in upgraded.stdout + upgraded.stderr
     assert "postgres:***@127.0.0.1" in upgraded.stdout
+
+
+def test_configuration_errors_are_one_line_before_anything_is_created(tmp_path: Path) -> None:
+    """A misspelt policy, an unknown kind of database, a read-only database file, a database that
+    does not exist for a read-only command: one line naming the setting, exit 2, nothing created."""
+    database = tmp_path / "m.db"
+    base = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "COLUMNS": "80"}
+    cases = [
+        ({"MEDRELIEF_POLICY": "demoo"}, ["serve"], "MEDRELIEF_POLICY: demoo: no such policy file or bundled policy"),
+        (
+            {"DATABASE_URL": "postgres://u:secret@127.0.0.1/x"},
+            ["db", "upgrade"],
+            "DATABASE_URL: 127.0.0.1/x: unknown kind",
+        ),
+        ({}, ["db", "check"], "DATABASE_URL: no database at sqlite:///"),
+        ({}, ["export", "settlements", "--out", str(tmp_path / "o.csv")], "DATABASE_URL: no database at"),
+    ]
+    for extra, args, expected in cases:
+        done = medrelief({**base, **extra}, *args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert expected in done.stderr, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "secret" not in done.stderr
+        assert not database.exists()
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    assert medrelief({**base, "DATABASE_URL": f"sqlite:///{read_only / 'r.db'}"}, "db", "upgrade").returncode == 0
+    (read_only / "r.db").chmod(0o444)
+    read_only.chmod(0o555)
+    try:
+        refused = medrelief({**base, "DATABASE_URL": f"sqlite:///{read_only / 'r.db'}"}, "keys", "create",
+                            "--institution", "H", "--kind", "hospital")  # fmt: skip
+    finally:
+        read_only.chmod(0o755)
+    if os.geteuid() != 0:  # root writes read-only files anyway
+        assert refused.returncode == 2, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database, only bytes" * 100)
+    broken = medrelief({**base, "DATABASE_URL": f"sqlite:///{garbage}"}, "serve", "--port", "1")
+    assert broken.returncode == 2
+    assert broken.stderr.strip().splitlines() == [f"error: DATABASE_URL: sqlite:///{garbage}: file is not a database"]

@@ -47,7 +47,7 @@ def test_the_settlement_reading_searches_every_table_by_an_index(tmp_path: Path)
         "ix_identity_person_id",
         "sqlite_autoindex_accumulator_1",
         "ix_settlement_person_id",
-        "ix_settlement_institution_claim",  # without it SQLite once walked all of a hospital's settlements
+        "ux_settlement_standing_claim",  # without it SQLite once walked all of a hospital's settlements
     }
     assert all("INDEX" in line for line in plan if line.startswith("SEARCH"))
     scans = [line for line in plan if line.startswith("SCAN") and "json_each" not in line]
