@@ -197,6 +197,27 @@ def serve(
     workers_serve(host, port, workers, loop.value)
 
 
+@app.command("soak")
+def soak(
+    seed: Annotated[int, typer.Option(help="The first seed: a failing seed replays the same history")] = 1,
+    steps: Annotated[int, typer.Option(min=1, help="Steps of each history")] = 200,
+    backend: Annotated[str, typer.Option(help="sqlite or postgresql (a private throwaway cluster)")] = "sqlite",
+    faults: Annotated[bool, typer.Option("--faults", help="Kill the server mid-burst, restart the database")] = False,
+    seeds: Annotated[int, typer.Option(min=1, help="How many seeds, from --seed on")] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes of the server")] = 2,
+    shrink: Annotated[bool, typer.Option(help="Shrink a failing history to the shortest that fails")] = True,
+) -> None:
+    """Run seeded random histories against a real server and check every invariant after every
+    step against an independent model; exit 0 only when every invariant held."""
+    from api.soak.report import soak_seeds
+
+    if backend not in ("sqlite", "postgresql"):
+        raise fail(f"--backend: {backend!r}; expected sqlite or postgresql")
+    held = soak_seeds(range(seed, seed + seeds), steps, backend, faults=faults, workers=workers, shrink=shrink)
+    if not held:
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo(
     claims: Annotated[Path | None, typer.Option(help="Claims file (default: the bundled sample)")] = None,

@@ -58,5 +58,8 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy) -> dict[str, 
         summary.append(
             {"program": program.id, "persons_paid": len(rows), "paid": yuan_text(sum(r["paid"] for r in rows))}
         )
-    db.commit([*writes, *writing.audit_writes(actor, "post_hoc", "year", str(year), run_id=run_id, programs=programs)])
+    runs = [w for p in programs for w in writing.run_writes(program=p, year=year, summary=run_id.encode())]
+    db.commit(
+        [*writes, *runs, *writing.audit_writes(actor, "post_hoc", "year", str(year), run_id=run_id, programs=programs)]
+    )
     return {"run_id": run_id, "year": year, "programs": summary}

@@ -92,6 +92,7 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy, insured: int 
     db.commit(
         [
             *writing.payment_writes(rows=rows),
+            *writing.run_writes(program=program, year=year, summary=run_id.encode()),
             *writing.audit_writes(actor, "second_payout", "year", str(year), **summary),
         ]
     )

@@ -23,6 +23,7 @@ from api.claims import SETTLEMENT_MONEY, ClaimFacts, claims_table
 from api.desk import Settled
 from api.errors import Problem
 from api.idempotency import Reply, replayed
+from api.planted import planted
 from settlement.identities import IdentityPeriods, with_candidates
 from settlement.personyear import resettle
 from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
@@ -159,8 +160,9 @@ def reverse(db: Driver, command: ReverseCommand, policy: CompiledPolicy) -> Repl
         ]
     )
     actor = command.caller.institution_id
-    resettle_years(db, actor=actor, person_id=original["person_id"], years=[original["year"]], policy=policy,
-                   reason=f"reversal of {original['setl_id']}")  # fmt: skip
+    if not planted("reversal_adjustments"):
+        resettle_years(db, actor=actor, person_id=original["person_id"], years=[original["year"]], policy=policy,
+                       reason=f"reversal of {original['setl_id']}")  # fmt: skip
     reply = Reply(201, command.render(Settled(values, lines)))
     writes = writing.audit_writes(actor, "reverse", "settlement", original["setl_id"], reversal=values["setl_id"])
     if command.key:

@@ -35,8 +35,8 @@ from typing import Any
 
 from api.books import checks
 from api.db import open_database, pooled_transaction
+from api.soak.servers import Postgres, Server, postgres_cluster, prepare
 from benchmarks import socket_client
-from tests.api.servers import Postgres, Server, postgres_cluster, prepare
 from tiers.codes import CATEGORIES
 from tiers.loader import load_policy
 from tiers.tables import compile_policy

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.servers import Postgres, Server, postgres_cluster, prepare
+from api.soak.servers import Postgres, Server, postgres_cluster, prepare
 
 PERSONS = 200
 

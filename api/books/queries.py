@@ -124,7 +124,9 @@ _YEAR_ADJUSTED = Statement.of(
 _YEAR_CATEGORIES = Statement.of(
     "SELECT person_id, seq, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
 )
-_RAN = Statement.of("SELECT program FROM posthocpayment WHERE year = :y AND program = :p LIMIT 1")
+PROGRAMS = "(programs)"
+"""The idempotency records' institution under which each year's run of a program is recorded."""
+_RAN = Statement.of("SELECT key FROM idempotencyrecord WHERE institution_id = :i AND key = :k")
 _INSURED = Statement.of(
     "SELECT DISTINCT person_id, category FROM identity WHERE revoked_at IS NULL AND valid_from <= :last "
     "AND (valid_to IS NULL OR valid_to >= :first)"
@@ -158,8 +160,9 @@ def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
 
 
 def program_ran(db: Driver, *, program: str, year: int) -> bool:
-    """Whether a post-hoc program (or the second payout) has been posted for ``year``."""
-    return bool(db.rows(_RAN, {"y": year, "p": program}))
+    """Whether a post-hoc program (or the second payout) has been run for ``year`` (whether or not
+    it paid anybody: :func:`api.books.writing.run_writes`)."""
+    return bool(db.rows(_RAN, {"i": PROGRAMS, "k": f"{program}/{year}"}))
 
 
 def identities_during(db: Driver, *, year: int) -> list[tuple[str, str]]:
@@ -172,3 +175,35 @@ def standing_of_claim(db: Driver, *, institution_id: str, claim_id: str) -> str 
     """The setl_id of an institution's standing settlement of a claim, if any."""
     rows = db.rows(_STANDING_OF_CLAIM, {"i": institution_id, "c": claim_id})
     return str(rows[0][0]) if rows else None
+
+
+_LEDGER_COLUMNS = ", ".join(
+    ("setl_id", "kind", "status", "claim_id", "institution_id", "person_id", "year", "seq", *_OUTPUTS)
+)
+_LEDGER = Statement.of(f"SELECT {_LEDGER_COLUMNS} FROM settlement ORDER BY person_id, seq")  # noqa: S608  (model names)
+_ALL_ADJUSTED = Statement.of("SELECT setl_id, output, sum(delta) FROM adjustment GROUP BY setl_id, output")
+_SIZES = Statement.of(
+    "SELECT (SELECT count(*) FROM settlement), (SELECT count(*) FROM adjustment), (SELECT count(*) FROM identity), "
+    "(SELECT count(*) FROM person), (SELECT coalesce(sum(paid_cum), 0) FROM accumulator), "
+    "(SELECT count(*) FROM idempotencyrecord), (SELECT count(*) FROM posthocpayment)"
+)
+
+
+def ledger(db: Driver) -> list[dict[str, Any]]:
+    """Every settlement and reversal with what each fund effectively paid for it (its own amounts
+    plus every adjustment; fen) — what an auditor of the books reads."""
+    adjusted = {(str(s), str(o)): int(d) for s, o, d in db.rows(_ALL_ADJUSTED, {})}
+    names = ("setl_id", "kind", "status", "claim_id", "institution_id", "person_id", "year", "seq", *_OUTPUTS)
+    out = []
+    for row in db.rows(_LEDGER, {}):
+        entry = dict(zip(names, row, strict=True))
+        for output in _OUTPUTS:
+            entry[output] = int(entry[output]) + adjusted.get((str(entry["setl_id"]), output), 0)
+        out.append(entry)
+    return out
+
+
+def sizes(db: Driver) -> tuple[int, ...]:
+    """How much the books hold: settlements, adjustments, identities, persons, Σ accumulated payments
+    (fen), idempotency records, post-hoc payments — unchanged by a refused request."""
+    return tuple(int(v) for v in db.rows(_SIZES, {})[0])

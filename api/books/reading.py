@@ -24,6 +24,7 @@ from itertools import repeat
 from typing import Any
 
 from api.books.driver import Driver, Read, Statement
+from api.planted import planted
 
 Sums = dict[tuple[str, str], tuple[int, int, int]]
 """A person-year's accumulators: (layer, bucket) → (base_cum, paid_cum, claims), fen."""
@@ -53,6 +54,8 @@ PG_LOCKS = Statement(
     sqlite="",  # none: SQLite's write lock is already held
     postgresql=f"SELECT ARRAY({_KEY_LOCKS} ORDER BY n), ARRAY(SELECT r.person_id FROM {_PERSON_LOCKS})",  # noqa: S608
 )
+PG_UNLOCKED = Statement(sqlite="", postgresql=PG_LOCKS.postgresql.replace(" FOR UPDATE", ""))
+"""The locks without the persons' rows (:mod:`api.planted`: the soak's own test only)."""
 
 
 _SETTLED = "kind = 'settlement' AND status = 'settled'"
@@ -167,7 +170,8 @@ def reads(db: Driver, wanted: list[Wanted]) -> list[Read]:
         params = {f"{name}_{i}": v for name in NAMES for i, v in enumerate(values[name])}
         return [(statement, params) for statement in sqlite_reading(tuple(len(values[n]) for n in NAMES))]
     locks = [f"{w.institution_id}\n{w.key}" for w in keyed]
-    return [(PG_LOCKS, {"locks": locks, "p": persons}), (PG_READING, values)]
+    statement = PG_UNLOCKED if planted("person_lock") else PG_LOCKS
+    return [(statement, {"locks": locks, "p": persons}), (PG_READING, values)]
 
 
 def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -> list[Found]:

@@ -115,6 +115,12 @@ def payment_writes(*, rows: list[dict[str, Any]]) -> list[Write]:
     return [*inserts("posthocpayment", payments), *inserts("accumulator", sums)]
 
 
+def run_writes(*, program: str, year: int, summary: bytes) -> list[Write]:
+    """The record that a program (a post-hoc one, the second payout) ran for ``year``: unique, so
+    a second run — even a concurrent one — is refused by the database."""
+    return reply_writes(institution_id="(programs)", key=f"{program}/{year}", digest="", status=201, body=summary)
+
+
 def reply_writes(*, institution_id: str, key: str, digest: str, status: int, body: bytes) -> list[Write]:
     """The record of a reply under its Idempotency-Key."""
     values = {"institution_id": institution_id, "key": key, "request_hash": digest, "status_code": status, "body": body}
