@@ -202,7 +202,14 @@ def soak(
     seed: Annotated[int, typer.Option(help="The first seed: a failing seed replays the same history")] = 1,
     steps: Annotated[int, typer.Option(min=1, help="Steps of each history")] = 200,
     backend: Annotated[str, typer.Option(help="sqlite or postgresql (a private throwaway cluster)")] = "sqlite",
-    faults: Annotated[bool, typer.Option("--faults", help="Kill the server mid-burst, restart the database")] = False,
+    faults: Annotated[
+        bool,
+        typer.Option(
+            "--faults",
+            help="Inject faults: kill -9 of the server or a worker, a database restart, a full disk, "
+            "dropped and slow clients",
+        ),
+    ] = False,
     seeds: Annotated[int, typer.Option(min=1, help="How many seeds, from --seed on")] = 1,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes of the server")] = 2,
     shrink: Annotated[bool, typer.Option(help="Shrink a failing history to the shortest that fails")] = True,

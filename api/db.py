@@ -60,8 +60,8 @@ READ_ONLY = "medrelief_read_only"
 def _sqlite_begin(connection: Any) -> None:
     # A writer takes the write lock at once, before reading what it will change; a reader's
     # deferred transaction reads a consistent snapshot (WAL) and never blocks a writer. Sent on
-    # the driver connection: through SQLAlchemy's execution path a BEGIN costs ~50 µs of Python,
-    # on every request (a failure is sqlite3's OperationalError, one of DATABASE_ERRORS).
+    # the driver connection: SQLAlchemy's execution path costs more than the BEGIN itself, on every
+    # request (a failure is sqlite3's OperationalError, one of DATABASE_ERRORS).
     _begin(connection.connection.driver_connection, read_only=connection.get_execution_options().get(READ_ONLY, False))
 
 
@@ -169,7 +169,7 @@ def open_database(url: str) -> Engine:
         # LIFO: the connection used last is used next, its page cache still valid. SQLite drops a
         # connection's cache when another connection has written since; with the default FIFO
         # pool each settlement came on another of the pool's connections and re-read the pages
-        # the previous one had written: 42 pread per settlement, 5.6 now (strace, c=1).
+        # the previous one had written (``benchmarks/README.md``).
         connect_args = {"check_same_thread": False, "timeout": 30}
         engine = create_engine(url, connect_args=connect_args, pool_use_lifo=True)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -193,11 +193,11 @@ def batch_database(url: str, engine: Engine) -> Engine:
     reading): on PostgreSQL a small pool of its own (a worker settles one batch at a time and
     reads for one pre-settlement at a time, on its event loop) whose statements are planned once
     per connection (``plan_cache_mode=force_generic_plan``). The batch reading is the same
-    statement for any number of claims; PostgreSQL planned it anew on every run (~0.7 ms, more
-    than it takes to run: measured) because a generic plan's estimate for arrays of unknown
-    length looked costlier. Its lateral lookups make the generic plan the right one whatever the
-    values (a pre-settlement's reading: 3.7 ms on the service's other pool, 2.6 ms on this one).
-    On SQLite: ``engine`` itself (nothing to plan; one write lock anyway)."""
+    statement for any number of claims; left to itself PostgreSQL plans it anew on every run,
+    because a generic plan's estimate for arrays of unknown length looks costlier, and planning
+    costs more than running it (``benchmarks/README.md``). Its lateral lookups make the generic
+    plan the right one whatever the values. On SQLite: ``engine`` itself (nothing to plan; one
+    write lock anyway)."""
     if is_sqlite(engine):
         return engine
     options = {"options": f"-c plan_cache_mode=force_generic_plan {TIMEOUTS}"}

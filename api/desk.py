@@ -1,8 +1,8 @@
 """The settlement desk: one entry point per act, each taking a list, each one unit of work.
 
-- :func:`settle` (结算): claims of distinct persons in one transaction — one reading, one engine
+- :func:`settle_commands` (结算): claims of distinct persons in one transaction — one reading, one engine
   call, one write of every row, one commit (group commit, :mod:`api.queue`);
-- :func:`pre_settle` (试算): the same reading and engine call, nothing stored;
+- :func:`pre_settle_commands` (试算): the same reading and engine call, nothing stored;
 - reversal, re-settlement of person-years and identity changes: :mod:`api.years`.
 
 The native JSON API, the national platform's envelope (:mod:`api.nhsa`) and FHIR
@@ -216,7 +216,7 @@ def _check_distinct(commands: Sequence[SettleCommand]) -> None:
         raise ValueError("a batch settles one claim per person, claim and key")
 
 
-def settle(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[Reply | Problem]:
+def settle_commands(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[Reply | Problem]:
     """结算 of claims of distinct persons in one transaction (group commit): each gets its reply
     (``render``ed, stored under its key) or its problem; a claim refused (a replayed key, an
     unknown person, a claim already settled) does not stop the others. The caller holds each key
@@ -274,7 +274,9 @@ def _plus(before: tuple[int, int, int] | None, added: tuple[int, int, int]) -> t
     return base + added[0], paid + added[1], claims + added[2]
 
 
-def pre_settle(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[Settled | Problem]:
+def pre_settle_commands(
+    db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy
+) -> list[Settled | Problem]:
     """试算: each claim's settlement on its person-year as it stands, nothing stored (``db``'s
     transaction is rolled back once read). A person the platform may register on first sight is
     pre-settled without a relief identity, with a warning."""

@@ -4,8 +4,8 @@ A Claim is validated for what settling it uses — its identifiers, patient, typ
 use, dates, extensions, diagnoses, items and total — with FHIR's own rules for those elements
 (codes and references as strings, dates as FHIR dates, money as decimals, no empty arrays);
 other elements are accepted as they come and echoed where the response carries them. Validating
-the whole resource with ``fhir.resources`` cost ~0.45 ms a claim (``benchmarks/README.md``); the
-responses are still checked against ``fhir.resources`` and an independent validator in the tests.
+the whole resource with ``fhir.resources`` cost several times the rest of a settlement
+(``benchmarks/README.md``).
 """
 
 from __future__ import annotations

@@ -66,8 +66,7 @@ def settlement_out(
 
 def settlement_json(values: dict[str, Any], lines: list[dict[str, Any]]) -> bytes:
     """``settlement_out(values, lines, []).model_dump_json()``, the same bytes (property-tested),
-    written from the values directly: a new settlement's response (~0.2 ms less per request
-    than building the models; ~0.1 ms less than serialising dicts)."""
+    written from the values directly: a new settlement's response, without building the models."""
     fields = _settlement_values(values, _quoted_yuan)
     fields["lines"] = "[" + ",".join(_line_json(line) for line in lines) + "]"
     fields["adjustments"] = "[]"

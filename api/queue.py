@@ -5,7 +5,7 @@ Every settlement, whichever protocol sent it, is a :class:`~api.desk.SettleComma
 this worker's :class:`SettlementQueue`, which the route awaits. The queue lets the event loop
 read what has arrived (until a couple of turns bring nothing new, at most
 :data:`GATHER_SECONDS`), then settles every command waiting (at most :data:`MAX_BATCH`; one claim
-per person, claim and key; otherwise in arrival order) with :func:`api.desk.settle`: one reading,
+per person, claim and key; otherwise in arrival order) with :func:`api.desk.settle_commands`: one reading,
 one engine call, one write of all rows, one commit. A request alone (concurrency 1) is a batch of
 one and waits for nobody; under load the reads, the engine's fixed cost, the statements and the
 commit are shared by the batch. A batch
@@ -47,23 +47,22 @@ GATHER_SECONDS = 0.005
 Waiting = tuple[desk.SettleCommand, "asyncio.Future[Reply]"]
 
 
-def _waiting_writer(engine: Engine, work: Callable[[Driver], T]) -> T:
-    with write_gate(engine), pooled_transaction(engine) as db:
+def _waiting_writer(database: Engine, work: Callable[[Driver], T]) -> T:
+    with write_gate(database), pooled_transaction(database) as db:
         return work(db)
 
 
-async def write(engine: Engine, work: Callable[[Driver], T]) -> T:
+async def write(database: Engine, work: Callable[[Driver], T]) -> T:
     """Run ``work`` (one short write transaction) on this event loop; on SQLite, on a thread
-    when another writer holds the lock. A hop to the threadpool and back costs ~0.25 ms of CPU
-    and, on PostgreSQL, threads of one worker fight over the GIL (measured: 311 → 415
-    settlements/s with 2 workers at concurrency 16)."""
-    if not is_sqlite(engine):
-        with pooled_transaction(engine) as db:
+    when another writer holds the lock. A hop to the threadpool and back costs CPU and, on
+    PostgreSQL, the threads of one worker fight over the GIL (``benchmarks/README.md``)."""
+    if not is_sqlite(database):
+        with pooled_transaction(database) as db:
             return work(db)
-    with immediate_writer(engine) as writer:
+    with immediate_writer(database) as writer:
         if writer is not None:
             return work(writer)
-    return await run_in_threadpool(_waiting_writer, engine, work)
+    return await run_in_threadpool(_waiting_writer, database, work)
 
 
 def _answer(batch: list[Waiting], results: list[Reply | BaseException]) -> None:
@@ -79,8 +78,8 @@ def _answer(batch: list[Waiting], results: list[Reply | BaseException]) -> None:
 class SettlementQueue:
     """This worker's settlement requests waiting for their batch (see the module's text)."""
 
-    def __init__(self, engine: Engine, policy: CompiledPolicy, max_batch: int = MAX_BATCH) -> None:
-        self.engine, self.policy, self.max_batch = engine, policy, max_batch
+    def __init__(self, database: Engine, policy: CompiledPolicy, max_batch: int = MAX_BATCH) -> None:
+        self.database, self.policy, self.max_batch = database, policy, max_batch
         self._waiting: list[Waiting] = []
         self._draining: asyncio.Task[None] | None = None
 
@@ -132,7 +131,9 @@ class SettlementQueue:
         claim refused by the database's uniqueness (another worker stored the same claim or key a
         moment before) is tried once more: it then reads what the other stored (409, or a replay)."""
         try:
-            done: list[Reply | Problem] = await write(self.engine, lambda db: desk.settle(db, requests, self.policy))
+            done: list[Reply | Problem] = await write(
+                self.database, lambda db: desk.settle_commands(db, requests, self.policy)
+            )
             return list(done)
         except Exception as error:
             if len(requests) == 1:

@@ -2,8 +2,8 @@
 
 With uvicorn's own ``--workers`` every worker waits on one shared socket and whichever is idle
 takes the connections that are queued: a worker busy settling a batch takes none, so connections
-opened together pile up on the other (measured: 14 of 16 on one worker, which then ran out of
-CPU while the other idled). With a socket per worker the kernel spreads new connections over the
+opened together pile up on the other, which then runs out of CPU while the other idles
+(``benchmarks/README.md``). With a socket per worker the kernel spreads new connections over the
 workers as they arrive, whatever each is doing. Linux only (elsewhere: uvicorn's workers).
 
 ``python -m api.workers --port 8000 --workers 2`` serves :func:`api.main.app_from_env`
@@ -12,7 +12,9 @@ SIGINT stops every worker gracefully (requests in flight are answered); a worker
 started again; when the supervisor itself dies, even by SIGKILL, its workers get SIGTERM (Linux's
 parent-death signal) instead of serving on beside the next supervisor's. A worker that cannot
 start (its app fails to load: a bad policy, a database it cannot reach or migrate) stops them
-all: the supervisor exits with status 1 instead of starting it again and again.
+all: the supervisor exits with status 1 instead of starting it again and again. A worker killed
+by a signal while it starts (an operator's ``kill``, the OOM killer) is started again: that says
+nothing of the app.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ class Supervisor:
         """``process`` if alive, else a new worker in its place (unless it never loaded the app)."""
         if process.is_alive():
             return process
-        if not self.loaded.pop(process).is_set():
+        killed = process.exitcode is not None and process.exitcode < 0
+        if not self.loaded.pop(process).is_set() and not killed:
             raise WorkerFailedToStart(process.exitcode)
         return self._start()
 

@@ -123,8 +123,7 @@ class Segments:
 
 SMALL = 64
 """Up to this many persons (or entries) a sorted search or a dict finds them faster than a hash
-table built for the call (measured: 8 persons 26 µs sorted, 95 µs with Arrow's ``index_in``;
-256 persons 360 vs 258 µs)."""
+table built for the call (where the two cross: ``benchmarks/README.md``)."""
 
 
 def person_codes(persons: Objects, person_id: Objects) -> I64:

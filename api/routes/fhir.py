@@ -17,6 +17,7 @@ from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempot
 from api.errors import Problem
 from api.fhir import ClaimError, claim_in, claim_response, explanation_of_benefit, read_claim, resource_bytes
 from api.idempotency import claimed, request_hash
+from api.jsonbody import canonical
 from api.routes.persons import accumulators_out
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -51,11 +52,11 @@ async def submit(request: Request) -> Response:
     def render(settled: desk.Settled) -> bytes:
         return resource_bytes(claim_response(claim, settled.values, settled.lines))
 
-    digest = request_hash("fhir-submit", (await request.body()).decode())  # the resource as sent
+    digest = request_hash("fhir-submit", canonical(raw))
     command = desk.SettleCommand(caller, facts, render, key, digest)
     if claim.use == "predetermination":
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
-            (done,) = desk.pre_settle(db, [command], policy)
+            (done,) = desk.pre_settle_commands(db, [command], policy)
         if isinstance(done, Problem):
             raise done
         return Response(render(done), media_type=FHIR_JSON)

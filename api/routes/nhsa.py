@@ -128,17 +128,17 @@ def _command(call: Call) -> desk.SettleCommand:
     return desk.SettleCommand(call.caller, facts, render, call.key, digest, register=True, declared=categories)
 
 
-async def pre_settle(call: Call) -> bytes:
+async def nhsa_pre_settle(call: Call) -> bytes:
     call.caller.require("settle")
     command = _command(call)
     with pooled_transaction(call.request.app.state.batch_database, read_only=True) as db:
-        (done,) = desk.pre_settle(db, [command], call.policy)
+        (done,) = desk.pre_settle_commands(db, [command], call.policy)
     if isinstance(done, Problem):
         raise done
     return command.render(done)
 
 
-async def settle(call: Call) -> bytes:
+async def nhsa_settle(call: Call) -> bytes:
     call.caller.require("settle")
     command = _command(call)
     with claimed(call.caller.institution_id, command.key):
@@ -214,10 +214,13 @@ def _cap(cap: Any) -> dict[str, Any]:
     return {"rule": cap.rule, "cap": None if cap.cap is None else nhsa.exact_yuan(cap.cap), "crt_payb_lmt_amt": left}
 
 
-def _period_books(db: Driver, institution: str, data: StatementData, insutype: str) -> pd.DataFrame:
-    """The institution's settlement and reversal rows of a period (only one kind when the flag is given)."""
+def _period_books(
+    db: Driver, institution: str, data: StatementData, insutype: str, *, adjustments: bool = False
+) -> pd.DataFrame:
+    """The institution's settlement and reversal rows of a period (only one kind when the flag is
+    given), and its adjustment rows when asked (their ``refd_setl_flag`` is 0)."""
     start, end = data.stmt_begndate, data.stmt_enddate
-    frame = export.settlements(db, start=start, end=end, insutype=insutype, adjustments=False)
+    frame = export.settlements(db, start=start, end=end, insutype=insutype, adjustments=adjustments)
     mine = frame[frame["institution_id"] == institution]
     if data.insutype:
         mine = mine[mine["insutype"] == data.insutype]
@@ -263,7 +266,7 @@ async def detail(call: Call) -> bytes:
 
 
 HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
-    **{infno: (pre_settle if infno in ("2206", "2303") else settle) for infno in SETTLING},
+    **{infno: (nhsa_pre_settle if infno in ("2206", "2303") else nhsa_settle) for infno in SETTLING},
     "2208": reverse,
     "2305": reverse,
     "5203": query,
@@ -322,18 +325,24 @@ FILE_COLUMNS = [
     "psn_no",
     "mdtrt_id",
     "setl_id",
+    "msgid",
     "stmt_rslt",
     "refd_setl_flag",
+    "memo",
     "medfee_sumamt",
     "fund_pay_sumamt",
     "acct_pay",
 ]
+"""The 3202 result rows' fields, in the interface's order (domain.md §4.6)."""
 
 
 @router.get("/nhsa/files/{file_qury_no}", response_class=Response, summary="The detail file of a 3202 (CSV, yuan)")
 def detail_file(
     file_qury_no: Annotated[str, Path(pattern=r"^[0-9]{16}[01A]$")], db: ReaderDep, caller: CallerDep, policy: PolicyDep
 ) -> Response:
+    """The period's settlement and reversal rows, and each re-settlement's adjustment of a
+    settlement as a row of its own (``setl_id`` ``<run_id>/<setl_id>``, ``memo`` naming the
+    settlement, no 医疗费总额), so the file's ``fund_pay_sumamt`` totals what the funds paid."""
     try:
         begin, end = date.fromisoformat(_iso(file_qury_no[:8])), date.fromisoformat(_iso(file_qury_no[8:16]))
     except ValueError as exc:
@@ -341,14 +350,17 @@ def detail_file(
     flag = None if file_qury_no[16] == "A" else file_qury_no[16]
     period = StatementData(stmt_begndate=begin, stmt_enddate=end, refd_setl_flag=flag, medfee_sumamt=0,
                            fund_pay_sumamt=0, fixmedins_setl_cnt=0)  # fmt: skip
-    frame = _period_books(db, caller.institution_id, period, policy.policy.insutype)
+    frame = _period_books(db, caller.institution_id, period, policy.policy.insutype, adjustments=True)
+    adjusted = frame["kind"] == "adjustment"
     rows = pd.DataFrame(
         {
             "psn_no": frame["person_id"],
             "mdtrt_id": frame["claim_id"].str.split("|", n=1).str[0],  # (partition fails on no rows)
             "setl_id": frame["setl_id"],
+            "msgid": "",
             "stmt_rslt": "0",
             "refd_setl_flag": frame["refd_setl_flag"],
+            "memo": ("adjustment of " + frame["adjusts"].astype(str)).where(adjusted, ""),
             "medfee_sumamt": fen_to_yuan_text(frame["medfee_sumamt"].to_numpy("int64")),
             "fund_pay_sumamt": fen_to_yuan_text(frame["fund_pay_sumamt"].to_numpy("int64")),
             "acct_pay": "0.00",

@@ -62,7 +62,7 @@ async def pre_settle(request: Request) -> Response:
     caller.require("settle")
     command = settle_command(request, await body_of(request, ClaimIn), None)
     with pooled_transaction(request.app.state.batch_database, read_only=True) as db:  # planned once (api.db)
-        (done,) = desk.pre_settle(db, [command], request.app.state.policy)
+        (done,) = desk.pre_settle_commands(db, [command], request.app.state.policy)
     if isinstance(done, Problem):
         raise done
     return Response(native.render(done), media_type="application/json")

@@ -3,10 +3,16 @@ what it changes in the model (see :mod:`api.soak.runner`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import signal
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +21,7 @@ from api.db import IDLE_PING_SECONDS
 from api.soak import protocols
 from api.soak.model import Claim, Identity
 from api.soak.runner import HOSPITAL, Broken, Done, Soak
+from api.soak.servers import gone
 from api.soak.workload import Step, person_id
 from tiers import PAYMENT_COLUMNS
 
@@ -31,7 +38,7 @@ def _acknowledged(soak: Soak, step: Step, claim: dict[str, Any], key: str, answe
     return answer.setl_id
 
 
-def settle(soak: Soak, step: Step) -> None:
+def settle_one(soak: Soak, step: Step) -> None:
     claim = step.claims[0]
     key = _key(step.protocol, claim)
     with soak.client() as client:
@@ -42,10 +49,10 @@ def settle(soak: Soak, step: Step) -> None:
     soak.done[step.index] = Done(step.protocol, [claim], [key], [setl_id])
 
 
-def burst(soak: Soak, step: Step, kill_after: float | None = None) -> None:
+def burst(soak: Soak, step: Step, kill_after: float | None = None, fault: Callable[[], None] | None = None) -> None:
     """The step's claims for one person, posted at once (each on its own connection); with
-    ``kill_after``, the server is killed that many seconds in, restarted, and every claim not
-    acknowledged is retried with its key."""
+    ``kill_after``, ``fault`` strikes that many seconds in (default: the server is killed and
+    started again), and every claim not acknowledged is retried with its key."""
     protocol_of = [step.protocol if i % 2 else ("native", "nhsa", "fhir")[i % 3] for i in range(len(step.claims))]
     answers: list[protocols.Answer | None] = [None] * len(step.claims)
     start = threading.Barrier(len(step.claims) + 1)
@@ -65,11 +72,11 @@ def burst(soak: Soak, step: Step, kill_after: float | None = None) -> None:
     start.wait()
     if kill_after is not None:
         time.sleep(kill_after)
-        soak.server.kill()
+        (fault or soak.server.kill)()
         soak.tally.faults += 1
     for thread in threads:
         thread.join(120)
-    if kill_after is not None:
+    if kill_after is not None and fault is None:
         soak.server.start()
     keys = [_key(p, c) for p, c in zip(protocol_of, step.claims, strict=True)]
     setl_ids = []
@@ -136,17 +143,18 @@ def reverse(soak: Soak, step: Step) -> None:
     model = soak.model.claims[setl_id]
     key, inpatient = f"r-{step.index}", claim["med_type"] == "21"
 
-    def act(client: httpx.Client) -> protocols.Answer:
-        return protocols.reverse(client, step.protocol, setl_id, key, HOSPITAL, inpatient)
+    def act(client: httpx.Client, target: str = setl_id) -> protocols.Answer:
+        return protocols.reverse(client, step.protocol, target, key, HOSPITAL, inpatient)
 
-    if model.reversed:
-        refused(soak, step, act, "already_reversed")
+    if model.reversed:  # reversing it again, or reversing its reversal: both refused
+        again = model.reversal if model.reversal and step.index % 2 else setl_id
+        refused(soak, step, lambda client: act(client, again), "already_reversed")
         return
     with soak.client() as client:
         answer = act(client)
     if not answer.ok:
         raise Broken(step, "a standing settlement is reversed", f"{answer.status} {answer.code}")
-    model.reversed = True
+    model.reversed, model.reversal = True, answer.setl_id
 
 
 def presettle(soak: Soak, step: Step) -> None:
@@ -234,6 +242,91 @@ def kill(soak: Soak, step: Step) -> None:
     burst(soak, step, kill_after=0.05 + (step.index % 7) * 0.03)
 
 
+def kill_worker(soak: Soak, step: Step) -> None:
+    """``kill -9`` of one worker in the middle of a burst (its supervisor starts another)."""
+
+    def strike() -> None:
+        workers = soak.server.worker_pids()
+        if workers:
+            victim = workers[step.index % len(workers)]
+            os.kill(victim, signal.SIGKILL)
+            gone([victim], 10)  # dead, not dying: the workers waited for below are the ones after it
+        else:
+            soak.server.kill()
+            soak.server.start()
+
+    burst(soak, step, kill_after=0.02 + (step.index % 5) * 0.03, fault=strike)
+    soak.server.wait_for_workers()
+
+
+def drop(soak: Soak, step: Step) -> None:
+    """A client that sends its claim and hangs up before the answer, then retries with its key:
+    the claim is settled once."""
+    claim = step.claims[0]
+    key = _key(step.protocol, claim)
+    request = soak.client().build_request("POST", "/x")  # the server's address and the hospital's key
+    with socket.create_connection(("127.0.0.1", soak.server.port)) as raw:
+        raw.sendall(_raw_post(step.protocol, claim, key, request.headers["authorization"]))
+        time.sleep((step.index % 4) * 0.002)
+    soak.tally.faults += 1
+    answer = _retry_until_done(soak, step.protocol, claim, key)
+    setl_id = _acknowledged(soak, step, claim, key, answer)
+    soak.done[step.index] = Done(step.protocol, [claim], [key], [setl_id])
+
+
+def _raw_post(protocol: str, claim: dict[str, Any], key: str, authorization: str) -> bytes:
+    path, body, headers = protocols.settle_request(protocol, claim, key, HOSPITAL)
+    data = json.dumps(body).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head = (f"POST {path} HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\nAuthorization: {authorization}"
+            f"\r\n{extra}Content-Length: {len(data)}\r\n\r\n")  # fmt: skip
+    return head.encode() + data
+
+
+def slow(soak: Soak, step: Step) -> None:
+    """A client on a slow line: its claim arrives in small pieces over about a second (chunked
+    half the time, with a Content-Length the other half) while other requests go on; it is
+    settled once, as if it had come at once."""
+    claim = step.claims[0]
+    key = _key(step.protocol, claim)
+    path, body, headers = protocols.settle_request(step.protocol, claim, key, HOSPITAL)
+    data = json.dumps(body, ensure_ascii=False).encode()
+    pieces = [data[i : i + max(len(data) // 20, 1)] for i in range(0, len(data), max(len(data) // 20, 1))]
+
+    def trickle() -> Iterator[bytes]:
+        for piece in pieces:
+            time.sleep(0.05)
+            yield piece
+
+    if step.index % 2:
+        headers = {**headers, "Content-Length": str(len(data))}
+    headers = {**headers, "Content-Type": "application/json"}
+    soak.tally.faults += 1
+    with soak.client() as client:
+        answer = protocols.answer_of(step.protocol, client.post(path, content=trickle(), headers=headers))
+    setl_id = _acknowledged(soak, step, claim, key, answer)
+    soak.done[step.index] = Done(step.protocol, [claim], [key], [setl_id])
+
+
+def disk_full(soak: Soak, step: Step) -> None:
+    """SQLite: the disk fills up (the workers may not grow a file any more) in the middle of a burst;
+    once room is made, every claim not acknowledged is retried. PostgreSQL: its server restarted."""
+    if soak.cluster is not None:
+        restart_db(soak, step)
+        return
+    database = Path(soak.url.removeprefix("sqlite:///"))
+    size = max(p.stat().st_size for p in database.parent.glob(database.name + "*"))
+    workers = soak.server.worker_pids() or [soak.server.pid]
+    for pid in workers:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (size + 4096, resource.RLIM_INFINITY))
+
+    def room() -> None:
+        for pid in workers:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    burst(soak, step, kill_after=0.3, fault=room)
+
+
 def restart_db(soak: Soak, step: Step) -> None:
     """PostgreSQL restarted under the service (SQLite: the server killed instead); the next
     requests may get 503 and are retried with their keys."""
@@ -247,6 +340,7 @@ def restart_db(soak: Soak, step: Step) -> None:
 
 
 ACTS: dict[str, Callable[[Soak, Step], None]] = {
-    "settle": settle, "burst": burst, "retry": retry, "reverse": reverse, "presettle": presettle, "grant": grant,
-    "revoke": revoke, "bad": bad, "payout": payout, "kill": kill, "restart_db": restart_db,
+    "settle": settle_one, "burst": burst, "retry": retry, "reverse": reverse, "presettle": presettle, "grant": grant,
+    "revoke": revoke, "bad": bad, "payout": payout, "kill": kill, "restart_db": restart_db, "kill_worker": kill_worker,
+    "drop": drop, "slow": slow, "disk_full": disk_full,
 }  # fmt: skip

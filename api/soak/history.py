@@ -16,6 +16,7 @@ from pathlib import Path
 
 from api.soak.acts import ACTS
 from api.soak.runner import Broken, Soak, Tally, database
+from api.soak.servers import ServerDown
 from api.soak.workload import Step
 
 Progress = Callable[[int, int], None]
@@ -30,6 +31,7 @@ class Result:
     broken: Broken | None
     tally: Tally
     seconds: float
+    server_log: tuple[str, ...] = ()  # the last lines the server wrote, when an invariant broke
 
 
 def run(
@@ -38,22 +40,31 @@ def run(
     """Run ``history`` on a fresh ``backend`` database (see the module's text)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="medrelief-soak-") as folder, database(backend, Path(folder)) as (url, pg):
-        soak = Soak(seed, url, pg, workers, bug)
-        broken = None
+        soak = Soak(seed, url, pg, workers, bug, log=Path(folder) / "server.log")
+        broken: Broken | None = None
+        server_log: tuple[str, ...] = ()
         try:
             soak.register()
             soak.check(None)
             for n, step in enumerate(history):
-                ACTS[step.kind](soak, step)
+                _act(soak, step)
                 soak.check(step)
                 soak.tally.steps += 1
                 if progress:
                     progress(n + 1, len(history))
         except Broken as error:
-            broken = error
+            broken, server_log = error, tuple(soak.server.log_tail())
         finally:
             soak.close()
-    return Result(seed, backend, broken, soak.tally, time.perf_counter() - started)
+    return Result(seed, backend, broken, soak.tally, time.perf_counter() - started, server_log)
+
+
+def _act(soak: Soak, step: Step) -> None:
+    """Run one step; a server that does not come back after a fault breaks availability."""
+    try:
+        ACTS[step.kind](soak, step)
+    except ServerDown as error:
+        raise Broken(step, "the server comes back after a fault", str(error)) from error
 
 
 def shrink(

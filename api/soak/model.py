@@ -46,6 +46,7 @@ class Claim:
     setl_id: str
     seq: int = 0  # the service's arrival number (read from the books: bursts race)
     reversed: bool = False
+    reversal: str | None = None  # the reversal's setl_id, once reversed
 
     @property
     def person(self) -> str:

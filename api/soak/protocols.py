@@ -32,7 +32,7 @@ class Answer:
     status: int
 
 
-def _nhsa_data(claim: dict[str, Any]) -> dict[str, Any]:
+def nhsa_data(claim: dict[str, Any]) -> dict[str, Any]:
     return {
         "psn_no": claim["person_id"], "mdtrt_id": claim["claim_id"], "med_type": claim["med_type"],
         "medfee_sumamt": claim["medfee_sumamt"], "fulamt_ownpay_amt": claim["fulamt_ownpay_amt"],
@@ -85,14 +85,25 @@ def fhir_claim(claim: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def settle(client: httpx.Client, protocol: str, claim: dict[str, Any], key: str, institution: str) -> Answer:
-    """Post ``claim`` to be settled under idempotency ``key`` (the ``msgid`` for the platform)."""
+def settle_request(protocol: str, claim: dict[str, Any], key: str, institution: str) -> tuple[str, Any, dict[str, str]]:
+    """Where and what to post to settle ``claim`` under idempotency ``key`` (the ``msgid`` for the
+    platform): the path, the JSON body, the headers."""
     if protocol == "nhsa":
         infno = "2304" if claim["med_type"] == "21" else "2207"
-        return _nhsa(client.post("/nhsa", json=envelope(infno, key, institution, _nhsa_data(claim))))
+        return "/nhsa", envelope(infno, key, institution, nhsa_data(claim)), {}
     path = "/fhir/Claim" if protocol == "fhir" else "/v1/settlements"
-    body = fhir_claim(claim) if protocol == "fhir" else claim
-    return _rest(client.post(path, json=body, headers={"Idempotency-Key": key}), protocol)
+    return path, fhir_claim(claim) if protocol == "fhir" else claim, {"Idempotency-Key": key}
+
+
+def answer_of(protocol: str, response: httpx.Response) -> Answer:
+    """What a settling request's response says, in any protocol."""
+    return _nhsa(response) if protocol == "nhsa" else _rest(response, protocol)
+
+
+def settle(client: httpx.Client, protocol: str, claim: dict[str, Any], key: str, institution: str) -> Answer:
+    """Post ``claim`` to be settled under idempotency ``key``."""
+    path, body, headers = settle_request(protocol, claim, key, institution)
+    return answer_of(protocol, client.post(path, json=body, headers=headers))
 
 
 def reverse(client: httpx.Client, protocol: str, setl_id: str, key: str, institution: str, inpatient: bool) -> Answer:

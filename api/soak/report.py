@@ -22,8 +22,14 @@ def _explain(seed: int, steps: int, backend: str, faults: bool, workers: int, do
     broken = result.broken
     assert broken is not None
     where = broken.step.describe() if broken.step else "before the first step"
-    out.print(f"  first broken invariant: {broken.invariant}, after {where}", highlight=False, soft_wrap=True)
-    out.print(f"  {broken.detail}", highlight=False, soft_wrap=True)
+    out.print(
+        f"  first broken invariant: {broken.invariant}, after {where}", highlight=False, soft_wrap=True, markup=False
+    )
+    out.print(f"  {broken.detail}", highlight=False, soft_wrap=True, markup=False)
+    if result.server_log:
+        out.print("  the server's last lines:", highlight=False)
+        for line in result.server_log:
+            out.print(f"    {line}", highlight=False, soft_wrap=True, markup=False)
     if do_shrink:
         with console.status("shrinking the history …"):
             kept, again = shrink(seed, generate(seed, steps, faults), backend, workers=workers)
@@ -43,7 +49,7 @@ def soak_seeds(seeds: Iterable[int], steps: int, backend: str, *, faults: bool, 
     totals = [0, 0, 0]
     columns = (TextColumn("seed {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     for seed in seeds:
-        with Progress(*columns, console=console, transient=True) as bar:
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task(str(seed), total=steps)
 
             def progress(done: int, total: int, bar: Progress = bar, task: TaskID = task) -> None:

@@ -75,12 +75,14 @@ def database(backend: str, folder: Path) -> Iterator[tuple[str, Postgres | None]
 class Soak:
     """A server, its books, the model, and the history run so far."""
 
-    def __init__(self, seed: int, url: str, cluster: Postgres | None, workers: int, bug: str = "") -> None:
+    def __init__(
+        self, seed: int, url: str, cluster: Postgres | None, workers: int, bug: str = "", log: Path | None = None
+    ) -> None:
         self.seed, self.url, self.cluster = seed, url, cluster
         self.policy: CompiledPolicy = compile_policy(load_policy("demo"))
         self.model = Model(self.policy)
         env = {"MEDRELIEF_PLANTED_BUG": bug} if bug else {}
-        self.server = Server(url, prepare(url), workers=workers, env=env).start()
+        self.server = Server(url, prepare(url), workers=workers, env=env, log=log).start()
         self.database = open_database(url)
         self.done: dict[int, Done] = {}
         self.tally = Tally()

@@ -141,6 +141,28 @@ def sockets_of(pid: int, port: int, state: str) -> int:
     return count
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (a process killed is dead only once the kernel has torn it down; an
+    exited child stays a zombie until it is reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def gone(pids: list[int], seconds: float) -> bool:
+    """Wait up to ``seconds`` for every one of ``pids`` to stop running; whether they did."""
+    deadline = time.monotonic() + seconds
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not any(running(pid) for pid in pids)
+
+
+class ServerDown(RuntimeError):
+    """The server did not come up (or back, after a fault)."""
+
+
 @dataclass
 class Server:
     """A uvicorn process serving the app on ``database_url``, with a key per kind of institution."""
@@ -151,6 +173,7 @@ class Server:
     workers: int = 1
     loop: str = "auto"  # uvicorn's event loop: auto (uvloop when installed) or asyncio
     env: dict[str, str] = field(default_factory=dict)  # more of the server's environment (MEDRELIEF_POLICY, …)
+    log: Path | None = None  # where the server's output goes (None: this process's own)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -169,7 +192,11 @@ class Server:
         command = [*EXIT_WITH_US, sys.executable, "-m", "api.workers", "--port", str(self.port)]
         command += ["--workers", str(self.workers), "--loop", self.loop]
         env = {**os.environ, **self.env, "DATABASE_URL": self.database_url}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        with contextlib.ExitStack() as files:
+            output = files.enter_context(self.log.open("ab")) if self.log else None
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, start_new_session=True, stdout=output, stderr=output
+            )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
@@ -177,14 +204,22 @@ class Server:
                     self.wait_for_workers()
                     return self
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
+                raise ServerDown(f"server exited with {self.process.returncode}")
             time.sleep(0.2)
-        raise RuntimeError("server did not come up in 90 s")
+        raise ServerDown("server did not come up in 90 s")
+
+    @property
+    def pid(self) -> int:
+        """The server's process (with one worker: the worker itself)."""
+        assert self.process is not None
+        return self.process.pid
 
     def worker_pids(self) -> list[int]:
         """The worker processes of a multi-worker server (:mod:`api.workers`)."""
         assert self.process is not None
         pid = self.process.pid
+        if self.process.poll() is not None:
+            raise ServerDown(f"the server exited with {self.process.returncode}")
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         return [int(c) for c in children if "multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_text()]
 
@@ -198,7 +233,13 @@ class Server:
                 return
             time.sleep(0.2)
         if self.workers > 1 and REUSE_PORT:
-            raise RuntimeError(f"{self.workers} workers did not all listen within 90 s")
+            raise ServerDown(f"{self.workers} workers did not all listen within 90 s")
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        """The last lines the server wrote (when it writes to :attr:`log`)."""
+        if self.log is None or not self.log.exists():
+            return []
+        return self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
 
     def kill(self) -> None:
         """SIGKILL the server (and its workers): nothing is flushed or closed."""

@@ -2,9 +2,11 @@
 
 Acts: settle (native, NHSA, FHIR; dates in any order), pre-settle, a retry with the same key and
 the same body (must replay) or another body (must be refused), reversal (and a second reversal:
-refused), back-dated grants and revocations of identities, bursts of concurrent claims for one
-person, bad requests (must leave no trace), the year's second payout, and — with faults — the
-server killed (``kill -9``) in the middle of a burst or the database restarted. A step that
+refused, and so is reversing the reversal), back-dated grants and revocations of identities,
+bursts of concurrent claims for one person, bad requests (must leave no trace), the year's second
+payout, and — with faults — the server or one worker killed (``kill -9``) in the middle of a
+burst, the database restarted, SQLite's disk full, a client that hangs up before its answer, a
+client that sends its claim slowly in pieces. A step that
 refers to an earlier one (a retry, a reversal) names its index: when the shrinker drops the
 earlier one, the later is skipped.
 """
@@ -52,6 +54,10 @@ class Step:
             "bad": lambda: f"bad request: {self.bad}",
             "payout": lambda: f"second payout of {self.extra.get('year')}",
             "kill": lambda: "kill -9 the server during a burst",
+            "kill_worker": lambda: "kill -9 one worker during a burst",
+            "drop": lambda: f"{self.protocol} settle {self.claims[0]['claim_id']}, the connection dropped, retried",
+            "slow": lambda: f"{self.protocol} settle {self.claims[0]['claim_id']} sent slowly, in pieces",
+            "disk_full": lambda: "the disk full during a burst",
             "restart_db": lambda: "restart the database",
         }
         return f"#{self.index} " + what.get(self.kind, lambda: self.kind)()
@@ -89,7 +95,7 @@ KINDS = {
     "settle": 30, "retry": 8, "presettle": 6, "reverse": 7, "grant": 6, "revoke": 4, "burst": 6, "bad": 5,
     "payout": 1,
 }  # fmt: skip
-FAULTS = {"kill": 2, "restart_db": 1}
+FAULTS = {"kill": 2, "restart_db": 1, "kill_worker": 2, "drop": 2, "slow": 1, "disk_full": 1}
 
 
 def generate(seed: int, steps: int, faults: bool = False) -> list[Step]:
@@ -107,7 +113,7 @@ def generate(seed: int, steps: int, faults: bool = False) -> list[Step]:
         if kind == "revoke" and not granted.get(person):
             kind = "grant"
         step = _step(rng, seed, index, kind, person, settles, granted)
-        if step.kind in ("settle",):
+        if step.kind in ("settle", "drop", "slow"):
             settles.append(index)
         if step.kind == "grant":
             granted[person] = granted.get(person, 0) + 1
@@ -119,9 +125,9 @@ def _step(
     rng: random.Random, seed: int, index: int, kind: str, person: int, settles: list[int], granted: dict[int, int]
 ) -> Step:
     protocol = rng.choice(PROTOCOLS)
-    if kind in ("settle", "presettle"):
+    if kind in ("settle", "presettle", "drop", "slow"):
         return Step(index, kind, protocol, person, (_claim(rng, seed, index, 0, person),))
-    if kind in ("burst", "kill"):
+    if kind in ("burst", "kill", "kill_worker", "disk_full"):
         claims = tuple(_claim(rng, seed, index, j, person) for j in range(rng.randint(3, 6)))
         return Step(index, kind, protocol, person, claims)
     if kind == "retry":

@@ -5,8 +5,8 @@ rest is NumPy); each worker compiles nothing — numba's on-disk cache is shared
 
 The local workers are started without Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: with it,
 glibc hands every large NumPy array back to the system when freed and page-faults it in again,
-which made each block ~2× slower on a worker than in this process (measured: settle 65 ms vs
-33 ms per 50,000-person block). glibc's own dynamic thresholds are used instead, as here.
+which made each block about twice as slow on a worker as in this process
+(``benchmarks/README.md``). glibc's own dynamic thresholds are used instead, as here.
 """
 
 from __future__ import annotations

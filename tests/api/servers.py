@@ -17,8 +17,10 @@ from api.soak.servers import (
     Postgres,
     Server,
     free_port,
+    gone,
     postgres_cluster,
     prepare,
+    running,
     sockets_of,
 )
 
@@ -30,8 +32,10 @@ __all__ = [
     "Postgres",
     "Server",
     "free_port",
+    "gone",
     "postgres_cluster",
     "prepare",
+    "running",
     "sockets_of",
 ]
 

@@ -165,3 +165,23 @@ def test_items_share_each_layer_pro_rata_to_the_fen(server: Server) -> None:
     total = totals(response)
     for column in ("390100", "390200", "610100", "999109", "deductible", "patient-share", "submitted", "eligible"):
         assert sum(amounts.get(column, Decimal(0)) for amounts in by_item.values()) == total[column], column
+
+
+def test_a_retry_serialised_differently_is_the_same_request(server: Server) -> None:
+    """A client's retry may come from another serialiser (spacing, key order): it replays; a
+    changed resource under the same key is refused."""
+    with server.client("admin") as admin, server.client() as hospital:
+        claim = sample("claim", register(admin, "dibao", "2025-01-01"))
+        headers = {"Content-Type": "application/fhir+json", "Idempotency-Key": new_id("K")}
+        first = hospital.post("/fhir/Claim", content=json.dumps(claim), headers=headers)
+        again = json.dumps(dict(reversed(list(claim.items()))), indent=2, ensure_ascii=False)
+        retry = hospital.post("/fhir/Claim", content=again, headers=headers)
+        changed = copy.deepcopy(claim)
+        changed["item"][0]["net"]["value"] += 1
+        changed["total"]["value"] += 1
+        refused = hospital.post("/fhir/Claim", content=json.dumps(changed), headers=headers)
+    assert first.status_code == 201, first.text
+    assert (retry.status_code, retry.headers.get("Idempotent-Replayed")) == (201, "true")
+    assert retry.content == first.content
+    assert refused.status_code == 422
+    assert "idempotency_key_reused" in refused.text

@@ -225,6 +225,35 @@ def test_3201_totals_equal_the_statement_and_3202_lists_the_detail(server: Serve
     assert sum(Decimal(v) for v in rows["fund_pay_sumamt"]) == Decimal(row["fund_pay_sumamt"])
 
 
+def test_the_3202_file_lists_adjustments_as_rows_of_their_own(server: Server) -> None:
+    """A claim settled before a back-dated 低保 grant: the file has its settlement row and its
+    adjustment row, and together they pay what a 低保 person's claim pays from the start."""
+    period = {"stmt_begndate": "2025-10-06", "stmt_enddate": "2025-10-06"}
+    visit = {"setl_time": "2025-10-06 10:00:00"}
+    with server.client() as hospital, server.client("admin") as admin:
+        late = _fresh()
+        assert admin.post("/v1/persons", json={"person_id": late["psn_no"], "identities": []}).status_code == 201
+        setl_id = ok(hospital, request("2304-settle", **late, **visit))["setlinfo"]["setl_id"]
+        grant = {"category": "dibao", "valid_from": "2025-01-01"}
+        assert admin.post(f"/v1/persons/{late['psn_no']}/identities", json=grant).status_code == 201
+        twin = ok(hospital, request("2303-pre-settle", **_fresh(admin), **visit))["setlinfo"]
+        detail = ok(
+            hospital, request("3202-detail", **period, medfee_sumamt=0, fund_pay_sumamt=0, fixmedins_setl_cnt=0)
+        )
+        file = hospital.get(f"/nhsa/files/{detail['fileinfo']['file_qury_no']}")
+    assert file.status_code == 200
+    rows = pd.read_csv(StringIO(file.text), dtype=str, keep_default_na=False)
+    assert list(rows.columns) == FILE_COLUMNS
+    mine = rows[rows["psn_no"] == late["psn_no"]]
+    settled, adjusted = mine[mine["setl_id"] == setl_id], mine[mine["setl_id"] != setl_id]
+    assert len(settled) == len(adjusted) == 1
+    assert adjusted.iloc[0]["setl_id"].endswith("/" + setl_id)
+    assert adjusted.iloc[0]["memo"] == f"adjustment of {setl_id}"
+    assert (adjusted.iloc[0]["medfee_sumamt"], adjusted.iloc[0]["refd_setl_flag"]) == ("0.00", "0")
+    assert Decimal(adjusted.iloc[0]["fund_pay_sumamt"]) > 0
+    assert sum(Decimal(v) for v in mine["fund_pay_sumamt"]) == Decimal(str(twin["fund_pay_sumamt"]))
+
+
 def test_errors_come_back_in_the_envelope(server: Server) -> None:
     with server.client() as hospital:
         bad_amount = call(hospital, request("2304-settle", **_fresh(), medfee_sumamt="1.005"))

@@ -83,7 +83,7 @@ def _request(claim: ClaimIn, key: str | None = None, caller: Caller = HOSPITAL) 
 
 def _settled(engine: Engine, requests: list[desk.SettleCommand]) -> list[Reply | Problem]:
     with pooled_transaction(engine) as db:
-        return desk.settle(db, requests, DEMO)
+        return desk.settle_commands(db, requests, DEMO)
 
 
 def _money(result: Reply | Problem) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def test_a_batch_refuses_only_the_claims_it_must(engines: tuple[Engine, Engine])
 
 def test_a_batch_takes_one_claim_per_person_claim_and_key() -> None:
     with pytest.raises(ValueError, match="one claim per person"):
-        desk.settle(None, [_request(_claim("P1", 0)), _request(_claim("P1", 1))], DEMO)  # type: ignore[arg-type]
+        desk.settle_commands(None, [_request(_claim("P1", 0)), _request(_claim("P1", 1))], DEMO)  # type: ignore[arg-type]
     waiting_queue = SettlementQueue(None, DEMO, max_batch=3)  # type: ignore[arg-type]
     waiting = [
         _request(_claim("P1", 0)),
@@ -168,13 +168,13 @@ def test_the_queue_batches_what_waits_and_isolates_a_failing_claim(
     engine, _ = engines
     sizes: list[int] = []
 
-    settle = desk.settle
+    settle = desk.settle_commands
 
     def counted(db: Any, requests: list[desk.SettleCommand], policy: Any) -> list[Reply | Problem]:
         sizes.append(len(requests))
         return settle(db, requests, policy)
 
-    monkeypatch.setattr(desk, "settle", counted)
+    monkeypatch.setattr(desk, "settle_commands", counted)
     stranger = Caller("NOT-AN-INSTITUTION", "hospital", frozenset(SCOPES["hospital"]))  # its row breaks a foreign key
     requests = [_request(_claim(p, 0)) for p in PERSONS[:5]]
     requests.insert(2, _request(_claim("P9", 0), "s", stranger))

@@ -9,15 +9,25 @@ import pytest
 
 from api.planted import BUGS
 from api.soak.history import run, shrink
-from api.soak.workload import generate
+from api.soak.workload import Step, generate
 from tests.api.conftest import BACKENDS
 from tests.api.servers import Postgres, medrelief
 
 SEEDS = (1, 2)
 STEPS = 120
-REGRESSIONS = [(2, 24, "sqlite", True)]
-"""Seeds that found a bug (fixed since): (seed, steps, backend, faults). Seed 2: a second payout
-that paid nobody could be run again (each year's run is now recorded once, whatever it paid)."""
+
+
+REGRESSIONS = {
+    "a second payout that paid nobody ran again": [
+        Step(0, "payout", extra={"year": 2024}),
+        Step(1, "payout", extra={"year": 2024}),
+    ],
+}
+"""Histories that found a bug (fixed since), kept as they were shrunk — a seed's history changes
+when the generator does. Seed 2: a second payout that paid nobody could be run again (each year's
+run is now recorded once, whatever it paid). Seed 107 (two worker kills five steps apart) found
+that the supervisor took a worker killed before it had loaded the app for one that cannot load it,
+and stopped every worker: ``tests/api/test_workers.py`` kills a worker while it starts, every time."""
 
 
 def _need(backend: str, postgres: Postgres | str) -> None:
@@ -37,13 +47,11 @@ def test_every_invariant_holds_through_a_history_with_faults(seed: int, backend:
     assert result.tally.faults >= 1
 
 
-@pytest.mark.parametrize(("seed", "steps", "backend", "faults"), REGRESSIONS)
-def test_seeds_that_found_a_bug_hold_now(
-    seed: int, steps: int, backend: str, faults: bool, postgres: Postgres | str
-) -> None:
-    _need(backend, postgres)
-    result = run(seed, generate(seed, steps, faults), backend)
+@pytest.mark.parametrize("name", list(REGRESSIONS))
+def test_histories_that_found_a_bug_hold_now(name: str) -> None:
+    result = run(9, REGRESSIONS[name], "sqlite")
     assert result.broken is None, str(result.broken)
+    assert result.tally.steps == len(REGRESSIONS[name])
 
 
 @pytest.mark.parametrize("bug", BUGS)

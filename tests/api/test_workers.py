@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from api.workers import REUSE_PORT
-from tests.api.servers import ESTABLISHED, ROOT, Server, free_port, prepare, sockets_of
+from tests.api.servers import ESTABLISHED, LISTENING, ROOT, Server, free_port, gone, prepare, running, sockets_of
 
 pytestmark = pytest.mark.skipif(not REUSE_PORT, reason="SO_REUSEPORT workers are Linux only")
 
@@ -53,6 +53,25 @@ def test_a_worker_that_dies_is_replaced(server: Server) -> None:
         assert httpx.get(server.base_url + "/healthz", timeout=30).status_code == 200
 
 
+def test_a_worker_killed_while_it_starts_is_started_again(server: Server) -> None:
+    """Killed before it has loaded the app (an operator's kill, the OOM killer): that says nothing
+    of the app, so the supervisor starts another instead of stopping the service."""
+    first = server.worker_pids()
+    os.kill(first[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while len(fresh := [p for p in server.worker_pids() if p not in first]) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fresh, "no worker started in place of the one killed"
+    assert sockets_of(fresh[0], server.port, LISTENING) == 0  # still loading the app
+    os.kill(fresh[0], signal.SIGKILL)
+    assert gone(fresh, 10)
+    server.wait_for_workers()
+    assert server.process is not None
+    assert server.process.poll() is None  # the supervisor still runs
+    assert not {*first[:1], *fresh} & set(server.worker_pids())
+    assert httpx.get(server.base_url + "/healthz", timeout=30).status_code == 200
+
+
 def test_sigterm_stops_every_worker(server: Server) -> None:
     assert server.process is not None
     workers = server.worker_pids()
@@ -65,30 +84,14 @@ def test_sigterm_stops_every_worker(server: Server) -> None:
         assert not Path(f"/proc/{pid}").exists()
 
 
-def _running(pid: int) -> bool:
-    """Whether ``pid`` runs (an exited orphan may stay a zombie until its new parent reaps it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _gone(pids: list[int], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not any(_running(pid) for pid in pids)
-
-
 def test_a_supervisor_killed_outright_takes_its_workers_with_it(server: Server) -> None:
     assert server.process is not None
     workers = server.worker_pids()
     assert len(workers) == 2
-    assert all(_running(pid) for pid in workers)
+    assert all(running(pid) for pid in workers)
     server.process.kill()  # SIGKILL, the supervisor only: it cannot stop anything itself
     server.process.wait(10)
-    assert _gone(workers, 20), [pid for pid in workers if _running(pid)]
+    assert gone(workers, 20), [pid for pid in workers if running(pid)]
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.base_url + "/healthz", timeout=5)
 
