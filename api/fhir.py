@@ -156,15 +156,38 @@ def claim_in(claim: Claim) -> ClaimIn:
         raise ClaimError(str(first["loc"][0]), first["msg"]) from exc
 
 
+def request_text(claim: Claim, native: ClaimIn) -> str:
+    """What a Claim is remembered by under an ``Idempotency-Key``: what settling and answering it
+    read — the native claim, ``use``, ``type`` and each item's sequence, bill part and net — so a
+    retry serialised differently (spacing, key order, elements the service does not read) is the
+    same request, and a changed amount is not."""
+    items = [(i.sequence, _codes(i.category, BILL_PART), str(i.net.value) if i.net else "") for i in claim.item or []]
+    kinds = [(c.system, c.code) for c in claim.type.coding or []]
+    return f"{native.model_dump_json()}|{claim.use}|{kinds}|{items}"
+
+
 def _money(fen: int) -> dict[str, Any]:
     return {"value": yuan_number(fen), "currency": "CNY"}
 
 
-def _adjudication(code: str, fen: int, system: str = ADJUDICATION, layer: Row | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"category": {"coding": [{"system": system, "code": code}]}, "amount": _money(fen)}
-    if layer is not None:
-        coding = {"system": FUND_PAY_TYPE, "code": layer["fund_pay_type"] or layer["output"], "display": layer["layer"]}
-        entry["extension"] = [{"url": LAYER, "valueCoding": coding}]
+def _category(code: str, system: str = ADJUDICATION) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code}]}
+
+
+CATEGORY = {code: _category(code) for code in ("submitted", "eligible", "deductible", "benefit")}
+CATEGORY["patient-share"] = _category("patient-share", PATIENT_SHARE)
+"""The adjudication categories, built once (a response shares them: they are only written out)."""
+
+
+def _layer_extension(layer: Row) -> list[dict[str, Any]]:
+    coding = {"system": FUND_PAY_TYPE, "code": layer["fund_pay_type"] or layer["output"], "display": layer["layer"]}
+    return [{"url": LAYER, "valueCoding": coding}]
+
+
+def _adjudication(code: str, fen: int, extension: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"category": CATEGORY[code], "amount": _money(fen)}
+    if extension is not None:
+        entry["extension"] = extension
     return entry
 
 
@@ -174,9 +197,9 @@ def adjudications(values: Row, lines: list[Row]) -> list[dict[str, Any]]:
         _adjudication("submitted", values["medfee_sumamt"]),
         _adjudication("eligible", values["inscp_scp_amt"]),
         _adjudication("deductible", values["act_pay_dedc"]),
-        *[_adjudication("benefit", line["paid"], layer=line) for line in lines],
+        *[_adjudication("benefit", line["paid"], _layer_extension(line)) for line in lines],
         _adjudication("benefit", values["fund_pay_sumamt"]),
-        _adjudication("patient-share", values["psn_part_amt"], PATIENT_SHARE),
+        _adjudication("patient-share", values["psn_part_amt"]),
     ]
 
 
@@ -209,16 +232,17 @@ def _item_adjudications(claim: Claim, values: Row, lines: list[Row]) -> list[dic
     weights = [n for n, o in zip(nets, own, strict=True) if not o]
     columns = [split(values["act_pay_dedc"], weights), *[split(line["paid"], weights) for line in lines]]
     shares = iter(zip(*columns, strict=True))
+    extensions = [_layer_extension(line) for line in lines]
     entries = []
     for item, net, self_pay in zip(items, nets, own, strict=True):
         rows = [_adjudication("submitted", net)]
         if self_pay:
-            rows += [_adjudication("eligible", 0), _adjudication("patient-share", net, PATIENT_SHARE)]
+            rows += [_adjudication("eligible", 0), _adjudication("patient-share", net)]
         else:
             deductible, *benefits = next(shares)
             rows += [_adjudication("eligible", net), _adjudication("deductible", deductible)]
-            rows += [_adjudication("benefit", b, layer=line) for b, line in zip(benefits, lines, strict=True)]
-            rows.append(_adjudication("patient-share", net - sum(benefits), PATIENT_SHARE))
+            rows += [_adjudication("benefit", b, e) for b, e in zip(benefits, extensions, strict=True)]
+            rows.append(_adjudication("patient-share", net - sum(benefits)))
         entries.append({"itemSequence": item.sequence, "adjudication": rows})
     return entries
 

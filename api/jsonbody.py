@@ -52,13 +52,3 @@ def read_json(body: bytes | str) -> Any:
         raise JsonBodyError(f"the body is not UTF-8 ({error.reason} at byte {error.start})") from error
     except json.JSONDecodeError as error:
         raise JsonBodyError(f"not JSON: {error.msg} (line {error.lineno}, column {error.colno})") from error
-
-
-def canonical(value: Any) -> str:
-    """A JSON value as one text whatever its spacing and key order (what a request is remembered
-    by: a retry that serialises the same resource differently is the same request).
-
-    >>> canonical(read_json(b'{"b": [2, 1.50], "a": "x"}')) == canonical(read_json(b'{"a":"x","b":[2,1.50]}'))
-    True
-    """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -125,8 +125,13 @@ def settle_reference(
     accs = _copy(opening or {})
     out: dict[str, dict[str, Any]] = {}
     for claim in sorted(claims, key=_order):
+        candidates = claim.get("categories", [claim.get("category")])
+        if len(candidates) == 1:  # nothing to choose: settle on the accumulators themselves
+            row = _settle_one({**claim, "category": candidates[0]}, policy, accs, lists)
+            out[str(claim["claim_id"])] = {**row, "category": candidates[0]}
+            continue
         best: tuple[dict[str, Any], dict[tuple[str, int, str, str], Acc]] | None = None
-        for category in claim.get("categories", [claim.get("category")]):
+        for category in candidates:
             trial = _copy(accs)
             row = {**_settle_one({**claim, "category": category}, policy, trial, lists), "category": category}
             if best is None or row["fund_pay_sumamt"] > best[0]["fund_pay_sumamt"]:

@@ -15,9 +15,16 @@ from api.books import queries
 from api.db import pooled_transaction
 from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempotency_key_of, json_of
 from api.errors import Problem
-from api.fhir import ClaimError, claim_in, claim_response, explanation_of_benefit, read_claim, resource_bytes
+from api.fhir import (
+    ClaimError,
+    claim_in,
+    claim_response,
+    explanation_of_benefit,
+    read_claim,
+    request_text,
+    resource_bytes,
+)
 from api.idempotency import claimed, request_hash
-from api.jsonbody import canonical
 from api.routes.persons import accumulators_out
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -52,7 +59,7 @@ async def submit(request: Request) -> Response:
     def render(settled: desk.Settled) -> bytes:
         return resource_bytes(claim_response(claim, settled.values, settled.lines))
 
-    digest = request_hash("fhir-submit", canonical(raw))
+    digest = request_hash("fhir-submit", request_text(claim, native_claim))
     command = desk.SettleCommand(caller, facts, render, key, digest)
     if claim.use == "predetermination":
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
