@@ -17,16 +17,25 @@ from settlement.posthoc import settle_program
 from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
 from tiers.tables import CompiledPolicy
 
-AMOUNTS = ("inscp_scp_amt", *PAYMENT_COLUMNS)
+AMOUNTS = ("inscp_scp_amt", "preselfpay_amt", "overlmt_selfpay", *PAYMENT_COLUMNS)
 
 
 def person_years(db: Driver, year: int) -> pd.DataFrame:
-    """Per person: net in-policy amount and layer payments of the year (fen), and the category (code)
-    of the person's latest standing settlement — as :func:`settlement.posthoc.person_years` gives."""
+    """Per person: net in-policy amount, 先行自付, 超限价 and layer payments of the year (fen), and the
+    category (code) of the person's latest standing settlement — as
+    :func:`settlement.posthoc.person_years` gives."""
     books = queries.year_books(db, year=year)
     frame = pd.DataFrame(books, columns=["person_id", *AMOUNTS, "category"])
     frame["category"] = frame["category"].map(CATEGORIES.index).astype(np.int64)
     return frame.assign(year=year).astype(dict.fromkeys(AMOUNTS, np.int64))
+
+
+def year_categories(db: Driver, year: int) -> pd.DataFrame:
+    """(person_id, year, category code) of every standing settlement of the year — as
+    :func:`settlement.posthoc.year_categories` gives."""
+    held = pd.DataFrame(queries.year_categories(db, year=year), columns=["person_id", "category"])
+    held["category"] = held["category"].map(CATEGORIES.index).astype(np.int64)
+    return held.assign(year=year)[["person_id", "year", "category"]]
 
 
 def _rows(run_id: str, program: str, year: int, paid: pd.DataFrame) -> list[dict[str, Any]]:
@@ -49,10 +58,10 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy) -> dict[str, 
         raise Problem(
             409, "post_hoc_already_run", f"post-hoc assistance for {year} was already run ({done[0]})", "year"
         )
-    years = person_years(db, year)
+    years, held = person_years(db, year), year_categories(db, year)
     run_id, summary, writes = writing.new_id("H"), [], []
     for program in policy.policy.post_hoc:
-        paid = settle_program(program, policy.policy, years) if len(years) else pd.DataFrame(columns=["paid"])
+        paid = settle_program(program, policy.policy, years, held) if len(years) else pd.DataFrame(columns=["paid"])
         rows = _rows(run_id, program.id, year, paid[paid["paid"] > 0])
         writes += writing.payment_writes(rows=rows)
         summary.append(

@@ -106,7 +106,7 @@ def post_hoc_command(
     from settlement.claims import ClaimValidationError, from_frame
     from settlement.engine import settle
     from settlement.money import yuan_grouped
-    from settlement.posthoc import person_years, settle_program
+    from settlement.posthoc import person_years, settle_program, year_categories
     from tiers.loader import PolicyError, load_policy
     from tiers.tables import compile_policy
 
@@ -115,8 +115,9 @@ def post_hoc_command(
         if not loaded.post_hoc:
             raise PolicyError(loaded.id, "post_hoc", "the policy defines no post-hoc assistance")
         table = from_frame(io.read_text_table(claims))
-        years = person_years(settle(table, compile_policy(loaded)))
-        paid = pd.concat([settle_program(p, loaded, years) for p in loaded.post_hoc], ignore_index=True)
+        settled = settle(table, compile_policy(loaded))
+        years, held = person_years(settled), year_categories(settled)
+        paid = pd.concat([settle_program(p, loaded, years, held) for p in loaded.post_hoc], ignore_index=True)
     except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
     io.write_table(paid, out_path, ("base", "deductible_applied", "paid", "cap", "cap_left"))

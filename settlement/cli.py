@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from settlement.engine import SettledBatch
     from settlement.reconcile import Reconciliation
+    from tiers.schema import Policy
 
 app = typer.Typer(
     help="medrelief: settle claims through 基本医保 → 大病保险 → 医疗救助 → 补充保险.", no_args_is_help=True
@@ -175,6 +176,76 @@ def policy_show(
         for key in ("deductible", "bands", "cap", "tilts"):
             if row[key]:
                 out.print(f"      {key}: {row[key]}", highlight=False)
+    _print_assumptions(policy)
+
+
+def _print_assumptions(policy: Policy) -> None:
+    from tiers.view import assumptions
+
+    found = assumptions(policy)
+    out.print(f"\n[bold]Assumptions[/] ({len(found)}): interpretations this file makes where its sources are silent")
+    for path, text in found:
+        out.print(f"  [yellow]{path or 'policy'}[/]: {text}", highlight=False)
+
+
+def _load(name: str) -> Policy:
+    from tiers.loader import PolicyError, load_policy
+
+    try:
+        return load_policy(name)
+    except PolicyError as exc:
+        raise fail(str(exc)) from exc
+
+
+@policy_app.command("check")
+def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (or a bundled name).")]) -> None:
+    """Validate a region's policy file: every key, number, date and reference; compile it; print its
+    versions, layers and what it assumes. Exit status 1 with the file and key path of the first problem."""
+    from tiers.resolve import version_dates
+    from tiers.tables import compile_policy
+
+    policy = _load(path)
+    try:
+        compile_policy(policy)
+    except (ValueError, LookupError) as exc:
+        raise fail(f"{path}: {exc}") from exc
+    rules = sum(len(layer.rules) for layer in (*policy.layers, *policy.post_hoc))
+    versions = ", ".join(str(v) for v in version_dates(policy))
+    shape = f"{len(policy.layers)} layers, {len(policy.post_hoc)} post-hoc programs, {rules} rules"
+    out.print(f"[green]ok[/] {policy.id} — {policy.name} ({policy.region}): {shape}; versions from {versions}")
+    _print_assumptions(policy)
+
+
+@policy_app.command("diff")
+def policy_diff_command(
+    before: Annotated[str, typer.Argument(help="Bundled policy name or a policy YAML file.")],
+    after: Annotated[str, typer.Argument(help="The policy to compare it with (the same one for two dates).")],
+    dates: Annotated[
+        list[str], typer.Option("--date", help="Date in force (YYYY-MM-DD); give it twice for two dates.")
+    ],
+) -> None:
+    """What changes between two policies on a date, or between two dates (`--date D1 --date D2`):
+    every deductible, band, ratio, cap, tilt and rule that differs, and the assumptions added or dropped."""
+    from datetime import date
+
+    from tiers.view import policy_diff
+
+    if len(dates) not in (1, 2):
+        raise fail("give --date once (both policies on that date) or twice (BEFORE on the first, AFTER on the second)")
+    try:
+        on = [date.fromisoformat(d) for d in dates]
+    except ValueError as exc:
+        raise fail(f"--date: {exc}") from exc
+    old, new = _load(before), _load(after)
+    try:
+        changes = policy_diff(old, new, on[0], on[-1])
+    except LookupError as exc:
+        raise fail(str(exc)) from exc
+    out.print(f"[bold]{old.id}[/] on {on[0]} → [bold]{new.id}[/] on {on[-1]}: {len(changes)} change(s)")
+    for change in changes:
+        where = f"{change['layer']} / {change['rule']}" if change["layer"] else change["rule"]
+        out.print(f"  [cyan]{where}[/] {change['field']}: {change['before'] or '—'} → {change['after'] or '—'}",
+                  highlight=False)  # fmt: skip
 
 
 def _totals_table(result: Reconciliation) -> Table:

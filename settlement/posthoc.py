@@ -2,9 +2,11 @@
 
 Each program of a policy's ``post_hoc`` list is a layer whose rules see one claim per person and
 year: the burden still left of the in-policy amount after layers 1–3 (``after_assistance``) or
-after every layer (``after_all_layers``), under the category of the person's last claim of that
-year. It is settled by the same engine — deductible, bands, ratio and cap as in any layer — so
-its numbers are explained the same way.
+after every layer (``after_all_layers``), plus the bill parts the program ``adds`` (先行自付 — 自付二
+— or 超限价, where its text counts them). A person who held several categories during the year is
+settled under each and gets the most favourable (就高不重复; the first in
+:data:`tiers.codes.CATEGORIES` order among equals). It is settled by the same engine —
+deductible, bands, ratio and cap as in any layer — so its numbers are explained the same way.
 """
 
 from __future__ import annotations
@@ -39,18 +41,36 @@ SHOWN = (
 )
 
 
-def person_years(result: SettledBatch) -> pd.DataFrame:
-    """Per person and year (fen): in-policy amount, each layer's payments, the last claim's category
-    (the category it was settled under)."""
+PARTS = {"preselfpay": "preselfpay_amt", "overlmt_selfpay": "overlmt_selfpay"}
+"""The bill parts a program may add to its base, and their columns in :func:`person_years`."""
+MONEY = ("inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "supp_pay", *PARTS.values())
+
+
+def _claim_rows(result: SettledBatch) -> pd.DataFrame:
     table = result.claims
-    data = (
-        result.frame()
-        .assign(person_id=table.persons[table.person], year=table.year, day=table.day, category=result.category)
-        .sort_values(["person_id", "day"], kind="stable")
+    return result.frame().assign(
+        person_id=table.persons[table.person],
+        year=table.year,
+        day=table.day,
+        category=result.category,
+        preselfpay_amt=table.preselfpay,
+        overlmt_selfpay=table.overlmt_selfpay,
     )
-    money = ["inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]
+
+
+def person_years(result: SettledBatch) -> pd.DataFrame:
+    """Per person and year (fen): in-policy amount, each layer's payments, 先行自付 and 超限价, and
+    the last claim's category (the category it was settled under)."""
+    data = _claim_rows(result).sort_values(["person_id", "day"], kind="stable")
     grouped = data.groupby(["person_id", "year"], as_index=False, sort=True)
-    return grouped.agg(**{m: (m, "sum") for m in money}, category=("category", "last"))
+    return grouped.agg(**{m: (m, "sum") for m in MONEY}, category=("category", "last"))
+
+
+def year_categories(result: SettledBatch) -> pd.DataFrame:
+    """(person_id, year, category code): every category a person's claims of the year were settled
+    under — the candidates of a post-hoc program."""
+    rows = _claim_rows(result)[["person_id", "year", "category"]]
+    return rows.drop_duplicates().sort_values(["person_id", "year", "category"], ignore_index=True)
 
 
 def _category_names(codes: pd.Series) -> npt.NDArray[np.object_]:
@@ -59,11 +79,12 @@ def _category_names(codes: pd.Series) -> npt.NDArray[np.object_]:
 
 
 def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
-    """One claim per person-year whose in-policy amount is ``base`` (fen, negatives as 0)."""
+    """One claim per row (a person-year under one candidate category) whose in-policy amount is
+    ``base`` (fen, negatives as 0)."""
     yuan = fen_to_yuan_text(base.clip(lower=0).to_numpy(np.int64))
     return pd.DataFrame(
         {
-            "claim_id": years["person_id"] + "/" + years["year"].astype(str),
+            "claim_id": years["person_id"] + "/" + years["year"].astype(str) + "/" + years["category"].astype(str),
             "person_id": years["person_id"],
             "category": _category_names(years["category"]),
             "med_type": "21",
@@ -79,13 +100,35 @@ def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
     )
 
 
-def settle_program(program: PostHoc, policy: Policy, years: pd.DataFrame) -> pd.DataFrame:
-    """One program's payments per person-year, with the rule, deductible, bands and cap that applied."""
-    base = years["inscp_scp_amt"] - years[list(AFTER[program.base])].sum(axis=1)
+def program_base(program: PostHoc, years: pd.DataFrame) -> pd.Series:
+    """The program's base per person-year (fen): what its ``base`` says is left of the in-policy
+    amount, plus the bill parts it ``adds``."""
+    left = years["inscp_scp_amt"] - years[list(AFTER[program.base])].sum(axis=1)
+    return left + years[[PARTS[p] for p in program.adds]].sum(axis=1)
+
+
+def _candidates(years: pd.DataFrame, categories: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per person-year and candidate category (``years``' own category when none are given)."""
+    if categories is None:
+        return years.reset_index(drop=True)
+    merged = years.drop(columns="category").merge(categories, on=["person_id", "year"], how="left")
+    merged["category"] = merged["category"].fillna(CATEGORIES.index("general")).astype(np.int64)
+    return merged.sort_values(["person_id", "year", "category"], ignore_index=True)
+
+
+def settle_program(
+    program: PostHoc, policy: Policy, years: pd.DataFrame, categories: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One program's payments per person-year, with the rule, deductible, bands and cap that applied,
+    under the most favourable of the person's ``categories`` of the year (:func:`year_categories`;
+    by default ``years``' own ``category``)."""
+    rows = _candidates(years, categories)
     only = compile_policy(policy.model_copy(update={"layers": (program,), "post_hoc": ()}))
-    result = settle(_claims(years, base), only)
+    result = settle(_claims(rows, program_base(program, rows)), only)
     explained = pd.DataFrame(columns(result))
-    out = explained.assign(year=years["year"].to_numpy(), category=_category_names(years["category"]))
+    out = explained.assign(year=rows["year"].to_numpy(), category=_category_names(rows["category"]))
+    best = out.assign(order=np.arange(len(out))).sort_values(["paid", "order"], ascending=[False, True])
+    out = best.drop_duplicates(["person_id", "year"]).sort_values("order", ignore_index=True)
     out.insert(0, "program", program.id)
     for column in ("cap", "cap_left"):  # -1 in the explanation: no cap → empty
         values = out[column].to_numpy(np.int64)

@@ -75,19 +75,43 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _merge(base: Any, override: Any) -> Any:
-    """Deep-merge ``override`` into ``base``; lists of mappings with ``id`` merge by id."""
+class _MergeError(ValueError):
+    def __init__(self, path: tuple[str, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.path = ".".join(path)
+
+
+def _merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
+    """Deep-merge ``override`` into ``base``; lists of mappings with ``id`` merge by id, except an
+    item marked ``replace: true``, which takes the place of the base's item of that id whole (a
+    region's own assistance layer instead of its parent's rules), and ``{id: …, remove: true}``,
+    which drops it (a parent's layer the region does not have)."""
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = _merge(base[key], value) if key in base else value
+            merged[key] = _merge(base[key], value, (*path, str(key))) if key in base else value
         return merged
     if _is_id_list(base) and _is_id_list(override):
-        by_id = {item["id"]: item for item in base}
-        for item in override:
-            by_id[item["id"]] = _merge(by_id[item["id"]], item) if item["id"] in by_id else item
-        return list(by_id.values())
+        return _merge_by_id(base, override, path)
     return copy.deepcopy(override)
+
+
+def _merge_by_id(base: list[dict[str, Any]], override: list[dict[str, Any]], path: tuple[str, ...]) -> list[Any]:
+    by_id = {item["id"]: item for item in base}
+    for i, item in enumerate(override):
+        where = (*path, str(i))
+        if item.get("remove") is True:  # the parent's item is not part of this policy
+            if item["id"] not in by_id or set(item) != {"id", "remove"}:
+                raise _MergeError(
+                    where, f"remove: the parent has no item {item['id']!r}, or more than id and remove given"
+                )
+            del by_id[item["id"]]
+            continue
+        whole = item.get("replace") is True
+        item = {k: v for k, v in item.items() if k != "replace"}
+        known = item["id"] in by_id
+        by_id[item["id"]] = _merge(by_id[item["id"]], item, where) if known and not whole else item
+    return list(by_id.values())
 
 
 def _is_id_list(value: Any) -> bool:
@@ -104,7 +128,10 @@ def _raw_policy(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(parent, str):
         raise PolicyError(path.name, "extends", "must be the name of a policy")
     base = _raw_policy(_locate_sibling(path, parent), (*seen, path))
-    return dict(_merge(base, data))
+    try:
+        return dict(_merge(base, data))
+    except _MergeError as exc:
+        raise PolicyError(path.name, exc.path, str(exc)) from exc
 
 
 def _locate_sibling(path: Path, name: str) -> Path:

@@ -111,6 +111,7 @@ class Tilt(_Strict):
     ratio_add: Points | None = None
     cap_lifted: bool = False
     reference: str
+    assumption: str | None = None
 
 
 class Rule(_Strict):
@@ -182,6 +183,7 @@ class Layer(_Strict):
     fund_pay_type_name: str | None = None
     rules: tuple[Rule, ...] = Field(min_length=1)
     funding: Funding | None = None
+    assumption: str | None = None
 
     _id = field_validator("id")(_check_id)
 
@@ -207,10 +209,14 @@ class PostHoc(Layer):
 
     Its rules see one "claim" per person and year whose amount is the burden still left: of the
     in-policy amount after layers 1–3 (``base: after_assistance``) or after every layer
-    (``after_all_layers``); deductible, bands, ratio and cap work as in any layer.
+    (``after_all_layers``), plus the bill parts it ``adds``; deductible, bands, ratio and cap work
+    as in any layer.
     """
 
     base: Literal["after_assistance", "after_all_layers"]
+    adds: tuple[Literal["preselfpay", "overlmt_selfpay"], ...] = ()
+    """Bill parts the base adds to what is left of the in-policy amount: 先行自付 (乙类, 自付二) or
+    超限价, where the program's text counts them (e.g. Beijing 9号: "合规医疗费用（包括自付一和自付二）")."""
 
 
 class IdentityCodes(_Strict):

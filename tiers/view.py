@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from pydantic import BaseModel
+
 from tiers.resolve import ResolvedRule, resolve
 from tiers.schema import Policy, When
 
@@ -82,3 +84,72 @@ def policy_rows(policy: Policy, on: date) -> list[dict[str, str]]:
                 }
             )
     return rows
+
+
+def assumptions(policy: Policy) -> list[tuple[str, str]]:
+    """Every interpretation the policy file makes, with its key path: the policy's own
+    ``assumptions`` and every ``assumption`` of a rule, tilt, parameter, layer or list.
+
+    >>> from tiers.loader import load_policy
+    >>> ("layers.1.rules.0.tilts.0", "mapping 城乡低收入家庭救助人员 to dibao_edge") in [
+    ...     (path, text[:37]) for path, text in assumptions(load_policy("beijing"))]
+    True
+    """
+    found: list[tuple[str, str]] = []
+    _collect(policy, (), found)
+    return found
+
+
+def _collect(node: object, path: tuple[str, ...], found: list[tuple[str, str]]) -> None:
+    if isinstance(node, BaseModel):
+        for name, field in type(node).model_fields.items():
+            value = getattr(node, name)
+            key = (*path, field.alias or name)
+            if name == "assumption" and isinstance(value, str):
+                found.append((".".join(path), value))
+            elif name == "assumptions" and isinstance(value, tuple):
+                found.extend((".".join(key), text) for text in value)
+            else:
+                _collect(value, key, found)
+    elif isinstance(node, tuple | list):
+        for i, item in enumerate(node):
+            _collect(item, (*path, str(i)), found)
+    elif isinstance(node, dict):
+        values = list(node.values())
+        if len(values) > 1 and all(v == values[0] for v in values):  # one value for every level
+            _collect(next(iter(node.values())), path, found)
+            return
+        for k, item in node.items():
+            _collect(item, (*path, str(k)), found)
+
+
+COMPARED = ("applies to", "bucket", "deductible", "bands", "cap", "tilts")
+"""The fields of :func:`policy_rows` that :func:`policy_diff` compares."""
+
+
+def policy_diff(before: Policy, after: Policy, on_before: date, on_after: date) -> list[dict[str, str]]:
+    """What changes from ``before`` in force on ``on_before`` to ``after`` in force on ``on_after``:
+    one row per (layer, rule, field) that differs, rules added or removed, assumptions added or
+    dropped. Two dates of one policy show a new year's parameters; two policies show a reform."""
+    old = {(r["layer"], r["rule"]): r for r in policy_rows(before, on_before)}
+    new = {(r["layer"], r["rule"]): r for r in policy_rows(after, on_after)}
+    changes = []
+    for key in [*old, *(k for k in new if k not in old)]:
+        if key not in new or key not in old:
+            kept = old.get(key) or new[key]
+            what = "rule removed" if key in old else "rule added"
+            before_text, after_text = (kept["applies to"], "") if key in old else ("", kept["applies to"])
+            changes.append(_change(key, what, before_text, after_text))
+            continue
+        changes += [_change(key, f, old[key][f], new[key][f]) for f in COMPARED if old[key][f] != new[key][f]]
+    return changes + _assumption_changes(before, after)
+
+
+def _change(key: tuple[str, str], field: str, before: str, after: str) -> dict[str, str]:
+    return {"layer": key[0], "rule": key[1], "field": field, "before": before, "after": after}
+
+
+def _assumption_changes(before: Policy, after: Policy) -> list[dict[str, str]]:
+    old, new = set(assumptions(before)), set(assumptions(after))
+    dropped = [_change(("", path), "assumption dropped", text, "") for path, text in sorted(old - new)]
+    return dropped + [_change(("", path), "assumption added", "", text) for path, text in sorted(new - old)]

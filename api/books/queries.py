@@ -115,14 +115,17 @@ def years_settled(db: Driver, *, person_id: str, start: date, end: date | None) 
 _OUTPUTS = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
 _YEAR_SUMS = ", ".join(f"sum({o})" for o in _OUTPUTS)
 _YEAR_SETTLED = Statement.of(
-    f"SELECT person_id, sum(inscp_scp_amt), {_YEAR_SUMS} FROM settlement "  # noqa: S608  (names from the models)
-    "WHERE year = :y GROUP BY person_id"
+    f"SELECT person_id, sum(inscp_scp_amt), sum(preselfpay_amt), sum(overlmt_selfpay), {_YEAR_SUMS} "  # noqa: S608
+    "FROM settlement WHERE year = :y GROUP BY person_id"  # (the names come from the models)
 )
 _YEAR_ADJUSTED = Statement.of(
     "SELECT person_id, output, sum(delta) FROM adjustment WHERE year = :y GROUP BY person_id, output"
 )
 _YEAR_CATEGORIES = Statement.of(
     "SELECT person_id, seq, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
+)
+_YEAR_HELD = Statement.of(
+    "SELECT DISTINCT person_id, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
 )
 PROGRAMS = "(programs)"
 """The idempotency records' institution under which each year's run of a program is recorded."""
@@ -138,13 +141,16 @@ _STANDING_OF_CLAIM = Statement.of(
 
 
 def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
-    """Per person with settlements in ``year``: the net in-policy amount and each fund's net payments
-    (settlements, reversals and adjustments; fen), and the category of the latest standing claim."""
+    """Per person with settlements in ``year``: the net in-policy amount, 先行自付 and 超限价 and each
+    fund's net payments (settlements, reversals and adjustments; fen), and the category of the
+    latest standing claim."""
     books: dict[str, dict[str, Any]] = {
         str(r[0]): {
             "person_id": str(r[0]),
             "inscp_scp_amt": int(r[1] or 0),
-            **{o: int(v or 0) for o, v in zip(_OUTPUTS, r[2:], strict=True)},
+            "preselfpay_amt": int(r[2] or 0),
+            "overlmt_selfpay": int(r[3] or 0),
+            **{o: int(v or 0) for o, v in zip(_OUTPUTS, r[4:], strict=True)},
         }
         for r in db.rows(_YEAR_SETTLED, {"y": year})
     }
@@ -157,6 +163,12 @@ def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
     for person, row in books.items():
         row["category"] = latest.get(person, (0, "general"))[1]
     return [books[p] for p in sorted(books)]
+
+
+def year_categories(db: Driver, *, year: int) -> list[tuple[str, str]]:
+    """(person, category) of every standing settlement of ``year``: the categories a person held
+    when their claims of the year were settled."""
+    return sorted((str(p), str(c)) for p, c in db.rows(_YEAR_HELD, {"y": year}))
 
 
 def program_ran(db: Driver, *, program: str, year: int) -> bool:

@@ -134,3 +134,31 @@ def test_policies_and_policy_show() -> None:
     early = runner.invoke(app, ["policy", "show", "demo", "--date", "2020-01-01"])
     assert early.exit_code == 2
     assert "in force from 2023-01-01" in early.output
+
+
+def test_policy_check_prints_what_a_file_assumes_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    checked = runner.invoke(app, ["policy", "check", "beijing"], env={"COLUMNS": "300"})
+    assert checked.exit_code == 0, checked.output
+    assert "ok beijing" in checked.output
+    assert "layers.1.rules.0.tilts.0: mapping 城乡低收入家庭救助人员 to dibao_edge" in checked.output
+    assert "Assumptions (9)" in checked.output
+    broken = tmp_path / "mine.yaml"
+    broken.write_text("extends: demo\nid: mine\nlayers:\n  - {id: basic, rules: [{id: inpatient, cap: -1}]}\n")
+    refused = runner.invoke(app, ["policy", "check", str(broken)], env={"COLUMNS": "300"})
+    assert refused.exit_code == 2
+    assert "mine.yaml: layers.0.rules.0.cap" in refused.output
+
+
+def test_policy_diff_between_two_dates_and_two_policies() -> None:
+    dates = runner.invoke(app, ["policy", "diff", "demo", "demo", "--date", "2024-01-01", "--date", "2024-07-01"],
+                          env={"COLUMNS": "300"})  # fmt: skip
+    assert dates.exit_code == 0, dates.output
+    assert "2 change(s)" in dates.output
+    assert "basic → hifp_pay / inpatient bands: from deductible: L1 85% / L2 80% / L3 70% → " in dates.output
+    assert "assistance → maf_pay / dibao_other cap: 20,000.00 → 25,000.00" in dates.output
+    regions = runner.invoke(app, ["policy", "diff", "demo", "guangde", "--date", "2025-01-01"], env={"COLUMNS": "300"})
+    assert regions.exit_code == 0, regions.output
+    assert "supplementary → supp_pay / major_or_accident rule removed" in regions.output
+    assert "assistance → maf_pay / fanpin rule added" in regions.output
+    one_date = runner.invoke(app, ["policy", "diff", "demo", "demo"])
+    assert one_date.exit_code == 2

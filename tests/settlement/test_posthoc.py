@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,8 @@ def _years(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
             "hifmi_pay": 0,
             "maf_pay": 0,
             "supp_pay": 0,
+            "preselfpay_amt": 0,
+            "overlmt_selfpay": 0,
             "category": [CATEGORIES.index(r[1]) for r in rows],
         }
     )
@@ -96,3 +99,58 @@ def test_tilted_assistance_on_the_burden_after_three_layers() -> None:
     assert paid["paid"].to_dict() == {"A": 1_750_000, "B": 1_250_000, "C": 10_000_000, "D": 0}
     assert paid["rule"].to_dict() == {"A": "tekun_dibao", "B": "edge", "C": "tekun_dibao", "D": "tekun_dibao"}
     assert int(paid["deductible_applied"].to_dict()["A"]) == 1_500_000
+
+
+def _half_up(fen: Decimal) -> int:
+    return int(fen.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def _settled_years(policy_name: str, claims: list[dict[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from settlement.engine import settle
+    from settlement.posthoc import person_years, year_categories
+
+    base = {"diagnosis": "", "accident": "0", "overlmt_selfpay": "0", "hospital_level": "3", "med_type": "21"}
+    frame = pd.DataFrame([{**base, **c} for c in claims])
+    settled = settle(frame, load_policy(policy_name))
+    return person_years(settled), year_categories(settled)
+
+
+def test_beijing_on_application_counts_zifu_er_domain_e4a() -> None:
+    """domain.md §6 E4(a): E1's bill for an 因病致贫 person — basic 134,025.00, nothing from 大病
+    (45,975 < the 80,000 deductible) or 救助 (no rule for the category); 9号's base is 自付一
+    45,975 + 自付二 (先行自付) 5,000 = 50,975, never the 15,000 全自费: 30,000 × 30% + 20,000 × 40%
+    + 975 × 50% = 17,487.50."""
+    e1 = {"claim_id": "E1", "person_id": "P", "category": "illness_poverty", "settle_date": "2024-05-01",
+          "medfee_sumamt": "200000", "fulamt_ownpay_amt": "15000", "preselfpay_amt": "5000"}  # fmt: skip
+    years, held = _settled_years("beijing", [e1])
+    assert years.loc[0, "hifp_pay"] == 13_402_500
+    assert (years.loc[0, "hifmi_pay"], years.loc[0, "maf_pay"]) == (0, 0)
+    paid = settle_program(BEIJING.post_hoc[0], BEIJING, years, held)
+    assert (paid.loc[0, "base"], paid.loc[0, "paid"]) == (5_097_500, 1_748_750)
+
+
+def test_a_program_settles_the_year_under_the_most_favourable_category() -> None:
+    """Claims under 低保 (70%) and later 低保边缘 (50%): the program pays at 70%, not at the last
+    claim's 50%; a person with only 低保边缘 claims gets 50%."""
+    policy = load_policy(str(Path(__file__).parents[1] / "cases" / "tilted-assistance.yaml"))
+    claim = {"medfee_sumamt": "400000", "fulamt_ownpay_amt": "0", "preselfpay_amt": "0"}
+    years, held = _settled_years(
+        str(Path(__file__).parents[1] / "cases" / "tilted-assistance.yaml"),
+        [
+            {**claim, "claim_id": "A1", "person_id": "A", "category": "dibao", "settle_date": "2024-02-01"},
+            {**claim, "claim_id": "A2", "person_id": "A", "category": "dibao_edge", "settle_date": "2024-09-01"},
+            {**claim, "claim_id": "B1", "person_id": "B", "category": "dibao_edge", "settle_date": "2024-09-01"},
+        ],
+    )
+    assert CATEGORIES[int(years.set_index("person_id").loc["A", "category"])] == "dibao_edge"  # the last claim's
+    paid = settle_program(policy.post_hoc[0], policy, years, held).set_index("person_id")
+    assert paid[["category", "rule"]].to_dict("index") == {
+        "A": {"category": "dibao", "rule": "tekun_dibao"},
+        "B": {"category": "dibao_edge", "rule": "edge"},
+    }
+    base_a, base_b = int(paid.loc["A", "base"]), int(paid.loc["B", "base"])
+    assert min(base_a, base_b) > 1_500_000  # above the 15,000 threshold
+    assert int(paid.loc["A", "paid"]) == _half_up((base_a - 1_500_000) * Decimal("0.70"))
+    assert int(paid.loc["B", "paid"]) == _half_up((base_b - 1_500_000) * Decimal("0.50"))
+    without = settle_program(policy.post_hoc[0], policy, years).set_index("person_id")  # the last claim's only
+    assert without.loc["A", "rule"] == "edge"

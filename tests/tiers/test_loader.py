@@ -111,3 +111,34 @@ def test_post_hoc_programs_are_checked_like_layers(tmp_path: Path) -> None:
     broken.write_text(source.replace("{from: 50000, ratio: 0.50}", "{from: 20000, ratio: 0.50}"), encoding="utf-8")
     with pytest.raises(PolicyError, match=r"bj.yaml: post_hoc.0.rules.0.bands: band 'from' amounts must increase"):
         load_policy(str(broken))
+
+
+def _child(tmp_path: Path, layers: list[dict[str, object]]) -> Path:
+    (tmp_path / "demo.yaml").write_text(DEMO.read_text(encoding="utf-8"), encoding="utf-8")
+    child = {"extends": "demo", "id": "child", "layers": layers}
+    return _write(tmp_path, yaml.safe_dump(child, allow_unicode=True), "child.yaml")
+
+
+def test_extends_replaces_or_removes_a_parent_item_whole(tmp_path: Path) -> None:
+    rule = {"id": "only", "when": {"category": ["dibao"]}, "bucket": "assistance", "reference": "test", "ratio": 0.5,
+            "cap": 100}  # fmt: skip
+    assistance = {"id": "assistance", "replace": True, "name": "救助", "output": "maf_pay", "rules": [rule]}
+    policy = load_policy(_child(tmp_path, [assistance, {"id": "supplementary", "remove": True}]))
+    assert [layer.id for layer in policy.layers] == ["basic", "critical_illness", "assistance"]
+    assert [r.id for r in policy.layers[2].rules] == ["only"]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [{"id": "supplemantary", "remove": True}, {"id": "supplementary", "remove": True, "name": "x"}],
+    ids=["unknown id", "more than id"],
+)
+def test_a_removal_that_removes_nothing_is_refused(tmp_path: Path, item: dict[str, object]) -> None:
+    with pytest.raises(PolicyError, match=r"child.yaml: layers\.0: remove: the parent has no item"):
+        load_policy(_child(tmp_path, [item]))
+
+
+def test_replace_outside_extends_is_refused(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "  - id: basic\n", "  - id: basic\n    replace: true\n")
+    with pytest.raises(PolicyError, match=r"broken.yaml: layers\.0\.replace: Extra inputs are not permitted"):
+        load_policy(path)
