@@ -33,7 +33,7 @@ def _claim(
 def _settled(policy: str, claims: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     frame = settle(pd.DataFrame(claims), load_policy(policy)).frame().set_index("claim_id")
     shown = frame[["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay", "psn_part_amt"]]
-    return {str(claim): {k: int(v) for k, v in row.items()} for claim, row in shown.to_dict("index").items()}
+    return {str(claim): {str(k): int(v) for k, v in row.items()} for claim, row in shown.to_dict("index").items()}
 
 
 @pytest.mark.parametrize("name", REGIONS)
