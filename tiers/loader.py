@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tiers import figures
 from tiers.resolve import check_every_version
 from tiers.schema import Policy
 
@@ -169,6 +170,10 @@ def load_model(model: type[M], path: str | Path) -> M:
 
 def validate_policy(raw: dict[str, Any], source: str) -> Policy:
     """Validate and check a merged policy dict; errors name ``source`` and the key path."""
+    try:
+        raw = figures.expand(raw)
+    except figures.FigureError as exc:
+        raise PolicyError(source, exc.path, str(exc)) from exc
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:

@@ -219,6 +219,14 @@ class PostHoc(Layer):
     超限价, where the program's text counts them (e.g. Beijing 9号: "合规医疗费用（包括自付一和自付二）")."""
 
 
+class ReferenceFigure(_Strict):
+    """A figure published each year that amounts are stated as multiples of (人均可支配收入, 低保标准);
+    ``{of: <name>, times: <factor>}`` anywhere an amount goes (:mod:`tiers.figures`)."""
+
+    name: str
+    values: Amount
+
+
 class IdentityCodes(_Strict):
     """The region's codes of relief identity on the platform (``psn_idet_type`` of 1101 ``idetinfo``).
 
@@ -244,11 +252,19 @@ class Policy(_Strict):
     notes: str | None = None
     assumptions: tuple[str, ...] = ()
     disease_lists: dict[str, DiseaseList] = {}
+    reference_figures: dict[str, ReferenceFigure] = {}
     layers: tuple[Layer, ...] = Field(min_length=1)
     post_hoc: tuple[PostHoc, ...] = ()
     identity_codes: IdentityCodes | None = None
 
     _id = field_validator("id")(_check_id)
+
+    @field_validator("reference_figures")
+    @classmethod
+    def _figure_names(cls, figures: dict[str, ReferenceFigure]) -> dict[str, ReferenceFigure]:
+        for name in figures:
+            _check_id(name)
+        return figures
 
     @field_validator("timezone")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -141,4 +143,47 @@ def test_a_removal_that_removes_nothing_is_refused(tmp_path: Path, item: dict[st
 def test_replace_outside_extends_is_refused(tmp_path: Path) -> None:
     path = _broken(tmp_path, "  - id: basic\n", "  - id: basic\n    replace: true\n")
     with pytest.raises(PolicyError, match=r"broken.yaml: layers\.0\.replace: Extra inputs are not permitted"):
+        load_policy(path)
+
+
+FIGURE = """reference_figures:
+  income:
+    name: 上年度人均可支配收入
+    values:
+      - {from: 2023-01-01, value: 50000, reference: 公报}
+      - {from: 2024-01-01, value: 52000.50, reference: 公报}
+"""
+
+
+def test_an_amount_as_a_multiple_of_a_reference_figure_follows_its_dates(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "        cap: 400\n", "        cap: {of: income, times: 0.025}\n")
+    path.write_text(path.read_text(encoding="utf-8") + FIGURE, encoding="utf-8")
+    cap = load_policy(path).layers[0].rules[2].cap[1]
+    assert [(v.from_, v.value) for v in cap] == [
+        (date(2023, 1, 1), Decimal("1250.00")),
+        (date(2024, 1, 1), Decimal("1300.01")),
+    ]
+    assert cap[1].reference == "0.025 × income (公报)"
+
+
+@pytest.mark.parametrize(
+    ("cap", "where", "reason"),
+    [
+        ("{of: incme, times: 0.1}", "cap.of", "unknown reference figure 'incme'; declared: ['income']"),
+        ("{of: income, times: -1}", "cap.times", "-1: a factor is a number ≥ 0"),
+        ("{of: income, times: 0.1, per: year}", "cap", "unexpected ['per'] beside 'of' and 'times'"),
+    ],
+)
+def test_a_bad_multiple_of_a_figure_is_refused_with_its_path(tmp_path: Path, cap: str, where: str, reason: str) -> None:
+    path = _broken(tmp_path, "        cap: 400\n", f"        cap: {cap}\n")
+    path.write_text(path.read_text(encoding="utf-8") + FIGURE, encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value) == f"broken.yaml: layers.0.rules.2.{where}: {reason}"
+
+
+def test_a_figure_without_dated_values_is_refused(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "        cap: 400\n", "        cap: 400\n")
+    path.write_text(path.read_text(encoding="utf-8") + "reference_figures:\n  income: {name: x}\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"broken.yaml: reference_figures.income: give 'values'"):
         load_policy(path)

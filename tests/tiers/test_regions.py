@@ -5,6 +5,8 @@ Money in fen. Every region flags what it assumes (``medrelief policy check NAME`
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,9 +16,9 @@ from settlement.engine import settle
 from settlement.posthoc import settle_program
 from tiers.codes import CATEGORIES
 from tiers.loader import load_policy
-from tiers.view import assumptions
+from tiers.view import assumptions, policy_rows
 
-REGIONS = ("guangde", "yubei", "npc147", "yichang", "xianyang")
+REGIONS = ("guangde", "yubei", "npc147", "yichang", "xianyang", "sanming")
 
 
 ALL_IN_POLICY = {"fulamt_ownpay_amt": "0", "overlmt_selfpay": "0", "preselfpay_amt": "0"}
@@ -125,3 +127,22 @@ def test_xianyang_second_round_domain_e4b() -> None:
     years = _years([("A", "dibao", 3_500_000), ("B", "tekun", 3_500_000)])
     paid = settle_program(policy.post_hoc[0], policy, years).set_index("person_id")["paid"].to_dict()
     assert paid == {"A": 1_250_000, "B": 0}
+
+
+def test_sanming_deductible_and_cap_from_the_reference_figure_domain_e3() -> None:
+    """domain.md E3 (I = 40,000): 因病致贫 D3 = 25% × I = 10,000, 50%: bases 18,000 then 30,000 →
+    (18,000 − 10,000) × 50% = 4,000, then (48,000 − 10,000) × 50% − 4,000 = 15,000 (the deductible
+    once a year); 特困 90%, cap I: 16,200, then min(48,000 × 90%, 40,000) − 16,200 = 23,800."""
+    policy = str(Path(__file__).parents[1] / "cases" / "sanming-assistance-only.yaml")
+    paid = _settled(
+        policy,
+        [
+            _claim("P1", "illness_poverty", "21", 2, "2025-03-01", 18_000, person="P5"),
+            _claim("P2", "illness_poverty", "21", 2, "2025-09-01", 30_000, person="P5"),
+            _claim("T1", "tekun", "21", 2, "2025-03-01", 18_000, person="T"),
+            _claim("T2", "tekun", "21", 2, "2025-09-01", 30_000, person="T"),
+        ],
+    )
+    assert {c: paid[c]["maf_pay"] for c in paid} == {"P1": 400_000, "P2": 1_500_000, "T1": 1_620_000, "T2": 2_380_000}
+    terms = {r["rule"]: r for r in policy_rows(load_policy("sanming"), date(2025, 6, 1))}
+    assert (terms["fifth_class"]["deductible"], terms["fifth_class"]["cap"]) == ("10,000.00 per year", "40,000.00")
