@@ -4,9 +4,11 @@ For an insurance year: premium = insured persons × the policy's ``premium_per_p
 registered persons holding an identity of a covered category during the year, or the insurer's
 own count); first payouts = Σ the layer's payments of the year (settlements, reversals,
 adjustments); due = floor × premium − payouts when positive, allocated by
-:func:`settlement.supplementary.account` (pro rata to the remaining in-policy self-pay, never
-more). Each person's share is recorded as a payment of the program ``<layer>_second_payout`` with
-an accumulator row and an audit entry — once per year.
+:func:`settlement.supplementary.account` as the policy's ``funding.allocation`` says, from each
+claim's effective amounts (:func:`settlement.supplementary.remaining_selfpay`, as the batch
+command does), never more than a person's remaining in-policy self-pay. Each person's share is
+recorded as a payment of the program ``<layer>_second_payout`` (its rule: the allocation) with an
+accumulator row and an audit entry — once per year.
 """
 
 from __future__ import annotations
@@ -14,25 +16,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from api.books import queries, writing
 from api.books.driver import Driver
 from api.errors import Problem
-from api.posthoc import person_years
 from settlement.money import yuan_text
 from settlement.supplementary import (
     SECOND_PAYOUT,
     account,
     funded_layer,
     insured_categories,
+    remaining_selfpay,
     second_payout_program,
     year_terms,
 )
-from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
+from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Layer
 from tiers.tables import CompiledPolicy
 
 BUCKET = SECOND_PAYOUT
+AMOUNTS = ("inscp_scp_amt", *PAYMENT_COLUMNS)
 program_id = second_payout_program
 
 
@@ -56,20 +60,21 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy, insured: int 
     if queries.program_ran(db, program=program, year=year):
         raise Problem(409, "second_payout_already_run", f"the second payout for {year} was already posted", "year")
     covered = insured_categories(layer)
-    years = person_years(db, year)
-    names = np.asarray(CATEGORIES)[years["category"].to_numpy(np.int64)]
-    members = years if covered is None else years[np.isin(names, list(covered))]
-    remaining = (members["inscp_scp_amt"] - members[list(PAYMENT_COLUMNS)].sum(axis=1)).clip(lower=0)
+    claims = pd.DataFrame(queries.year_claims(db, year=year), columns=["person_id", "category", *AMOUNTS])
+    claims = claims.astype(dict.fromkeys(AMOUNTS, np.int64)).assign(year=year)
+    allocation = layer.funding.allocation if layer.funding else "remaining_self_pay"
+    members = remaining_selfpay(claims if covered is None else claims[claims["category"].isin(covered)], allocation)
+    remaining = members["remaining"].clip(lower=0)
     count = insured if insured is not None else insured_persons(db, year, covered)
     if count < 1:
         raise Problem(422, "no_insured_persons", f"no insured persons in {year}: give the insurer's count", "insured")
     per_person, floor = year_terms(layer, year)
-    paid = int(years[layer.output].sum()) if len(years) else 0
-    result, shares = account(year, count, per_person, floor, paid, remaining.to_numpy(np.int64))
+    paid = int(claims[layer.output].sum()) if len(claims) else 0
+    result, shares = account(year, count, per_person, floor, paid, remaining.to_numpy(np.int64), allocation)
     run_id = writing.new_id("T")
     chosen = np.flatnonzero(shares > 0)
     rows = [
-        {"run_id": run_id, "program": program, "person_id": person, "year": year, "rule": "pro_rata",
+        {"run_id": run_id, "program": program, "person_id": person, "year": year, "rule": allocation,
          "bucket": BUCKET, "base": int(base), "paid": int(share), "cap": -1, "cap_left": -1}
         for person, base, share in zip(
             members["person_id"].to_numpy()[chosen], remaining.to_numpy()[chosen], shares[chosen], strict=True

@@ -56,22 +56,23 @@ def second_payout_command(
     covered = insured_categories(layer)
     category = np.asarray(CATEGORIES, dtype=object)[result.category]
     frame = result.frame().assign(person_id=table.persons[table.person], year=table.year, category=category)
-    people = remaining_selfpay(frame if covered is None else frame[frame["category"].isin(covered)])
+    allocation = layer.funding.allocation if layer.funding else "remaining_self_pay"
+    people = remaining_selfpay(frame if covered is None else frame[frame["category"].isin(covered)], allocation)
     accounts, parts = [], []
     for year in sorted(set(frame["year"].tolist())):
         mine = people[people["year"] == year]
         per_person, floor = year_terms(layer, year)
         paid = int(frame.loc[frame["year"] == year, "supp_pay"].sum())
         remaining = np.maximum(mine["remaining"].to_numpy(np.int64), 0)
-        year_account, shares = account(year, insured, per_person, floor, paid, remaining)
+        year_account, shares = account(year, insured, per_person, floor, paid, remaining, allocation)
         accounts.append(year_account)
         parts.append(mine.assign(second_payout=shares))
-    allocation = pd.concat(parts, ignore_index=True)[["person_id", "year", "remaining", "paid", "second_payout"]]
+    shared = pd.concat(parts, ignore_index=True)[["person_id", "year", "remaining", "paid", "second_payout"]]
     io.write_table(
-        allocation.rename(columns={"paid": "first_payout"}), out_path, ("remaining", "first_payout", "second_payout")
+        shared.rename(columns={"paid": "first_payout"}), out_path, ("remaining", "first_payout", "second_payout")
     )
     out.print(_accounts_table(accounts, layer.name))
-    console.print(f"wrote {out_path} ({len(allocation):,} persons)")
+    console.print(f"wrote {out_path} ({len(shared):,} persons)")
 
 
 def _accounts_table(accounts: list[YearAccount], name: str) -> Table:

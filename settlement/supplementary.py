@@ -3,10 +3,11 @@
 Per insurance year: premium = insured persons × premium per person (the policy's ``funding``);
 first payouts = Σ of the layer's payments that year; loss ratio = payouts / premium. Where the
 policy sets a floor (Nantong: 92%) and payouts fall below it, the shortfall
-``floor × premium − payouts`` is paid the next year (二次赔付), allocated to insured persons
-**pro rata to each person's remaining in-policy self-pay** (政策范围内 amount left after every
-layer) — never more than it — by the largest-remainder method, so the allocation adds up to the
-fen; what no one can take is reported as undistributed.
+``floor × premium − payouts`` is paid the next year (二次赔付), shared among insured persons as the
+policy's ``funding.allocation`` says — pro rata to each person's remaining in-policy self-pay
+(政策范围内 amount left after every layer) on all claims or on the claims the layer covered, by
+the largest-remainder method, or in equal shares — never more than that remaining amount, so the
+allocation adds up to the fen; what no one can take is reported as undistributed.
 """
 
 from __future__ import annotations
@@ -67,6 +68,39 @@ def allocate(amount: int, remaining: I64) -> I64:
     return shares
 
 
+def allocate_equal(amount: int, remaining: I64) -> I64:
+    """Split ``amount`` fen in equal shares, each at most its ``remaining`` (fen ≥ 0): those who
+    can take less than an equal share take all they can, the rest share what is left equally
+    (water filling); the fen that do not divide go to the first in order.
+
+    >>> allocate_equal(100, np.array([50, 30, 20, 0])).tolist()
+    [50, 30, 20, 0]
+    >>> allocate_equal(90, np.array([50, 30, 20, 0])).tolist()
+    [40, 30, 20, 0]
+    >>> allocate_equal(10, np.array([7, 7, 7])).tolist()
+    [4, 3, 3]
+    """
+    if int(remaining.sum()) <= amount:
+        return remaining.copy()
+    order = np.argsort(remaining, kind="stable")
+    ranked = remaining[order]
+    n = len(ranked)
+    below = np.concatenate([[0], np.cumsum(ranked)[:-1]])  # Σ of the smaller ones
+    reach = below + ranked * (n - np.arange(n))  # what is paid when the level is ranked[k]
+    k = int(np.searchsorted(reach, amount, side="left"))
+    level, extra = divmod(amount - int(below[k]), n - k)
+    shares = np.minimum(remaining, level).astype(np.int64)
+    taking = np.flatnonzero(remaining > level)[:extra]
+    shares[taking] += 1
+    return shares
+
+
+def shares_of(allocation: str, amount: int, remaining: I64) -> I64:
+    """``amount`` fen shared as the policy's ``funding.allocation`` says (the remaining amounts
+    already restricted to covered claims for ``covered_self_pay``)."""
+    return allocate_equal(amount, remaining) if allocation == "equal_shares" else allocate(amount, remaining)
+
+
 SECOND_PAYOUT = "second_payout"
 """The bucket (and suffix of the program id) under which second payouts are recorded."""
 
@@ -102,20 +136,30 @@ def insured_categories(layer: Layer) -> frozenset[str] | None:
 
 
 def account(
-    year: int, insured: int, premium_per_person: int, floor: Decimal, paid: int, remaining: I64
+    year: int,
+    insured: int,
+    premium_per_person: int,
+    floor: Decimal,
+    paid: int,
+    remaining: I64,
+    allocation: str = "remaining_self_pay",
 ) -> tuple[YearAccount, I64]:
     """The year's account and each person's second payout (aligned with ``remaining``)."""
     premium = insured * premium_per_person
     floor_units = int(floor * RATIO_SCALE)
     target = int(round_half_up(np.array([premium * floor_units], np.int64))[0])
     due = max(0, target - paid)
-    shares = allocate(due, remaining) if due else np.zeros(len(remaining), np.int64)
+    shares = shares_of(allocation, due, remaining) if due else np.zeros(len(remaining), np.int64)
     allocated = int(shares.sum())
     return YearAccount(year, insured, premium, paid, floor, due, allocated, due - allocated), shares
 
 
-def remaining_selfpay(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per person and year: in-policy amount left after every layer (fen), from settled claims."""
+def remaining_selfpay(frame: pd.DataFrame, allocation: str = "remaining_self_pay") -> pd.DataFrame:
+    """Per person and year: in-policy amount left after every layer (fen) and the layer's payments,
+    from settled claims (one row per claim, effective amounts); for ``covered_self_pay`` the
+    remaining amount counts only the claims the layer paid on (its diseases and accidents)."""
     left = frame["inscp_scp_amt"] - frame[["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]].sum(axis=1)
+    if allocation == "covered_self_pay":
+        left = left.where(frame["supp_pay"] > 0, 0)
     grouped = frame.assign(remaining=left).groupby(["person_id", "year"], as_index=False, sort=True)
     return grouped.agg(remaining=("remaining", "sum"), paid=("supp_pay", "sum"))

@@ -166,6 +166,11 @@ class Funding(_Strict):
     premium_per_person: Amount
     loss_ratio_floor: Ratio
     second_payout: bool = True
+    allocation: Literal["remaining_self_pay", "covered_self_pay", "equal_shares"] = "remaining_self_pay"
+    """How the second payout is shared among insured persons, each at most what is left to them:
+    pro rata to the in-policy self-pay left after every layer on all their claims of the year
+    (``remaining_self_pay``) or only on the claims the layer covered (``covered_self_pay``: its
+    diseases and accidents), or in equal shares (``equal_shares``)."""
     reference: str
     assumption: str | None = None
 

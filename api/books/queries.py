@@ -124,6 +124,13 @@ _YEAR_ADJUSTED = Statement.of(
 _YEAR_CATEGORIES = Statement.of(
     "SELECT person_id, seq, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
 )
+_YEAR_CLAIMS = Statement.of(
+    f"SELECT COALESCE(reverses, setl_id), person_id, category, sum(inscp_scp_amt), {_YEAR_SUMS} "  # noqa: S608
+    "FROM settlement WHERE year = :y GROUP BY COALESCE(reverses, setl_id), person_id, category"
+)
+_YEAR_CLAIM_ADJUSTED = Statement.of(
+    "SELECT setl_id, output, sum(delta) FROM adjustment WHERE year = :y GROUP BY setl_id, output"
+)
 _YEAR_HELD = Statement.of(
     "SELECT DISTINCT person_id, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
 )
@@ -163,6 +170,23 @@ def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
     for person, row in books.items():
         row["category"] = latest.get(person, (0, "general"))[1]
     return [books[p] for p in sorted(books)]
+
+
+def year_claims(db: Driver, *, year: int) -> list[dict[str, Any]]:
+    """Per claim of ``year`` (its settlement with its reversal, if any): person, category, net
+    in-policy amount and each fund's effective payments (settlement, reversal and adjustments; fen)."""
+    claims: dict[str, dict[str, Any]] = {
+        str(r[0]): {
+            "person_id": str(r[1]),
+            "category": str(r[2]),
+            "inscp_scp_amt": int(r[3] or 0),
+            **{o: int(v or 0) for o, v in zip(_OUTPUTS, r[4:], strict=True)},
+        }
+        for r in db.rows(_YEAR_CLAIMS, {"y": year})
+    }
+    for setl_id, output, delta in db.rows(_YEAR_CLAIM_ADJUSTED, {"y": year}):
+        claims[str(setl_id)][str(output)] += int(delta or 0)
+    return [claims[c] for c in sorted(claims)]
 
 
 def year_categories(db: Driver, *, year: int) -> list[tuple[str, str]]:

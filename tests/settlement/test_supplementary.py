@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from settlement.supplementary import account
+from settlement.supplementary import account, allocate_equal, remaining_selfpay
 
 ROOT = Path(__file__).parents[2]
 FLOOR = Decimal("0.92")
@@ -63,3 +65,39 @@ def test_cli_allocates_no_more_than_each_remaining(tmp_path: Path) -> None:
     for year, group in rows.assign(share=fen["second_payout"]).groupby("year"):
         total = f"{Decimal(int(group['share'].sum())) / 100:,.2f}"
         assert total in done.stdout, (year, total, done.stdout)
+
+
+def _slow_equal(amount: int, remaining: list[int]) -> list[int]:
+    """The obvious reading of equal shares: one fen at a time to whoever has least and can take more
+    (the first among equals)."""
+    shares = [0] * len(remaining)
+    for _ in range(min(amount, sum(remaining))):
+        open_ = [i for i, r in enumerate(remaining) if shares[i] < r]
+        shares[min(open_, key=lambda i: (shares[i], i))] += 1
+    return shares
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 400), st.lists(st.integers(0, 120), min_size=1, max_size=8))
+def test_equal_shares_equal_the_one_fen_at_a_time_reading(amount: int, remaining: list[int]) -> None:
+    assert allocate_equal(amount, np.array(remaining, np.int64)).tolist() == _slow_equal(amount, remaining)
+
+
+def test_the_policy_chooses_how_the_second_payout_is_shared() -> None:
+    """A: a covered claim with 100 left and another claim with 900 left; B: 1,000 left on claims the
+    layer did not cover. 500 due: pro rata to all remaining 250 / 250; to the covered remaining A's
+    100 only (never more); equal shares 250 / 250."""
+    frame = pd.DataFrame(
+        {"person_id": ["A", "A", "B"], "year": 2025, "inscp_scp_amt": [1_100, 900, 1_000], "hifp_pay": 0,
+         "hifmi_pay": 0, "maf_pay": 0, "supp_pay": [1_000, 0, 0]}
+    )  # fmt: skip
+    due = {}
+    for allocation in ("remaining_self_pay", "covered_self_pay", "equal_shares"):
+        people = remaining_selfpay(frame, allocation)
+        _, shares = account(2025, 1, 500, Decimal(1), 0, people["remaining"].to_numpy(np.int64), allocation)
+        due[allocation] = dict(zip(people["person_id"], shares.tolist(), strict=True))
+    assert due == {
+        "remaining_self_pay": {"A": 250, "B": 250},
+        "covered_self_pay": {"A": 100, "B": 0},
+        "equal_shares": {"A": 250, "B": 250},
+    }
