@@ -65,9 +65,12 @@ def _ints(values: Sequence[int]) -> I64:
     return np.array(values, dtype=np.int64)
 
 
-def claims_table(facts: Sequence[ClaimFacts], arrival: Sequence[int] | None = None) -> ClaimTable:
+def claims_table(
+    facts: Sequence[ClaimFacts], settles_as: Mapping[str, str], arrival: Sequence[int] | None = None
+) -> ClaimTable:
     """The engine's table of ``facts`` (categories to come from identity periods: general until
-    :func:`settlement.identities.with_candidates`), each person's claims in ``arrival`` order."""
+    :func:`settlement.identities.with_candidates`; visit types as the policy's ``settles_as``
+    maps them), each person's claims in ``arrival`` order."""
     n = len(facts)
     persons = list(dict.fromkeys(f.person_id for f in facts))
     ids = [f.claim_id for f in facts]
@@ -77,7 +80,7 @@ def claims_table(facts: Sequence[ClaimFacts], arrival: Sequence[int] | None = No
         person=_ints([persons.index(f.person_id) for f in facts]) if n < 64 else _codes(facts, persons),
         persons=np.array(persons, dtype=object),
         category=np.full(n, CATEGORIES.index("general"), np.int64),
-        med=_ints([MED_TYPES.index(f.med_type) for f in facts]),
+        med=_ints([MED_TYPES.index(settles_as[f.med_type]) for f in facts]),
         level=_ints([f.hospital_level - 1 for f in facts]),
         day=_ints([(f.settle_date - EPOCH).days for f in facts]),
         diagnosis=np.arange(n, dtype=np.int64),

@@ -61,12 +61,16 @@ def today(policy: CompiledPolicy) -> date:
 
 
 def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) -> ClaimFacts:
-    """The one check of a claim, whatever protocol brought it: its parts add up, its date is within
-    the policy (not before it is in force, not in the future beyond :data:`FUTURE_TOLERANCE` of
-    ``on``, the service's today)."""
+    """The one check of a claim, whatever protocol brought it: its parts add up, its visit type is
+    one the policy declares, its date is within the policy (not before it is in force, not in the
+    future beyond :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
     problem = claim.components_problem()
     if problem:
         raise Problem(422, "invalid_claim", problem, "medfee_sumamt")
+    visit_types = policy.policy.settles_as()
+    if claim.med_type not in visit_types:
+        detail = f"med_type {claim.med_type!r} is not a visit type of policy {policy.id} ({', '.join(visit_types)})"
+        raise Problem(422, "unknown_visit_type", detail, "med_type")
     on = on or today(policy)
     if claim.settle_date > on + FUTURE_TOLERANCE:
         detail = f"settle_date {claim.settle_date} is in the future (today is {on})"
@@ -206,7 +210,7 @@ def _engine(
         if key in buckets
     ]
     periods = [(f.person_id, c, s, e) for f, y in zip(facts, years, strict=True) if y for c, s, e in y.identities]
-    table = with_candidates(claims_table(facts), IdentityPeriods.of(periods))
+    table = with_candidates(claims_table(facts, policy.policy.settles_as()), IdentityPeriods.of(periods))
     return settle_claims(table, policy, ledger_of(opening), explain=True)
 
 

@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import to_json
 
-from api.schemas import ClaimIn, Text, Yuan
+from api.schemas import ClaimIn, Text, VisitCode, Yuan
 from settlement.money import fen_of, yuan_number
-from tiers.codes import Category, MedType
+from tiers.codes import Category
 from tiers.schema import Policy
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class SettleData(BaseModel):
     psn_no: Text
     mdtrt_id: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^|\x00-\x1f]+$")]
     chrg_bchno: Annotated[str, Field(max_length=30, pattern=r"^[^|\x00-\x1f]*$")] | None = None
-    med_type: MedType | None = None
+    med_type: VisitCode | None = None
     insutype: Annotated[str, Field(max_length=6)] | None = None
     medfee_sumamt: Yuan
     fulamt_ownpay_amt: Yuan = Decimal(0)
@@ -172,7 +172,7 @@ def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
     claim = ClaimIn.model_construct(
         claim_id=claim_id,
         person_id=data.psn_no,
-        med_type=MedType(data.med_type or SETTLING[envelope.infno]),
+        med_type=data.med_type or SETTLING[envelope.infno],
         hospital_level=int(level),  # type: ignore[arg-type]  # 1–3: a Literal of SettleData
         settle_date=moment.date(),
         diagnosis=data.dise_codg,

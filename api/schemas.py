@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from settlement.money import MAX_YUAN
-from tiers.codes import Category, MedType
+from tiers.codes import Category
 
 _YUAN_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
@@ -81,6 +81,15 @@ YuanOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=s
 NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 """Text without control characters (PostgreSQL refuses NUL in text; none belongs in a name)."""
 Text = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+VisitCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9A-Za-z]{1,10}$",
+        description="医疗类别 med_type: one of the policy's visit types (by default 11, 14, 21; a region may "
+        "declare more, e.g. 13 急诊留观 settled as 21)",
+        examples=["21"],
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -124,7 +133,7 @@ class ClaimIn(Strict):
 
     claim_id: Text
     person_id: Text
-    med_type: MedType
+    med_type: VisitCode
     hospital_level: HospitalLevel
     settle_date: date
     diagnosis: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""

@@ -11,16 +11,16 @@ from api.claims import ClaimFacts, claims_table, ledger_of
 from settlement.engine import settle
 from settlement.explanation import columns
 from settlement.identities import IdentityPeriods, with_candidates
-from tiers.codes import MED_TYPES
 from tiers.tables import CompiledPolicy
 
 
 def warm_up(policy: CompiledPolicy) -> dict[str, Any]:
     """Settle one made-up claim of a person holding two identities, as the desk settles claims
     (candidates, explanation); its explanation columns."""
-    claim = ClaimFacts("warm-up", "warm-up", MED_TYPES[0], 1, policy.versions[0], "", False, 10_000, 0, 0, 0)
+    settles_as = policy.policy.settles_as()
+    claim = ClaimFacts("warm-up", "warm-up", next(iter(settles_as)), 1, policy.versions[0], "", False, 10_000, 0, 0, 0)
     periods = IdentityPeriods.of([("warm-up", c, policy.versions[0], None) for c in ("dibao", "tekun")])
-    result = settle(with_candidates(claims_table([claim]), periods), policy, ledger_of([]), explain=True)
+    result = settle(with_candidates(claims_table([claim], settles_as), periods), policy, ledger_of([]), explain=True)
     explained = columns(result)
     assert int(np.sum(list(result.payments.values()))) + int(result.psn_part_amt[0]) == 10_000
     return explained

@@ -58,12 +58,12 @@ def resettle_years(
     """Re-settle the person's ``years`` (see the module's text); the writes run in ``db``."""
     runs = []
     periods = _periods(db, person_id)
-    buckets = set(policy.stack.buckets)
+    buckets, settles_as = set(policy.stack.buckets), policy.policy.settles_as()
     for year in years:
         standing = queries.standing(db, person_id=person_id, year=year)
         adjusted = queries.adjusted(db, person_id=person_id, year=year)
         facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}) for row in standing]
-        table = with_candidates(claims_table(facts, [row["seq"] for row in standing]), periods)
+        table = with_candidates(claims_table(facts, settles_as, [row["seq"] for row in standing]), periods)
         paid = {
             o: np.array([int(r[o]) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)
             for o in PAYMENT_COLUMNS

@@ -49,7 +49,7 @@ def second_payout_command(
     try:
         loaded = load_policy(policy)
         layer = _funded_layer(loaded)
-        table = from_frame(io.read_text_table(claims))
+        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as())
         result = settle(table, compile_policy(loaded))
     except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
@@ -115,7 +115,7 @@ def post_hoc_command(
         loaded = load_policy(policy)
         if not loaded.post_hoc:
             raise PolicyError(loaded.id, "post_hoc", "the policy defines no post-hoc assistance")
-        table = from_frame(io.read_text_table(claims))
+        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as())
         settled = settle(table, compile_policy(loaded))
         years, held = person_years(settled), year_categories(settled)
         paid = pd.concat([settle_program(p, loaded, years, held) for p in loaded.post_hoc], ignore_index=True)

@@ -17,6 +17,7 @@ nothing is settled when any row is bad.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,13 +171,22 @@ def _check_ids(ids: pd.Series, persons: pd.Series, problems: list[ClaimProblem])
     _flag(problems, ids, (persons == "").to_numpy(bool), "person_id", "empty person_id")
 
 
+def _visit_codes(
+    frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem], settles_as: Mapping[str, str]
+) -> I64:
+    """Each claim's visit type as the engine's code it settles as; unknown types flagged."""
+    text = _text(frame, "med_type")
+    declared = text.isin(list(settles_as)).to_numpy(bool)
+    _flag(problems, ids, ~declared, "med_type", f"unknown visit type; the policy declares {list(settles_as)}")
+    return np.maximum(_codes(text.map(settles_as).fillna(""), MED_TYPES), 0)
+
+
 def _check_codes(
     frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem], with_category: bool
 ) -> dict[str, I64]:
     levels = tuple(str(lv) for lv in HOSPITAL_LEVELS)
     specs = {
         **({"category": ("category", CATEGORIES)} if with_category else {}),
-        "med": ("med_type", MED_TYPES),
         "level": ("hospital_level", levels),
         "accident": ("accident", ("0", "1")),
     }
@@ -207,11 +217,15 @@ def _missing(frame: pd.DataFrame, identities: bool) -> list[ClaimProblem]:
     return problems
 
 
-def from_frame(frame: pd.DataFrame, *, identities: bool = False) -> ClaimTable:
+def from_frame(
+    frame: pd.DataFrame, *, identities: bool = False, settles_as: Mapping[str, str] | None = None
+) -> ClaimTable:
     """Validate a claims DataFrame (any dtypes; read text as text) and build the arrays.
 
     ``identities``: the categories will come from identity periods
     (:func:`settlement.identities.with_candidates`), so the frame has no ``category`` column.
+    ``settles_as``: the policy's visit types (:meth:`tiers.schema.Policy.settles_as`; by default
+    the engine's 11, 14, 21), each claim's ``med_type`` coded as the type it settles as.
     """
     missing = _missing(frame, identities)
     if missing:
@@ -220,6 +234,7 @@ def from_frame(frame: pd.DataFrame, *, identities: bool = False) -> ClaimTable:
     ids, persons = _text(frame, "claim_id"), _text(frame, "person_id")
     _check_ids(ids, persons, problems)
     codes = _check_codes(frame, ids, problems, with_category=not identities)
+    codes["med"] = _visit_codes(frame, ids, problems, settles_as or {m: m for m in MED_TYPES})
     arrival = _parse_arrival(frame, ids, problems)
     parsed = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
     amounts = {c: fen for c, (fen, _) in parsed.items()}

@@ -60,8 +60,9 @@ def _check_conservation(frame: pd.DataFrame, result: SettledBatch) -> None:
         raise fail("internal error: total ≠ Σ layers + personal share; nothing written", 3)
 
 
-def _claims(claims: Path, identities: Path | None) -> object:
-    """The claim table of ``claims``, its categories from ``identities`` when given."""
+def _claims(claims: Path, identities: Path | None, settles_as: dict[str, str]) -> object:
+    """The claim table of ``claims`` (visit types as the policy declares them), its categories from
+    ``identities`` when given."""
     from settlement import io
     from settlement.claims import from_frame
     from settlement.identities import IdentityPeriods, with_candidates
@@ -71,9 +72,9 @@ def _claims(claims: Path, identities: Path | None) -> object:
     console.print(f"read {len(frame):,} claims from {claims}")
     with console.status(f"validating {len(frame):,} claims …"):
         if identities is None:
-            return from_frame(frame)
+            return from_frame(frame, settles_as=settles_as)
         periods = IdentityPeriods.from_frame(io.read_text_table(identities))
-        return with_candidates(from_frame(frame, identities=True), periods)
+        return with_candidates(from_frame(frame, identities=True, settles_as=settles_as), periods)
 
 
 @app.command("settle")
@@ -105,9 +106,9 @@ def settle_command(
 
     started = time.perf_counter()
     try:
-        table = _claims(claims, identities)
-        assert isinstance(table, ClaimTable)
         compiled = compile_policy(load_policy(policy))
+        table = _claims(claims, identities, compiled.policy.settles_as())
+        assert isinstance(table, ClaimTable)
         start = io.read_accumulators(opening) if opening else None
         with console.status(f"settling {len(table):,} claims …"):
             result = settle(table, compiled, start)

@@ -204,8 +204,8 @@ def settle(
     ``explain`` keeps every claim's detail while settling (for :mod:`settlement.explanation` on a
     small batch, e.g. one real-time claim); otherwise it is recomputed when asked for.
     """
-    table = claims if isinstance(claims, ClaimTable) else from_frame(claims)
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
+    table = claims if isinstance(claims, ClaimTable) else from_frame(claims, settles_as=compiled.policy.settles_as())
     candidates = _candidates(table, compiled)
     start, start_bucket = _opening(opening, compiled)
     day, rank = _order_keys(table)

@@ -224,6 +224,22 @@ class PostHoc(Layer):
     超限价, where the program's text counts them (e.g. Beijing 9号: "合规医疗费用（包括自付一和自付二）")."""
 
 
+_VISIT_CODE = re.compile(r"^[0-9A-Za-z]{1,10}$")
+ENGINE_VISIT_TYPES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院"}
+"""The visit types the engine's rules match on (``when.med_type``), and their names by default."""
+
+
+class VisitType(_Strict):
+    """A visit type (医疗类别, ``med_type``) hospitals send, and how it settles: as itself (one of the
+    engine's 11/14/21) or ``settles_as`` one of them (e.g. 13 急诊留观 as 21 住院, Beijing 2017
+    细则 Art. 29) — the rules whose ``when.med_type`` names that code settle it."""
+
+    name: str
+    settles_as: MedType | None = None
+    reference: str | None = None
+    assumption: str | None = None
+
+
 class ReferenceFigure(_Strict):
     """A figure published each year that amounts are stated as multiples of (人均可支配收入, 低保标准);
     ``{of: <name>, times: <factor>}`` anywhere an amount goes (:mod:`tiers.figures`)."""
@@ -258,6 +274,8 @@ class Policy(_Strict):
     assumptions: tuple[str, ...] = ()
     disease_lists: dict[str, DiseaseList] = {}
     reference_figures: dict[str, ReferenceFigure] = {}
+    visit_types: dict[str, VisitType] = {}
+    """The visit types claims may carry (default: the engine's 11, 14 and 21)."""
     layers: tuple[Layer, ...] = Field(min_length=1)
     post_hoc: tuple[PostHoc, ...] = ()
     identity_codes: IdentityCodes | None = None
@@ -270,6 +288,27 @@ class Policy(_Strict):
         for name in figures:
             _check_id(name)
         return figures
+
+    @field_validator("visit_types")
+    @classmethod
+    def _visit_codes(cls, types: dict[str, VisitType]) -> dict[str, VisitType]:
+        for code, visit in types.items():
+            if not _VISIT_CODE.match(code):
+                raise ValueError(f"visit type {code!r}: a code is 1–10 letters or digits")
+            if visit.settles_as is None and code not in ENGINE_VISIT_TYPES:
+                raise ValueError(f"visit type {code!r}: give settles_as (one of {sorted(ENGINE_VISIT_TYPES)})")
+        return types
+
+    def settles_as(self) -> dict[str, str]:
+        """Each visit type a claim may carry → the engine's visit type its rules match."""
+        if not self.visit_types:
+            return {code: code for code in ENGINE_VISIT_TYPES}
+        return {code: str(v.settles_as or code) for code, v in self.visit_types.items()}
+
+    def visit_type_name(self, code: str) -> str:
+        """The policy's name of a visit type (普通住院, 急诊留观, …), or the code itself."""
+        declared = self.visit_types.get(code)
+        return declared.name if declared else ENGINE_VISIT_TYPES.get(code, code)
 
     @field_validator("timezone")
     @classmethod

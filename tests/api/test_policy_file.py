@@ -19,9 +19,12 @@ EXAMPLES = ROOT / "examples"
 
 
 def _region(folder: Path) -> Path:
-    """The demo policy under another id and insurance type, in a file of its own."""
+    """The demo policy under another id and insurance type, with a visit type of its own (13 急诊留观,
+    settled as 21 住院), in a file of its own."""
     text = (ROOT / "tiers" / "policies" / "demo.yaml").read_text(encoding="utf-8")
     text = text.replace("id: demo\n", "id: myregion\n", 1).replace('insutype: "390"', 'insutype: "391"', 1)
+    emergency = '  "13": {name: 急诊留观, settles_as: "21", reference: a region\'s own visit type}\n'
+    text = text.replace('  "21": {name: 普通住院}\n', '  "21": {name: 普通住院}\n' + emergency, 1)
     path = folder / "myregion.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -88,3 +91,47 @@ def test_every_route_works_under_a_policy_file(region_server: Server, tmp_path: 
     assert "391" in exported.read_text(encoding="utf-8")
     checked = medrelief(env, "db", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _paid(response: dict[str, object]) -> str:
+    return str(response["fund_pay_sumamt"])
+
+
+def test_a_visit_type_the_region_declares_settles_on_every_protocol(region_server: Server, tmp_path: Path) -> None:
+    """13 急诊留观, declared in the region's file only (settled as 21): the native API settles it as an
+    identical 21 claim of another person, NHSA 2304 and FHIR settle it and echo it, the batch
+    command agrees; a visit type the file does not declare is refused, naming med_type."""
+    server = region_server
+    fields = {"settle_date": "2025-03-01", "medfee_sumamt": "60000.00", "fulamt_ownpay_amt": "0.00"}
+    with server.client("admin") as admin, server.client() as hospital:
+        people = [register(admin, "dibao", "2025-01-01") for _ in range(4)]
+        inpatient = hospital.post("/v1/settlements", json=claim(people[0], med_type="21", **fields))
+        emergency = hospital.post("/v1/settlements", json=claim(people[1], med_type="13", **fields))
+        assert (inpatient.status_code, emergency.status_code) == (201, 201), emergency.text
+        assert emergency.json()["med_type"] == "13"
+        assert _paid(emergency.json()) == _paid(inpatient.json())
+        platform = _nhsa("2304-settle", psn_no=people[2], med_type="13", insutype="391")
+        answer = hospital.post("/nhsa", json=platform).json()
+        assert answer["infcode"] == 0, answer["err_msg"]
+        assert answer["output"]["setlinfo"]["med_type"] == "13"
+        fhir = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
+        fhir["patient"] = {"reference": f"Patient/{people[3]}"}
+        fhir["subType"]["coding"][0]["code"] = "13"
+        submitted = hospital.post("/fhir/Claim", json=fhir, headers={"content-type": "application/fhir+json"})
+        assert submitted.status_code == 201, submitted.text
+        refused = hospital.post("/v1/settlements", json=claim(people[0], med_type="99", **fields))
+    assert refused.status_code == 422
+    assert (refused.json()["code"], refused.json()["param"]) == ("unknown_visit_type", "med_type")
+    assert "is not a visit type of policy myregion (11, 14, 21, 13)" in refused.json()["detail"]
+    claims, out = tmp_path / "claims.csv", tmp_path / "settled.csv"
+    parts = {"fulamt_ownpay_amt": "0", "overlmt_selfpay": "0", "preselfpay_amt": "0"}
+    rows = [{"claim_id": f"B{m}", "person_id": f"P{m}", "category": "dibao", "med_type": m, "hospital_level": "3",
+             "settle_date": "2025-03-01", "diagnosis": "C50.1", "accident": "0", "medfee_sumamt": "60000.00", **parts}
+            for m in ("21", "13")]  # fmt: skip
+    claims.write_text("\n".join([",".join(rows[0]), *(",".join(r.values()) for r in rows)]) + "\n", encoding="utf-8")
+    policy = server.env["MEDRELIEF_POLICY"]
+    done = medrelief(dict(os.environ), "settle", str(claims), "--out", str(out), "--policy", policy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    settled = {line.split(",")[0]: line for line in out.read_text(encoding="utf-8").splitlines()[1:]}
+    assert settled["B13"].removeprefix("B13") == settled["B21"].removeprefix("B21")
+    assert settled["B21"].split(",")[1:] != ["0.00"] * (len(settled["B21"].split(",")) - 1)

@@ -13,7 +13,17 @@ from tiers.view import policy_rows
 
 
 def test_bundled_policies() -> None:
-    assert bundled_names() == ["beijing", "demo", "guangde", "nantong", "npc147", "sanming", "xianyang", "yichang", "yubei"]
+    assert bundled_names() == [
+        "beijing",
+        "demo",
+        "guangde",
+        "nantong",
+        "npc147",
+        "sanming",
+        "xianyang",
+        "yichang",
+        "yubei",
+    ]
 
 
 @pytest.mark.parametrize("name", ["beijing", "demo", "nantong"])

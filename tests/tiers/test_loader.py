@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -187,3 +188,31 @@ def test_a_figure_without_dated_values_is_refused(tmp_path: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8") + "reference_figures:\n  income: {name: x}\n", encoding="utf-8")
     with pytest.raises(PolicyError, match=r"broken.yaml: reference_figures.income: give 'values'"):
         load_policy(path)
+
+
+@pytest.mark.parametrize(
+    ("visit", "reason"),
+    [
+        ('  "13": {name: 急诊}\n', "visit type '13': give settles_as (one of ['11', '14', '21'])"),
+        ('  "1-3": {name: 急诊, settles_as: "21"}\n', "visit type '1-3': a code is 1–10 letters or digits"),
+        ('  "13": {name: 急诊, settles_as: "12"}\n', "settles_as: Input should be '11', '14' or '21'"),
+    ],
+)
+def test_a_visit_type_that_cannot_settle_is_refused(tmp_path: Path, visit: str, reason: str) -> None:
+    path = _broken(tmp_path, '  "21": {name: 普通住院}\n', '  "21": {name: 普通住院}\n' + visit)
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith("broken.yaml: visit_types")
+    assert reason in str(caught.value)
+
+
+def test_a_claim_of_a_visit_type_the_policy_does_not_declare_is_refused_by_id() -> None:
+    from settlement.claims import ClaimValidationError, from_frame
+
+    frame = pd.DataFrame([{"claim_id": "C1", "person_id": "P", "category": "general", "med_type": "13",
+                           "hospital_level": "1", "settle_date": "2025-01-02", "diagnosis": "", "accident": "0",
+                           "medfee_sumamt": "10", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0",
+                           "preselfpay_amt": "0"}])  # fmt: skip
+    with pytest.raises(ClaimValidationError, match=r"C1.*med_type.*unknown visit type; the policy declares \['11'"):
+        from_frame(frame, settles_as=load_policy("demo").settles_as())
+    assert from_frame(frame, settles_as={**load_policy("demo").settles_as(), "13": "21"}).med.tolist() == [2]
