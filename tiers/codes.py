@@ -38,3 +38,20 @@ HOSPITAL_LEVELS: tuple[int, ...] = (1, 2, 3)
 
 PAYMENT_COLUMNS: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
 """The four layer outputs, in settlement order (基本医保 → 大病保险 → 医疗救助 → 补充保险)."""
+
+CATEGORY_NAMES: dict[str, str] = {
+    "tekun": "特困人员",
+    "dibao": "低保对象",
+    "fanpin": "返贫致贫人口",
+    "dibao_edge": "低保边缘家庭成员",
+    "monitored": "防止返贫监测对象",
+    "illness_poverty": "因病致贫重病患者",
+    "expense_hardship": "支出型困难家庭成员",
+    "child_hardship": "困境儿童",
+    "former_poor": "原建档立卡低收入人口",
+    "general": "普通参保人",
+}
+"""The national names of the relief categories (a policy may name them its own way)."""
+
+LEVEL_NAMES: dict[int, str] = {1: "一级及以下", 2: "二级", 3: "三级"}
+"""The names of the hospital levels (a policy may name them its own way)."""

@@ -276,6 +276,11 @@ class Policy(_Strict):
     reference_figures: dict[str, ReferenceFigure] = {}
     visit_types: dict[str, VisitType] = {}
     """The visit types claims may carry (default: the engine's 11, 14 and 21)."""
+    category_names: dict[Category, str] = {}
+    """The region's names of relief categories where they differ from the national ones
+    (:data:`tiers.codes.CATEGORY_NAMES`), e.g. Beijing's 特困供养人员."""
+    level_names: dict[int, str] = {}
+    """The region's names of hospital levels (default: 一级及以下, 二级, 三级)."""
     layers: tuple[Layer, ...] = Field(min_length=1)
     post_hoc: tuple[PostHoc, ...] = ()
     identity_codes: IdentityCodes | None = None
@@ -288,6 +293,14 @@ class Policy(_Strict):
         for name in figures:
             _check_id(name)
         return figures
+
+    @field_validator("level_names")
+    @classmethod
+    def _levels(cls, names: dict[int, str]) -> dict[int, str]:
+        unknown = sorted(set(names) - {1, 2, 3})
+        if unknown:
+            raise ValueError(f"hospital levels {unknown}: the levels are 1, 2 and 3")
+        return names
 
     @field_validator("visit_types")
     @classmethod

@@ -231,8 +231,11 @@ def test_person_id_number_is_masked_and_slip_shows_each_layer(server: Server) ->
         setl_id = hospital.post("/v1/settlements", json=claim(person)).json()["setl_id"]
         slip = hospital.get(f"/v1/settlements/{setl_id}/slip")
         assert slip.status_code == 200
-        for text in ("基本医保统筹基金", "大病保险", "医疗救助", "补充保险", "33740.00", "1001.17"):
+        shown = ("基本医保统筹基金", "城乡居民大病保险", "医疗救助", "低补保", "低保对象", "普通住院", "三级", "住院")
+        for text in (*shown, "33740.00", "1001.17"):
             assert text in slip.text
+        for engine_id in (">dibao<", ">inpatient<", ">critical_illness<", ">21 / 3<"):
+            assert engine_id not in slip.text  # the policy's names, never internal ids
 
 
 @pytest.mark.parametrize(

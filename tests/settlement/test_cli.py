@@ -141,7 +141,7 @@ def test_policy_check_prints_what_a_file_assumes_and_refuses_a_broken_one(tmp_pa
     assert checked.exit_code == 0, checked.output
     assert "ok beijing" in checked.output
     assert "layers.1.rules.0.tilts.0: mapping 城乡低收入家庭救助人员 to dibao_edge" in checked.output
-    assert "Assumptions (9)" in checked.output
+    assert "Assumptions (10)" in checked.output  # the visit type 13 is one more
     broken = tmp_path / "mine.yaml"
     broken.write_text("extends: demo\nid: mine\nlayers:\n  - {id: basic, rules: [{id: inpatient, cap: -1}]}\n")
     refused = runner.invoke(app, ["policy", "check", str(broken)], env={"COLUMNS": "300"})

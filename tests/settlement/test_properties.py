@@ -17,9 +17,12 @@ from tests.helpers import RESULT_COLUMNS, claims_frame, oracle_rows, result_in_y
 from tests.oracle import settle_reference
 from tiers.codes import CATEGORIES
 from tiers.loader import load_policy
-from tiers.tables import compile_policy
+from tiers.tables import CompiledPolicy, compile_policy
 
-POLICIES = {name: compile_policy(load_policy(name)) for name in ("demo", "beijing", "nantong")}
+POLICIES = {
+    name: compile_policy(load_policy(name))
+    for name in ("demo", "beijing", "nantong", "guangde", "yubei", "npc147", "sanming")
+}
 DIAGNOSES = ["C50.1", "I21.0", "I63.9", "N18.5", "N18.4", "Q25.0", "J18.9", "S72.0", ""]
 START = date(2023, 12, 1)
 
@@ -60,6 +63,18 @@ def _in_force(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r["settle_date"] >= "2023-01-01"]
 
 
+def _within(rows: list[dict[str, Any]], policy: CompiledPolicy) -> list[dict[str, Any]]:
+    """The rows moved by whole years into the policy's time (the generator dates claims from 2023)."""
+    shift = max(0, policy.versions[0].year - 2023)
+    return [{**r, "settle_date": _later(r["settle_date"], shift)} for r in rows]
+
+
+def _later(day: str, years: int) -> str:
+    year, rest = int(day[:4]) + years, day[4:]
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return f"{year}{'-02-28' if rest == '-02-29' and not leap else rest}"
+
+
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["settle_date", "claim_id"], kind="stable").reset_index(drop=True)
 
@@ -70,7 +85,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 @SETTINGS
 @given(rows=claim_rows(), name=st.sampled_from(sorted(POLICIES)))
 def test_engine_equals_reference(rows: list[dict[str, Any]], name: str) -> None:
-    frame = claims_frame(rows)
+    frame = claims_frame(_within(rows, POLICIES[name]))
     engine = result_in_yuan(settle(frame, POLICIES[name]))
     reference, _ = settle_reference(oracle_rows(frame), POLICIES[name].policy)
     for claim_id, expected in reference.items():

@@ -66,3 +66,16 @@ def test_policy_rows_show_numbers_in_force() -> None:
     dibao_other = next(r for r in rows if r["rule"] == "dibao_other")
     assert dibao_other["cap"] == "25,000.00"
     assert "L3 72%" in next(r for r in rows if r["rule"] == "inpatient")["bands"]
+
+
+def test_documents_name_things_by_the_policy_s_names() -> None:
+    from tiers.vocabulary import Names
+
+    beijing, demo = Names(load_policy("beijing")), Names(load_policy("demo"))
+    assert (beijing.category("tekun"), demo.category("tekun")) == ("特困供养人员", "特困人员")
+    assert (beijing.visit_type("13"), demo.visit_type("21"), demo.level(3)) == ("急诊留观", "普通住院", "三级")
+    assert (beijing.layer("hifmi_pay"), beijing.rule("basic", "special_outpatient")) == (
+        "城乡居民大病保险",
+        "门诊特殊病 (特殊病种门诊)",
+    )
+    assert beijing.layer("maf_pay") == "医疗救助"
