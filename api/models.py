@@ -136,6 +136,8 @@ class SettlementLine(SQLModel, table=True):
     cap_used_before: int = _money()
     paid: int = _money()
     cap_left: int = _money()
+    claim_cap: int = Field(default=-1, sa_type=BigInteger)
+    """单次限额 of the rule (fen; -1: none)."""
 
 
 class Accumulator(SQLModel, table=True):

@@ -20,7 +20,7 @@ from api.schemas import AdjustmentOut, LineOut, SettlementOut
 from settlement.money import yuan_of, yuan_text
 
 LINE_MONEY = ("base", "deductible", "deductible_applied", "raw_amount", "cap_used_before", "paid")
-LINE_CAPS = ("cap", "cap_left")  # -1 stored: no cap (null)
+LINE_CAPS = ("cap", "cap_left", "claim_cap")  # -1 stored: no such cap (null)
 LINE_TEXTS = ("layer", "output", "fund_pay_type", "rule", "bucket", "version", "bands")
 
 

@@ -168,6 +168,8 @@ class LineOut(BaseModel):
     cap_used_before: YuanOut
     paid: YuanOut
     cap_left: YuanOut | None
+    claim_cap: YuanOut | None = None
+    """单次限额: the most one claim of the rule is paid (null: none)."""
 
 
 class AdjustmentOut(BaseModel):

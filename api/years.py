@@ -137,7 +137,7 @@ def _reversal(db: Driver, original: dict[str, Any], seq: int) -> tuple[dict[str,
                   status="settled", reversed_by=None, created_at=writing.now())  # fmt: skip
     lines = [
         {**line, **{f: -int(line[f]) for f in LINE_NEGATED}, "paid": -effective.get(line["output"], 0),
-         "cap": -1, "cap_left": -1}
+         "cap": -1, "cap_left": -1, "claim_cap": -1}
         for line in queries.lines(db, setl_id=original["setl_id"])
     ]  # fmt: skip
     return values, lines

@@ -4,7 +4,8 @@ Columns: the claim, the layer and its output column, the policy id and the versi
 force) used, the rule and cap bucket that applied, the base the layer paid from, the bucket's
 cumulative base before/after the claim, the deductible and how much of it this claim bore, the
 bands and ratios, the amount before the cap, the cap, what the bucket had paid before, the
-payment, and what is left of the cap after the claim (``crt_payb_lmt_amt``; empty: no cap).
+payment, what is left of the cap after the claim (``crt_payb_lmt_amt``; empty: no cap), and the
+most one claim of the rule is paid (``claim_cap``, 单次限额; empty: none).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ MONEY = (
     "cap_used_before",
     "paid",
     "cap_left",
+    "claim_cap",
 )
 
 
@@ -58,6 +60,7 @@ EXPLAIN_COLUMNS = [
     "cap_used_before",
     "paid",
     "cap_left",
+    "claim_cap",
 ]
 
 
@@ -109,17 +112,19 @@ def _labels(tables: tuple[LayerTable, ...], versions: tuple[Any, ...]) -> _Label
     return _Labels(rule_text, bucket_text, bands_text, version_text, offsets)
 
 
+CAPS = ("cap", "cap_left", "claim_cap")
+"""The money columns where -1 (in the arrays) or empty (in the table) means "no such cap"."""
 NUMBERS = ("position", "layer_index", "rule", "bucket", "version", "bands", *MONEY)
 """Rows of the explanation kernel's matrix: where the row goes, label indices, money (fen)."""
 POSITION, LAYER, RULE, BUCKET, VERSION, BANDS = range(6)
-BASE, CUM_BEFORE, CUM_AFTER, DEDUCTIBLE, APPLIED, RAW, CAP, CAP_USED, PAID, CAP_LEFT = range(6, len(NUMBERS))
+BASE, CUM_BEFORE, CUM_AFTER, DEDUCTIBLE, APPLIED, RAW, CAP, CAP_USED, PAID, CAP_LEFT, CLAIM_CAP = range(6, len(NUMBERS))
 _TERM, _ADMISSION, _BEFORE, _AFTER, _RAW, _PAID, _PAID_BEFORE = (
     ROW_FIELDS.index(f) for f in ("term", "admission", "before", "after", "raw", "paid", "paid_before")
 )
 
 
 @numba.njit(cache=True, nogil=True)
-def _fill(out: I64, place: I64, order: I64, codes: I64, detail: I64, deductible: I64, cap: I64) -> None:
+def _fill(out: I64, place: I64, order: I64, codes: I64, detail: I64, deductible: I64, cap: I64, claim_cap: I64) -> None:
     """One layer's claims into ``out`` (column ``position · layers + layer``): labels and money.
 
     ``place`` = [layer, layers, terms per rule, rules, rule offset, bucket label of code 0, bands
@@ -149,6 +154,7 @@ def _fill(out: I64, place: I64, order: I64, codes: I64, detail: I64, deductible:
         out[RAW, r], out[CAP_USED, r], out[PAID, r] = raw, paid_before, paid
         out[CAP, r] = c if c < NO_LIMIT else -1
         out[CAP_LEFT, r] = c - paid_before - paid if c < NO_LIMIT else -1
+        out[CLAIM_CAP, r] = claim_cap[t] if claim_cap[t] < NO_LIMIT else -1
 
 
 def _numbers(result: SettledBatch, labels: _Labels) -> I64:
@@ -158,7 +164,7 @@ def _numbers(result: SettledBatch, labels: _Labels) -> I64:
     out = np.zeros((len(NUMBERS), n * layers), np.int64)
     out[POSITION] = np.repeat(np.arange(n, dtype=np.int64), layers)
     out[LAYER] = np.tile(np.arange(layers, dtype=np.int64), n)
-    out[CAP] = out[CAP_LEFT] = -1
+    out[CAP] = out[CAP_LEFT] = out[CLAIM_CAP] = -1
     first_code = result.policy.stack.bucket_offset
     for index, table in enumerate(result.policy.layers):
         rule_at, bucket_at, bands_at = labels.offsets[table.id]
@@ -167,7 +173,7 @@ def _numbers(result: SettledBatch, labels: _Labels) -> I64:
             np.int64,
         )
         codes, detail = result.bucket_codes[index], result.detail[index]
-        _fill(out, place, result.order, codes, detail, table.deductible, table.cap)
+        _fill(out, place, result.order, codes, detail, table.deductible, table.cap, table.claim_cap)
     return out
 
 
@@ -193,13 +199,14 @@ def columns(result: SettledBatch) -> dict[str, npt.NDArray[Any]]:
 
 
 def explain(result: SettledBatch) -> pd.DataFrame:
-    """The explanation table (money in int fen; ``cap``/``cap_left`` empty where there is no cap)."""
+    """The explanation table (money in int fen; ``cap``/``cap_left``/``claim_cap`` empty where
+    there is no such cap)."""
     frame = pd.DataFrame(columns(result), columns=EXPLAIN_COLUMNS)
-    for column in ("cap", "cap_left"):
+    for column in CAPS:
         values = frame[column].to_numpy(np.int64)
         frame[column] = pd.array(np.where(values < 0, 0, values), dtype="Int64")
         frame.loc[values < 0, column] = pd.NA
     for column in MONEY:
-        if column not in ("cap", "cap_left"):
+        if column not in CAPS:
             frame[column] = frame[column].astype(np.int64)
     return frame

@@ -74,6 +74,7 @@ class Tables(NamedTuple):
     band_width: I64  # [K, T·A] fen
     ratio: I64  # [K, T] 1/10,000
     cap: I64  # [T] fen (NO_LIMIT: none)
+    claim_cap: I64  # [T] fen: the most one claim is paid (NO_LIMIT: none)
 
 
 class Opening(NamedTuple):
@@ -153,7 +154,7 @@ def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out
             lo, width = t.band_lo[k, at], t.band_width[k, at]
             scaled += (min(max(after - lo, 0), width) - min(max(before - lo, 0), width)) * t.ratio[k, term]
         raw = money.round_half_up(scaled)
-        paid = min(raw, max(t.cap[term] - paid_before, 0))
+        paid = min(raw, max(t.cap[term] - paid_before, 0), t.claim_cap[term])
         if commit:
             if keep:
                 out.detail[la, 0, i], out.detail[la, 1, i], out.detail[la, 2, i] = local, repeat, before
@@ -225,7 +226,7 @@ def _scan(rows: Rows, candidates: Candidates, t: Tables, opening: Opening, run: 
 def _tables(stack: LayerStack) -> Tables:
     return Tables(
         stack.term_of_profile, stack.bucket_of_profile, stack.term_offset, stack.has_repeat, stack.n_bands,
-        stack.per_year, stack.deductible, stack.band_lo, stack.band_width, stack.ratio, stack.cap,
+        stack.per_year, stack.deductible, stack.band_lo, stack.band_width, stack.ratio, stack.cap, stack.claim_cap,
     )  # fmt: skip
 
 

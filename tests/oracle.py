@@ -68,7 +68,9 @@ def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: De
     )
     raw = Decimal(exact).quantize(CENT, rounding=ROUND_HALF_UP)
     cap = None if tilt and tilt.cap_lifted else rule.cap[level]
-    return raw if cap is None else min(raw, max(cap - acc.paid, Decimal(0)))
+    capped = raw if cap is None else min(raw, max(cap - acc.paid, Decimal(0)))
+    per_claim = rule.claim_cap[level]  # 单次限额: never lifted by a tilt
+    return capped if per_claim is None else min(capped, per_claim)
 
 
 def _order(claim: dict[str, Any]) -> tuple[Any, ...]:

@@ -39,6 +39,7 @@ class ResolvedRule:
     band_ratio: tuple[dict[int, Decimal], ...]
     cap: dict[int, Decimal | None]  # yuan by hospital level; None = no cap
     tilts: tuple[ResolvedTilt, ...]
+    claim_cap: dict[int, Decimal | None]  # yuan by hospital level: the most one claim is paid; None = none
 
     def tilt_for(self, category: str) -> ResolvedTilt | None:
         return next((t for t in self.tilts if category in t.categories), None)
@@ -53,6 +54,7 @@ class Terms:
     band_hi: tuple[int | None, ...]  # None: open-ended
     band_ratio: tuple[Decimal, ...]
     cap: int | None
+    claim_cap: int | None = None
 
 
 def _v(values: tuple[DatedValue, ...], on: date) -> Decimal | None:
@@ -74,6 +76,11 @@ def _resolve_tilt(tilt: Tilt, on: date) -> ResolvedTilt:
     )
 
 
+def _per_level(values: dict[int, tuple[DatedValue, ...]] | None, on: date) -> dict[int, Decimal | None]:
+    """An optional amount by level in force on ``on`` (None where absent or null)."""
+    return {lv: _v(v, on) for lv, v in values.items()} if values else dict.fromkeys(HOSPITAL_LEVELS)
+
+
 def _resolve_rule(rule: Rule, on: date) -> ResolvedRule:
     ded = rule.deductible
     bands = rule.band_list()
@@ -88,6 +95,7 @@ def _resolve_rule(rule: Rule, on: date) -> ResolvedRule:
         band_ratio=tuple({lv: _req(v, on) for lv, v in b.ratio.items()} for b in bands),
         cap={lv: _v(v, on) for lv, v in rule.cap.items()},
         tilts=tuple(_resolve_tilt(t, on) for t in rule.tilts),
+        claim_cap=_per_level(rule.claim_cap, on),
     )
 
 
@@ -166,7 +174,9 @@ def claim_terms(rule: ResolvedRule, category: str, level: int, repeat: bool) -> 
     hi: list[int | None] = [*lo[1:], None]
     cap_yuan = None if tilt and tilt.cap_lifted else rule.cap[level]
     cap = None if cap_yuan is None else to_fen(cap_yuan, f"rule {rule.id} cap")
-    return Terms(deductible, tuple(lo), tuple(hi), ratios, cap)
+    per_claim = rule.claim_cap[level]
+    claim_cap = None if per_claim is None else to_fen(per_claim, f"rule {rule.id} claim_cap")
+    return Terms(deductible, tuple(lo), tuple(hi), ratios, cap, claim_cap)
 
 
 def check_every_version(policy: Policy) -> None:

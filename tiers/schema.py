@@ -129,6 +129,9 @@ class Rule(_Strict):
     band_mode: Literal["absolute", "relative"] = "absolute"
     cap: LevelOptionalAmount
     """Annual cap of the bucket for claims of this rule (null: no cap)."""
+    claim_cap: LevelOptionalAmount | None = None
+    """单次限额: the most one claim (a visit, an admission) of this rule is paid, beside the annual
+    cap (null or absent: none). A tilt's ``cap_lifted`` lifts the annual cap only."""
     tilts: tuple[Tilt, ...] = ()
 
     _id = field_validator("id", "bucket")(_check_id)

@@ -103,6 +103,7 @@ class LayerTable:
     band_width: I64  # [K, T·A] fen (NO_LIMIT: open-ended)
     ratio: I64  # [K, T] 1/10,000
     cap: I64  # [T] fen (NO_LIMIT: none)
+    claim_cap: I64  # [T] fen: the most one claim is paid (NO_LIMIT: none)
 
     @property
     def n_bands(self) -> int:
@@ -140,6 +141,7 @@ class LayerStack:
     band_width: I64  # [K, T·A]
     ratio: I64  # [K, T]
     cap: I64  # [T]
+    claim_cap: I64  # [T]
 
     @classmethod
     def of(cls, layers: tuple[LayerTable, ...]) -> LayerStack:
@@ -161,6 +163,7 @@ class LayerStack:
             band_width=np.hstack([_padded(la.band_width, k_max, 0) for la in layers]),
             ratio=np.hstack([_padded(la.ratio, k_max, 0) for la in layers]),
             cap=np.concatenate([la.cap for la in layers]),
+            claim_cap=np.concatenate([la.claim_cap for la in layers]),
         )
 
 
@@ -229,6 +232,7 @@ def _fill(table: dict[str, I64], t: int, grid: list[list[list[Terms]]], k_max: i
             flat = (t * N_CAT + c) * N_LEV + lv
             first = per_adm[0]
             table["cap"][flat] = NO_LIMIT if first.cap is None else first.cap
+            table["claim_cap"][flat] = NO_LIMIT if first.claim_cap is None else first.claim_cap
             for k, r in enumerate(first.band_ratio):
                 table["ratio"][k, flat] = _ratio_units(r)
             for a, terms in enumerate(per_adm):
@@ -249,6 +253,7 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
         "band_width": np.zeros((k_max, n_t * ADMISSIONS), np.int64),
         "ratio": np.zeros((k_max, n_t), np.int64),
         "cap": np.full(n_t, NO_LIMIT, np.int64),
+        "claim_cap": np.full(n_t, NO_LIMIT, np.int64),
     }
     index = policy.layers.index(layer)
     for v, on in enumerate(versions):
@@ -276,6 +281,7 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
         band_width=table["band_width"],
         ratio=table["ratio"],
         cap=table["cap"],
+        claim_cap=table["claim_cap"],
     )
 
 

@@ -38,7 +38,7 @@ def _problems(**changes: Any) -> list[tuple[str, str, str]]:
     ("changes", "field", "reason"),
     [
         ({"category": "poor"}, "category", "unknown value"),
-        ({"med_type": "12"}, "med_type", "unknown value"),
+        ({"med_type": "12"}, "med_type", "unknown visit type"),
         ({"hospital_level": "4"}, "hospital_level", "unknown value"),
         ({"accident": "yes"}, "accident", "unknown value"),
         ({"medfee_sumamt": "-5.00"}, "medfee_sumamt", "negative amount"),

@@ -79,7 +79,7 @@ def test_candidates_are_the_identities_valid_on_the_date(
 @given(
     rows=claim_rows(),
     identities=identity_rows(),
-    name=st.sampled_from(sorted(POLICIES)),
+    name=st.sampled_from(sorted(n for n, p in POLICIES.items() if p.versions[0] <= date(2023, 1, 1))),
     arrival=st.booleans(),
     data=st.data(),
 )

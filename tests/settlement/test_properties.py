@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,10 @@ from tiers.codes import CATEGORIES
 from tiers.loader import load_policy
 from tiers.tables import CompiledPolicy, compile_policy
 
+CLAIM_CAP = str(Path(__file__).parents[1] / "cases" / "claim-cap.yaml")
 POLICIES = {
     name: compile_policy(load_policy(name))
-    for name in ("demo", "beijing", "nantong", "guangde", "yubei", "npc147", "sanming")
+    for name in ("demo", "beijing", "nantong", "guangde", "yubei", "npc147", "sanming", CLAIM_CAP)
 }
 DIAGNOSES = ["C50.1", "I21.0", "I63.9", "N18.5", "N18.4", "Q25.0", "J18.9", "S72.0", ""]
 START = date(2023, 12, 1)
