@@ -80,12 +80,14 @@ def _category_names(codes: pd.Series) -> npt.NDArray[np.object_]:
 
 def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
     """One claim per row (a person-year under one candidate category) whose in-policy amount is
-    ``base`` (fen, negatives as 0)."""
+    ``base`` (fen, negatives as 0). Each candidate is a person of its own to the engine, so that one
+    candidate's deductible and cap never see another's."""
     yuan = fen_to_yuan_text(base.clip(lower=0).to_numpy(np.int64))
+    candidate = years["person_id"] + "/" + years["category"].astype(str)
     return pd.DataFrame(
         {
-            "claim_id": years["person_id"] + "/" + years["year"].astype(str) + "/" + years["category"].astype(str),
-            "person_id": years["person_id"],
+            "claim_id": candidate + "/" + years["year"].astype(str),
+            "person_id": candidate,
             "category": _category_names(years["category"]),
             "med_type": "21",
             "hospital_level": "1",
@@ -126,7 +128,9 @@ def settle_program(
     only = compile_policy(policy.model_copy(update={"layers": (program,), "post_hoc": ()}))
     result = settle(_claims(rows, program_base(program, rows)), only)
     explained = pd.DataFrame(columns(result))
-    out = explained.assign(year=rows["year"].to_numpy(), category=_category_names(rows["category"]))
+    out = explained.assign(
+        person_id=rows["person_id"].to_numpy(), year=rows["year"].to_numpy(), category=_category_names(rows["category"])
+    )
     best = out.assign(order=np.arange(len(out))).sort_values(["paid", "order"], ascending=[False, True])
     out = best.drop_duplicates(["person_id", "year"]).sort_values("order", ignore_index=True)
     out.insert(0, "program", program.id)

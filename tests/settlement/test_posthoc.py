@@ -155,3 +155,17 @@ def test_a_program_settles_the_year_under_the_most_favourable_category() -> None
     assert amount["B"] == _half_up((base["B"] - 1_500_000) * Decimal("0.50"))
     without = settle_program(policy.post_hoc[0], policy, years).set_index("person_id")  # the last claim's only
     assert without.loc["A", "rule"] == "edge"
+
+
+def test_one_candidate_category_never_sees_another_s_cap() -> None:
+    """Yichang's 倾斜救助 shares one bucket and its 50,000 cap between categories. A person who was
+    低保边缘 and then 监测对象 in the year, 60,000 left: as 低保边缘 (60,000 − 7,000) × 70% = 37,100; as
+    监测对象 (60,000 − 5,000) × 70% = 38,500 — each assessed as if alone (were the second to see what
+    the first used of the cap, it would get 12,900 and the worse reading would win)."""
+    policy = load_policy("yichang")
+    years = _years([("A", "monitored", 6_000_000, 0)])
+    codes = [CATEGORIES.index(c) for c in ("dibao_edge", "monitored")]
+    held = pd.DataFrame({"person_id": ["A", "A"], "year": 2024, "category": codes})
+    paid = settle_program(policy.post_hoc[0], policy, years, held).set_index("person_id")
+    assert paid.loc["A", ["category", "rule"]].tolist() == ["monitored", "monitored"]
+    assert (int(paid.loc["A", "paid"]), int(paid.loc["A", "cap_left"])) == (3_850_000, 1_150_000)
