@@ -166,6 +166,6 @@ def test_one_candidate_category_never_sees_another_s_cap() -> None:
     years = _years([("A", "monitored", 6_000_000, 0)])
     codes = [CATEGORIES.index(c) for c in ("dibao_edge", "monitored")]
     held = pd.DataFrame({"person_id": ["A", "A"], "year": 2024, "category": codes})
-    paid = settle_program(policy.post_hoc[0], policy, years, held).set_index("person_id")
-    assert paid.loc["A", ["category", "rule"]].tolist() == ["monitored", "monitored"]
-    assert (int(paid.loc["A", "paid"]), int(paid.loc["A", "cap_left"])) == (3_850_000, 1_150_000)
+    (row,) = settle_program(policy.post_hoc[0], policy, years, held).to_dict("records")
+    assert (row["person_id"], row["category"], row["rule"]) == ("A", "monitored", "monitored")
+    assert (int(row["paid"]), int(row["cap_left"])) == (3_850_000, 1_150_000)
