@@ -62,29 +62,37 @@ def _tilts(rule: ResolvedRule) -> str:
 
 
 def policy_rows(policy: Policy, on: date) -> list[dict[str, str]]:
-    """One row per layer rule: who it applies to and the numbers in force on ``on``."""
+    """One row per rule of every layer and post-hoc program: who it applies to and the numbers in
+    force on ``on``."""
     resolved = resolve(policy, on)
-    rows = []
-    for layer, spec in zip(resolved.layers, policy.layers, strict=True):
-        for rule, rule_spec in zip(layer.rules, spec.rules, strict=True):
-            deductible = _by_level(dict(rule.deductible))
-            if rule.repeat_factor is not None:
-                deductible += f" (×{rule.repeat_factor.normalize():f} from the 2nd claim)"
-            rows.append(
-                {
-                    "layer": f"{layer.id} → {layer.output}",
-                    "rule": rule.id,
-                    "applies to": describe_when(rule_spec.when),
-                    "bucket": rule.bucket,
-                    "deductible": f"{deductible} per {'year' if rule.per_year else 'claim'}",
-                    "bands": _bands(rule),
-                    "cap": _by_level(dict(rule.cap)),
-                    "per claim": _by_level(dict(rule.claim_cap)) if any(rule.claim_cap.values()) else "",
-                    "tilts": _tilts(rule),
-                    "version": str(resolved.version),
-                }
-            )
+    rows = [_row(layer.id, layer.output, rule, spec.when, resolved.version)
+            for layer, layer_spec in zip(resolved.layers, policy.layers, strict=True)
+            for rule, spec in zip(layer.rules, layer_spec.rules, strict=True)]  # fmt: skip
+    for program in policy.post_hoc:  # resolved as a policy of that one layer, as the engine settles it
+        (alone,) = resolve(policy.model_copy(update={"layers": (program,), "post_hoc": ()}), on).layers
+        base = " + ".join([program.base.replace("_", " "), *program.adds])
+        label = f"{program.id} (post-hoc, base: {base})"
+        rows += [_row(label, program.output, rule, spec.when, resolved.version)
+                 for rule, spec in zip(alone.rules, program.rules, strict=True)]  # fmt: skip
     return rows
+
+
+def _row(layer: str, output: str, rule: ResolvedRule, when: When, version: date) -> dict[str, str]:
+    deductible = _by_level(dict(rule.deductible))
+    if rule.repeat_factor is not None:
+        deductible += f" (×{rule.repeat_factor.normalize():f} from the 2nd claim)"
+    return {
+        "layer": f"{layer} → {output}",
+        "rule": rule.id,
+        "applies to": describe_when(when),
+        "bucket": rule.bucket,
+        "deductible": f"{deductible} per {'year' if rule.per_year else 'claim'}",
+        "bands": _bands(rule),
+        "cap": _by_level(dict(rule.cap)),
+        "per claim": _by_level(dict(rule.claim_cap)) if any(rule.claim_cap.values()) else "",
+        "tilts": _tilts(rule),
+        "version": str(version),
+    }
 
 
 def assumptions(policy: Policy) -> list[tuple[str, str]]:

@@ -162,3 +162,12 @@ def test_policy_diff_between_two_dates_and_two_policies() -> None:
     assert "assistance → maf_pay / fanpin rule added" in regions.output
     one_date = runner.invoke(app, ["policy", "diff", "demo", "demo"])
     assert one_date.exit_code == 2
+
+
+def test_policy_show_and_diff_include_post_hoc_programs() -> None:
+    shown = runner.invoke(app, ["policy", "show", "xianyang", "--date", "2025-01-01"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert "second_round (post-hoc, base: after assistance) → maf_pay" in shown.output
+    assert "second_and_third_class: category dibao,fanpin,illness_poverty" in shown.output
+    changed = runner.invoke(app, ["policy", "diff", "demo", "yichang", "--date", "2025-01-01"], env={"COLUMNS": "300"})
+    assert "tilted (post-hoc, base: after assistance) → maf_pay / dibao rule added" in changed.output
