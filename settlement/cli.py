@@ -201,7 +201,8 @@ def _load(name: str) -> Policy:
 @policy_app.command("check")
 def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (or a bundled name).")]) -> None:
     """Validate a region's policy file: every key, number, date and reference; compile it; print its
-    versions, layers and what it assumes. Exit status 1 with the file and key path of the first problem."""
+    versions, layers, visit types, reference figures and what it assumes. Exit status 2 with the file
+    and key path of the first problem."""
     from tiers.resolve import version_dates
     from tiers.tables import compile_policy
 
@@ -214,6 +215,12 @@ def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (o
     versions = ", ".join(str(v) for v in version_dates(policy))
     shape = f"{len(policy.layers)} layers, {len(policy.post_hoc)} post-hoc programs, {rules} rules"
     out.print(f"[green]ok[/] {policy.id} — {policy.name} ({policy.region}): {shape}; versions from {versions}")
+    visits = (f"{code} {policy.visit_type_name(code)}" + (f" → {to}" if to != code else "")
+              for code, to in policy.settles_as().items())  # fmt: skip
+    out.print(f"visit types: {', '.join(visits)}", highlight=False)
+    for name, figure in policy.reference_figures.items():
+        dated = ", ".join(f"{v.value:,.2f} from {v.from_}" for v in figure.values)  # noqa: PD011 (not pandas)
+        out.print(f"reference figure {name} ({figure.name}): {dated}", highlight=False)
     _print_assumptions(policy)
 
 

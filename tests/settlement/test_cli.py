@@ -142,6 +142,12 @@ def test_policy_check_prints_what_a_file_assumes_and_refuses_a_broken_one(tmp_pa
     assert "ok beijing" in checked.output
     assert "layers.1.rules.0.tilts.0: mapping 城乡低收入家庭救助人员 to dibao_edge" in checked.output
     assert "Assumptions (10)" in checked.output  # the visit type 13 is one more
+    assert "visit types: 11 门（急）诊, 14 门诊特殊病, 21 住院, 13 急诊留观 → 21" in checked.output
+    figures = runner.invoke(app, ["policy", "check", "sanming"], env={"COLUMNS": "300"})
+    assert (
+        "reference figure per_capita_disposable_income (上年度全市居民人均可支配收入): 40,000.00 from 2025-01-01"
+        in (figures.output)
+    )
     broken = tmp_path / "mine.yaml"
     broken.write_text("extends: demo\nid: mine\nlayers:\n  - {id: basic, rules: [{id: inpatient, cap: -1}]}\n")
     refused = runner.invoke(app, ["policy", "check", str(broken)], env={"COLUMNS": "300"})
