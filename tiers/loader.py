@@ -7,6 +7,7 @@ Bad files fail with :class:`PolicyError` naming the file and the key path, e.g.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tiers import figures
+from tiers.params import DatedValue
 from tiers.resolve import check_every_version
 from tiers.schema import Policy
 
@@ -183,9 +185,35 @@ def validate_policy(raw: dict[str, Any], source: str) -> Policy:
             f"{_format_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in errors
         ).removeprefix(f"{_format_loc(first['loc'])}: ")
         raise PolicyError(source, _format_loc(first["loc"]), message) from exc
+    _check_first_values(policy, source)
     try:
         check_every_version(policy)
     except ValueError as exc:
         key, _, reason = str(exc).partition(": ")
         raise PolicyError(source, key, reason) from exc
     return policy
+
+
+def _check_first_values(policy: Policy, source: str) -> None:
+    """Every dated parameter has a value from the policy's first day (else settling a claim of the
+    policy's first days would find none)."""
+    for path, first in _first_values(policy, ()):
+        if first.from_ is not None and first.from_ > policy.valid_from:
+            reason = (
+                f"its first value is in force from {first.from_}, after the policy's valid_from {policy.valid_from}"
+            )
+            raise PolicyError(source, path, reason)
+
+
+def _first_values(node: object, path: tuple[str, ...]) -> Iterator[tuple[str, DatedValue]]:
+    if isinstance(node, tuple) and node and all(isinstance(v, DatedValue) for v in node):
+        yield ".".join(path), node[0]
+    elif isinstance(node, BaseModel):
+        for name, field in type(node).model_fields.items():
+            yield from _first_values(getattr(node, name), (*path, field.alias or name))
+    elif isinstance(node, tuple | list):
+        for i, item in enumerate(node):
+            yield from _first_values(item, (*path, str(i)))
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            yield from _first_values(item, (*path, str(key)))

@@ -216,3 +216,13 @@ def test_a_claim_of_a_visit_type_the_policy_does_not_declare_is_refused_by_id() 
     with pytest.raises(ClaimValidationError, match=r"C1.*med_type.*unknown visit type; the policy declares \['11'"):
         from_frame(frame, settles_as=load_policy("demo").settles_as())
     assert from_frame(frame, settles_as={**load_policy("demo").settles_as(), "13": "21"}).med.tolist() == [2]
+
+
+def test_a_parameter_without_a_value_on_the_policy_s_first_day_is_refused(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "        cap: 400\n", "        cap: [{from: 2030-01-01, value: 400}]\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value) == (
+        "broken.yaml: layers.0.rules.2.cap.1: its first value is in force from 2030-01-01, "
+        "after the policy's valid_from 2023-01-01"
+    )
