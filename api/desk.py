@@ -67,7 +67,7 @@ def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) 
     problem = claim.components_problem()
     if problem:
         raise Problem(422, "invalid_claim", problem, "medfee_sumamt")
-    visit_types = policy.policy.settles_as()
+    visit_types = policy.settles_as
     if claim.med_type not in visit_types:
         detail = f"med_type {claim.med_type!r} is not a visit type of policy {policy.id} ({', '.join(visit_types)})"
         raise Problem(422, "unknown_visit_type", detail, "med_type")
@@ -210,7 +210,7 @@ def _engine(
         if key in buckets
     ]
     periods = [(f.person_id, c, s, e) for f, y in zip(facts, years, strict=True) if y for c, s, e in y.identities]
-    table = with_candidates(claims_table(facts, policy.policy.settles_as()), IdentityPeriods.of(periods))
+    table = with_candidates(claims_table(facts, policy.settles_as), IdentityPeriods.of(periods))
     return settle_claims(table, policy, ledger_of(opening), explain=True)
 
 

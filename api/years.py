@@ -58,7 +58,7 @@ def resettle_years(
     """Re-settle the person's ``years`` (see the module's text); the writes run in ``db``."""
     runs = []
     periods = _periods(db, person_id)
-    buckets, settles_as = set(policy.stack.buckets), policy.policy.settles_as()
+    buckets, settles_as = set(policy.stack.buckets), policy.settles_as
     for year in years:
         standing = queries.standing(db, person_id=person_id, year=year)
         adjusted = queries.adjusted(db, person_id=person_id, year=year)

@@ -107,7 +107,7 @@ def settle_command(
     started = time.perf_counter()
     try:
         compiled = compile_policy(load_policy(policy))
-        table = _claims(claims, identities, compiled.policy.settles_as())
+        table = _claims(claims, identities, compiled.settles_as)
         assert isinstance(table, ClaimTable)
         start = io.read_accumulators(opening) if opening else None
         with console.status(f"settling {len(table):,} claims …"):

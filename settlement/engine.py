@@ -205,7 +205,7 @@ def settle(
     small batch, e.g. one real-time claim); otherwise it is recomputed when asked for.
     """
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
-    table = claims if isinstance(claims, ClaimTable) else from_frame(claims, settles_as=compiled.policy.settles_as())
+    table = claims if isinstance(claims, ClaimTable) else from_frame(claims, settles_as=compiled.settles_as)
     candidates = _candidates(table, compiled)
     start, start_bucket = _opening(opening, compiled)
     day, rank = _order_keys(table)

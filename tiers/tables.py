@@ -197,6 +197,11 @@ class CompiledPolicy:
         return next(la for la in self.layers if la.id == layer_id)
 
     @cached_property
+    def settles_as(self) -> dict[str, str]:
+        """The policy's visit types → the engine's visit type each settles as (built once)."""
+        return self.policy.settles_as()
+
+    @cached_property
     def stack(self) -> LayerStack:
         """The layers' tables side by side (built once, on first use)."""
         return LayerStack.of(self.layers)

@@ -131,9 +131,6 @@ _YEAR_CLAIMS = Statement.of(
 _YEAR_CLAIM_ADJUSTED = Statement.of(
     "SELECT setl_id, output, sum(delta) FROM adjustment WHERE year = :y GROUP BY setl_id, output"
 )
-_YEAR_HELD = Statement.of(
-    "SELECT DISTINCT person_id, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
-)
 PROGRAMS = "(programs)"
 """The idempotency records' institution under which each year's run of a program is recorded."""
 _RAN = Statement.of("SELECT key FROM idempotencyrecord WHERE institution_id = :i AND key = :k")
@@ -192,7 +189,7 @@ def year_claims(db: Driver, *, year: int) -> list[dict[str, Any]]:
 def year_categories(db: Driver, *, year: int) -> list[tuple[str, str]]:
     """(person, category) of every standing settlement of ``year``: the categories a person held
     when their claims of the year were settled."""
-    return sorted((str(p), str(c)) for p, c in db.rows(_YEAR_HELD, {"y": year}))
+    return sorted({(str(p), str(c)) for p, _, c in db.rows(_YEAR_CATEGORIES, {"y": year})})
 
 
 def program_ran(db: Driver, *, program: str, year: int) -> bool:

@@ -51,7 +51,7 @@ def test_settlement_json_is_the_models_bytes(
         claim_id, person_id, med_type, level, date(2024, 5, 1), diagnosis, False, total, min(own, total), 0, 0
     )
     periods = IdentityPeriods.of([(person_id, category, date(2024, 1, 1), None)])
-    table = with_candidates(claims_table([facts], policy.policy.settles_as()), periods)
+    table = with_candidates(claims_table([facts], policy.settles_as), periods)
     result = settle(table, policy, ledger_of([]), explain=True)
     explained = columns(result)
     lines = [{**{c: explained[c][i] for c in explained}, "fund_pay_type": "390100"} for i in range(len(result.layers))]
