@@ -116,7 +116,8 @@ def ledger_of(entries: Sequence[Entry]) -> Ledger:
 
 
 def amounts(result: SettledBatch, i: int) -> dict[str, int]:
-    """Claim ``i``'s output money (fen)."""
+    """Claim ``i``'s output money (fen), a region's own funds included (their settlement lines
+    hold them; the settlement row has the standard four)."""
     money = {
         "inscp_scp_amt": result.claims.inscp,
         "act_pay_dedc": result.act_pay_dedc,
@@ -151,6 +152,6 @@ def settlement_values(
         "policy_id": result.policy.id,
         "request_hash": "",
         **{a: getattr(facts, a) for a in AMOUNTS},
-        **amounts(result, i),
+        **{column: value for column, value in amounts(result, i).items() if column in OUTPUT_MONEY},
         "created_at": now(),
     }

@@ -107,7 +107,6 @@ def export_settlements(
     from datetime import date
 
     from api.books import export
-    from api.claims import SETTLEMENT_MONEY
     from settlement import io
 
     try:
@@ -117,7 +116,7 @@ def export_settlements(
     insutype = _policy().policy.insutype
     with _books(migrated=False) as db:
         frame = export.settlements(db, start=first, end=last, insutype=insutype)
-    io.write_table(frame, out_path, SETTLEMENT_MONEY)
+    io.write_table(frame, out_path, export.money_columns(list(frame.columns)))
     out.print(f"wrote {out_path} ({len(frame):,} rows)", highlight=False)
 
 

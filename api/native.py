@@ -54,6 +54,7 @@ def settlement_out(
 ) -> SettlementOut:
     """The response body of a settlement, a reversal or (``setl_id`` empty) a pre-settlement."""
     out = _settlement_values(row, yuan_of)
+    out["funds"] = {str(line["output"]): yuan_of(int(line["paid"])) for line in lines}
     out["lines"] = [line_out(line) for line in lines]
     out["adjustments"] = [
         AdjustmentOut.model_construct(
@@ -68,6 +69,9 @@ def settlement_json(values: dict[str, Any], lines: list[dict[str, Any]]) -> byte
     """``settlement_out(values, lines, []).model_dump_json()``, the same bytes (property-tested),
     written from the values directly: a new settlement's response, without building the models."""
     fields = _settlement_values(values, _quoted_yuan)
+    fields["funds"] = (
+        "{" + ",".join(f'{_label_json(str(li["output"]))}:"{yuan_text(int(li["paid"]))}"' for li in lines) + "}"
+    )
     fields["lines"] = "[" + ",".join(_line_json(line) for line in lines) + "]"
     fields["adjustments"] = "[]"
     for name in _SETTLEMENT_TEXTS:

@@ -38,7 +38,7 @@ from pydantic_core import to_json
 from api.schemas import ClaimIn, Text, VisitCode, Yuan
 from settlement.money import fen_of, yuan_number
 from tiers.codes import Category
-from tiers.schema import Policy
+from tiers.schema import NHSA_FIELDS, Policy
 
 if TYPE_CHECKING:
     from api.desk import Settled
@@ -46,9 +46,11 @@ if TYPE_CHECKING:
 CHINA = ZoneInfo("Asia/Shanghai")
 SETTLING = {"2206": "11", "2207": "11", "2303": "21", "2304": "21"}
 """Pre-settlement and settlement transactions → the visit type they settle by default."""
-OUTPUT_FIELD = {"hifp_pay": "hifp_pay", "hifmi_pay": "hifmi_pay", "maf_pay": "maf_pay", "supp_pay": "oth_pay"}
-"""Engine output column → ``setlinfo`` field (the supplementary layer lands in 其他支出 ``oth_pay``)."""
-ZERO_FIELDS = ("cvlserv_pay", "hifes_pay", "hifob_pay", "acct_pay", "hosp_part_amt", "acct_mulaid_pay", "balc")
+FUND_FIELDS = ("hifp_pay", "hifmi_pay", "maf_pay", "oth_pay", "cvlserv_pay", "hifes_pay", "hifob_pay", "hifdm_pay")
+"""``setlinfo``'s fund fields: each layer is reported under the one its policy names
+(:meth:`tiers.schema.Layer.platform_field`: the supplementary layer and a region's own funds in 其他支出
+``oth_pay`` unless they name another, e.g. 职工大额 ``hifdm_pay``); fields no layer uses are 0."""
+ZERO_FIELDS = ("acct_pay", "hosp_part_amt", "acct_mulaid_pay", "balc")
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
 
@@ -213,8 +215,19 @@ def _ratio(paid: int, base: int) -> Decimal:
     return (Decimal(paid) / Decimal(base)).quantize(Decimal("0.0001")) if base > 0 else Decimal(0)
 
 
-def setlinfo(values: dict[str, Any], msgid: str | None, insutype: str) -> dict[str, Any]:
-    """``setlinfo`` of a settlement (or its reversal, negative amounts), from its row (fen)."""
+def _fund_fields(lines: list[dict[str, Any]], policy: Policy) -> dict[str, float]:
+    """Each ``setlinfo`` fund field: Σ what the layers reported under it paid (each layer's line)."""
+    fields = dict.fromkeys(FUND_FIELDS, 0)
+    for line in lines:
+        output = str(line["output"])
+        layer = policy.layer(output)
+        field = layer.platform_field() if layer else NHSA_FIELDS.get(output, "oth_pay")
+        fields[field] = fields.get(field, 0) + int(line["paid"])
+    return {field: yuan_number(fen) for field, fen in fields.items()}
+
+
+def setlinfo(values: dict[str, Any], lines: list[dict[str, Any]], msgid: str | None, policy: Policy) -> dict[str, Any]:
+    """``setlinfo`` of a settlement (or its reversal, negative amounts), from its row and lines (fen)."""
     money = {f: yuan_number(values[f]) for f in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
                                                   "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc")}  # fmt: skip
     eligible = abs(int(values["inscp_scp_amt"])) - abs(int(values["act_pay_dedc"]))
@@ -222,12 +235,12 @@ def setlinfo(values: dict[str, Any], msgid: str | None, insutype: str) -> dict[s
         "setl_id": values["setl_id"] or None,
         "mdtrt_id": str(values["claim_id"]).partition("|")[0],
         "psn_no": values["person_id"],
-        "insutype": insutype,
+        "insutype": policy.insutype,
         "setl_time": values["settle_date"].isoformat() + " 00:00:00",
         "med_type": values["med_type"],
         **money,
         "pool_prop_selfpay": float(_ratio(abs(int(values["hifp_pay"])), eligible)),
-        **{field: yuan_number(values[column]) for column, field in OUTPUT_FIELD.items()},
+        **_fund_fields(lines, policy),
         **dict.fromkeys(ZERO_FIELDS, 0.0),
         "fund_pay_sumamt": yuan_number(values["fund_pay_sumamt"]),
         "psn_part_amt": yuan_number(values["psn_part_amt"]),
@@ -238,12 +251,20 @@ def setlinfo(values: dict[str, Any], msgid: str | None, insutype: str) -> dict[s
     }
 
 
-def setldetail(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per layer: its fund-type code (from the policy), base, payment, cap left (null: none)."""
+def _fund_name(line: dict[str, Any], policy: Policy) -> str:
+    """The name a hospital prints for a layer's fund (the policy's ``fund_pay_type_name``, else the
+    layer's name; a layer the policy no longer has: its id)."""
+    layer = next((la for la in policy.layers if la.id == line["layer"]), None)
+    return (layer.fund_pay_type_name or layer.name) if layer else str(line["layer"])
+
+
+def setldetail(lines: list[dict[str, Any]], policy: Policy) -> list[dict[str, Any]]:
+    """One row per layer: its fund-type code and name (from the policy), base, payment, cap left
+    (null: none)."""
     return [
         {
             "fund_pay_type": line["fund_pay_type"],
-            "fund_pay_type_name": line["layer"],
+            "fund_pay_type_name": _fund_name(line, policy),
             "inscp_scp_amt": yuan_number(line["base"]),
             "crt_payb_lmt_amt": None if int(line["cap_left"]) < 0 else yuan_number(line["cap_left"]),
             "fund_payamt": yuan_number(line["paid"]),
@@ -253,8 +274,9 @@ def setldetail(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def settlement_output(settled: Settled, msgid: str | None, insutype: str) -> dict[str, Any]:
-    return {"setlinfo": setlinfo(settled.values, msgid, insutype), "setldetail": setldetail(settled.lines)}
+def settlement_output(settled: Settled, msgid: str | None, policy: Policy) -> dict[str, Any]:
+    info = setlinfo(settled.values, settled.lines, msgid, policy)
+    return {"setlinfo": info, "setldetail": setldetail(settled.lines, policy)}
 
 
 def stored_reply(output: dict[str, Any], warnings: tuple[str, ...] | list[str] = ()) -> bytes:

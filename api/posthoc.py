@@ -25,9 +25,10 @@ def person_years(db: Driver, year: int) -> pd.DataFrame:
     category (code) of the person's latest standing settlement — as
     :func:`settlement.posthoc.person_years` gives."""
     books = queries.year_books(db, year=year)
-    frame = pd.DataFrame(books, columns=["person_id", *AMOUNTS, "category"])
+    money = (*AMOUNTS, *dict.fromkeys(o for row in books for o in row if o.endswith("_pay") and o not in AMOUNTS))
+    frame = pd.DataFrame(books, columns=["person_id", *money, "category"]).fillna(dict.fromkeys(money, 0))
     frame["category"] = frame["category"].map(CATEGORIES.index).astype(np.int64)
-    return frame.assign(year=year).astype(dict.fromkeys(AMOUNTS, np.int64))
+    return frame.assign(year=year).astype(dict.fromkeys(money, np.int64))
 
 
 def year_categories(db: Driver, year: int) -> pd.DataFrame:

@@ -205,6 +205,9 @@ class SettlementOut(BaseModel):
     supp_pay: YuanOut
     fund_pay_sumamt: YuanOut
     psn_part_amt: YuanOut
+    funds: dict[str, YuanOut] = Field(default_factory=dict)
+    """What every layer of the policy paid, by output column in settlement order (the standard four
+    and a region's own funds, e.g. ``charity_pay``), as its line says."""
     lines: list[LineOut]
     adjustments: list[AdjustmentOut] = Field(default_factory=list)
 

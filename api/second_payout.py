@@ -31,12 +31,10 @@ from settlement.supplementary import (
     second_payout_program,
     year_terms,
 )
-from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Layer
 from tiers.tables import CompiledPolicy
 
 BUCKET = SECOND_PAYOUT
-AMOUNTS = ("inscp_scp_amt", *PAYMENT_COLUMNS)
 program_id = second_payout_program
 
 
@@ -60,10 +58,12 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy, insured: int 
     if queries.program_ran(db, program=program, year=year):
         raise Problem(409, "second_payout_already_run", f"the second payout for {year} was already posted", "year")
     covered = insured_categories(layer)
-    claims = pd.DataFrame(queries.year_claims(db, year=year), columns=["person_id", "category", *AMOUNTS])
-    claims = claims.astype(dict.fromkeys(AMOUNTS, np.int64)).assign(year=year)
+    money = ("inscp_scp_amt", *policy.outputs)
+    claims = pd.DataFrame(queries.year_claims(db, year=year), columns=["person_id", "category", *money])
+    claims = claims.fillna(dict.fromkeys(money, 0)).astype(dict.fromkeys(money, np.int64)).assign(year=year)
     allocation = layer.funding.allocation if layer.funding else "remaining_self_pay"
-    members = remaining_selfpay(claims if covered is None else claims[claims["category"].isin(covered)], allocation)
+    mine = claims if covered is None else claims[claims["category"].isin(covered)]
+    members = remaining_selfpay(mine, allocation, layer.output)
     remaining = members["remaining"].clip(lower=0)
     count = insured if insured is not None else insured_persons(db, year, covered)
     if count < 1:

@@ -62,11 +62,12 @@ def resettle_years(
     for year in years:
         standing = queries.standing(db, person_id=person_id, year=year)
         adjusted = queries.adjusted(db, person_id=person_id, year=year)
+        own = {(f.setl_id, f.output): f.paid for f in queries.own_funds_paid(db, "person_year", p=person_id, y=year)}
         facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}) for row in standing]
         table = with_candidates(claims_table(facts, settles_as, [row["seq"] for row in standing]), periods)
         paid = {
-            o: np.array([int(r[o]) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)
-            for o in PAYMENT_COLUMNS
+            o: np.array([_stated(r, o, own) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)
+            for o in policy.outputs
         }
         result = resettle(table, paid, policy)
         run_id = writing.new_id("A")
@@ -83,6 +84,11 @@ def resettle_years(
         db.run_all(writes)
         runs.append(YearRun(run_id, person_id, year, len(standing), reason, made))
     return runs
+
+
+def _stated(row: dict[str, Any], output: str, own: dict[tuple[str, str], int]) -> int:
+    """What a settlement row says a fund paid: its column, or for a region's own fund its line."""
+    return int(row[output]) if output in PAYMENT_COLUMNS else own.get((row["setl_id"], output), 0)
 
 
 def _sums(closing: Any) -> reading.Sums:
@@ -128,7 +134,10 @@ def _original(db: Driver, command: ReverseCommand) -> dict[str, Any]:
 def _reversal(db: Driver, original: dict[str, Any], seq: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The reversal row and lines: the claim's amounts negated, each fund's what it effectively paid."""
     adjusted = queries.adjusted(db, person_id=original["person_id"], year=original["year"])
-    effective = {o: int(original[o]) + adjusted.get((original["setl_id"], o), 0) for o in PAYMENT_COLUMNS}
+    stored = queries.lines(db, setl_id=original["setl_id"])
+    own = {(original["setl_id"], line["output"]): int(line["paid"]) for line in stored}
+    outputs = (*PAYMENT_COLUMNS, *(o for _, o in own if o not in PAYMENT_COLUMNS))
+    effective = {o: _stated(original, o, own) + adjusted.get((original["setl_id"], o), 0) for o in outputs}
     funds = sum(effective.values())
     values = {**original, **{m: -int(original[m]) for m in SETTLEMENT_MONEY}}
     values.update({o: -effective[o] for o in PAYMENT_COLUMNS})
@@ -138,7 +147,7 @@ def _reversal(db: Driver, original: dict[str, Any], seq: int) -> tuple[dict[str,
     lines = [
         {**line, **{f: -int(line[f]) for f in LINE_NEGATED}, "paid": -effective.get(line["output"], 0),
          "cap": -1, "cap_left": -1, "claim_cap": -1}
-        for line in queries.lines(db, setl_id=original["setl_id"])
+        for line in stored
     ]  # fmt: skip
     return values, lines
 

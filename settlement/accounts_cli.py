@@ -57,12 +57,13 @@ def second_payout_command(
     category = np.asarray(CATEGORIES, dtype=object)[result.category]
     frame = result.frame().assign(person_id=table.persons[table.person], year=table.year, category=category)
     allocation = layer.funding.allocation if layer.funding else "remaining_self_pay"
-    people = remaining_selfpay(frame if covered is None else frame[frame["category"].isin(covered)], allocation)
+    mine = frame if covered is None else frame[frame["category"].isin(covered)]
+    people = remaining_selfpay(mine, allocation, layer.output)
     accounts, parts = [], []
     for year in sorted(set(frame["year"].tolist())):
         mine = people[people["year"] == year]
         per_person, floor = year_terms(layer, year)
-        paid = int(frame.loc[frame["year"] == year, "supp_pay"].sum())
+        paid = int(frame.loc[frame["year"] == year, layer.output].sum())
         remaining = np.maximum(mine["remaining"].to_numpy(np.int64), 0)
         year_account, shares = account(year, insured, per_person, floor, paid, remaining, allocation)
         accounts.append(year_account)

@@ -37,14 +37,14 @@ def summary_table(frame: pd.DataFrame, result: SettledBatch, seconds: float) -> 
     import numpy as np
     from rich.table import Table
 
-    from settlement.engine import OUTPUT_MONEY
+    from settlement.engine import output_money
     from settlement.money import yuan_grouped
 
     table = Table(title=f"Settled {len(frame):,} claims under policy {result.policy.id} in {seconds:.2f} s")
     table.add_column("column", no_wrap=True)
     table.add_column("total (yuan)", justify="right", no_wrap=True)
     table.add_column("claims paid", justify="right", no_wrap=True)
-    for column in OUTPUT_MONEY:
+    for column in output_money(result.policy.outputs):
         values = frame[column].to_numpy(np.int64)
         table.add_row(column, yuan_grouped(int(values.sum())), f"{int((values > 0).sum()):,}")
     return table
@@ -53,9 +53,7 @@ def summary_table(frame: pd.DataFrame, result: SettledBatch, seconds: float) -> 
 def _check_conservation(frame: pd.DataFrame, result: SettledBatch) -> None:
     import numpy as np
 
-    from tiers.codes import PAYMENT_COLUMNS
-
-    total = frame[list(PAYMENT_COLUMNS)].sum(axis=1) + frame["psn_part_amt"]
+    total = frame[list(result.policy.outputs)].sum(axis=1) + frame["psn_part_amt"]
     if not np.array_equal(total.to_numpy(np.int64), result.claims.medfee):
         raise fail("internal error: total ≠ Σ layers + personal share; nothing written", 3)
 
@@ -96,7 +94,7 @@ def settle_command(
     from settlement import io
     from settlement.accumulators import AccumulatorError
     from settlement.claims import ClaimTable, ClaimValidationError
-    from settlement.engine import OUTPUT_MONEY, settle
+    from settlement.engine import output_money, settle
     from settlement.explanation import MONEY as EXPLAIN_MONEY
     from settlement.explanation import explain
     from settlement.identities import IdentityValidationError
@@ -112,11 +110,12 @@ def settle_command(
         start = io.read_accumulators(opening) if opening else None
         with console.status(f"settling {len(table):,} claims …"):
             result = settle(table, compiled, start)
-        settled = result.frame()[["claim_id", *OUTPUT_MONEY]]
+        money = output_money(compiled.outputs)
+        settled = result.frame()[["claim_id", *money]]
         if identities is not None:  # the category each claim was settled under
             settled.insert(1, "category", np.asarray(CATEGORIES, dtype=object)[result.category])
         _check_conservation(settled, result)
-        outputs = [(out_path, settled, OUTPUT_MONEY)]
+        outputs = [(out_path, settled, money)]
         if closing:
             outputs.append((closing, result.closing(), io.ACCUMULATOR_MONEY))
         if explain_path:
@@ -320,13 +319,12 @@ def statement_command(
     """Totals per fund, insurance type, visit type and hospital; reversals counted separately."""
     from settlement import io
     from settlement.money import parse_signed_yuan, yuan_grouped
-    from settlement.statement import MONEY as STATEMENT_MONEY
-    from settlement.statement import monthly, render_html
+    from settlement.statement import money, monthly, render_html
     from settlement.statement import totals as statement_totals
 
     try:
         frame = io.read_text_table(settlements)
-        for column in STATEMENT_MONEY:
+        for column in money(frame):
             fen, bad, reasons = parse_signed_yuan(frame[column])
             if len(bad):
                 raise io.TableFileError(f"{settlements}: row {bad[0] + 2}: {column}: {reasons[0]}")
@@ -334,7 +332,7 @@ def statement_command(
     except (io.TableFileError, KeyError) as exc:
         raise fail(f"{settlements}: {exc}") from exc
     result = statement_totals(frame)
-    io.write_table(result, out_path, STATEMENT_MONEY)
+    io.write_table(result, out_path, money(frame))
     if html_path:
         html_path.write_text(render_html(result, monthly(frame), title), encoding="utf-8")
     grand = result[result["dimension"] == "all"]

@@ -22,13 +22,16 @@ from settlement import accumulators
 from settlement.claims import ClaimProblem, ClaimTable, ClaimValidationError, from_frame
 from settlement.layers import BucketTrace, layer_traces
 from settlement.scan import Candidates, Scanned, SortedBatch, scan_layers, sorted_batch
-from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, compile_policy
 
 I64 = npt.NDArray[np.int64]
-OUTPUT_MONEY: tuple[str, ...] = ("inscp_scp_amt", "act_pay_dedc", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
-"""The money columns of the output contract, in order (after ``claim_id``)."""
+
+
+def output_money(outputs: tuple[str, ...]) -> tuple[str, ...]:
+    """The money columns of the output contract, in order (after ``claim_id``), for a policy's
+    payment columns (:attr:`tiers.tables.CompiledPolicy.outputs`)."""
+    return ("inscp_scp_amt", "act_pay_dedc", *outputs, "fund_pay_sumamt", "psn_part_amt")
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,9 @@ class SettledBatch:
 
     @cached_property
     def payments(self) -> dict[str, I64]:
-        """Layer payments per output column (zeros for a layer the policy lacks)."""
+        """Layer payments per output column of the policy (zeros for a standard layer it lacks)."""
         paid = {la.output: self._unsort(la.paid) for la in self.layers}
-        return {c: paid.get(c, np.zeros(len(self.claims), np.int64)) for c in PAYMENT_COLUMNS}
+        return {c: paid.get(c, np.zeros(len(self.claims), np.int64)) for c in self.policy.outputs}
 
     @cached_property
     def act_pay_dedc(self) -> I64:

@@ -22,7 +22,6 @@ import pandas as pd
 
 from settlement.claims import ClaimTable
 from settlement.engine import SettledBatch, settle
-from tiers.codes import PAYMENT_COLUMNS
 from tiers.tables import CompiledPolicy
 
 I64 = npt.NDArray[np.int64]
@@ -50,8 +49,8 @@ class Resettled:
 def adjustments(claim_id: npt.NDArray[np.object_], should: dict[str, I64], paid: dict[str, I64]) -> pd.DataFrame:
     """Per claim and fund, what it should have paid minus what it paid (fen), where they differ."""
     parts = []
-    for output in PAYMENT_COLUMNS:
-        delta = should[output] - paid[output]
+    for output in should:
+        delta = should[output] - paid.get(output, 0)
         changed = np.flatnonzero(delta)
         parts.append(pd.DataFrame({"claim_id": claim_id[changed], "output": output, "delta": delta[changed]}))
     frame = pd.concat(parts, ignore_index=True)

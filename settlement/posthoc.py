@@ -22,10 +22,8 @@ from tiers.codes import CATEGORIES
 from tiers.schema import Policy, PostHoc
 from tiers.tables import compile_policy
 
-AFTER = {
-    "after_assistance": ("hifp_pay", "hifmi_pay", "maf_pay"),
-    "after_all_layers": ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"),
-}
+AFTER_ASSISTANCE = ("hifp_pay", "hifmi_pay", "maf_pay")
+"""The funds ``after_assistance`` deducts (``after_all_layers``: every fund, a region's own too)."""
 SHOWN = (
     "person_id",
     "year",
@@ -43,7 +41,10 @@ SHOWN = (
 
 PARTS = {"preselfpay": "preselfpay_amt", "overlmt_selfpay": "overlmt_selfpay"}
 """The bill parts a program may add to its base, and their columns in :func:`person_years`."""
-MONEY = ("inscp_scp_amt", "hifp_pay", "hifmi_pay", "maf_pay", "supp_pay", *PARTS.values())
+
+
+def _money(outputs: tuple[str, ...]) -> tuple[str, ...]:
+    return ("inscp_scp_amt", *outputs, *PARTS.values())
 
 
 def _claim_rows(result: SettledBatch) -> pd.DataFrame:
@@ -59,11 +60,11 @@ def _claim_rows(result: SettledBatch) -> pd.DataFrame:
 
 
 def person_years(result: SettledBatch) -> pd.DataFrame:
-    """Per person and year (fen): in-policy amount, each layer's payments, 先行自付 and 超限价, and
-    the last claim's category (the category it was settled under)."""
+    """Per person and year (fen): in-policy amount, each fund's payments (the policy's payment
+    columns), 先行自付 and 超限价, and the last claim's category (the category it was settled under)."""
     data = _claim_rows(result).sort_values(["person_id", "day"], kind="stable")
     grouped = data.groupby(["person_id", "year"], as_index=False, sort=True)
-    return grouped.agg(**{m: (m, "sum") for m in MONEY}, category=("category", "last"))
+    return grouped.agg(**{m: (m, "sum") for m in _money(result.policy.outputs)}, category=("category", "last"))
 
 
 def year_categories(result: SettledBatch) -> pd.DataFrame:
@@ -104,8 +105,10 @@ def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
 
 def program_base(program: PostHoc, years: pd.DataFrame) -> pd.Series:
     """The program's base per person-year (fen): what its ``base`` says is left of the in-policy
-    amount, plus the bill parts it ``adds``."""
-    left = years["inscp_scp_amt"] - years[list(AFTER[program.base])].sum(axis=1)
+    amount, plus the bill parts it ``adds``. ``years``' fund columns are those ending in ``_pay``."""
+    funds = [c for c in years.columns if str(c).endswith("_pay")]
+    deducted = list(AFTER_ASSISTANCE) if program.base == "after_assistance" else funds
+    left = years["inscp_scp_amt"] - years[deducted].sum(axis=1)
     return left + years[[PARTS[p] for p in program.adds]].sum(axis=1)
 
 

@@ -17,12 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from settlement.engine import OUTPUT_MONEY
+from settlement.engine import output_money
+from tiers.codes import PAYMENT_COLUMNS
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 OUTCOMES = ("matched", "amount_differs", "only_ours", "only_theirs", "reversed_one_side")
-FIELDS = ("medfee_sumamt", *OUTPUT_MONEY)
+FIELDS = ("medfee_sumamt", *output_money(PAYMENT_COLUMNS))
 """Money columns that can be compared (the engine's output names; map other names onto them)."""
 
 

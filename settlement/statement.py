@@ -22,6 +22,18 @@ from tiers.codes import PAYMENT_COLUMNS
 
 DIMENSIONS = {"fund": None, "insutype": "insutype", "med_type": "med_type", "hospital": "institution_id"}
 MONEY = ("medfee_sumamt", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
+"""The money columns of a statement of the standard funds (a region's own funds add theirs: :func:`money`)."""
+
+
+def funds(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The fund columns of a period's rows: the standard four, then a region's own (``…_pay``)."""
+    own = [c for c in frame.columns if str(c).endswith("_pay") and c not in PAYMENT_COLUMNS]
+    return (*PAYMENT_COLUMNS, *own)
+
+
+def money(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The money columns of the statement of ``frame``."""
+    return ("medfee_sumamt", *funds(frame), "fund_pay_sumamt", "psn_part_amt")
 
 
 COUNTS = ("settlements", "reversals", "adjustments")
@@ -32,21 +44,21 @@ def _counted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _grouped(frame: pd.DataFrame, column: str, dimension: str) -> pd.DataFrame:
-    sums = _counted(frame).groupby(column, as_index=False, sort=True)[[*COUNTS, *MONEY]].sum()
+    sums = _counted(frame).groupby(column, as_index=False, sort=True)[[*COUNTS, *money(frame)]].sum()
     return sums.rename(columns={column: "value"}).assign(dimension=dimension)
 
 
 def _by_fund(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per fund: its payments, and the settlements/reversals/adjustments in which it paid anything."""
     rows = []
-    for output in PAYMENT_COLUMNS:
+    for output in funds(frame):
         paid = _counted(frame[frame[output] != 0])
         rows.append(
             {
                 "dimension": "fund",
                 "value": output,
                 **{count: int(paid[count].sum()) for count in COUNTS},
-                **{m: int(paid[m].sum()) if m in (output, "medfee_sumamt") else 0 for m in MONEY},
+                **{m: int(paid[m].sum()) if m in (output, "medfee_sumamt") else 0 for m in money(frame)},
             }
         )
     return pd.DataFrame(rows)
@@ -58,13 +70,13 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
     parts = [_grouped(everything, "all", "all"), _by_fund(frame)]
     parts += [_grouped(frame, column, name) for name, column in DIMENSIONS.items() if column]
     out = pd.concat(parts, ignore_index=True)
-    return out[["dimension", "value", *COUNTS, *MONEY]]
+    return out[["dimension", "value", *COUNTS, *money(frame)]]
 
 
 def monthly(frame: pd.DataFrame) -> pd.DataFrame:
     """Net payments of each layer per month (fen), for the chart."""
     month = pd.to_datetime(frame["settle_date"]).dt.strftime("%Y-%m")
-    return frame.assign(month=month).groupby("month", sort=True)[list(PAYMENT_COLUMNS)].sum()
+    return frame.assign(month=month).groupby("month", sort=True)[list(funds(frame))].sum()
 
 
 def _chart(per_month: pd.DataFrame) -> str:
@@ -93,7 +105,8 @@ def _cell(value: Any, money: bool) -> str:
 def render_html(statement: pd.DataFrame, per_month: pd.DataFrame, title: str) -> str:
     """A self-contained page: the chart (PNG inline) and the totals table."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in statement.columns)
-    cells = [[_cell(v, c in MONEY) for v in statement[c].tolist()] for c in statement.columns]
+    shown = money(statement)
+    cells = [[_cell(v, c in shown) for v in statement[c].tolist()] for c in statement.columns]
     rows = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>" for row in zip(*cells, strict=True))
     return (
         f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -154,12 +154,16 @@ def account(
     return YearAccount(year, insured, premium, paid, floor, due, allocated, due - allocated), shares
 
 
-def remaining_selfpay(frame: pd.DataFrame, allocation: str = "remaining_self_pay") -> pd.DataFrame:
-    """Per person and year: in-policy amount left after every layer (fen) and the layer's payments,
-    from settled claims (one row per claim, effective amounts); for ``covered_self_pay`` the
-    remaining amount counts only the claims the layer paid on (its diseases and accidents)."""
-    left = frame["inscp_scp_amt"] - frame[["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]].sum(axis=1)
+def remaining_selfpay(
+    frame: pd.DataFrame, allocation: str = "remaining_self_pay", output: str = "supp_pay"
+) -> pd.DataFrame:
+    """Per person and year: in-policy amount left after every fund (its columns: those ending in
+    ``_pay``; fen) and the funded layer's (``output``) payments, from settled claims (one row per
+    claim, effective amounts); for ``covered_self_pay`` the remaining amount counts only the claims
+    the layer paid on (its diseases and accidents)."""
+    funds = [c for c in frame.columns if str(c).endswith("_pay")]
+    left = frame["inscp_scp_amt"] - frame[funds].sum(axis=1)
     if allocation == "covered_self_pay":
-        left = left.where(frame["supp_pay"] > 0, 0)
+        left = left.where(frame[output] > 0, 0)
     grouped = frame.assign(remaining=left).groupby(["person_id", "year"], as_index=False, sort=True)
-    return grouped.agg(remaining=("remaining", "sum"), paid=("supp_pay", "sum"))
+    return grouped.agg(remaining=("remaining", "sum"), paid=(output, "sum"))

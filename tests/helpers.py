@@ -10,11 +10,12 @@ import pandas as pd
 import yaml
 
 from settlement.claims import AMOUNT_COLUMNS, CLAIM_COLUMNS
-from settlement.engine import OUTPUT_MONEY, SettledBatch
+from settlement.engine import SettledBatch, output_money
+from tiers.codes import PAYMENT_COLUMNS
 
 CASES = Path(__file__).parent / "cases"
 GOLDEN = sorted((CASES / "golden").glob("*.yaml"))
-RESULT_COLUMNS = OUTPUT_MONEY
+RESULT_COLUMNS = output_money(PAYMENT_COLUMNS)
 
 
 def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -33,6 +34,8 @@ def oracle_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def load_golden(path: Path) -> dict[str, Any]:
     case: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if str(case["policy"]).endswith(".yaml"):  # a test region's file, beside the golden cases
+        case["policy"] = str((path.parent / case["policy"]).resolve())
     defaults = case.get("defaults", {})
     case["rows"] = [{**defaults, **claim} for claim in case["claims"]]
     return case
@@ -45,4 +48,5 @@ def yuan(fen: int) -> Decimal:
 def result_in_yuan(result: SettledBatch) -> dict[str, dict[str, Decimal]]:
     """Engine output keyed by claim_id, amounts as Decimal yuan."""
     frame = result.frame()
-    return {str(row["claim_id"]): {c: yuan(row[c]) for c in RESULT_COLUMNS} for row in frame.to_dict("records")}
+    money = output_money(result.policy.outputs)
+    return {str(row["claim_id"]): {c: yuan(row[c]) for c in money} for row in frame.to_dict("records")}

@@ -82,7 +82,9 @@ def _order(claim: dict[str, Any]) -> tuple[Any, ...]:
 def _settle_one(
     claim: dict[str, Any], policy: Policy, accs: dict[tuple[str, int, str, str], Acc], lists: dict[str, tuple[str, ...]]
 ) -> dict[str, Decimal]:
-    """One claim under ``claim["category"]``: its amounts; ``accs`` updated."""
+    """One claim under ``claim["category"]``: its amounts; ``accs`` updated. Its visit type is
+    matched as what the policy says it settles as (13 急诊留观 as 21, where a policy says so)."""
+    claim = {**claim, "med_type": policy.settles_as()[str(claim["med_type"])]}
     on = date.fromisoformat(str(claim["settle_date"]))
     total = claim["medfee_sumamt"]
     inscp = total - claim["fulamt_ownpay_amt"] - claim["overlmt_selfpay"] - claim["preselfpay_amt"]
@@ -101,9 +103,9 @@ def _settle_one(
             acc.claims += 1
         row[layer.output] = pay
         residual -= pay
-    for column in ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"):
+    for column in policy.outputs():
         row.setdefault(column, Decimal("0.00"))
-    row["fund_pay_sumamt"] = row["hifp_pay"] + row["hifmi_pay"] + row["maf_pay"] + row["supp_pay"]
+    row["fund_pay_sumamt"] = sum((row[column] for column in policy.outputs()), Decimal("0.00"))
     row["psn_part_amt"] = total - row["fund_pay_sumamt"]
     return row
 

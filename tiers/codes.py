@@ -37,7 +37,9 @@ MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
 HOSPITAL_LEVELS: tuple[int, ...] = (1, 2, 3)
 
 PAYMENT_COLUMNS: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
-"""The four layer outputs, in settlement order (基本医保 → 大病保险 → 医疗救助 → 补充保险)."""
+"""The four standard layer outputs, in settlement order (基本医保 → 大病保险 → 医疗救助 → 补充保险): always
+in the output contract (zero where a policy has no such layer). A policy may add funds of its own
+(慈善救助, 惠民保, … ``<name>_pay``: :meth:`tiers.schema.Policy.outputs`)."""
 
 CATEGORY_NAMES: dict[str, str] = {
     "tekun": "特困人员",

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tiers.codes import Category, MedType
+from tiers.codes import PAYMENT_COLUMNS, Category, MedType
 from tiers.params import (
     Amount,
     LevelAmount,
@@ -178,7 +178,16 @@ class Funding(_Strict):
     assumption: str | None = None
 
 
-LayerOutput = Literal["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]
+_OUTPUT = re.compile(r"^[a-z][a-z0-9_]{0,35}_pay$")
+NHSA_FIELDS = {"hifp_pay": "hifp_pay", "hifmi_pay": "hifmi_pay", "maf_pay": "maf_pay", "supp_pay": "oth_pay"}
+"""The platform's setlinfo field each standard output is reported under (other layers: ``oth_pay``
+unless they name theirs)."""
+
+
+def _check_output(value: str) -> str:
+    if not _OUTPUT.match(value):
+        raise ValueError(f"{value!r}: a fund's output column is lower-case letters, digits and '_' ending in '_pay'")
+    return value
 
 
 class Layer(_Strict):
@@ -186,14 +195,20 @@ class Layer(_Strict):
 
     id: str
     name: str
-    output: LayerOutput
+    output: str
+    """The column its payments are reported in: one of the standard four (``hifp_pay``,
+    ``hifmi_pay``, ``maf_pay``, ``supp_pay``) or a fund of the region's own (``charity_pay``)."""
     fund_pay_type: str | None = None
     fund_pay_type_name: str | None = None
+    nhsa_field: str | None = None
+    """The platform's setlinfo field the layer is reported under (default: ``hifmi_pay`` for
+    ``hifmi_pay``, …, ``oth_pay`` for ``supp_pay`` and for a region's own funds)."""
     rules: tuple[Rule, ...] = Field(min_length=1)
     funding: Funding | None = None
     assumption: str | None = None
 
     _id = field_validator("id")(_check_id)
+    _output = field_validator("output")(_check_output)
 
     @field_validator("rules")
     @classmethod
@@ -208,8 +223,12 @@ class Layer(_Strict):
         """Cap buckets in first-use order."""
         return tuple(dict.fromkeys(r.bucket for r in self.rules))
 
+    def platform_field(self) -> str:
+        """The setlinfo field the platform reports this layer's payments under."""
+        return self.nhsa_field or NHSA_FIELDS.get(self.output, "oth_pay")
 
-_OUTPUT_ORDER: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
+
+_OUTPUT_ORDER = PAYMENT_COLUMNS
 
 
 class PostHoc(Layer):
@@ -340,17 +359,27 @@ class Policy(_Strict):
         outputs = [layer.output for layer in self.layers]
         if len(set(outputs)) != len(outputs):
             raise ValueError("each output column belongs to one layer")
-        if outputs != sorted(outputs, key=_OUTPUT_ORDER.index):
-            raise ValueError(f"layers must come in settlement order {list(_OUTPUT_ORDER)}")
+        standard = [o for o in outputs if o in _OUTPUT_ORDER]
+        if standard != sorted(standard, key=_OUTPUT_ORDER.index):
+            raise ValueError(f"the standard layers must come in settlement order {list(_OUTPUT_ORDER)}")
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate layer ids")
+        for i, program in enumerate(self.post_hoc):
+            if program.output not in self.outputs():
+                raise ValueError(f"post_hoc.{i}.output: {program.output!r} is no layer's output {list(self.outputs())}")
         for i, layer in enumerate(self.layers):
             for j, rule in enumerate(layer.rules):
                 missing = rule.when.disease_lists() - set(self.disease_lists)
                 if missing:
                     raise ValueError(f"layers.{i}.rules.{j}.when: unknown disease list(s) {sorted(missing)}")
         return self
+
+    def outputs(self) -> tuple[str, ...]:
+        """The payment columns of the output contract: the standard four (zero where the policy
+        has no such layer), then the region's own funds in settlement order."""
+        own = tuple(layer.output for layer in self.layers if layer.output not in _OUTPUT_ORDER)
+        return (*_OUTPUT_ORDER, *own)
 
     def layer(self, output: str) -> Layer | None:
         """The layer writing ``output``, if the policy has one."""

@@ -202,6 +202,11 @@ class CompiledPolicy:
         return self.policy.settles_as()
 
     @cached_property
+    def outputs(self) -> tuple[str, ...]:
+        """The payment columns of the output contract (:meth:`tiers.schema.Policy.outputs`)."""
+        return self.policy.outputs()
+
+    @cached_property
     def stack(self) -> LayerStack:
         """The layers' tables side by side (built once, on first use)."""
         return LayerStack.of(self.layers)

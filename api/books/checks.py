@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from api.books import queries
 from api.books.driver import Driver, Statement
 from settlement.supplementary import funded_layer, second_payout_program
 from tiers.codes import PAYMENT_COLUMNS
@@ -55,6 +56,8 @@ def _paid(db: Driver, outputs: dict[str, str]) -> Totals:
     for person, year, *sums in db.rows(_SETTLED, {}):
         for output, value in zip(PAYMENT_COLUMNS, sums, strict=True):
             totals[(person, int(year), output)] += int(value or 0)
+    for own in queries.own_funds_paid(db, "all"):
+        totals[(own.person_id, own.year, own.output)] += own.paid
     for person, year, output, value in db.rows(_ADJUSTED, {}):
         totals[(person, int(year), str(output))] += int(value or 0)
     for person, year, program, value in db.rows(_POSTED, {}):
@@ -79,6 +82,19 @@ def _outputs(policy: CompiledPolicy) -> dict[str, str]:
     return outputs
 
 
+def _own_funds_unnetted(db: Driver, adjusted: dict[tuple[str, str], int]) -> list[str]:
+    """A region's own funds: a reversed settlement and its reversal (two rows of one claim) net to
+    zero with the settlement's adjustments."""
+    rows: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for own in queries.own_funds_paid(db, "all"):
+        rows[(own.claim, own.output)].append(own.paid)
+    return [
+        f"reversed settlement {claim} still nets {sum(paid) + adjusted.get((claim, output), 0)} fen in {output}"
+        for (claim, output), paid in sorted(rows.items())
+        if len(paid) > 1 and sum(paid) + adjusted.get((claim, output), 0)
+    ]
+
+
 def problems(db: Driver, policy: CompiledPolicy) -> list[str]:
     """Every disagreement found (empty: the books are consistent)."""
     outputs = _outputs(policy)
@@ -99,5 +115,6 @@ def problems(db: Driver, policy: CompiledPolicy) -> list[str]:
             left = int(net) + adjusted.get((str(setl_id), output), 0)
             if left:
                 found.append(f"reversed settlement {setl_id} still nets {left} fen in {output}")
+    found += _own_funds_unnetted(db, adjusted)
     found += [f"institution {i} has {n} standing settlements of claim {c}" for i, c, n in db.rows(_TWICE, {})]
     return found

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from api.books import queries
 from api.books.driver import Driver, Statement
 from api.books.reading import as_date
 from api.claims import SETTLEMENT_MONEY
@@ -54,19 +55,22 @@ _ADJUSTED_TOTALS = Statement.of(
 )
 
 
-def _settlement_rows(db: Driver, start: date, end: date) -> pd.DataFrame:
+def _settlement_rows(db: Driver, start: date, end: date, own: list[queries.OwnFundPaid]) -> pd.DataFrame:
     rows = db.rows(_SETTLEMENTS, {"a": start, "b": end})
     frame = pd.DataFrame(rows, columns=[*_STORED, "created_at"])
+    paid = {(f.setl_id, f.output): f.paid for f in own}
+    for output in dict.fromkeys(f.output for f in own):
+        frame[output] = [paid.get((s, output), 0) for s in frame["setl_id"].tolist()]
     frame["adjusts"] = None
     frame["recorded_on"] = frame["created_at"].map(_day)
     return frame.drop(columns="created_at")
 
 
-def _adjustment_rows(db: Driver, start: date, end: date) -> pd.DataFrame:
+def _adjustment_rows(db: Driver, start: date, end: date, columns: list[str]) -> pd.DataFrame:
     rows = db.rows(_ADJUSTMENTS, {"a": start, "b": end})
     frame = pd.DataFrame(rows, columns=["run_id", "adjusts", "output", "delta", "created_at", *_CLAIM])
     if frame.empty:
-        return pd.DataFrame(columns=list(COLUMNS))
+        return pd.DataFrame(columns=columns)
     keys = ["run_id", "adjusts", *_CLAIM]
     wide = frame.pivot_table(index=keys, columns="output", values="delta", aggfunc="sum", fill_value=0).reset_index()
     when = frame.groupby(["run_id", "adjusts"])["created_at"].first().map(_day)
@@ -74,12 +78,28 @@ def _adjustment_rows(db: Driver, start: date, end: date) -> pd.DataFrame:
         setl_id=wide["run_id"] + "/" + wide["adjusts"], kind="adjustment", reverses=None, status="settled"
     )
     out["recorded_on"] = [when[(r, s)] for r, s in zip(out["run_id"], out["adjusts"], strict=True)]
-    for column in SETTLEMENT_MONEY:
+    for column in money_columns(columns):
         if column not in out.columns:
             out[column] = 0
-    out["fund_pay_sumamt"] = out[list(PAYMENT_COLUMNS)].sum(axis=1)
+    out["fund_pay_sumamt"] = out[_funds(columns)].sum(axis=1)
     out["psn_part_amt"] = -out["fund_pay_sumamt"]
-    return out[list(COLUMNS)]
+    return out[columns]
+
+
+def _columns(own: list[queries.OwnFundPaid]) -> list[str]:
+    """The export's columns: :data:`COLUMNS`, a region's own funds after the standard four."""
+    at = COLUMNS.index(PAYMENT_COLUMNS[-1]) + 1
+    return [*COLUMNS[:at], *dict.fromkeys(f.output for f in own), *COLUMNS[at:]]
+
+
+def money_columns(columns: list[str]) -> list[str]:
+    """The money columns (fen) among an export's ``columns``: :data:`~api.claims.SETTLEMENT_MONEY` and
+    a region's own funds."""
+    return [c for c in columns if c in SETTLEMENT_MONEY or c.endswith("_pay")]
+
+
+def _funds(columns: list[str]) -> list[str]:
+    return [c for c in columns if c.endswith("_pay")]
 
 
 def _day(value: Any) -> str:
@@ -88,15 +108,18 @@ def _day(value: Any) -> str:
 
 def settlements(db: Driver, *, start: date, end: date, insutype: str = "", adjustments: bool = True) -> pd.DataFrame:
     """Rows of the period (see the module's text), money in fen, with ``insutype`` (the service's
-    policy's) and ``refd_setl_flag`` (1 on reversal rows)."""
-    parts = [_settlement_rows(db, start, end)]
+    policy's) and ``refd_setl_flag`` (1 on reversal rows); a region's own funds (``…_pay``: their
+    settlement lines) after the standard four."""
+    own = queries.own_funds_paid(db, "period", a=start, b=end)
+    columns = _columns(own)
+    parts = [_settlement_rows(db, start, end, own)]
     if adjustments:
-        parts.append(_adjustment_rows(db, start, end))
+        parts.append(_adjustment_rows(db, start, end, columns))
     frame = (
         pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else parts[0]
     )
-    frame = frame[list(COLUMNS)].copy()
-    for column in SETTLEMENT_MONEY:
+    frame = frame.reindex(columns=columns, fill_value=0).copy()
+    for column in money_columns(columns):
         frame[column] = frame[column].astype(np.int64)
     frame["settle_date"] = frame["settle_date"].map(lambda d: as_date(d).isoformat())
     frame["hospital_level"] = frame["hospital_level"].astype(np.int64)

@@ -5,6 +5,7 @@ caller's transaction, rows as plain dicts (money in fen)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -13,6 +14,7 @@ from sqlmodel import SQLModel
 
 from api.books.driver import Driver, Statement
 from api.books.reading import Sums, as_date
+from tiers.codes import PAYMENT_COLUMNS
 
 
 @lru_cache(maxsize=16)
@@ -112,7 +114,45 @@ def years_settled(db: Driver, *, person_id: str, start: date, end: date | None) 
     return sorted(int(r[0]) for r in rows)
 
 
-_OUTPUTS = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
+_OUTPUTS = PAYMENT_COLUMNS
+_STANDARD = ", ".join(f"'{o}'" for o in _OUTPUTS)
+_OWN_SCOPES = {
+    "all": "1 = 1",
+    "year": "s.year = :y",
+    "person_year": "s.person_id = :p AND s.year = :y",
+    "period": "s.settle_date >= :a AND s.settle_date <= :b",
+}
+_OWN_PAID = {
+    scope: Statement.of(
+        "SELECT l.setl_id, COALESCE(s.reverses, s.setl_id), s.person_id, s.year, l.output, sum(l.paid) "  # noqa: S608
+        f"FROM settlementline l JOIN settlement s ON s.setl_id = l.setl_id WHERE {where} "  # (constants)
+        f"AND l.output NOT IN ({_STANDARD}) GROUP BY l.setl_id, COALESCE(s.reverses, s.setl_id), s.person_id, s.year, "
+        "l.output"
+    )
+    for scope, where in _OWN_SCOPES.items()
+}
+
+
+@dataclass(frozen=True)
+class OwnFundPaid:
+    """What one of a region's own funds paid on one settlement (or reversal) row, as settled."""
+
+    setl_id: str
+    claim: str  # the settlement's id (a reversal's: the settlement it reverses)
+    person_id: str
+    year: int
+    output: str
+    paid: int
+
+
+def own_funds_paid(db: Driver, scope: str, **params: Any) -> list[OwnFundPaid]:
+    """What a region's own funds (layers beyond the standard four: their payments are their
+    settlement lines) paid on the rows of a ``scope`` (``all``; ``year`` y; ``person_year`` p, y;
+    ``period`` a, b), adjustments apart."""
+    rows = db.rows(_OWN_PAID[scope], params)
+    return [OwnFundPaid(str(s), str(c), str(p), int(y), str(o), int(v or 0)) for s, c, p, y, o, v in rows]
+
+
 _YEAR_SUMS = ", ".join(f"sum({o})" for o in _OUTPUTS)
 _YEAR_SETTLED = Statement.of(
     f"SELECT person_id, sum(inscp_scp_amt), sum(preselfpay_amt), sum(overlmt_selfpay), {_YEAR_SUMS} "  # noqa: S608
@@ -158,7 +198,9 @@ def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
         }
         for r in db.rows(_YEAR_SETTLED, {"y": year})
     }
-    for person, output, delta in db.rows(_YEAR_ADJUSTED, {"y": year}):
+    own = [(f.person_id, f.output, f.paid) for f in own_funds_paid(db, "year", y=year)]
+    for person, output, delta in [*own, *db.rows(_YEAR_ADJUSTED, {"y": year})]:
+        books[str(person)].setdefault(str(output), 0)
         books[str(person)][str(output)] += int(delta or 0)
     latest: dict[str, tuple[int, str]] = {}
     for person, seq, category in db.rows(_YEAR_CATEGORIES, {"y": year}):
@@ -181,7 +223,9 @@ def year_claims(db: Driver, *, year: int) -> list[dict[str, Any]]:
         }
         for r in db.rows(_YEAR_CLAIMS, {"y": year})
     }
-    for setl_id, output, delta in db.rows(_YEAR_CLAIM_ADJUSTED, {"y": year}):
+    own = [(f.claim, f.output, f.paid) for f in own_funds_paid(db, "year", y=year)]
+    for setl_id, output, delta in [*own, *db.rows(_YEAR_CLAIM_ADJUSTED, {"y": year})]:
+        claims[str(setl_id)].setdefault(str(output), 0)
         claims[str(setl_id)][str(output)] += int(delta or 0)
     return [claims[c] for c in sorted(claims)]
 
@@ -225,13 +269,19 @@ _SIZES = Statement.of(
 def ledger(db: Driver) -> list[dict[str, Any]]:
     """Every settlement and reversal with what each fund effectively paid for it (its own amounts
     plus every adjustment; fen) — what an auditor of the books reads."""
-    adjusted = {(str(s), str(o)): int(d) for s, o, d in db.rows(_ALL_ADJUSTED, {})}
+    adjusted: dict[tuple[str, str], int] = defaultdict(int)
+    for setl_id, output, delta in db.rows(_ALL_ADJUSTED, {}):
+        adjusted[(str(setl_id), str(output))] += int(delta)
+    own = own_funds_paid(db, "all")
+    outputs = (*_OUTPUTS, *dict.fromkeys(f.output for f in own))
+    paid = {(f.setl_id, f.output): f.paid for f in own}
     names = ("setl_id", "kind", "status", "claim_id", "institution_id", "person_id", "year", "seq", *_OUTPUTS)
     out = []
     for row in db.rows(_LEDGER, {}):
         entry = dict(zip(names, row, strict=True))
-        for output in _OUTPUTS:
-            entry[output] = int(entry[output]) + adjusted.get((str(entry["setl_id"]), output), 0)
+        setl_id = str(entry["setl_id"])
+        for output in outputs:
+            entry[output] = int(entry.get(output, paid.get((setl_id, output), 0))) + adjusted.get((setl_id, output), 0)
         out.append(entry)
     return out
 

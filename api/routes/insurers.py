@@ -16,7 +16,7 @@ from api.deps import CallerDep, PolicyDep, ReaderDep, Year
 from api.errors import Problem
 from api.queue import write
 from settlement.money import yuan_text
-from settlement.statement import MONEY, monthly, render_html, totals
+from settlement.statement import money, monthly, render_html, totals
 
 router = APIRouter(prefix="/v1", tags=["insurers"])
 
@@ -42,8 +42,9 @@ def statement(
             raise Problem(404, "no_settlements", f"no settlements from {start} to {end}", "from")
         per_month = monthly(frame)
         return HTMLResponse(render_html(result, per_month, f"Statement {start} – {end}"))
+    shown = money(result)
     rows = [
-        {c: (yuan_text(int(v)) if c in MONEY else v) for c, v in zip(result.columns, row, strict=True)}
+        {c: (yuan_text(int(v)) if c in shown else v) for c, v in zip(result.columns, row, strict=True)}
         for row in zip(*(result[c].tolist() for c in result.columns), strict=True)
     ]
     return JSONResponse({"from": str(start), "to": str(end), "rows": rows})

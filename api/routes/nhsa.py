@@ -119,10 +119,10 @@ def _command(call: Call) -> desk.SettleCommand:
     claim = claim_of(call.envelope, data)
     facts = desk.check_claim(claim, call.policy)
     categories, notes = nhsa.declared(data, call.policy.policy)
-    msgid, insutype = call.envelope.msgid, call.insutype
+    msgid, policy = call.envelope.msgid, call.policy.policy
 
     def render(settled: desk.Settled) -> bytes:
-        return nhsa.stored_reply(settlement_output(settled, msgid, insutype), [*settled.warnings, *notes])
+        return nhsa.stored_reply(settlement_output(settled, msgid, policy), [*settled.warnings, *notes])
 
     digest = request_hash("nhsa-settle", claim.model_dump_json() + "|" + ",".join(categories))
     return desk.SettleCommand(call.caller, facts, render, call.key, digest, register=True, declared=categories)
@@ -159,10 +159,10 @@ async def reverse(call: Call) -> bytes:
     call.caller.require("settle")
     data: ReverseData = parse(ReverseData, data_of(call.envelope), "input.data")
     await call.read(lambda db: _readable(db, call, data.setl_id, data.psn_no))
-    msgid, insutype = call.envelope.msgid, call.insutype
+    msgid, policy = call.envelope.msgid, call.policy.policy
 
     def render(settled: desk.Settled) -> bytes:
-        return nhsa.stored_reply(settlement_output(settled, msgid, insutype))
+        return nhsa.stored_reply(settlement_output(settled, msgid, policy))
 
     digest = request_hash("nhsa-reverse", data.setl_id)
     return (
@@ -178,7 +178,7 @@ async def query(call: Call) -> bytes:
     def work(db: Driver) -> bytes:
         row = _readable(db, call, data.setl_id, data.psn_no)
         settled = desk.Settled(row, queries.lines(db, setl_id=row["setl_id"]))
-        return nhsa.stored_reply(settlement_output(settled, None, call.insutype))  # the msgid is not kept
+        return nhsa.stored_reply(settlement_output(settled, None, call.policy.policy))  # the msgid is not kept
 
     result: bytes = await call.read(work)
     return result

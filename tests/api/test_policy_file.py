@@ -4,6 +4,7 @@ the stored ``policy_id`` as a bundled name."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Iterator
@@ -19,12 +20,12 @@ EXAMPLES = ROOT / "examples"
 
 
 def _region(folder: Path) -> Path:
-    """The demo policy under another id and insurance type, with a visit type of its own (13 急诊留观,
-    settled as 21 住院), in a file of its own."""
-    text = (ROOT / "tiers" / "policies" / "demo.yaml").read_text(encoding="utf-8")
-    text = text.replace("id: demo\n", "id: myregion\n", 1).replace('insutype: "390"', 'insutype: "391"', 1)
-    emergency = '  "13": {name: 急诊留观, settles_as: "21", reference: a region\'s own visit type}\n'
-    text = text.replace('  "21": {name: 普通住院}\n', '  "21": {name: 普通住院}\n' + emergency, 1)
+    """A region's file written in YAML only (tests/cases/charity.yaml, under another id and
+    insurance type): demo with a visit type of its own (13 急诊留观, settled as 21 住院) and a fifth
+    fund of its own (慈善医疗救助, ``charity_pay``: 50% of what is left to 低保/特困 inpatients, at
+    most 1,000.00 a year)."""
+    text = (ROOT / "tests" / "cases" / "charity.yaml").read_text(encoding="utf-8")
+    text = text.replace("id: charity_test\n", 'id: myregion\ninsutype: "391"\n', 1)
     path = folder / "myregion.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -135,3 +136,74 @@ def test_a_visit_type_the_region_declares_settles_on_every_protocol(region_serve
     settled = {line.split(",")[0]: line for line in out.read_text(encoding="utf-8").splitlines()[1:]}
     assert settled["B13"].removeprefix("B13") == settled["B21"].removeprefix("B21")
     assert settled["B21"].split(",")[1:] != ["0.00"] * (len(settled["B21"].split(",")) - 1)
+
+
+def _benefits(resource: dict[str, object], code: str) -> list[str]:
+    """The amounts of the ``benefit`` adjudications of ``resource``'s total told apart as fund ``code``."""
+    found = []
+    for entry in resource["total"]:  # type: ignore[attr-defined]
+        codes = [e["valueCoding"]["code"] for e in entry.get("extension", [])]
+        if entry["category"]["coding"][0]["code"] == "benefit" and code in codes:
+            found.append(f"{entry['amount']['value']:.2f}")
+    return found
+
+
+def test_a_fund_of_the_regions_own_is_paid_on_every_protocol(region_server: Server, tmp_path: Path) -> None:
+    """The fifth layer declared in the region's YAML only (慈善救助, charity_pay) pays on the CLI, the
+    native API, NHSA 2304 and FHIR, and the books keep it: a reversal takes it back, the export has
+    its column, ``db check`` balances it. Hand-checked (tests/cases/golden/charity.yaml, C3): a
+    dibao 13 claim of 100,000.00 at level 2 gets 79,600 + 8,385 + 9,011.25 + 0 + 1,000 (50% ×
+    3,003.75 capped at 1,000.00) and the patient pays 2,003.75."""
+    server = region_server
+    fields = {"settle_date": "2025-03-01", "medfee_sumamt": "100000.00", "fulamt_ownpay_amt": "0.00",
+              "med_type": "13", "hospital_level": 2, "diagnosis": "J18.9"}  # fmt: skip
+    with server.client("admin") as admin, server.client() as hospital:
+        people = [register(admin, "dibao", "2025-01-01") for _ in range(3)]
+        native = hospital.post("/v1/settlements", json=claim(people[0], **fields))
+        assert native.status_code == 201, native.text
+        answer = native.json()
+        assert answer["funds"] == {"hifp_pay": "79600.00", "hifmi_pay": "8385.00", "maf_pay": "9011.25",
+                                   "supp_pay": "0.00", "charity_pay": "1000.00"}  # fmt: skip
+        assert (answer["fund_pay_sumamt"], answer["psn_part_amt"]) == ("97996.25", "2003.75")
+        charity = next(line for line in answer["lines"] if line["output"] == "charity_pay")
+        assert (charity["fund_pay_type"], charity["cap_left"], charity["bands"]) == ("999901", "0.00", "0.00– @ 50%")
+        platform = _nhsa("2304-settle", psn_no=people[1], insutype="391", med_type="13", hosp_lv="2",
+                         dise_codg="J18.9", medfee_sumamt=100000.00, inscp_scp_amt=100000.00)  # fmt: skip
+        reply = hospital.post("/nhsa", json=platform).json()
+        assert reply["infcode"] == 0, reply["err_msg"]
+        info, detail = reply["output"]["setlinfo"], reply["output"]["setldetail"]
+        assert (info["oth_pay"], info["fund_pay_sumamt"], info["psn_part_amt"]) == (1000.0, 97996.25, 2003.75)
+        row = next(d for d in detail if d["fund_pay_type"] == "999901")
+        assert (row["fund_pay_type_name"], row["fund_payamt"]) == ("慈善医疗救助基金", 1000.0)
+        assert {d["fund_pay_type_name"] for d in detail} >= {"城乡居民基本医疗保险基金", "医疗救助基金"}
+        fhir = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
+        fhir["patient"] = {"reference": f"Patient/{people[2]}"}
+        fhir["subType"]["coding"][0]["code"] = "13"
+        submitted = hospital.post("/fhir/Claim", json=fhir, headers={"content-type": "application/fhir+json"})
+        assert submitted.status_code == 201, submitted.text
+        # 60,000 in-policy at level 2: 47,600 + 3,185 + 6,911.25, then 50% × 2,303.75 capped at 1,000
+        assert _benefits(submitted.json(), "999901") == ["1000.00"]
+        reversal = hospital.post(f"/v1/settlements/{answer['setl_id']}/reversal")
+        assert reversal.status_code == 201, reversal.text
+        assert reversal.json()["funds"]["charity_pay"] == "-1000.00"
+    env = {**os.environ, "DATABASE_URL": server.database_url, "MEDRELIEF_POLICY": server.env["MEDRELIEF_POLICY"]}
+    checked = medrelief(env, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    exported = tmp_path / "books.csv"
+    done = medrelief(env, "export", "settlements", "--from", "2025-01-01", "--to", "2025-12-31", "--out", str(exported))
+    assert done.returncode == 0, done.stderr
+    books = list(csv.DictReader(exported.open(encoding="utf-8")))
+    assert sorted(r["charity_pay"] for r in books if r["person_id"] == people[0]) == ["-1000.00", "1000.00"]
+    claims, out = tmp_path / "claims.csv", tmp_path / "settled.csv"
+    row = {"claim_id": "B1", "person_id": "P1", "category": "dibao", "med_type": "13", "hospital_level": "2",
+           "settle_date": "2025-03-01", "diagnosis": "J18.9", "accident": "0", "medfee_sumamt": "100000.00",
+           "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0", "preselfpay_amt": "0"}  # fmt: skip
+    claims.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n", encoding="utf-8")
+    done = medrelief(dict(os.environ), "settle", str(claims), "--out", str(out), "--policy", env["MEDRELIEF_POLICY"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    (settled,) = csv.DictReader(out.open(encoding="utf-8"))
+    assert (settled["charity_pay"], settled["fund_pay_sumamt"], settled["psn_part_amt"]) == (
+        "1000.00",
+        "97996.25",
+        "2003.75",
+    )
