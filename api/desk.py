@@ -61,8 +61,8 @@ def today(policy: CompiledPolicy) -> date:
 
 
 def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) -> ClaimFacts:
-    """The one check of a claim, whatever protocol brought it: its parts add up, its visit type is
-    one the policy declares, its date is within the policy (not before it is in force, not in the
+    """The one check of a claim, whatever protocol brought it: its parts add up, its visit type and
+    hospital tier are ones the policy declares, its date is within the policy (not before it is in force, not in the
     future beyond :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
     problem = claim.components_problem()
     if problem:
@@ -71,6 +71,10 @@ def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) 
     if claim.med_type not in visit_types:
         detail = f"med_type {claim.med_type!r} is not a visit type of policy {policy.id} ({', '.join(visit_types)})"
         raise Problem(422, "unknown_visit_type", detail, "med_type")
+    tiers = policy.profiles.tiers
+    if claim.hospital_level not in tiers:
+        detail = f"hospital_level {claim.hospital_level} is not a hospital tier of policy {policy.id} {list(tiers)}"
+        raise Problem(422, "unknown_hospital_tier", detail, "hospital_level")
     on = on or today(policy)
     if claim.settle_date > on + FUTURE_TOLERANCE:
         detail = f"settle_date {claim.settle_date} is in the future (today is {on})"

@@ -73,7 +73,8 @@ SignedYuan = Annotated[
     Decimal, BeforeValidator(_signed_input), Field(ge=-MAX_YUAN, le=MAX_YUAN), AfterValidator(_two_places)
 ]
 """An amount in yuan that may be negative (totals net of reversals)."""
-HospitalLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_not_boolean)]
+HospitalLevel = Annotated[int, BeforeValidator(_not_boolean), Field(ge=1, le=99)]
+"""A hospital tier (the policy declares which: 1 一级及以下, 2 二级, 3 三级 by default)."""
 
 YuanOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
 """An amount in yuan in a response (negative in a reversal), as a string with two decimals."""

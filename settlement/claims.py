@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement.money import parse_yuan
-from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, MED_TYPES
+from tiers.codes import CATEGORIES, MED_TYPES
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -102,7 +102,7 @@ class ClaimTable:
     persons: npt.NDArray[Any]  # person ids (str from files; int64 for generated cohorts)
     category: I64
     med: I64
-    level: I64  # 0-based hospital level
+    level: I64  # hospital tier code (the claim's hospital_level; the policy declares its tiers)
     day: I64  # settle_date as days since 1970-01-01
     diagnosis: I64  # index into ``diagnoses``
     diagnoses: npt.NDArray[np.object_]
@@ -184,19 +184,25 @@ def _visit_codes(
 def _check_codes(
     frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem], with_category: bool
 ) -> dict[str, I64]:
-    levels = tuple(str(lv) for lv in HOSPITAL_LEVELS)
     specs = {
         **({"category": ("category", CATEGORIES)} if with_category else {}),
-        "level": ("hospital_level", levels),
         "accident": ("accident", ("0", "1")),
     }
-    codes = {}
+    codes = {"level": _tier_codes(frame, ids, problems)}
     for name, (column, allowed) in specs.items():
         codes[name] = _codes(_text(frame, column), allowed)
         _flag(problems, ids, codes[name] < 0, column, f"unknown value; expected one of {list(allowed)}")
     if not with_category:
         codes["category"] = np.full(len(frame), CATEGORIES.index("general"), np.int64)
     return {k: np.maximum(v, 0) for k, v in codes.items()}
+
+
+def _tier_codes(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64:
+    """Each claim's hospital tier code (1–99; which the policy declares is the engine's check)."""
+    text = _text(frame, "hospital_level")
+    bad = ~text.str.fullmatch(r"[1-9][0-9]?").fillna(False).to_numpy(bool)
+    _flag(problems, ids, bad, "hospital_level", "not a hospital tier (a whole number 1–99)")
+    return np.where(bad, "1", text.to_numpy(object)).astype(np.int64)
 
 
 def _parse_arrival(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:

@@ -200,10 +200,11 @@ def _load(name: str) -> Policy:
 @policy_app.command("check")
 def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (or a bundled name).")]) -> None:
     """Validate a region's policy file: every key, number, date and reference; compile it; print its
-    versions, layers, visit types, reference figures and what it assumes. Exit status 2 with the file
-    and key path of the first problem."""
+    versions, layers, visit types, hospital tiers, funds, reference figures and what it assumes.
+    Exit status 2 with the file and key path of the first problem."""
     from tiers.resolve import version_dates
     from tiers.tables import compile_policy
+    from tiers.vocabulary import Names
 
     policy = _load(path)
     try:
@@ -217,6 +218,11 @@ def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (o
     visits = (f"{code} {policy.visit_type_name(code)}" + (f" → {to}" if to != code else "")
               for code, to in policy.settles_as().items())  # fmt: skip
     out.print(f"visit types: {', '.join(visits)}", highlight=False)
+    names = Names(policy)
+    out.print(f"hospital tiers: {', '.join(f'{t} {names.level(t)}' for t in policy.tiers())}", highlight=False)
+    funds = (f"{la.output} {la.fund_pay_type_name or la.name} ({la.fund_pay_type or '-'}, NHSA {la.platform_field()})"
+             for la in policy.layers)  # fmt: skip
+    out.print(f"funds: {', '.join(funds)}", highlight=False)
     for name, figure in policy.reference_figures.items():
         dated = ", ".join(f"{v.value:,.2f} from {v.from_}" for v in figure.values)  # noqa: PD011 (not pandas)
         out.print(f"reference figure {name} ({figure.name}): {dated}", highlight=False)

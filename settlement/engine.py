@@ -156,6 +156,18 @@ def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     return lookup[claims.day - first]
 
 
+def _tier_positions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
+    """Each claim's hospital tier as its position among the policy's tiers; a tier the policy does
+    not declare is refused with the claims that carry it."""
+    tiers = np.array(policy.profiles.tiers, np.int64)
+    position = np.searchsorted(tiers, claims.level)
+    known = (position < len(tiers)) & (tiers[np.minimum(position, len(tiers) - 1)] == claims.level)
+    if not known.all():
+        reason = f"unknown hospital tier; policy {policy.id} declares {list(policy.profiles.tiers)}"
+        raise ClaimValidationError([ClaimProblem(str(c), "hospital_level", reason) for c in claims.claim_id[~known]])
+    return position.astype(np.int64)
+
+
 def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
     """Each claim's candidate dated profiles (its candidate categories, its other fields)."""
     lists = policy.policy.disease_lists
@@ -165,7 +177,7 @@ def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
         hit = np.array([str(d).startswith(prefixes) for d in claims.diagnoses], dtype=bool)
         bits |= hit.astype(np.int64) << i
     chosen = claims.category_candidates
-    fields: tuple[I64, ...] = (claims.med, claims.level, bits[claims.diagnosis], claims.accident)
+    fields: tuple[I64, ...] = (claims.med, _tier_positions(claims, policy), bits[claims.diagnosis], claims.accident)
     version = _versions(claims, policy)
     if claims.candidates is not None:  # a row per candidate
         claim = np.repeat(np.arange(len(claims), dtype=np.int64), chosen.counts)

@@ -79,7 +79,7 @@ def _category_names(codes: pd.Series) -> npt.NDArray[np.object_]:
     return names
 
 
-def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
+def _claims(years: pd.DataFrame, base: pd.Series, tier: int) -> pd.DataFrame:
     """One claim per row (a person-year under one candidate category) whose in-policy amount is
     ``base`` (fen, negatives as 0). Each candidate is a person of its own to the engine, so that one
     candidate's deductible and cap never see another's."""
@@ -91,7 +91,7 @@ def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
             "person_id": candidate,
             "category": _category_names(years["category"]),
             "med_type": "21",
-            "hospital_level": "1",
+            "hospital_level": str(tier),
             "settle_date": years["year"].astype(str) + "-12-31",
             "diagnosis": "",
             "accident": "0",
@@ -129,7 +129,7 @@ def settle_program(
     by default ``years``' own ``category``)."""
     rows = _candidates(years, categories)
     only = compile_policy(policy.model_copy(update={"layers": (program,), "post_hoc": ()}))
-    result = settle(_claims(rows, program_base(program, rows)), only)
+    result = settle(_claims(rows, program_base(program, rows), policy.tiers()[0]), only)
     explained = pd.DataFrame(columns(result))
     out = explained.assign(
         person_id=rows["person_id"].to_numpy(), year=rows["year"].to_numpy(), category=_category_names(rows["category"])
