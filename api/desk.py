@@ -33,7 +33,6 @@ from settlement.engine import SettledBatch
 from settlement.engine import settle as settle_claims
 from settlement.explanation import columns as explanation
 from settlement.identities import IdentityPeriods, with_candidates
-from tiers.codes import CATEGORIES
 from tiers.tables import CompiledPolicy
 
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -167,7 +166,7 @@ def _settled(
     for i, row in enumerate(rows):
         command, year = commands[row], found[row].year
         assert year is not None
-        category = CATEGORIES[int(result.category[i])]
+        category = policy.profiles.categories[int(result.category[i])]
         values = settlement_values(command.claim, result, i, category, command.caller.institution_id, year.next_seq)
         lines = [dict(zip(names, line, strict=True)) for line in by_row[i * n_layers : (i + 1) * n_layers]]
         warnings = _warnings(command, year, category)
@@ -214,7 +213,9 @@ def _engine(
         if key in buckets
     ]
     periods = [(f.person_id, c, s, e) for f, y in zip(facts, years, strict=True) if y for c, s, e in y.identities]
-    table = with_candidates(claims_table(facts, policy.settles_as), IdentityPeriods.of(periods))
+    table = with_candidates(
+        claims_table(facts, policy.settles_as), IdentityPeriods.of(periods, policy.profiles.categories)
+    )
     return settle_claims(table, policy, ledger_of(opening), explain=True)
 
 

@@ -37,7 +37,6 @@ from pydantic_core import to_json
 
 from api.schemas import ClaimIn, Text, VisitCode, Yuan
 from settlement.money import fen_of, yuan_number
-from tiers.codes import Category
 from tiers.schema import NHSA_FIELDS, Policy
 
 if TYPE_CHECKING:
@@ -113,7 +112,7 @@ class Extension(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    relief_category: Category | None = None
+    relief_category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
     accident: Literal["0", "1", 0, 1, True, False] = "0"
     hosp_lv: HospitalTierCode | None = None
 
@@ -211,8 +210,11 @@ def declared(data: SettleData, policy: Policy) -> tuple[tuple[str, ...], list[st
             notes.append(f"idetinfo psn_idet_type {record.psn_idet_type!r} is not a code of policy {policy.id}")
         else:
             found.append(str(category))
-    if data.exp_content.relief_category is not None:
-        found.append(str(data.exp_content.relief_category))
+    declared_category = data.exp_content.relief_category
+    if declared_category is not None and declared_category not in policy.categories():
+        notes.append(f"exp_content.relief_category {declared_category!r} is not a category of policy {policy.id}")
+    elif declared_category is not None:
+        found.append(declared_category)
     return tuple(dict.fromkeys(found)), notes
 
 

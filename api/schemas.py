@@ -19,7 +19,6 @@ from pydantic import (
 )
 
 from settlement.money import MAX_YUAN
-from tiers.codes import Category
 
 _YUAN_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
@@ -98,7 +97,8 @@ class Strict(BaseModel):
 
 
 class IdentityIn(Strict):
-    category: Category
+    category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    """A relief category of the service's policy (the national ten, or one of its own)."""
     valid_from: date
     valid_to: date | None = None
     source: Annotated[str, Field(max_length=64, pattern=NO_CONTROL)] = ""

@@ -7,7 +7,7 @@ rule of the bucket that applies to the person's category, the cap and what is le
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -41,10 +41,10 @@ class BucketUse:
     caps: tuple[CapLeft, ...]
 
 
-def first_category(categories: list[str]) -> str:
-    """The category shown for a person holding ``categories`` (the first in
-    :data:`tiers.codes.CATEGORIES` order; ``general`` for none)."""
-    return sorted(categories or ["general"], key=CATEGORIES.index)[0]
+def first_category(categories: list[str], order: Sequence[str] = CATEGORIES) -> str:
+    """The category shown for a person holding ``categories`` (the first in the policy's ``order``;
+    ``general`` for none)."""
+    return sorted(categories or ["general"], key=list(order).index)[0]
 
 
 def _caps(rule: ResolvedRule, category: str, paid: int, tiers: tuple[int, ...]) -> list[CapLeft]:

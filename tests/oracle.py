@@ -152,7 +152,7 @@ def settle_reference(
 
 def _deductible_applied(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: Decimal) -> Decimal:
     level, tilt = int(claim["hospital_level"]), rule.tilt_for(claim["category"])
-    deductible = _tier(rule.deductible, level) * (tilt.deductible_factor if tilt else 1)
+    deductible: Decimal = _tier(rule.deductible, level) * (tilt.deductible_factor if tilt else 1)
     if rule.repeat_factor is not None and acc.claims > 0:
         deductible *= rule.repeat_factor
     if rule.per_year:

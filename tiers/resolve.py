@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from tiers.codes import CATEGORIES
 from tiers.params import EVERY_TIER, DatedValue, at_tier, change_dates, value_at
 from tiers.schema import Layer, Policy, Rule, Tilt
 
@@ -193,7 +192,7 @@ def check_every_version(policy: Policy) -> None:
                 if any(b <= a for a, b in itertools.pairwise(froms)) or any(f <= 0 for f in froms):
                     raise ValueError(f"{where}.bands: band 'from' amounts must increase (in force {on})")
                 try:
-                    for category in CATEGORIES:
+                    for category in policy.categories():
                         for level in policy.tiers():
                             for repeat in (False, True):
                                 claim_terms(rule, category, level, repeat)

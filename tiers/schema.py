@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tiers.codes import HOSPITAL_LEVELS, PAYMENT_COLUMNS, Category, MedType
+from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, PAYMENT_COLUMNS, MedType
 from tiers.params import (
     EVERY_TIER,
     Amount,
@@ -60,11 +60,25 @@ class DiseaseList(_Strict):
         return values
 
 
+CategoryCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+"""A relief category's code (which exist is the policy's check: :meth:`Policy.categories`)."""
+
+
+class ReliefCategory(_Strict):
+    """A relief category of the region's own, beyond the national ten (Beijing 37号: 60年代精减退职
+    老职工, 因公(病)致残返城知青): rules name it in ``when.category`` and tilts like any other."""
+
+    name: str
+    reference: str
+    assumption: str | None = None
+
+
 class When(_Strict):
     """Which claims a rule settles. Unset fields match everything; ``any_of`` is an OR."""
 
     med_type: tuple[MedType, ...] | None = None
-    category: tuple[Category, ...] | None = None
+    category: tuple[CategoryCode, ...] | None = None
+    """Relief categories: the national ten (:data:`tiers.codes.CATEGORIES`) and the policy's own."""
     hospital_level: tuple[Annotated[int, Field(ge=1, le=99)], ...] | None = None
     """Hospital tiers (the policy's ``hospital_tiers``; default 1, 2, 3)."""
     diagnosis_in: str | None = None
@@ -108,7 +122,7 @@ class Band(_Strict):
 class Tilt(_Strict):
     """倾斜: adjustments for some relief categories on top of a rule."""
 
-    categories: tuple[Category, ...] = Field(min_length=1)
+    categories: tuple[CategoryCode, ...] = Field(min_length=1)
     deductible_factor: Ratio | None = None
     ratio_add: Points | None = None
     cap_lifted: bool = False
@@ -290,7 +304,7 @@ class IdentityCodes(_Strict):
 
     reference: str
     assumption: str | None = None
-    codes: dict[str, Category] = Field(min_length=1)
+    codes: dict[str, CategoryCode] = Field(min_length=1)
 
 
 def _when_levels(when: When) -> set[int]:
@@ -332,6 +346,34 @@ def _tier_problems(policy: Policy) -> list[str]:
     return problems
 
 
+def _when_categories(when: When) -> set[str]:
+    found = set(when.category or ())
+    for sub in when.any_of or ():
+        found |= _when_categories(sub)
+    return found
+
+
+def _category_problems(policy: Policy) -> list[str]:
+    """Every relief category named that the policy does not have, with its key path."""
+    known = set(policy.categories())
+    named = [("category_names", set(policy.category_names))]
+    if policy.identity_codes:
+        named.append(("identity_codes.codes", set(policy.identity_codes.codes.values())))
+    for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
+        for i, layer in enumerate(layers):
+            for j, rule in enumerate(layer.rules):
+                named.append((f"{name}.{i}.rules.{j}.when.category", _when_categories(rule.when)))
+                named += [(f"{name}.{i}.rules.{j}.tilts.{k}", set(t.categories)) for k, t in enumerate(rule.tilts)]
+    own = [
+        (f"relief_categories.{c}", "a national category's code") for c in policy.relief_categories if c in CATEGORIES
+    ]
+    return [f"{where}: {what} is not a category of its own" for where, what in own] + [
+        f"{where}: unknown relief category {sorted(codes - known)} (the policy's: {', '.join(sorted(known))})"
+        for where, codes in named
+        if codes - known
+    ]
+
+
 class Policy(_Strict):
     """A region's whole rule set: disease lists and layers, valid from a date."""
 
@@ -349,7 +391,9 @@ class Policy(_Strict):
     reference_figures: dict[str, ReferenceFigure] = {}
     visit_types: dict[str, VisitType] = {}
     """The visit types claims may carry (default: the engine's 11, 14 and 21)."""
-    category_names: dict[Category, str] = {}
+    relief_categories: dict[str, ReliefCategory] = {}
+    """The region's own relief categories (code → name, reference), after the national ten."""
+    category_names: dict[CategoryCode, str] = {}
     """The region's names of relief categories where they differ from the national ones
     (:data:`tiers.codes.CATEGORY_NAMES`), e.g. Beijing's 特困供养人员."""
     hospital_tiers: dict[Annotated[int, Field(ge=1, le=99)], HospitalTier] = {}
@@ -361,12 +405,12 @@ class Policy(_Strict):
 
     _id = field_validator("id")(_check_id)
 
-    @field_validator("reference_figures")
+    @field_validator("reference_figures", "relief_categories")
     @classmethod
-    def _figure_names(cls, figures: dict[str, ReferenceFigure]) -> dict[str, ReferenceFigure]:
-        for name in figures:
+    def _names(cls, named: dict[str, Any]) -> dict[str, Any]:
+        for name in named:
             _check_id(name)
-        return figures
+        return named
 
     @field_validator("visit_types")
     @classmethod
@@ -377,6 +421,11 @@ class Policy(_Strict):
             if visit.settles_as is None and code not in ENGINE_VISIT_TYPES:
                 raise ValueError(f"visit type {code!r}: give settles_as (one of {sorted(ENGINE_VISIT_TYPES)})")
         return types
+
+    def categories(self) -> tuple[str, ...]:
+        """Every relief category of the policy: the national ten, then its own (the engine's codes
+        are positions in this tuple)."""
+        return (*CATEGORIES, *self.relief_categories)
 
     def tiers(self) -> tuple[int, ...]:
         """The hospital tiers claims may carry, in order (default 1, 2, 3)."""
@@ -413,7 +462,7 @@ class Policy(_Strict):
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate layer ids")
-        problems = _tier_problems(self)
+        problems = _tier_problems(self) + _category_problems(self)
         if problems:
             raise ValueError(problems[0])
         for i, program in enumerate(self.post_hoc):

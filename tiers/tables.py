@@ -30,7 +30,7 @@ NO_LIMIT = np.int64(2**62)
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
-N_CAT, N_MED = len(CATEGORIES), len(MED_TYPES)
+N_MED = len(MED_TYPES)
 ADMISSIONS = 2  # first claim of the bucket-year, or a repeat (for repeat_factor)
 
 
@@ -41,6 +41,11 @@ class ProfileSpace:
 
     disease_lists: tuple[str, ...]
     tiers: tuple[int, ...] = HOSPITAL_LEVELS
+    categories: tuple[str, ...] = CATEGORIES
+
+    @property
+    def n_cat(self) -> int:
+        return len(self.categories)
 
     @property
     def n_lev(self) -> int:
@@ -49,11 +54,11 @@ class ProfileSpace:
     @property
     def terms_per_rule(self) -> int:
         """Terms of one rule in one version (a term per category and hospital tier)."""
-        return N_CAT * self.n_lev
+        return self.n_cat * self.n_lev
 
     @property
     def size(self) -> int:
-        return N_CAT * N_MED * self.n_lev * (1 << len(self.disease_lists)) * 2
+        return self.n_cat * N_MED * self.n_lev * (1 << len(self.disease_lists)) * 2
 
     def encode(self, category: I64, med: I64, level: I64, list_bits: I64, accident: I64) -> I64:
         """Pack code arrays (category/med as tuple positions, level as the tier's position) into profiles."""
@@ -79,7 +84,7 @@ def when_mask(when: When, fields: dict[str, I64], space: ProfileSpace) -> Bools:
     if when.med_type is not None:
         mask &= np.isin(fields["med"], [MED_TYPES.index(m) for m in when.med_type])
     if when.category is not None:
-        mask &= np.isin(fields["category"], [CATEGORIES.index(c) for c in when.category])
+        mask &= np.isin(fields["category"], [space.categories.index(c) for c in when.category])
     if when.hospital_level is not None:
         mask &= np.isin(fields["level"], [space.tiers.index(lv) for lv in when.hospital_level])
     if when.diagnosis_in is not None:
@@ -240,15 +245,18 @@ def _ratio_units(ratio: Decimal) -> int:
     return int(units)
 
 
-def _terms_grid(rule: ResolvedRule, tiers: tuple[int, ...]) -> list[list[list[Terms]]]:
-    return [[[claim_terms(rule, cat, lev, repeat) for repeat in (False, True)] for lev in tiers] for cat in CATEGORIES]
+def _terms_grid(rule: ResolvedRule, space: ProfileSpace) -> list[list[list[Terms]]]:
+    return [
+        [[claim_terms(rule, cat, lev, repeat) for repeat in (False, True)] for lev in space.tiers]
+        for cat in space.categories
+    ]
 
 
 def _fill(table: dict[str, I64], t: int, grid: list[list[list[Terms]]], k_max: int) -> None:
-    n_lev = len(grid[0])
+    n_cat, n_lev = len(grid), len(grid[0])
     for c, per_level in enumerate(grid):
         for lv, per_adm in enumerate(per_level):
-            flat = (t * N_CAT + c) * n_lev + lv
+            flat = (t * n_cat + c) * n_lev + lv
             first = per_adm[0]
             table["cap"][flat] = NO_LIMIT if first.cap is None else first.cap
             table["claim_cap"][flat] = NO_LIMIT if first.claim_cap is None else first.claim_cap
@@ -277,10 +285,10 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
     index = policy.layers.index(layer)
     for v, on in enumerate(versions):
         for r, rule in enumerate(resolve(policy, on).layers[index].rules):
-            _fill(table, v * n_rules + r, _terms_grid(rule, profiles.tiers), k_max)
+            _fill(table, v * n_rules + r, _terms_grid(rule, profiles), k_max)
     rule_index = _rule_of_profile(layer, profiles)
     fields = profiles.decode()
-    within = (rule_index * N_CAT + fields["category"]) * profiles.n_lev + fields["level"]
+    within = (rule_index * profiles.n_cat + fields["category"]) * profiles.n_lev + fields["level"]
     stride = n_rules * profiles.terms_per_rule
     term = np.concatenate([np.where(rule_index >= 0, v * stride + within, -1) for v in range(len(versions))])
     bucket_of_rule = np.array([layer.buckets().index(r.bucket) for r in layer.rules], np.int64)
@@ -316,7 +324,7 @@ def _rule_of_profile(layer: Layer, profiles: ProfileSpace) -> I64:
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Resolve every version of ``policy`` into lookup tables (done once per policy)."""
     versions = tuple(version_dates(policy))
-    profiles = ProfileSpace(tuple(policy.disease_lists), policy.tiers())
+    profiles = ProfileSpace(tuple(policy.disease_lists), policy.tiers(), policy.categories())
     days = np.array([(d - date(1970, 1, 1)).days for d in versions], np.int64)
     layers = tuple(_compile_layer(policy, layer, versions, profiles) for layer in policy.layers)
     return CompiledPolicy(policy, versions, days, profiles, layers)

@@ -32,7 +32,11 @@ START = date(2023, 12, 1)
 
 @st.composite
 def claim_rows(
-    draw: st.DrawFn, max_claims: int = 24, tiers: int = 3, visit_types: tuple[str, ...] = ("11", "14", "21")
+    draw: st.DrawFn,
+    max_claims: int = 24,
+    tiers: int = 3,
+    visit_types: tuple[str, ...] = ("11", "14", "21"),
+    categories: tuple[str, ...] = CATEGORIES,
 ) -> list[dict[str, Any]]:
     """A batch over a few persons spanning a year boundary and the 2024-07-01 change (on hospital
     tiers 1…``tiers`` and ``visit_types``: demo's by default)."""
@@ -46,7 +50,7 @@ def claim_rows(
             {
                 "claim_id": f"K{draw(st.integers(0, 10**6)):07d}-{i}",
                 "person_id": f"P{draw(st.integers(0, persons - 1))}",
-                "category": draw(st.sampled_from(CATEGORIES)),
+                "category": draw(st.sampled_from(categories)),
                 "med_type": draw(st.sampled_from(visit_types)),
                 "hospital_level": draw(st.integers(1, tiers)),
                 "settle_date": (START + timedelta(days=draw(st.integers(0, 500)))).isoformat(),
@@ -73,10 +77,11 @@ def _within(rows: list[dict[str, Any]], policy: CompiledPolicy) -> list[dict[str
     """The rows moved by whole years into the policy's time (the generator dates claims from 2023),
     on the policy's hospital tiers and visit types (a tier or type it lacks becomes one it has)."""
     shift = max(0, policy.versions[0].year - 2023)
-    tiers, types = policy.profiles.tiers, list(policy.settles_as)
+    tiers, types = policy.profiles.tiers, list(policy.settles_as)  # and categories: a region's own too
     return [
         {**r, "settle_date": _later(r["settle_date"], shift),
          "med_type": r["med_type"] if r["med_type"] in types else "21",
+         "category": r["category"] if r["category"] in policy.profiles.categories else "general",
          "hospital_level": tiers[(r["hospital_level"] - 1) % len(tiers)]}
         for r in rows
     ]  # fmt: skip
@@ -96,7 +101,10 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @SETTINGS
-@given(rows=claim_rows(tiers=6, visit_types=("11", "14", "21", "13")), name=st.sampled_from(sorted(POLICIES)))
+@given(
+    rows=claim_rows(tiers=6, visit_types=("11", "14", "21", "13"), categories=(*CATEGORIES, "retired_1960s")),
+    name=st.sampled_from(sorted(POLICIES)),
+)
 def test_engine_equals_reference(rows: list[dict[str, Any]], name: str) -> None:
     frame = claims_frame(_within(rows, POLICIES[name]))
     engine = result_in_yuan(settle(frame, POLICIES[name]))

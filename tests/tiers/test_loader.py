@@ -44,7 +44,26 @@ def _broken(tmp_path: Path, edit: str, replacement: str) -> Path:
             "at most four decimals",
         ),
         ("        cap: 400\n", "        cap: -400\n", "layers.0.rules.2.cap", "must not be negative"),
-        ("category: [tekun]}", "category: [rich]}", "layers.2.rules.0.when.category", "Input should be"),
+        (
+            "category: [tekun]}",
+            "category: [rich]}",
+            "layers.2.rules.0.when.category",
+            "unknown relief category ['rich']",
+        ),
+        ("categories: [tekun]\n", "categories: [tekun, rich]\n", "layers.0.rules.0.tilts.0", "unknown relief category"),
+        ('    "2201": tekun', '    "2201": rich', "identity_codes.codes", "unknown relief category ['rich']"),
+        (
+            "{by_level: {1: 200, 2: 500, 3: 800}}",
+            "{by_level: {1: 200, 2: 500, 3: 800, 4: 900}}",
+            "layers.0.rules.0.deductible.amount",
+            "'by_level' needs exactly the hospital tiers [1, 2, 3]",
+        ),
+        (
+            'when: {med_type: ["21"]}',
+            'when: {med_type: ["21"], hospital_level: [4]}',
+            "layers.0.rules.0.when.hospital_level",
+            "unknown hospital tier(s) [4]",
+        ),
         ("diagnosis_in: major}", "diagnosis_in: minor}", "layers.2.rules.1.when", "unknown disease list"),
         ("{from: 100000, ratio: 0.80}", "{from: 40000, ratio: 0.80}", "layers.1.rules.0.bands", "must increase"),
         (
