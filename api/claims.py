@@ -81,7 +81,7 @@ def claims_table(
         persons=np.array(persons, dtype=object),
         category=np.full(n, CATEGORIES.index("general"), np.int64),
         med=_ints([MED_TYPES.index(settles_as[f.med_type]) for f in facts]),
-        level=_ints([f.hospital_level - 1 for f in facts]),
+        level=_ints([f.hospital_level for f in facts]),
         day=_ints([(f.settle_date - EPOCH).days for f in facts]),
         diagnosis=np.arange(n, dtype=np.int64),
         diagnoses=np.array([f.diagnosis.strip().upper() for f in facts], dtype=object),

@@ -33,7 +33,6 @@ from settlement.engine import SettledBatch
 from settlement.engine import settle as settle_claims
 from settlement.explanation import columns as explanation
 from settlement.identities import IdentityPeriods, with_candidates
-from tiers.codes import CATEGORIES
 from tiers.tables import CompiledPolicy
 
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -61,8 +60,8 @@ def today(policy: CompiledPolicy) -> date:
 
 
 def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) -> ClaimFacts:
-    """The one check of a claim, whatever protocol brought it: its parts add up, its visit type is
-    one the policy declares, its date is within the policy (not before it is in force, not in the
+    """The one check of a claim, whatever protocol brought it: its parts add up, its visit type and
+    hospital tier are ones the policy declares, its date is within the policy (not before it is in force, not in the
     future beyond :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
     problem = claim.components_problem()
     if problem:
@@ -71,6 +70,10 @@ def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) 
     if claim.med_type not in visit_types:
         detail = f"med_type {claim.med_type!r} is not a visit type of policy {policy.id} ({', '.join(visit_types)})"
         raise Problem(422, "unknown_visit_type", detail, "med_type")
+    tiers = policy.profiles.tiers
+    if claim.hospital_level not in tiers:
+        detail = f"hospital_level {claim.hospital_level} is not a hospital tier of policy {policy.id} {list(tiers)}"
+        raise Problem(422, "unknown_hospital_tier", detail, "hospital_level")
     on = on or today(policy)
     if claim.settle_date > on + FUTURE_TOLERANCE:
         detail = f"settle_date {claim.settle_date} is in the future (today is {on})"
@@ -163,7 +166,7 @@ def _settled(
     for i, row in enumerate(rows):
         command, year = commands[row], found[row].year
         assert year is not None
-        category = CATEGORIES[int(result.category[i])]
+        category = policy.profiles.categories[int(result.category[i])]
         values = settlement_values(command.claim, result, i, category, command.caller.institution_id, year.next_seq)
         lines = [dict(zip(names, line, strict=True)) for line in by_row[i * n_layers : (i + 1) * n_layers]]
         warnings = _warnings(command, year, category)
@@ -210,7 +213,9 @@ def _engine(
         if key in buckets
     ]
     periods = [(f.person_id, c, s, e) for f, y in zip(facts, years, strict=True) if y for c, s, e in y.identities]
-    table = with_candidates(claims_table(facts, policy.settles_as), IdentityPeriods.of(periods))
+    table = with_candidates(
+        claims_table(facts, policy.settles_as), IdentityPeriods.of(periods, policy.profiles.categories)
+    )
     return settle_claims(table, policy, ledger_of(opening), explain=True)
 
 

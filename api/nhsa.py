@@ -10,13 +10,13 @@ sign_no, input``; the platform's other envelope fields are accepted and ignored.
 Settlement input (2206/2207/2303/2304, ``input.data``, §4.3) becomes a native claim: ``mdtrt_id``
 (``mdtrt_id|chrg_bchno`` when a charge batch is given) is the claim id, ``psn_no`` the person
 (registered on first sight, without a relief identity). What the platform keeps elsewhere comes in
-the input as local extensions: ``hosp_lv`` (hospital level 1–3), ``dise_codg`` (ICD-10),
-``setl_time`` (else the envelope's ``inf_time``), and ``exp_content`` (a JSON object or string:
-``accident``, ``hosp_lv``, ``relief_category``). Relief identities sent with a claim (``idetinfo``
-records whose ``psn_idet_type`` codes the policy maps, ``identity_codes``; or
-``exp_content.relief_category``) are checked against the registry and never change it: a
-difference is reported in ``warn_msg``. Times are ``yyyy-MM-dd HH:mm:ss`` (or a date
-``yyyy-MM-dd``), as the specification writes them; anything else is refused, never guessed.
+the input as local extensions: ``hosp_lv`` (hospital tier: 1–3 unless the policy declares others),
+``dise_codg`` (ICD-10), ``setl_time`` (else the envelope's ``inf_time``), and ``exp_content`` (a
+JSON object or string: ``accident``, ``hosp_lv``, ``relief_category``). Relief identities sent with
+a claim (``idetinfo`` records whose ``psn_idet_type`` codes the policy maps, ``identity_codes``; or
+``exp_content.relief_category``) are checked against the registry and never change it: a difference
+is reported in ``warn_msg``. Times are ``yyyy-MM-dd HH:mm:ss`` (or a date ``yyyy-MM-dd``), as the
+specification writes them; anything else is refused, never guessed.
 
 Output ``setlinfo`` (§4.4) is filled from the settlement; ``setldetail`` has one row per layer
 with the layer's ``fund_pay_type`` from the policy file. Money is a JSON number with at most two
@@ -37,7 +37,6 @@ from pydantic_core import to_json
 
 from api.schemas import ClaimIn, Text, VisitCode, Yuan
 from settlement.money import fen_of, yuan_number
-from tiers.codes import Category
 from tiers.schema import NHSA_FIELDS, Policy
 
 if TYPE_CHECKING:
@@ -52,6 +51,11 @@ FUND_FIELDS = ("hifp_pay", "hifmi_pay", "maf_pay", "oth_pay", "cvlserv_pay", "hi
 ``oth_pay`` unless they name another, e.g. 职工大额 ``hifdm_pay``); fields no layer uses are 0."""
 ZERO_FIELDS = ("acct_pay", "hosp_part_amt", "acct_mulaid_pay", "balc")
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+
+
+HospitalTierCode = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),
+                             Field(pattern=r"^[1-9][0-9]?$")]  # fmt: skip
+"""``hosp_lv``: a hospital tier the policy declares (1–3 by default), as text or a number."""
 
 
 class InputError(ValueError):
@@ -108,9 +112,9 @@ class Extension(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    relief_category: Category | None = None
+    relief_category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
     accident: Literal["0", "1", 0, 1, True, False] = "0"
-    hosp_lv: Literal["1", "2", "3", 1, 2, 3] | None = None
+    hosp_lv: HospitalTierCode | None = None
 
 
 class IdetInfo(BaseModel):
@@ -136,7 +140,7 @@ class SettleData(BaseModel):
     overlmt_selfpay: Yuan = Decimal(0)
     preselfpay_amt: Yuan = Decimal(0)
     inscp_scp_amt: Yuan | None = None
-    hosp_lv: Literal["1", "2", "3", 1, 2, 3] | None = None
+    hosp_lv: HospitalTierCode | None = None
     dise_codg: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""
     setl_time: Moment = None
     exp_content: Annotated[Extension, BeforeValidator(_json_object)] = Extension()
@@ -164,7 +168,7 @@ def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
     """The native claim of a settlement transaction."""
     level = data.hosp_lv or data.exp_content.hosp_lv
     if level is None:
-        raise InputError("input.data.hosp_lv", "hospital level (1–3) is required: hosp_lv or exp_content.hosp_lv")
+        raise InputError("input.data.hosp_lv", "hospital tier is required: hosp_lv or exp_content.hosp_lv")
     moment = data.setl_time or envelope.inf_time
     if moment is None:
         raise InputError("input.data.setl_time", "no settlement time: give setl_time or the envelope's inf_time")
@@ -175,7 +179,7 @@ def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
         claim_id=claim_id,
         person_id=data.psn_no,
         med_type=data.med_type or SETTLING[envelope.infno],
-        hospital_level=int(level),  # type: ignore[arg-type]  # 1–3: a Literal of SettleData
+        hospital_level=int(level),
         settle_date=moment.date(),
         diagnosis=data.dise_codg,
         accident=str(data.exp_content.accident) in ("1", "True"),
@@ -206,8 +210,11 @@ def declared(data: SettleData, policy: Policy) -> tuple[tuple[str, ...], list[st
             notes.append(f"idetinfo psn_idet_type {record.psn_idet_type!r} is not a code of policy {policy.id}")
         else:
             found.append(str(category))
-    if data.exp_content.relief_category is not None:
-        found.append(str(data.exp_content.relief_category))
+    declared_category = data.exp_content.relief_category
+    if declared_category is not None and declared_category not in policy.categories():
+        notes.append(f"exp_content.relief_category {declared_category!r} is not a category of policy {policy.id}")
+    elif declared_category is not None:
+        found.append(declared_category)
     return tuple(dict.fromkeys(found)), notes
 
 

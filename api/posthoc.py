@@ -4,6 +4,7 @@ payments, accumulator rows of the program and the audit log — once per program
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,28 +15,28 @@ from api.books.driver import Driver
 from api.errors import Problem
 from settlement.money import yuan_text
 from settlement.posthoc import settle_program
-from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
+from tiers.codes import PAYMENT_COLUMNS
 from tiers.tables import CompiledPolicy
 
 AMOUNTS = ("inscp_scp_amt", "preselfpay_amt", "overlmt_selfpay", *PAYMENT_COLUMNS)
 
 
-def person_years(db: Driver, year: int) -> pd.DataFrame:
+def person_years(db: Driver, year: int, categories: Sequence[str]) -> pd.DataFrame:
     """Per person: net in-policy amount, 先行自付, 超限价 and layer payments of the year (fen), and the
-    category (code) of the person's latest standing settlement — as
+    category (its position in the policy's ``categories``) of the person's latest standing settlement — as
     :func:`settlement.posthoc.person_years` gives."""
     books = queries.year_books(db, year=year)
     money = (*AMOUNTS, *dict.fromkeys(o for row in books for o in row if o.endswith("_pay") and o not in AMOUNTS))
     frame = pd.DataFrame(books, columns=["person_id", *money, "category"]).fillna(dict.fromkeys(money, 0))
-    frame["category"] = frame["category"].map(CATEGORIES.index).astype(np.int64)
+    frame["category"] = frame["category"].map(list(categories).index).astype(np.int64)
     return frame.assign(year=year).astype(dict.fromkeys(money, np.int64))
 
 
-def year_categories(db: Driver, year: int) -> pd.DataFrame:
+def year_categories(db: Driver, year: int, categories: Sequence[str]) -> pd.DataFrame:
     """(person_id, year, category code) of every standing settlement of the year — as
     :func:`settlement.posthoc.year_categories` gives."""
     held = pd.DataFrame(queries.year_categories(db, year=year), columns=["person_id", "category"])
-    held["category"] = held["category"].map(CATEGORIES.index).astype(np.int64)
+    held["category"] = held["category"].map(list(categories).index).astype(np.int64)
     return held.assign(year=year)[["person_id", "year", "category"]]
 
 
@@ -59,7 +60,8 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy) -> dict[str, 
         raise Problem(
             409, "post_hoc_already_run", f"post-hoc assistance for {year} was already run ({done[0]})", "year"
         )
-    years, held = person_years(db, year), year_categories(db, year)
+    categories = policy.profiles.categories
+    years, held = person_years(db, year, categories), year_categories(db, year, categories)
     run_id, summary, writes = writing.new_id("H"), [], []
     for program in policy.policy.post_hoc:
         paid = settle_program(program, policy.policy, years, held) if len(years) else pd.DataFrame(columns=["paid"])

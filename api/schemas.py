@@ -19,7 +19,6 @@ from pydantic import (
 )
 
 from settlement.money import MAX_YUAN
-from tiers.codes import Category
 
 _YUAN_TEXT = re.compile(r"[0-9]+(\.[0-9]{1,2})?")
 
@@ -73,7 +72,8 @@ SignedYuan = Annotated[
     Decimal, BeforeValidator(_signed_input), Field(ge=-MAX_YUAN, le=MAX_YUAN), AfterValidator(_two_places)
 ]
 """An amount in yuan that may be negative (totals net of reversals)."""
-HospitalLevel = Annotated[Literal[1, 2, 3], BeforeValidator(_not_boolean)]
+HospitalLevel = Annotated[int, BeforeValidator(_not_boolean), Field(ge=1, le=99)]
+"""A hospital tier (the policy declares which: 1 一级及以下, 2 二级, 3 三级 by default)."""
 
 YuanOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str)]
 """An amount in yuan in a response (negative in a reversal), as a string with two decimals."""
@@ -97,7 +97,8 @@ class Strict(BaseModel):
 
 
 class IdentityIn(Strict):
-    category: Category
+    category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    """A relief category of the service's policy (the national ten, or one of its own)."""
     valid_from: date
     valid_to: date | None = None
     source: Annotated[str, Field(max_length=64, pattern=NO_CONTROL)] = ""

@@ -26,7 +26,7 @@ from api.idempotency import Reply, replayed
 from api.planted import planted
 from settlement.identities import IdentityPeriods, with_candidates
 from settlement.personyear import resettle
-from tiers.codes import CATEGORIES, PAYMENT_COLUMNS
+from tiers.codes import PAYMENT_COLUMNS
 from tiers.tables import CompiledPolicy
 
 LINE_NEGATED = ("base", "deductible_applied", "raw_amount")
@@ -45,10 +45,11 @@ class YearRun:
     adjustments: list[tuple[str, str, int]]
 
 
-def _periods(db: Driver, person_id: str) -> IdentityPeriods:
+def _periods(db: Driver, person_id: str, policy: CompiledPolicy) -> IdentityPeriods:
     rows = queries.identities(db, person_id=person_id)
     return IdentityPeriods.of(
-        [(person_id, r["category"], r["valid_from"], r["valid_to"]) for r in rows if r["revoked_at"] is None]
+        [(person_id, r["category"], r["valid_from"], r["valid_to"]) for r in rows if r["revoked_at"] is None],
+        policy.profiles.categories,
     )
 
 
@@ -57,7 +58,7 @@ def resettle_years(
 ) -> list[YearRun]:
     """Re-settle the person's ``years`` (see the module's text); the writes run in ``db``."""
     runs = []
-    periods = _periods(db, person_id)
+    periods = _periods(db, person_id, policy)
     buckets, settles_as = set(policy.stack.buckets), policy.settles_as
     for year in years:
         standing = queries.standing(db, person_id=person_id, year=year)
@@ -71,7 +72,7 @@ def resettle_years(
         }
         result = resettle(table, paid, policy)
         run_id = writing.new_id("A")
-        notes = _notes(standing, [CATEGORIES[c] for c in result.category.tolist()], reason)
+        notes = _notes(standing, [policy.profiles.categories[c] for c in result.category.tolist()], reason)
         made = list(zip(*(result.adjustments[c].tolist() for c in ("claim_id", "output", "delta")), strict=True))
         stored = queries.accumulators(db, person_id=person_id, year=year)
         sums = {key: (0, 0, 0) for key in stored if key in buckets}  # buckets no standing claim uses any more

@@ -42,19 +42,18 @@ def second_payout_command(
     from settlement.claims import ClaimValidationError, from_frame
     from settlement.engine import settle
     from settlement.supplementary import account, insured_categories, remaining_selfpay, year_terms
-    from tiers.codes import CATEGORIES
     from tiers.loader import PolicyError, load_policy
     from tiers.tables import compile_policy
 
     try:
         loaded = load_policy(policy)
         layer = _funded_layer(loaded)
-        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as())
+        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as(), categories=loaded.categories())
         result = settle(table, compile_policy(loaded))
     except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
     covered = insured_categories(layer)
-    category = np.asarray(CATEGORIES, dtype=object)[result.category]
+    category = np.asarray(loaded.categories(), dtype=object)[result.category]
     frame = result.frame().assign(person_id=table.persons[table.person], year=table.year, category=category)
     allocation = layer.funding.allocation if layer.funding else "remaining_self_pay"
     mine = frame if covered is None else frame[frame["category"].isin(covered)]
@@ -116,7 +115,7 @@ def post_hoc_command(
         loaded = load_policy(policy)
         if not loaded.post_hoc:
             raise PolicyError(loaded.id, "post_hoc", "the policy defines no post-hoc assistance")
-        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as())
+        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as(), categories=loaded.categories())
         settled = settle(table, compile_policy(loaded))
         years, held = person_years(settled), year_categories(settled)
         paid = pd.concat([settle_program(p, loaded, years, held) for p in loaded.post_hoc], ignore_index=True)

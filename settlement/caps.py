@@ -7,11 +7,11 @@ rule of the bucket that applies to the person's category, the cap and what is le
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from tiers.codes import CATEGORIES, HOSPITAL_LEVELS
+from tiers.codes import CATEGORIES
 from tiers.resolve import ResolvedRule, claim_terms
 from tiers.schema import Rule
 from tiers.tables import CompiledPolicy
@@ -41,14 +41,14 @@ class BucketUse:
     caps: tuple[CapLeft, ...]
 
 
-def first_category(categories: list[str]) -> str:
-    """The category shown for a person holding ``categories`` (the first in
-    :data:`tiers.codes.CATEGORIES` order; ``general`` for none)."""
-    return sorted(categories or ["general"], key=CATEGORIES.index)[0]
+def first_category(categories: list[str], order: Sequence[str] = CATEGORIES) -> str:
+    """The category shown for a person holding ``categories`` (the first in the policy's ``order``;
+    ``general`` for none)."""
+    return sorted(categories or ["general"], key=list(order).index)[0]
 
 
-def _caps(rule: ResolvedRule, category: str, paid: int) -> list[CapLeft]:
-    caps = {claim_terms(rule, category, level, False).cap for level in HOSPITAL_LEVELS}
+def _caps(rule: ResolvedRule, category: str, paid: int, tiers: tuple[int, ...]) -> list[CapLeft]:
+    caps = {claim_terms(rule, category, level, False).cap for level in tiers}
     return [
         CapLeft(rule.id, cap, None if cap is None else max(cap - paid, 0))
         for cap in sorted(caps, key=lambda c: -1 if c is None else c)
@@ -71,7 +71,7 @@ def caps_left(policy: CompiledPolicy, day: date, category: str, used: Used) -> l
                 cap
                 for rule, rule_spec in zip(layer.rules, spec.rules, strict=True)
                 if rule.bucket == bucket and _applies(rule_spec, category)
-                for cap in _caps(rule, category, paid)
+                for cap in _caps(rule, category, paid, policy.profiles.tiers)
             ]
             buckets.append(BucketUse(layer.id, bucket, base, paid, claims, tuple(caps)))
     return buckets

@@ -17,7 +17,7 @@ nothing is settled when any row is bad.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement.money import parse_yuan
-from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, MED_TYPES
+from tiers.codes import CATEGORIES, MED_TYPES
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -102,7 +102,7 @@ class ClaimTable:
     persons: npt.NDArray[Any]  # person ids (str from files; int64 for generated cohorts)
     category: I64
     med: I64
-    level: I64  # 0-based hospital level
+    level: I64  # hospital tier code (the claim's hospital_level; the policy declares its tiers)
     day: I64  # settle_date as days since 1970-01-01
     diagnosis: I64  # index into ``diagnoses``
     diagnoses: npt.NDArray[np.object_]
@@ -182,21 +182,29 @@ def _visit_codes(
 
 
 def _check_codes(
-    frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem], with_category: bool
+    frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem], categories: Sequence[str] | None
 ) -> dict[str, I64]:
-    levels = tuple(str(lv) for lv in HOSPITAL_LEVELS)
+    """The coded columns (``categories``: the relief categories a ``category`` column may name; None:
+    the frame has none)."""
     specs = {
-        **({"category": ("category", CATEGORIES)} if with_category else {}),
-        "level": ("hospital_level", levels),
+        **({"category": ("category", tuple(categories))} if categories is not None else {}),
         "accident": ("accident", ("0", "1")),
     }
-    codes = {}
+    codes = {"level": _tier_codes(frame, ids, problems)}
     for name, (column, allowed) in specs.items():
         codes[name] = _codes(_text(frame, column), allowed)
         _flag(problems, ids, codes[name] < 0, column, f"unknown value; expected one of {list(allowed)}")
-    if not with_category:
+    if categories is None:
         codes["category"] = np.full(len(frame), CATEGORIES.index("general"), np.int64)
     return {k: np.maximum(v, 0) for k, v in codes.items()}
+
+
+def _tier_codes(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64:
+    """Each claim's hospital tier code (1–99; which the policy declares is the engine's check)."""
+    text = _text(frame, "hospital_level")
+    bad = ~text.str.fullmatch(r"[1-9][0-9]?").fillna(False).to_numpy(bool)
+    _flag(problems, ids, bad, "hospital_level", "not a hospital tier (a whole number 1–99)")
+    return np.where(bad, "1", text.to_numpy(object)).astype(np.int64)
 
 
 def _parse_arrival(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:
@@ -218,7 +226,11 @@ def _missing(frame: pd.DataFrame, identities: bool) -> list[ClaimProblem]:
 
 
 def from_frame(
-    frame: pd.DataFrame, *, identities: bool = False, settles_as: Mapping[str, str] | None = None
+    frame: pd.DataFrame,
+    *,
+    identities: bool = False,
+    settles_as: Mapping[str, str] | None = None,
+    categories: Sequence[str] = CATEGORIES,
 ) -> ClaimTable:
     """Validate a claims DataFrame (any dtypes; read text as text) and build the arrays.
 
@@ -226,6 +238,8 @@ def from_frame(
     (:func:`settlement.identities.with_candidates`), so the frame has no ``category`` column.
     ``settles_as``: the policy's visit types (:meth:`tiers.schema.Policy.settles_as`; by default
     the engine's 11, 14, 21), each claim's ``med_type`` coded as the type it settles as.
+    ``categories``: the relief categories of the policy (:meth:`tiers.schema.Policy.categories`;
+    by default the national ten), each claim's coded as its position.
     """
     missing = _missing(frame, identities)
     if missing:
@@ -233,7 +247,7 @@ def from_frame(
     problems: list[ClaimProblem] = []
     ids, persons = _text(frame, "claim_id"), _text(frame, "person_id")
     _check_ids(ids, persons, problems)
-    codes = _check_codes(frame, ids, problems, with_category=not identities)
+    codes = _check_codes(frame, ids, problems, None if identities else categories)
     codes["med"] = _visit_codes(frame, ids, problems, settles_as or {m: m for m in MED_TYPES})
     arrival = _parse_arrival(frame, ids, problems)
     parsed = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}

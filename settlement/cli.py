@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from settlement.engine import SettledBatch
     from settlement.reconcile import Reconciliation
     from tiers.schema import Policy
+    from tiers.tables import CompiledPolicy
 
 app = typer.Typer(
     help="medrelief: settle claims through 基本医保 → 大病保险 → 医疗救助 → 补充保险.", no_args_is_help=True
@@ -58,9 +59,9 @@ def _check_conservation(frame: pd.DataFrame, result: SettledBatch) -> None:
         raise fail("internal error: total ≠ Σ layers + personal share; nothing written", 3)
 
 
-def _claims(claims: Path, identities: Path | None, settles_as: dict[str, str]) -> object:
-    """The claim table of ``claims`` (visit types as the policy declares them), its categories from
-    ``identities`` when given."""
+def _claims(claims: Path, identities: Path | None, policy: CompiledPolicy) -> object:
+    """The claim table of ``claims`` (visit types and categories as the policy declares them), its
+    categories from ``identities`` when given."""
     from settlement import io
     from settlement.claims import from_frame
     from settlement.identities import IdentityPeriods, with_candidates
@@ -69,9 +70,10 @@ def _claims(claims: Path, identities: Path | None, settles_as: dict[str, str]) -
         frame = io.read_text_table(claims)
     console.print(f"read {len(frame):,} claims from {claims}")
     with console.status(f"validating {len(frame):,} claims …"):
+        categories, settles_as = policy.profiles.categories, policy.settles_as
         if identities is None:
-            return from_frame(frame, settles_as=settles_as)
-        periods = IdentityPeriods.from_frame(io.read_text_table(identities))
+            return from_frame(frame, settles_as=settles_as, categories=categories)
+        periods = IdentityPeriods.from_frame(io.read_text_table(identities), categories)
         return with_candidates(from_frame(frame, identities=True, settles_as=settles_as), periods)
 
 
@@ -98,14 +100,13 @@ def settle_command(
     from settlement.explanation import MONEY as EXPLAIN_MONEY
     from settlement.explanation import explain
     from settlement.identities import IdentityValidationError
-    from tiers.codes import CATEGORIES
     from tiers.loader import PolicyError, load_policy
     from tiers.tables import compile_policy
 
     started = time.perf_counter()
     try:
         compiled = compile_policy(load_policy(policy))
-        table = _claims(claims, identities, compiled.settles_as)
+        table = _claims(claims, identities, compiled)
         assert isinstance(table, ClaimTable)
         start = io.read_accumulators(opening) if opening else None
         with console.status(f"settling {len(table):,} claims …"):
@@ -113,7 +114,7 @@ def settle_command(
         money = output_money(compiled.outputs)
         settled = result.frame()[["claim_id", *money]]
         if identities is not None:  # the category each claim was settled under
-            settled.insert(1, "category", np.asarray(CATEGORIES, dtype=object)[result.category])
+            settled.insert(1, "category", np.asarray(compiled.profiles.categories, dtype=object)[result.category])
         _check_conservation(settled, result)
         outputs = [(out_path, settled, money)]
         if closing:
@@ -200,10 +201,11 @@ def _load(name: str) -> Policy:
 @policy_app.command("check")
 def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (or a bundled name).")]) -> None:
     """Validate a region's policy file: every key, number, date and reference; compile it; print its
-    versions, layers, visit types, reference figures and what it assumes. Exit status 2 with the file
-    and key path of the first problem."""
+    versions, layers, visit types, hospital tiers, funds, reference figures and what it assumes.
+    Exit status 2 with the file and key path of the first problem."""
     from tiers.resolve import version_dates
     from tiers.tables import compile_policy
+    from tiers.vocabulary import Names
 
     policy = _load(path)
     try:
@@ -217,6 +219,11 @@ def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (o
     visits = (f"{code} {policy.visit_type_name(code)}" + (f" → {to}" if to != code else "")
               for code, to in policy.settles_as().items())  # fmt: skip
     out.print(f"visit types: {', '.join(visits)}", highlight=False)
+    names = Names(policy)
+    out.print(f"hospital tiers: {', '.join(f'{t} {names.level(t)}' for t in policy.tiers())}", highlight=False)
+    funds = (f"{la.output} {la.fund_pay_type_name or la.name} ({la.fund_pay_type or '-'}, NHSA {la.platform_field()})"
+             for la in policy.layers)  # fmt: skip
+    out.print(f"funds: {', '.join(funds)}", highlight=False)
     for name, figure in policy.reference_figures.items():
         dated = ", ".join(f"{v.value:,.2f} from {v.from_}" for v in figure.values)  # noqa: PD011 (not pandas)
         out.print(f"reference figure {name} ({figure.name}): {dated}", highlight=False)

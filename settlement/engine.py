@@ -70,7 +70,7 @@ class SettledBatch:
 
     @cached_property
     def category(self) -> I64:
-        """The category each claim was settled under (codes of :data:`tiers.codes.CATEGORIES`)."""
+        """The category each claim was settled under (positions in the policy's categories)."""
         chosen = self._unsort(self.scanned.chosen)
         candidates = self.claims.category_candidates
         picked: I64 = candidates.category[candidates.start[:-1] + chosen]
@@ -156,6 +156,28 @@ def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     return lookup[claims.day - first]
 
 
+def _tier_positions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
+    """Each claim's hospital tier as its position among the policy's tiers; a tier the policy does
+    not declare is refused with the claims that carry it."""
+    tiers = np.array(policy.profiles.tiers, np.int64)
+    position = np.searchsorted(tiers, claims.level)
+    known = (position < len(tiers)) & (tiers[np.minimum(position, len(tiers) - 1)] == claims.level)
+    if not known.all():
+        reason = f"unknown hospital tier; policy {policy.id} declares {list(policy.profiles.tiers)}"
+        raise ClaimValidationError([ClaimProblem(str(c), "hospital_level", reason) for c in claims.claim_id[~known]])
+    return position.astype(np.int64)
+
+
+def _check_categories(claims: ClaimTable, codes: I64, policy: CompiledPolicy) -> None:
+    """Category codes beyond the policy's categories (a table built for another policy's own
+    categories) are refused, never read as another category."""
+    n_cat = policy.profiles.n_cat
+    if len(codes) and int(codes.max()) >= n_cat:
+        reason = f"a relief category policy {policy.id} does not have ({', '.join(policy.profiles.categories)})"
+        bad = np.unique(np.flatnonzero(claims.category >= n_cat))
+        raise ClaimValidationError([ClaimProblem(str(claims.claim_id[i]), "category", reason) for i in bad[:20]])
+
+
 def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
     """Each claim's candidate dated profiles (its candidate categories, its other fields)."""
     lists = policy.policy.disease_lists
@@ -165,7 +187,8 @@ def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
         hit = np.array([str(d).startswith(prefixes) for d in claims.diagnoses], dtype=bool)
         bits |= hit.astype(np.int64) << i
     chosen = claims.category_candidates
-    fields: tuple[I64, ...] = (claims.med, claims.level, bits[claims.diagnosis], claims.accident)
+    _check_categories(claims, chosen.category, policy)
+    fields: tuple[I64, ...] = (claims.med, _tier_positions(claims, policy), bits[claims.diagnosis], claims.accident)
     version = _versions(claims, policy)
     if claims.candidates is not None:  # a row per candidate
         claim = np.repeat(np.arange(len(claims), dtype=np.int64), chosen.counts)
@@ -208,7 +231,11 @@ def settle(
     small batch, e.g. one real-time claim); otherwise it is recomputed when asked for.
     """
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
-    table = claims if isinstance(claims, ClaimTable) else from_frame(claims, settles_as=compiled.settles_as)
+    table = (
+        claims
+        if isinstance(claims, ClaimTable)
+        else from_frame(claims, settles_as=compiled.settles_as, categories=compiled.profiles.categories)
+    )
     candidates = _candidates(table, compiled)
     start, start_bucket = _opening(opening, compiled)
     day, rank = _order_keys(table)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from settlement.engine import SettledBatch
 from settlement.scan import ROW_FIELDS
-from tiers.tables import ADMISSIONS, NO_LIMIT, RATIO_SCALE, TERMS_PER_RULE, LayerTable
+from tiers.tables import ADMISSIONS, NO_LIMIT, RATIO_SCALE, LayerTable
 
 I64 = npt.NDArray[np.int64]
 MONEY = (
@@ -169,7 +169,15 @@ def _numbers(result: SettledBatch, labels: _Labels) -> I64:
     for index, table in enumerate(result.policy.layers):
         rule_at, bucket_at, bands_at = labels.offsets[table.id]
         place = np.array(
-            [index, layers, TERMS_PER_RULE, len(table.rule_ids), rule_at, bucket_at - first_code[index], bands_at],
+            [
+                index,
+                layers,
+                table.terms_per_rule,
+                len(table.rule_ids),
+                rule_at,
+                bucket_at - first_code[index],
+                bands_at,
+            ],
             np.int64,
         )
         codes, detail = result.bucket_codes[index], result.detail[index]

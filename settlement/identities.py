@@ -12,6 +12,7 @@ identities of its registry to :func:`with_candidates` — so both settle a perso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -55,40 +56,49 @@ class IdentityValidationError(ValueError):
 
 @dataclass(frozen=True)
 class IdentityPeriods:
-    """Identity periods as arrays: person id, category code, first and last day (days since
-    1970-01-01; :data:`OPEN_END` for an open end)."""
+    """Identity periods as arrays: person id, category code (its position in ``categories``, the
+    policy's: :meth:`tiers.schema.Policy.categories`), first and last day (days since 1970-01-01;
+    :data:`OPEN_END` for an open end)."""
 
     person_id: npt.NDArray[np.object_]
     category: I64
     valid_from: I64
     valid_to: I64
+    categories: tuple[str, ...] = CATEGORIES
 
     def __len__(self) -> int:
         return len(self.person_id)
 
     @classmethod
-    def of(cls, periods: list[tuple[str, str, date, date | None]]) -> IdentityPeriods:
+    def of(
+        cls, periods: list[tuple[str, str, date, date | None]], categories: Sequence[str] = CATEGORIES
+    ) -> IdentityPeriods:
         """From (person_id, category, valid_from, valid_to) tuples (the service's registry)."""
+        known = tuple(categories)
         if not periods:
-            return cls(np.zeros(0, object), *(np.zeros(0, np.int64) for _ in range(3)))
+            empty = np.zeros(0, np.int64)
+            return cls(np.zeros(0, object), empty, empty, empty, known)
         person, category, start, end = zip(*periods, strict=True)
         return cls(
             np.array(person, dtype=object),
-            np.array([CATEGORIES.index(c) for c in category], np.int64),
+            np.array([known.index(c) for c in category], np.int64),
             np.array([(d - EPOCH).days for d in start], np.int64),
             np.array([OPEN_END if d is None else (d - EPOCH).days for d in end], np.int64),
+            known,
         )
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> IdentityPeriods:
-        """Validate a table of text cells with :data:`COLUMNS` (``valid_to`` may be empty)."""
+    def from_frame(cls, frame: pd.DataFrame, categories: Sequence[str] = CATEGORIES) -> IdentityPeriods:
+        """Validate a table of text cells with :data:`COLUMNS` (``valid_to`` may be empty; the
+        categories the policy's, ``categories``)."""
+        known = tuple(categories)
         missing = [c for c in COLUMNS if c not in frame.columns]
         if missing:
             raise IdentityValidationError([IdentityProblem(1, c, "missing column") for c in missing])
         text = {c: frame[c].astype("string").fillna("").str.strip() for c in COLUMNS}
         problems: list[IdentityProblem] = []
-        category = pd.Index(list(CATEGORIES)).get_indexer(pd.Index(text["category"].astype(object)))
-        _flag(problems, category < 0, "category", f"unknown category; expected one of {list(CATEGORIES)}")
+        category = pd.Index(list(known)).get_indexer(pd.Index(text["category"].astype(object)))
+        _flag(problems, category < 0, "category", f"unknown category; expected one of {list(known)}")
         _flag(problems, (text["person_id"] == "").to_numpy(bool), "person_id", "empty person_id")
         start, bad_start = _days(text["valid_from"])
         _flag(problems, bad_start, "valid_from", "not a date YYYY-MM-DD")
@@ -99,7 +109,7 @@ class IdentityPeriods:
         _flag(problems, ~bad_start & ~(bad_end & ~blank) & (end < start), "valid_to", "before valid_from")
         if problems:
             raise IdentityValidationError(sorted(problems, key=lambda p: p.row))
-        return cls(text["person_id"].to_numpy(object), category.astype(np.int64), start, end)
+        return cls(text["person_id"].to_numpy(object), category.astype(np.int64), start, end, known)
 
 
 def _flag(problems: list[IdentityProblem], bad: npt.NDArray[np.bool_], field: str, reason: str) -> None:
@@ -116,7 +126,7 @@ def _days(text: pd.Series) -> tuple[I64, npt.NDArray[np.bool_]]:
 
 def candidates(claims: ClaimTable, periods: IdentityPeriods) -> CategoryCandidates:
     """Each claim's candidate categories: its person's identities valid on its date (distinct, in
-    :data:`tiers.codes.CATEGORIES` order), or ``general`` where there is none. Vectorised: the
+    the periods' category order), or ``general`` where there is none. Vectorised: the
     periods are grouped by the claims' person codes and joined to the claims in arrays."""
     person = person_codes(claims.persons, periods.person_id)
     known = np.flatnonzero(person >= 0)
@@ -130,7 +140,7 @@ def candidates(claims: ClaimTable, periods: IdentityPeriods) -> CategoryCandidat
     period = by_person[np.repeat(lo, counts) + within]
     day = claims.day[claim]
     valid = (periods.valid_from[period] <= day) & (day <= periods.valid_to[period])
-    n_cat = len(CATEGORIES)
+    n_cat = len(periods.categories)
     held = np.unique(claim[valid] * n_cat + periods.category[period[valid]])
     holding = np.zeros(len(claims), np.bool_)
     holding[held // n_cat] = True
@@ -141,11 +151,11 @@ def candidates(claims: ClaimTable, periods: IdentityPeriods) -> CategoryCandidat
 
 
 def held_on(periods: IdentityPeriods, person_id: str, day: date) -> list[str]:
-    """The categories ``person_id`` holds on ``day`` (in :data:`tiers.codes.CATEGORIES` order;
+    """The categories ``person_id`` holds on ``day`` (in the periods' category order;
     empty: none) — one person-day of :func:`candidates`."""
     on = (day - EPOCH).days
     valid = (periods.person_id == person_id) & (periods.valid_from <= on) & (on <= periods.valid_to)
-    return [CATEGORIES[c] for c in sorted(set(periods.category[valid].tolist()))]
+    return [periods.categories[c] for c in sorted(set(periods.category[valid].tolist()))]
 
 
 def with_candidates(claims: ClaimTable, periods: IdentityPeriods) -> ClaimTable:

@@ -5,7 +5,7 @@ year: the burden still left of the in-policy amount after layers 1–3 (``after_
 after every layer (``after_all_layers``), plus the bill parts the program ``adds`` (先行自付 — 自付二
 — or 超限价, where its text counts them). A person who held several categories during the year is
 settled under each and gets the most favourable (就高不重复; the first in
-:data:`tiers.codes.CATEGORIES` order among equals). It is settled by the same engine —
+the policy's category order among equals). It is settled by the same engine —
 deductible, bands, ratio and cap as in any layer — so its numbers are explained the same way.
 """
 
@@ -74,12 +74,12 @@ def year_categories(result: SettledBatch) -> pd.DataFrame:
     return rows.drop_duplicates().sort_values(["person_id", "year", "category"], ignore_index=True)
 
 
-def _category_names(codes: pd.Series) -> npt.NDArray[np.object_]:
-    names: npt.NDArray[np.object_] = np.asarray(CATEGORIES, dtype=object)[codes.to_numpy(np.int64)]
+def _category_names(codes: pd.Series, policy: Policy) -> npt.NDArray[np.object_]:
+    names: npt.NDArray[np.object_] = np.asarray(policy.categories(), dtype=object)[codes.to_numpy(np.int64)]
     return names
 
 
-def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
+def _claims(years: pd.DataFrame, base: pd.Series, policy: Policy) -> pd.DataFrame:
     """One claim per row (a person-year under one candidate category) whose in-policy amount is
     ``base`` (fen, negatives as 0). Each candidate is a person of its own to the engine, so that one
     candidate's deductible and cap never see another's."""
@@ -89,9 +89,9 @@ def _claims(years: pd.DataFrame, base: pd.Series) -> pd.DataFrame:
         {
             "claim_id": candidate + "/" + years["year"].astype(str),
             "person_id": candidate,
-            "category": _category_names(years["category"]),
+            "category": _category_names(years["category"], policy),
             "med_type": "21",
-            "hospital_level": "1",
+            "hospital_level": str(policy.tiers()[0]),
             "settle_date": years["year"].astype(str) + "-12-31",
             "diagnosis": "",
             "accident": "0",
@@ -129,10 +129,12 @@ def settle_program(
     by default ``years``' own ``category``)."""
     rows = _candidates(years, categories)
     only = compile_policy(policy.model_copy(update={"layers": (program,), "post_hoc": ()}))
-    result = settle(_claims(rows, program_base(program, rows)), only)
+    result = settle(_claims(rows, program_base(program, rows), policy), only)
     explained = pd.DataFrame(columns(result))
     out = explained.assign(
-        person_id=rows["person_id"].to_numpy(), year=rows["year"].to_numpy(), category=_category_names(rows["category"])
+        person_id=rows["person_id"].to_numpy(),
+        year=rows["year"].to_numpy(),
+        category=_category_names(rows["category"], policy),
     )
     best = out.assign(order=np.arange(len(out))).sort_values(["paid", "order"], ascending=[False, True])
     out = best.drop_duplicates(["person_id", "year"]).sort_values("order", ignore_index=True)

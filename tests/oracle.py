@@ -52,10 +52,15 @@ def _overlap(lo: Decimal, hi: Decimal | None, a: Decimal, b: Decimal) -> Decimal
     return max(top - max(a, lo), Decimal(0))
 
 
+def _tier(values: dict[int, Any], level: int) -> Any:
+    """A by-tier value: the tier's own, or the one given for every tier (key 0)."""
+    return values[level] if level in values else values[0]
+
+
 def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: Decimal) -> Decimal:
     level, category = int(claim["hospital_level"]), claim["category"]
     tilt = rule.tilt_for(category)
-    deductible = rule.deductible[level] * (tilt.deductible_factor if tilt else 1)
+    deductible = _tier(rule.deductible, level) * (tilt.deductible_factor if tilt else 1)
     if rule.repeat_factor is not None and acc.claims > 0:
         deductible *= rule.repeat_factor
     add = tilt.ratio_add if tilt else Decimal(0)
@@ -63,13 +68,13 @@ def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: De
     ends: list[Decimal | None] = [*starts[1:], None]
     c0, c1 = (acc.base, acc.base + base) if rule.per_year else (Decimal(0), base)
     exact = sum(
-        (ratios[level] + add) * _overlap(lo, hi, c0, c1)
+        (_tier(ratios, level) + add) * _overlap(lo, hi, c0, c1)
         for lo, hi, ratios in zip(starts, ends, rule.band_ratio, strict=True)
     )
     raw = Decimal(exact).quantize(CENT, rounding=ROUND_HALF_UP)
-    cap = None if tilt and tilt.cap_lifted else rule.cap[level]
+    cap = None if tilt and tilt.cap_lifted else _tier(rule.cap, level)
     capped = raw if cap is None else min(raw, max(cap - acc.paid, Decimal(0)))
-    per_claim = rule.claim_cap[level]  # 单次限额: never lifted by a tilt
+    per_claim = _tier(rule.claim_cap, level)  # 单次限额: never lifted by a tilt
     return capped if per_claim is None else min(capped, per_claim)
 
 
@@ -147,7 +152,7 @@ def settle_reference(
 
 def _deductible_applied(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: Decimal) -> Decimal:
     level, tilt = int(claim["hospital_level"]), rule.tilt_for(claim["category"])
-    deductible = rule.deductible[level] * (tilt.deductible_factor if tilt else 1)
+    deductible: Decimal = _tier(rule.deductible, level) * (tilt.deductible_factor if tilt else 1)
     if rule.repeat_factor is not None and acc.claims > 0:
         deductible *= rule.repeat_factor
     if rule.per_year:

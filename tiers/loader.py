@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tiers import figures
-from tiers.params import DatedValue
+from tiers.params import DatedValue, key_path
 from tiers.resolve import check_every_version
 from tiers.schema import Policy
 
@@ -216,4 +216,4 @@ def _first_values(node: object, path: tuple[str, ...]) -> Iterator[tuple[str, Da
             yield from _first_values(item, (*path, str(i)))
     elif isinstance(node, dict):
         for key, item in node.items():
-            yield from _first_values(item, (*path, str(key)))
+            yield from _first_values(item, (*path, *key_path(key)))

@@ -20,8 +20,6 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from tiers.codes import HOSPITAL_LEVELS
-
 
 class DatedValue(BaseModel):
     """One value of a parameter, in force from ``from_`` (None: from the policy's start)."""
@@ -110,15 +108,38 @@ def _points_problem(x: Decimal) -> str | None:
     return None
 
 
+EVERY_TIER = 0
+"""The key of a value given once for every hospital tier (not ``by_level``)."""
+
+
 def _by_level(raw: Any) -> Any:
+    """``{by_level: {1: …, 2: …}}`` (the policy checks it names exactly its tiers) or one value for
+    every tier (kept under :data:`EVERY_TIER`)."""
     if isinstance(raw, dict) and "by_level" in raw:
         if len(raw) != 1:
             raise ValueError("'by_level' must be the only key")
         levels = raw["by_level"]
-        if not isinstance(levels, dict) or sorted(levels) != list(HOSPITAL_LEVELS):
-            raise ValueError(f"'by_level' needs exactly the hospital levels {list(HOSPITAL_LEVELS)}")
+        if not isinstance(levels, dict) or not levels or any(not _tier_code(k) for k in levels):
+            raise ValueError("'by_level' maps hospital tiers (whole numbers from 1) to values")
         return levels
-    return dict.fromkeys(HOSPITAL_LEVELS, raw)
+    return {EVERY_TIER: raw}
+
+
+def _tier_code(key: Any) -> bool:
+    return isinstance(key, int) and not isinstance(key, bool) and key >= 1
+
+
+def key_path(key: object) -> tuple[str, ...]:
+    """A key of a parsed mapping as the YAML file names it: a hospital tier as ``by_level.<tier>``,
+    the value for every tier as nothing (``cap: 400``), anything else as itself."""
+    if isinstance(key, int):
+        return () if key == EVERY_TIER else ("by_level", str(key))
+    return (str(key),)
+
+
+def at_tier(values: dict[int, Any], tier: int) -> Any:
+    """A by-tier value of ``tier`` (or the value given for every tier)."""
+    return values[tier] if tier in values else values[EVERY_TIER]
 
 
 _Dated = Annotated[tuple[DatedValue, ...], BeforeValidator(_as_dated_list), AfterValidator(_check_dates)]

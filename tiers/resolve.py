@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from tiers.codes import CATEGORIES, HOSPITAL_LEVELS
-from tiers.params import DatedValue, change_dates, value_at
+from tiers.params import EVERY_TIER, DatedValue, at_tier, change_dates, value_at
 from tiers.schema import Layer, Policy, Rule, Tilt
 
 FEN_PER_YUAN = 100
@@ -78,7 +77,7 @@ def _resolve_tilt(tilt: Tilt, on: date) -> ResolvedTilt:
 
 def _per_level(values: dict[int, tuple[DatedValue, ...]] | None, on: date) -> dict[int, Decimal | None]:
     """An optional amount by level in force on ``on`` (None where absent or null)."""
-    return {lv: _v(v, on) for lv, v in values.items()} if values else dict.fromkeys(HOSPITAL_LEVELS)
+    return {lv: _v(v, on) for lv, v in values.items()} if values else {EVERY_TIER: None}
 
 
 def _resolve_rule(rule: Rule, on: date) -> ResolvedRule:
@@ -89,7 +88,7 @@ def _resolve_rule(rule: Rule, on: date) -> ResolvedRule:
         bucket=rule.bucket,
         per_year=ded is not None and ded.per == "year",
         relative_bands=rule.band_mode == "relative",
-        deductible={lv: _req(v, on) for lv, v in ded.amount.items()} if ded else dict.fromkeys((1, 2, 3), Decimal(0)),
+        deductible={lv: _req(v, on) for lv, v in ded.amount.items()} if ded else {EVERY_TIER: Decimal(0)},
         repeat_factor=_req(ded.repeat_factor, on) if ded and ded.repeat_factor else None,
         band_from=tuple(_req(b.from_, on) if b.from_ else Decimal(0) for b in bands),
         band_ratio=tuple({lv: _req(v, on) for lv, v in b.ratio.items()} for b in bands),
@@ -161,9 +160,9 @@ def claim_terms(rule: ResolvedRule, category: str, level: int, repeat: bool) -> 
     factor = tilt.deductible_factor if tilt else Decimal(1)
     if repeat and rule.repeat_factor is not None:
         factor *= rule.repeat_factor
-    deductible = to_fen(rule.deductible[level] * factor, f"rule {rule.id} deductible")
+    deductible = to_fen(at_tier(rule.deductible, level) * factor, f"rule {rule.id} deductible")
     add = tilt.ratio_add if tilt else Decimal(0)
-    ratios = tuple(b[level] + add for b in rule.band_ratio)
+    ratios = tuple(at_tier(b, level) + add for b in rule.band_ratio)
     bad = [r for r in ratios if not Decimal(0) <= r <= Decimal(1)]
     if bad:
         raise ValueError(f"rule {rule.id}: tilted ratio {bad[0]} for {category} is outside [0, 1]")
@@ -172,9 +171,9 @@ def claim_terms(rule: ResolvedRule, category: str, level: int, repeat: bool) -> 
         fen = to_fen(start, f"rule {rule.id} band")
         lo.append(deductible + fen if rule.relative_bands else max(fen, deductible))
     hi: list[int | None] = [*lo[1:], None]
-    cap_yuan = None if tilt and tilt.cap_lifted else rule.cap[level]
+    cap_yuan = None if tilt and tilt.cap_lifted else at_tier(rule.cap, level)
     cap = None if cap_yuan is None else to_fen(cap_yuan, f"rule {rule.id} cap")
-    per_claim = rule.claim_cap[level]
+    per_claim = at_tier(rule.claim_cap, level)
     claim_cap = None if per_claim is None else to_fen(per_claim, f"rule {rule.id} claim_cap")
     return Terms(deductible, tuple(lo), tuple(hi), ratios, cap, claim_cap)
 
@@ -193,8 +192,8 @@ def check_every_version(policy: Policy) -> None:
                 if any(b <= a for a, b in itertools.pairwise(froms)) or any(f <= 0 for f in froms):
                     raise ValueError(f"{where}.bands: band 'from' amounts must increase (in force {on})")
                 try:
-                    for category in CATEGORIES:
-                        for level in HOSPITAL_LEVELS:
+                    for category in policy.categories():
+                        for level in policy.tiers():
                             for repeat in (False, True):
                                 claim_terms(rule, category, level, repeat)
                 except ValueError as exc:

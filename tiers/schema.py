@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tiers.codes import PAYMENT_COLUMNS, Category, MedType
+from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, PAYMENT_COLUMNS, MedType
 from tiers.params import (
+    EVERY_TIER,
     Amount,
     LevelAmount,
     LevelOptionalAmount,
@@ -59,12 +60,27 @@ class DiseaseList(_Strict):
         return values
 
 
+CategoryCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+"""A relief category's code (which exist is the policy's check: :meth:`Policy.categories`)."""
+
+
+class ReliefCategory(_Strict):
+    """A relief category of the region's own, beyond the national ten (Beijing 37号: 60年代精减退职
+    老职工, 因公(病)致残返城知青): rules name it in ``when.category`` and tilts like any other."""
+
+    name: str
+    reference: str
+    assumption: str | None = None
+
+
 class When(_Strict):
     """Which claims a rule settles. Unset fields match everything; ``any_of`` is an OR."""
 
     med_type: tuple[MedType, ...] | None = None
-    category: tuple[Category, ...] | None = None
-    hospital_level: tuple[Literal[1, 2, 3], ...] | None = None
+    category: tuple[CategoryCode, ...] | None = None
+    """Relief categories: the national ten (:data:`tiers.codes.CATEGORIES`) and the policy's own."""
+    hospital_level: tuple[Annotated[int, Field(ge=1, le=99)], ...] | None = None
+    """Hospital tiers (the policy's ``hospital_tiers``; default 1, 2, 3)."""
     diagnosis_in: str | None = None
     diagnosis_not_in: str | None = None
     accident: bool | None = None
@@ -106,7 +122,7 @@ class Band(_Strict):
 class Tilt(_Strict):
     """倾斜: adjustments for some relief categories on top of a rule."""
 
-    categories: tuple[Category, ...] = Field(min_length=1)
+    categories: tuple[CategoryCode, ...] = Field(min_length=1)
     deductible_factor: Ratio | None = None
     ratio_add: Points | None = None
     cap_lifted: bool = False
@@ -262,6 +278,16 @@ class VisitType(_Strict):
     assumption: str | None = None
 
 
+class HospitalTier(_Strict):
+    """A hospital tier claims carry as ``hospital_level`` (its own deductible or ratio by
+    ``by_level``): 一级及以下, 二级, 三级 by default; a region declares its own (Bengbu: 市三级, 省属三级,
+    市域外, 省外)."""
+
+    name: str
+    reference: str | None = None
+    assumption: str | None = None
+
+
 class ReferenceFigure(_Strict):
     """A figure published each year that amounts are stated as multiples of (人均可支配收入, 低保标准);
     ``{of: <name>, times: <factor>}`` anywhere an amount goes (:mod:`tiers.figures`)."""
@@ -278,7 +304,74 @@ class IdentityCodes(_Strict):
 
     reference: str
     assumption: str | None = None
-    codes: dict[str, Category] = Field(min_length=1)
+    codes: dict[str, CategoryCode] = Field(min_length=1)
+
+
+def _when_levels(when: When) -> set[int]:
+    found = set(when.hospital_level or ())
+    for sub in when.any_of or ():
+        found |= _when_levels(sub)
+    return found
+
+
+def _rule_level_keys(rule: Rule, where: str) -> list[tuple[str, set[int]]]:
+    """(key path, keys) of every by-tier value of a rule, and of the tiers its ``when`` names."""
+    found = [(f"{where}.cap", set(rule.cap))]
+    if rule.deductible is not None:
+        found.append((f"{where}.deductible.amount", set(rule.deductible.amount)))
+    if rule.ratio is not None:
+        found.append((f"{where}.ratio", set(rule.ratio)))
+    found += [(f"{where}.bands.{k}.ratio", set(band.ratio)) for k, band in enumerate(rule.bands or ())]
+    if rule.claim_cap is not None:
+        found.append((f"{where}.claim_cap", set(rule.claim_cap)))
+    return found
+
+
+def _tier_problems(policy: Policy) -> list[str]:
+    """Every by-tier value that does not name exactly the policy's tiers, and every ``when`` naming
+    a tier the policy lacks (layers and post-hoc programs), with its key path."""
+    tiers, problems = set(policy.tiers()), []
+    for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
+        for i, layer in enumerate(layers):
+            for j, rule in enumerate(layer.rules):
+                where = f"{name}.{i}.rules.{j}"
+                problems += [
+                    f"{path}: 'by_level' needs exactly the hospital tiers {sorted(tiers)}"
+                    for path, keys in _rule_level_keys(rule, where)
+                    if keys != {EVERY_TIER} and keys != tiers
+                ]
+                unknown = _when_levels(rule.when) - tiers
+                if unknown:
+                    problems.append(f"{where}.when.hospital_level: unknown hospital tier(s) {sorted(unknown)}")
+    return problems
+
+
+def _when_categories(when: When) -> set[str]:
+    found = set(when.category or ())
+    for sub in when.any_of or ():
+        found |= _when_categories(sub)
+    return found
+
+
+def _category_problems(policy: Policy) -> list[str]:
+    """Every relief category named that the policy does not have, with its key path."""
+    known = set(policy.categories())
+    named = [("category_names", set(policy.category_names))]
+    if policy.identity_codes:
+        named.append(("identity_codes.codes", set(policy.identity_codes.codes.values())))
+    for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
+        for i, layer in enumerate(layers):
+            for j, rule in enumerate(layer.rules):
+                named.append((f"{name}.{i}.rules.{j}.when.category", _when_categories(rule.when)))
+                named += [(f"{name}.{i}.rules.{j}.tilts.{k}", set(t.categories)) for k, t in enumerate(rule.tilts)]
+    own = [
+        (f"relief_categories.{c}", "a national category's code") for c in policy.relief_categories if c in CATEGORIES
+    ]
+    return [f"{where}: {what} is not a category of its own" for where, what in own] + [
+        f"{where}: unknown relief category {sorted(codes - known)} (the policy's: {', '.join(sorted(known))})"
+        for where, codes in named
+        if codes - known
+    ]
 
 
 class Policy(_Strict):
@@ -298,31 +391,26 @@ class Policy(_Strict):
     reference_figures: dict[str, ReferenceFigure] = {}
     visit_types: dict[str, VisitType] = {}
     """The visit types claims may carry (default: the engine's 11, 14 and 21)."""
-    category_names: dict[Category, str] = {}
+    relief_categories: dict[str, ReliefCategory] = {}
+    """The region's own relief categories (code → name, reference), after the national ten."""
+    category_names: dict[CategoryCode, str] = {}
     """The region's names of relief categories where they differ from the national ones
     (:data:`tiers.codes.CATEGORY_NAMES`), e.g. Beijing's 特困供养人员."""
-    level_names: dict[int, str] = {}
-    """The region's names of hospital levels (default: 一级及以下, 二级, 三级)."""
+    hospital_tiers: dict[Annotated[int, Field(ge=1, le=99)], HospitalTier] = {}
+    """The hospital tiers claims may carry (``hospital_level``) and their names (default: 1 一级及以下,
+    2 二级, 3 三级). Every ``by_level`` names exactly these."""
     layers: tuple[Layer, ...] = Field(min_length=1)
     post_hoc: tuple[PostHoc, ...] = ()
     identity_codes: IdentityCodes | None = None
 
     _id = field_validator("id")(_check_id)
 
-    @field_validator("reference_figures")
+    @field_validator("reference_figures", "relief_categories")
     @classmethod
-    def _figure_names(cls, figures: dict[str, ReferenceFigure]) -> dict[str, ReferenceFigure]:
-        for name in figures:
+    def _names(cls, named: dict[str, Any]) -> dict[str, Any]:
+        for name in named:
             _check_id(name)
-        return figures
-
-    @field_validator("level_names")
-    @classmethod
-    def _levels(cls, names: dict[int, str]) -> dict[int, str]:
-        unknown = sorted(set(names) - {1, 2, 3})
-        if unknown:
-            raise ValueError(f"hospital levels {unknown}: the levels are 1, 2 and 3")
-        return names
+        return named
 
     @field_validator("visit_types")
     @classmethod
@@ -333,6 +421,15 @@ class Policy(_Strict):
             if visit.settles_as is None and code not in ENGINE_VISIT_TYPES:
                 raise ValueError(f"visit type {code!r}: give settles_as (one of {sorted(ENGINE_VISIT_TYPES)})")
         return types
+
+    def categories(self) -> tuple[str, ...]:
+        """Every relief category of the policy: the national ten, then its own (the engine's codes
+        are positions in this tuple)."""
+        return (*CATEGORIES, *self.relief_categories)
+
+    def tiers(self) -> tuple[int, ...]:
+        """The hospital tiers claims may carry, in order (default 1, 2, 3)."""
+        return tuple(sorted(self.hospital_tiers)) if self.hospital_tiers else HOSPITAL_LEVELS
 
     def settles_as(self) -> dict[str, str]:
         """Each visit type a claim may carry → the engine's visit type its rules match."""
@@ -365,6 +462,9 @@ class Policy(_Strict):
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate layer ids")
+        problems = _tier_problems(self) + _category_problems(self)
+        if problems:
+            raise ValueError(problems[0])
         for i, program in enumerate(self.post_hoc):
             if program.output not in self.outputs():
                 raise ValueError(f"post_hoc.{i}.output: {program.output!r} is no layer's output {list(self.outputs())}")

@@ -30,25 +30,39 @@ NO_LIMIT = np.int64(2**62)
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
-N_CAT, N_MED, N_LEV = len(CATEGORIES), len(MED_TYPES), len(HOSPITAL_LEVELS)
-TERMS_PER_RULE = N_CAT * N_LEV
-"""Terms of one rule in one version (a term per category and hospital level)."""
+N_MED = len(MED_TYPES)
 ADMISSIONS = 2  # first claim of the bucket-year, or a repeat (for repeat_factor)
 
 
 @dataclass(frozen=True)
 class ProfileSpace:
-    """How profiles are packed: ``((((cat·M + med)·L + lev)·2^D + lists)·2 + accident``."""
+    """How profiles are packed: ``((((cat·M + med)·L + lev)·2^D + lists)·2 + accident``, ``lev`` the
+    position of the claim's hospital tier among the policy's ``tiers``."""
 
     disease_lists: tuple[str, ...]
+    tiers: tuple[int, ...] = HOSPITAL_LEVELS
+    categories: tuple[str, ...] = CATEGORIES
+
+    @property
+    def n_cat(self) -> int:
+        return len(self.categories)
+
+    @property
+    def n_lev(self) -> int:
+        return len(self.tiers)
+
+    @property
+    def terms_per_rule(self) -> int:
+        """Terms of one rule in one version (a term per category and hospital tier)."""
+        return self.n_cat * self.n_lev
 
     @property
     def size(self) -> int:
-        return N_CAT * N_MED * N_LEV * (1 << len(self.disease_lists)) * 2
+        return self.n_cat * N_MED * self.n_lev * (1 << len(self.disease_lists)) * 2
 
     def encode(self, category: I64, med: I64, level: I64, list_bits: I64, accident: I64) -> I64:
-        """Pack code arrays (category/med/level as tuple positions; level 0-based) into profiles."""
-        code = (category * N_MED + med) * N_LEV + level
+        """Pack code arrays (category/med as tuple positions, level as the tier's position) into profiles."""
+        code = (category * N_MED + med) * self.n_lev + level
         shifted: I64 = code * (1 << len(self.disease_lists)) + list_bits
         return shifted * 2 + accident
 
@@ -58,20 +72,21 @@ class ProfileSpace:
         n_bits = 1 << len(self.disease_lists)
         accident, rest = p % 2, p // 2
         bits, rest = rest % n_bits, rest // n_bits
-        level, rest = rest % N_LEV, rest // N_LEV
+        level, rest = rest % self.n_lev, rest // self.n_lev
         med, category = rest % N_MED, rest // N_MED
         return {"category": category, "med": med, "level": level, "bits": bits, "accident": accident}
 
 
-def when_mask(when: When, fields: dict[str, I64], lists: tuple[str, ...]) -> Bools:
+def when_mask(when: When, fields: dict[str, I64], space: ProfileSpace) -> Bools:
     """Which profiles a ``when`` selects (vectorised over ``fields`` from :meth:`ProfileSpace.decode`)."""
+    lists = space.disease_lists
     mask = np.ones(len(fields["category"]), dtype=bool)
     if when.med_type is not None:
         mask &= np.isin(fields["med"], [MED_TYPES.index(m) for m in when.med_type])
     if when.category is not None:
-        mask &= np.isin(fields["category"], [CATEGORIES.index(c) for c in when.category])
+        mask &= np.isin(fields["category"], [space.categories.index(c) for c in when.category])
     if when.hospital_level is not None:
-        mask &= np.isin(fields["level"], [lv - 1 for lv in when.hospital_level])
+        mask &= np.isin(fields["level"], [space.tiers.index(lv) for lv in when.hospital_level])
     if when.diagnosis_in is not None:
         mask &= (fields["bits"] >> lists.index(when.diagnosis_in)) % 2 == 1
     if when.diagnosis_not_in is not None:
@@ -79,7 +94,7 @@ def when_mask(when: When, fields: dict[str, I64], lists: tuple[str, ...]) -> Boo
     if when.accident is not None:
         mask &= fields["accident"] == int(when.accident)
     if when.any_of is not None:
-        mask &= np.logical_or.reduce([when_mask(w, fields, lists) for w in when.any_of])
+        mask &= np.logical_or.reduce([when_mask(w, fields, space) for w in when.any_of])
     return mask
 
 
@@ -93,6 +108,7 @@ class LayerTable:
     id: str
     output: str
     rule_ids: tuple[str, ...]
+    terms_per_rule: int  # a term per category and hospital tier
     buckets: tuple[str, ...]
     term_of_profile: I64  # [V·P] term index, or -1 where no rule matches
     bucket_of_profile: I64  # [V·P] bucket index, or -1
@@ -111,11 +127,11 @@ class LayerTable:
 
     def rule_of_term(self, term: I64) -> I64:
         """Rule index of term indices."""
-        return (term // TERMS_PER_RULE) % len(self.rule_ids)
+        return (term // self.terms_per_rule) % len(self.rule_ids)
 
     def version_of_term(self, term: I64) -> I64:
         """Version index of term indices."""
-        return term // (len(self.rule_ids) * TERMS_PER_RULE)
+        return term // (len(self.rule_ids) * self.terms_per_rule)
 
 
 @dataclass(frozen=True)
@@ -229,17 +245,18 @@ def _ratio_units(ratio: Decimal) -> int:
     return int(units)
 
 
-def _terms_grid(rule: ResolvedRule) -> list[list[list[Terms]]]:
+def _terms_grid(rule: ResolvedRule, space: ProfileSpace) -> list[list[list[Terms]]]:
     return [
-        [[claim_terms(rule, cat, lev, repeat) for repeat in (False, True)] for lev in HOSPITAL_LEVELS]
-        for cat in CATEGORIES
+        [[claim_terms(rule, cat, lev, repeat) for repeat in (False, True)] for lev in space.tiers]
+        for cat in space.categories
     ]
 
 
 def _fill(table: dict[str, I64], t: int, grid: list[list[list[Terms]]], k_max: int) -> None:
+    n_cat, n_lev = len(grid), len(grid[0])
     for c, per_level in enumerate(grid):
         for lv, per_adm in enumerate(per_level):
-            flat = (t * N_CAT + c) * N_LEV + lv
+            flat = (t * n_cat + c) * n_lev + lv
             first = per_adm[0]
             table["cap"][flat] = NO_LIMIT if first.cap is None else first.cap
             table["claim_cap"][flat] = NO_LIMIT if first.claim_cap is None else first.claim_cap
@@ -256,7 +273,7 @@ def _fill(table: dict[str, I64], t: int, grid: list[list[list[Terms]]], k_max: i
 def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], profiles: ProfileSpace) -> LayerTable:
     n_rules = len(layer.rules)
     k_max = max(len(r.band_list()) for r in layer.rules)
-    n_t = len(versions) * n_rules * TERMS_PER_RULE
+    n_t = len(versions) * n_rules * profiles.terms_per_rule
     table = {
         "deductible": np.zeros(n_t * ADMISSIONS, np.int64),
         "band_lo": np.full((k_max, n_t * ADMISSIONS), NO_LIMIT, np.int64),
@@ -268,11 +285,11 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
     index = policy.layers.index(layer)
     for v, on in enumerate(versions):
         for r, rule in enumerate(resolve(policy, on).layers[index].rules):
-            _fill(table, v * n_rules + r, _terms_grid(rule), k_max)
+            _fill(table, v * n_rules + r, _terms_grid(rule, profiles), k_max)
     rule_index = _rule_of_profile(layer, profiles)
     fields = profiles.decode()
-    within = (rule_index * N_CAT + fields["category"]) * N_LEV + fields["level"]
-    stride = n_rules * TERMS_PER_RULE
+    within = (rule_index * profiles.n_cat + fields["category"]) * profiles.n_lev + fields["level"]
+    stride = n_rules * profiles.terms_per_rule
     term = np.concatenate([np.where(rule_index >= 0, v * stride + within, -1) for v in range(len(versions))])
     bucket_of_rule = np.array([layer.buckets().index(r.bucket) for r in layer.rules], np.int64)
     bucket = np.where(rule_index >= 0, bucket_of_rule[np.maximum(rule_index, 0)], -1)
@@ -281,10 +298,11 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
         id=layer.id,
         output=layer.output,
         rule_ids=tuple(r.id for r in layer.rules),
+        terms_per_rule=profiles.terms_per_rule,
         buckets=layer.buckets(),
         term_of_profile=term.astype(np.int64),
         bucket_of_profile=np.tile(bucket, len(versions)).astype(np.int64),
-        per_year=np.tile(np.repeat(per_year_rule, TERMS_PER_RULE), len(versions)),
+        per_year=np.tile(np.repeat(per_year_rule, profiles.terms_per_rule), len(versions)),
         has_repeat=any(r.deductible is not None and r.deductible.repeat_factor for r in layer.rules),
         deductible=table["deductible"],
         band_lo=table["band_lo"],
@@ -299,14 +317,14 @@ def _rule_of_profile(layer: Layer, profiles: ProfileSpace) -> I64:
     fields = profiles.decode()
     rule = np.full(profiles.size, -1, np.int64)
     for r, spec in enumerate(layer.rules):
-        rule[(rule < 0) & when_mask(spec.when, fields, profiles.disease_lists)] = r
+        rule[(rule < 0) & when_mask(spec.when, fields, profiles)] = r
     return rule
 
 
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Resolve every version of ``policy`` into lookup tables (done once per policy)."""
     versions = tuple(version_dates(policy))
-    profiles = ProfileSpace(tuple(policy.disease_lists))
+    profiles = ProfileSpace(tuple(policy.disease_lists), policy.tiers(), policy.categories())
     days = np.array([(d - date(1970, 1, 1)).days for d in versions], np.int64)
     layers = tuple(_compile_layer(policy, layer, versions, profiles) for layer in policy.layers)
     return CompiledPolicy(policy, versions, days, profiles, layers)

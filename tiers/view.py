@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from tiers.params import key_path
 from tiers.resolve import ResolvedRule, resolve
 from tiers.schema import Policy, When
 
@@ -123,12 +124,8 @@ def _collect(node: object, path: tuple[str, ...], found: list[tuple[str, str]]) 
         for i, item in enumerate(node):
             _collect(item, (*path, str(i)), found)
     elif isinstance(node, dict):
-        values = list(node.values())
-        if len(values) > 1 and all(v == values[0] for v in values):  # one value for every level
-            _collect(next(iter(node.values())), path, found)
-            return
         for k, item in node.items():
-            _collect(item, (*path, str(k)), found)
+            _collect(item, (*path, *key_path(k)), found)
 
 
 COMPARED = ("applies to", "bucket", "deductible", "bands", "cap", "per claim", "tilts")

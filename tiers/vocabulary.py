@@ -30,7 +30,8 @@ class Names:
 
     def level(self, level: int) -> str:
         """三级 for 3."""
-        return self.policy.level_names.get(level) or LEVEL_NAMES.get(level, str(level))
+        declared = self.policy.hospital_tiers.get(level)
+        return declared.name if declared else LEVEL_NAMES.get(level, str(level))
 
     def layer(self, output: str) -> str:
         """The layer's name (基本医保统筹基金) for its output column."""

@@ -30,6 +30,7 @@ from api.years import YearRun
 from settlement.caps import caps_left, first_category
 from settlement.identities import IdentityPeriods, held_on
 from settlement.money import yuan_of
+from tiers.tables import CompiledPolicy
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
@@ -54,8 +55,13 @@ def person_out(db: Driver, person_id: str) -> PersonOut:
     )
 
 
-def _period(identity: IdentityIn) -> registry.Period:
-    return str(identity.category), identity.valid_from, identity.valid_to, identity.source
+def _period(identity: IdentityIn, policy: CompiledPolicy, where: str = "category") -> registry.Period:
+    """An identity as a registry period; a category the policy does not have is refused (422)."""
+    categories = policy.profiles.categories
+    if identity.category not in categories:
+        detail = f"{identity.category!r} is not a relief category of policy {policy.id} ({', '.join(categories)})"
+        raise Problem(422, "unknown_category", detail, where)
+    return identity.category, identity.valid_from, identity.valid_to, identity.source
 
 
 @router.post(
@@ -65,9 +71,10 @@ def _period(identity: IdentityIn) -> registry.Period:
     summary="Register a person with relief identities",
     openapi_extra=hand_read(PersonIn, caller_headers=False),
 )
-async def register(request: Request, caller: CallerDep) -> PersonOut:
+async def register(request: Request, caller: CallerDep, policy: PolicyDep) -> PersonOut:
     caller.require("persons")
     body = await body_of(request, PersonIn)
+    periods = [_period(i, policy, f"identities.{n}.category") for n, i in enumerate(body.identities)]
 
     def work(db: Driver) -> None:
         registry.register(
@@ -76,7 +83,7 @@ async def register(request: Request, caller: CallerDep) -> PersonOut:
             person_id=body.person_id,
             name=body.name,
             id_number=body.id_number,
-            periods=[_period(i) for i in body.identities],
+            periods=periods,
         )
 
     try:
@@ -126,7 +133,7 @@ async def grant(person_id: PersonId, request: Request, caller: CallerDep, policy
     runs = await write(
         request.app.state.database,
         lambda db: registry.grant(
-            db, actor=caller.institution_id, person_id=person_id, period=_period(body), policy=policy
+            db, actor=caller.institution_id, person_id=person_id, period=_period(body, policy), policy=policy
         ),
     )
     return runs_out(runs)
@@ -171,9 +178,10 @@ def accumulators_out(db: Driver, policy: PolicyDep, person_id: str, year: int, d
             (person_id, i["category"], i["valid_from"], i["valid_to"])
             for i in queries.identities(db, person_id=person_id)
             if i["revoked_at"] is None
-        ]
+        ],
+        policy.profiles.categories,
     )
-    category = first_category(held_on(periods, person_id, day))
+    category = first_category(held_on(periods, person_id, day), periods.categories)
     used = queries.accumulators(db, person_id=person_id, year=year)
     buckets = [
         BucketOut(

@@ -189,7 +189,7 @@ def _visits(spec: CohortSpec, med: MedType, rng: np.random.Generator, category: 
     return {
         "person": person,
         "med": np.full(m, list(MedType).index(med), np.int64),
-        "level": rng.choice(len(HOSPITAL_LEVELS), m, p=levels / levels.sum()).astype(np.int64),
+        "level": np.asarray(HOSPITAL_LEVELS, np.int64)[rng.choice(len(HOSPITAL_LEVELS), m, p=levels / levels.sum())],
         "day": start + rng.integers(0, days, m),
         "diagnosis": _diagnosis(spec.diagnoses, rng, major, accident),
         "accident": accident.astype(np.int64),

@@ -99,3 +99,24 @@ def test_a_partial_fhir_date_is_refused_naming_the_element(server: Server) -> No
     issue = answer.json()["issue"][0]
     assert issue["expression"] == ["Claim.billablePeriod.end"]
     assert "full date" in issue["diagnostics"]
+
+
+def test_a_hospital_tier_the_policy_lacks_is_refused_on_every_protocol(server: Server) -> None:
+    """demo has tiers 1–3 (Bengbu's file declares six): tier 4 is refused by the desk, naming the
+    field, on every protocol, and nothing is settled."""
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, "dibao", "2025-01-01")
+        native = hospital.post("/v1/settlements", json=_native(person, hospital_level=4))
+        assert (native.status_code, native.json()["code"], native.json()["param"]) == (
+            422, "unknown_hospital_tier", "hospital_level",
+        )  # fmt: skip
+        assert "is not a hospital tier of policy demo [1, 2, 3]" in native.json()["detail"]
+        envelope = hospital.post("/nhsa", json=_nhsa(person, hosp_lv="4")).json()
+        assert envelope["infcode"] == -1
+        assert envelope["err_msg"].startswith("unknown_hospital_tier (hospital_level)")
+        fhir = _fhir(person)
+        fhir["extension"][0]["valueInteger"] = 4
+        answer = hospital.post("/fhir/Claim", json=fhir)
+        assert (answer.status_code, answer.json()["issue"][0]["code"]) == (422, "invalid")
+        assert "unknown_hospital_tier" in answer.json()["issue"][0]["diagnostics"]
+        assert set(buckets(hospital, person, 2025).values()) == {"0.00"}

@@ -39,7 +39,8 @@ def _problems(**changes: Any) -> list[tuple[str, str, str]]:
     [
         ({"category": "poor"}, "category", "unknown value"),
         ({"med_type": "12"}, "med_type", "unknown visit type"),
-        ({"hospital_level": "4"}, "hospital_level", "unknown value"),
+        ({"hospital_level": "0"}, "hospital_level", "not a hospital tier"),
+        ({"hospital_level": "三级"}, "hospital_level", "not a hospital tier"),
         ({"accident": "yes"}, "accident", "unknown value"),
         ({"medfee_sumamt": "-5.00"}, "medfee_sumamt", "negative amount"),
         ({"preselfpay_amt": "1.005"}, "preselfpay_amt", "more than two decimals"),
@@ -83,3 +84,14 @@ def test_claim_before_policy_is_in_force() -> None:
 def test_inscp_is_derived_exactly() -> None:
     table = from_frame(claims_frame([GOOD]))
     assert table.inscp.tolist() == [84950]  # 1000.00 − 100.00 − 0 − 50.50
+
+
+def test_a_tier_the_policy_does_not_declare_is_refused_with_its_claims() -> None:
+    """Tier 4 is Bengbu's 省属三级; demo has three tiers: the engine names the claim, not a crash."""
+    rows = [GOOD, {**GOOD, "claim_id": "X2", "hospital_level": "4"}]
+    assert len(settle(claims_frame(rows), load_policy("bengbu")).frame()) == 2
+    with pytest.raises(ClaimValidationError) as info:
+        settle(claims_frame(rows), load_policy("demo"))
+    assert [(p.claim_id, p.field, p.reason) for p in info.value.problems] == [
+        ("X2", "hospital_level", "unknown hospital tier; policy demo declares [1, 2, 3]")
+    ]

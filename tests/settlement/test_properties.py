@@ -24,15 +24,22 @@ CLAIM_CAP = str(Path(__file__).parents[1] / "cases" / "claim-cap.yaml")
 CHARITY = str(Path(__file__).parents[1] / "cases" / "charity.yaml")  # a fifth layer of the region's own
 POLICIES = {
     name: compile_policy(load_policy(name))
-    for name in ("demo", "beijing", "nantong", "guangde", "yubei", "npc147", "sanming", CLAIM_CAP, CHARITY)
+    for name in ("demo", "beijing", "nantong", "guangde", "yubei", "npc147", "sanming", "bengbu", CLAIM_CAP, CHARITY)
 }
 DIAGNOSES = ["C50.1", "I21.0", "I63.9", "N18.5", "N18.4", "Q25.0", "J18.9", "S72.0", ""]
 START = date(2023, 12, 1)
 
 
 @st.composite
-def claim_rows(draw: st.DrawFn, max_claims: int = 24) -> list[dict[str, Any]]:
-    """A batch over a few persons spanning a year boundary and the 2024-07-01 change."""
+def claim_rows(
+    draw: st.DrawFn,
+    max_claims: int = 24,
+    tiers: int = 3,
+    visit_types: tuple[str, ...] = ("11", "14", "21"),
+    categories: tuple[str, ...] = CATEGORIES,
+) -> list[dict[str, Any]]:
+    """A batch over a few persons spanning a year boundary and the 2024-07-01 change (on hospital
+    tiers 1…``tiers`` and ``visit_types``: demo's by default)."""
     n = draw(st.integers(1, max_claims))
     persons = draw(st.integers(1, 4))
     rows = []
@@ -43,9 +50,9 @@ def claim_rows(draw: st.DrawFn, max_claims: int = 24) -> list[dict[str, Any]]:
             {
                 "claim_id": f"K{draw(st.integers(0, 10**6)):07d}-{i}",
                 "person_id": f"P{draw(st.integers(0, persons - 1))}",
-                "category": draw(st.sampled_from(CATEGORIES)),
-                "med_type": draw(st.sampled_from(["11", "14", "21"])),
-                "hospital_level": draw(st.integers(1, 3)),
+                "category": draw(st.sampled_from(categories)),
+                "med_type": draw(st.sampled_from(visit_types)),
+                "hospital_level": draw(st.integers(1, tiers)),
                 "settle_date": (START + timedelta(days=draw(st.integers(0, 500)))).isoformat(),
                 "diagnosis": draw(st.sampled_from(DIAGNOSES)),
                 "accident": draw(st.integers(0, 1)),
@@ -67,9 +74,17 @@ def _in_force(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _within(rows: list[dict[str, Any]], policy: CompiledPolicy) -> list[dict[str, Any]]:
-    """The rows moved by whole years into the policy's time (the generator dates claims from 2023)."""
+    """The rows moved by whole years into the policy's time (the generator dates claims from 2023),
+    on the policy's hospital tiers and visit types (a tier or type it lacks becomes one it has)."""
     shift = max(0, policy.versions[0].year - 2023)
-    return [{**r, "settle_date": _later(r["settle_date"], shift)} for r in rows]
+    tiers, types = policy.profiles.tiers, list(policy.settles_as)  # and categories: a region's own too
+    return [
+        {**r, "settle_date": _later(r["settle_date"], shift),
+         "med_type": r["med_type"] if r["med_type"] in types else "21",
+         "category": r["category"] if r["category"] in policy.profiles.categories else "general",
+         "hospital_level": tiers[(r["hospital_level"] - 1) % len(tiers)]}
+        for r in rows
+    ]  # fmt: skip
 
 
 def _later(day: str, years: int) -> str:
@@ -86,7 +101,10 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @SETTINGS
-@given(rows=claim_rows(), name=st.sampled_from(sorted(POLICIES)))
+@given(
+    rows=claim_rows(tiers=6, visit_types=("11", "14", "21", "13"), categories=(*CATEGORIES, "retired_1960s")),
+    name=st.sampled_from(sorted(POLICIES)),
+)
 def test_engine_equals_reference(rows: list[dict[str, Any]], name: str) -> None:
     frame = claims_frame(_within(rows, POLICIES[name]))
     engine = result_in_yuan(settle(frame, POLICIES[name]))

@@ -15,6 +15,7 @@ from tiers.view import policy_rows
 def test_bundled_policies() -> None:
     assert bundled_names() == [
         "beijing",
+        "bengbu",
         "demo",
         "guangde",
         "nantong",

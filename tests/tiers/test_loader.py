@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from tiers.loader import PolicyError, load_policy
+from tiers.params import at_tier
 
 DEMO = Path(__file__).parents[2] / "tiers" / "policies" / "demo.yaml"
 
@@ -43,7 +44,26 @@ def _broken(tmp_path: Path, edit: str, replacement: str) -> Path:
             "at most four decimals",
         ),
         ("        cap: 400\n", "        cap: -400\n", "layers.0.rules.2.cap", "must not be negative"),
-        ("category: [tekun]}", "category: [rich]}", "layers.2.rules.0.when.category", "Input should be"),
+        (
+            "category: [tekun]}",
+            "category: [rich]}",
+            "layers.2.rules.0.when.category",
+            "unknown relief category ['rich']",
+        ),
+        ("categories: [tekun]\n", "categories: [tekun, rich]\n", "layers.0.rules.0.tilts.0", "unknown relief category"),
+        ('    "2201": tekun', '    "2201": rich', "identity_codes.codes", "unknown relief category ['rich']"),
+        (
+            "{by_level: {1: 200, 2: 500, 3: 800}}",
+            "{by_level: {1: 200, 2: 500, 3: 800, 4: 900}}",
+            "layers.0.rules.0.deductible.amount",
+            "'by_level' needs exactly the hospital tiers [1, 2, 3]",
+        ),
+        (
+            'when: {med_type: ["21"]}',
+            'when: {med_type: ["21"], hospital_level: [4]}',
+            "layers.0.rules.0.when.hospital_level",
+            "unknown hospital tier(s) [4]",
+        ),
         ("diagnosis_in: major}", "diagnosis_in: minor}", "layers.2.rules.1.when", "unknown disease list"),
         ("{from: 100000, ratio: 0.80}", "{from: 40000, ratio: 0.80}", "layers.1.rules.0.bands", "must increase"),
         (
@@ -99,7 +119,7 @@ def test_extends_merges_rules_by_id(tmp_path: Path) -> None:
     policy = load_policy(path)
     basic = policy.layers[0]
     assert [r.id for r in basic.rules] == ["inpatient", "chronic", "outpatient"]
-    assert basic.rules[2].cap[1][0].value == 999
+    assert at_tier(basic.rules[2].cap, 1)[0].value == 999
     assert basic.rules[2].ratio is not None
 
 
@@ -159,7 +179,7 @@ FIGURE = """reference_figures:
 def test_an_amount_as_a_multiple_of_a_reference_figure_follows_its_dates(tmp_path: Path) -> None:
     path = _broken(tmp_path, "        cap: 400\n", "        cap: {of: income, times: 0.025}\n")
     path.write_text(path.read_text(encoding="utf-8") + FIGURE, encoding="utf-8")
-    cap = load_policy(path).layers[0].rules[2].cap[1]
+    cap = at_tier(load_policy(path).layers[0].rules[2].cap, 1)
     assert [(v.from_, v.value) for v in cap] == [
         (date(2023, 1, 1), Decimal("1250.00")),
         (date(2024, 1, 1), Decimal("1300.01")),
@@ -223,6 +243,6 @@ def test_a_parameter_without_a_value_on_the_policy_s_first_day_is_refused(tmp_pa
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
     assert str(caught.value) == (
-        "broken.yaml: layers.0.rules.2.cap.1: its first value is in force from 2030-01-01, "
+        "broken.yaml: layers.0.rules.2.cap: its first value is in force from 2030-01-01, "
         "after the policy's valid_from 2023-01-01"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tiers.loader import PolicyError, load_policy
-from tiers.params import value_at
+from tiers.params import at_tier, value_at
 from tiers.reforms import BASELINE, load_scenarios, scenario_policies
 from tiers.schema import Policy
 
@@ -43,7 +43,7 @@ def test_add_reaches_every_band_and_level_and_leaves_the_baseline_alone(tmp_path
     ):
         bands = _rule(policy, "critical_illness", "critical_illness").bands
         for level in (1, 2, 3):
-            got = [value_at(band.ratio[level], ON).value for band in bands]
+            got = [value_at(at_tier(band.ratio, level), ON).value for band in bands]
             assert got == [Decimal(e) for e in expected]
     assert load_policy("demo") == policies[BASELINE]
 
@@ -51,7 +51,7 @@ def test_add_reaches_every_band_and_level_and_leaves_the_baseline_alone(tmp_path
 def test_multiply_a_dated_parameter_changes_every_version(tmp_path: Path) -> None:
     body = "  - id: caps_up\n    changes:\n      - {path: 'layers[assistance].rules[dibao_other].cap', multiply: 2}\n"
     cap = _rule(_policies(tmp_path, body)["caps_up"], "assistance", "dibao_other").cap
-    assert [value_at(cap[1], d).value for d in (date(2024, 1, 1), date(2025, 1, 1))] == [40000, 50000]
+    assert [value_at(at_tier(cap, 1), d).value for d in (date(2024, 1, 1), date(2025, 1, 1))] == [40000, 50000]
 
 
 def test_set_and_append(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_set_and_append(tmp_path: Path) -> None:
     )
     policies = _policies(tmp_path, body)
     caps = [
-        value_at(r.cap[2], ON).value
+        value_at(at_tier(r.cap, 2), ON).value
         for r in next(la for la in policies["lifted"].layers if la.id == "assistance").rules
     ]
     assert caps == [None] * 5
