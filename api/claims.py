@@ -17,7 +17,7 @@ from settlement.accumulators import Ledger
 from settlement.claims import ClaimTable
 from settlement.engine import SettledBatch
 from settlement.money import fen_of
-from tiers.codes import CATEGORIES, MED_TYPES
+from tiers.codes import CATEGORIES, CLAIM_FLAGS, MED_TYPES
 
 I64 = npt.NDArray[np.int64]
 EPOCH = date(1970, 1, 1)
@@ -45,20 +45,25 @@ class ClaimFacts:
     fulamt_ownpay_amt: int
     overlmt_selfpay: int
     preselfpay_amt: int
+    flags: tuple[bool, ...] = (False,) * len(CLAIM_FLAGS)
+    """The claim attributes of :data:`tiers.codes.CLAIM_FLAGS` (out_of_area, out_of_province, referral, emergency)."""
 
     @classmethod
     def of(cls, claim: ClaimIn) -> ClaimFacts:
         """A request's claim (yuan, exact: at most two decimals, checked by the schema)."""
-        money = [fen_of(getattr(claim, a)) for a in AMOUNTS]
+        total, ownpay, overlimit, preselfpay = (fen_of(getattr(claim, a)) for a in AMOUNTS)
+        flags = tuple(bool(getattr(claim, f)) for f in CLAIM_FLAGS)
         return cls(claim.claim_id, claim.person_id, str(claim.med_type), int(claim.hospital_level), claim.settle_date,
-                   claim.diagnosis, claim.accident, *money)  # fmt: skip
+                   claim.diagnosis, claim.accident, total, ownpay, overlimit, preselfpay, flags)  # fmt: skip
 
     @classmethod
     def of_row(cls, row: Mapping[str, Any]) -> ClaimFacts:
         """A stored settlement's claim (fen)."""
-        money = [int(row[a]) for a in AMOUNTS]
+        total, ownpay, overlimit, preselfpay = (int(row[a]) for a in AMOUNTS)
+        flags = tuple(bool(row.get(f, False)) for f in CLAIM_FLAGS)
         return cls(str(row["claim_id"]), str(row["person_id"]), str(row["med_type"]), int(row["hospital_level"]),
-                   row["settle_date"], str(row["diagnosis"]), bool(row["accident"]), *money)  # fmt: skip
+                   row["settle_date"], str(row["diagnosis"]), bool(row["accident"]), total, ownpay, overlimit,
+                   preselfpay, flags)  # fmt: skip
 
 
 def _ints(values: Sequence[int]) -> I64:
@@ -86,6 +91,7 @@ def claims_table(
         diagnosis=np.arange(n, dtype=np.int64),
         diagnoses=np.array([f.diagnosis.strip().upper() for f in facts], dtype=object),
         accident=_ints([int(f.accident) for f in facts]),
+        flags=_ints([sum(int(v) << i for i, v in enumerate(f.flags)) for f in facts]),
         medfee=_ints([f.medfee_sumamt for f in facts]),
         fulamt_ownpay=_ints([f.fulamt_ownpay_amt for f in facts]),
         overlmt_selfpay=_ints([f.overlmt_selfpay for f in facts]),
@@ -148,6 +154,7 @@ def settlement_values(
         "hospital_level": facts.hospital_level,
         "diagnosis": facts.diagnosis,
         "accident": facts.accident,
+        **dict(zip(CLAIM_FLAGS, facts.flags, strict=True)),
         "category": category,
         "policy_id": result.policy.id,
         "request_hash": "",

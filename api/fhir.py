@@ -8,7 +8,9 @@ A Claim becomes a native claim:
   ``institutional`` → inpatient, ``professional`` → general outpatient;
 * the hospital level is the extension :data:`HOSPITAL_LEVEL` (``valueInteger`` 1–3);
 * the date is ``billablePeriod.end``, else ``created``; the diagnosis the first ICD-10 code of
-  ``diagnosis``; ``accident`` present means an accident;
+  ``diagnosis``; ``accident`` present means an accident, ``referral`` present a regular referral
+  (规范转诊; or the extension :data:`REFERRAL`); the extensions :data:`OUT_OF_AREA`,
+  :data:`OUT_OF_PROVINCE` and :data:`EMERGENCY` (``valueBoolean``) say 异地就医, 跨省 and 急诊抢救;
 * ``total`` is 医疗费总额; items whose ``category`` is coded in :data:`BILL_PART` as
   ``fulamt_ownpay``, ``overlmt_selfpay`` or ``preselfpay`` are those parts, the rest is in-policy.
 
@@ -38,6 +40,10 @@ MED_TYPE = f"{BASE}/CodeSystem/med_type"
 BILL_PART = f"{BASE}/CodeSystem/bill-part"
 LAYER = f"{BASE}/StructureDefinition/layer"
 HOSPITAL_LEVEL = f"{BASE}/StructureDefinition/hospital-level"
+OUT_OF_AREA = f"{BASE}/StructureDefinition/out-of-area"
+OUT_OF_PROVINCE = f"{BASE}/StructureDefinition/out-of-province"
+REFERRAL = f"{BASE}/StructureDefinition/referral"
+EMERGENCY = f"{BASE}/StructureDefinition/emergency"
 FUND_PAY_TYPE = f"{BASE}/CodeSystem/fund_pay_type"
 PATIENT_SHARE = f"{BASE}/CodeSystem/adjudication"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
@@ -87,6 +93,11 @@ def _level(claim: Claim) -> int:
         if extension.url == HOSPITAL_LEVEL:
             return int(extension.valueInteger or 0)
     raise ClaimError("Claim.extension", f"hospital level missing: extension {HOSPITAL_LEVEL} (valueInteger 1–3)")
+
+
+def _flag(claim: Claim, url: str) -> bool:
+    """A claim attribute given as a ``valueBoolean`` extension (absent: false)."""
+    return any(e.url == url and bool(e.valueBoolean) for e in claim.extension or [])
 
 
 def _diagnosis(claim: Claim) -> str:
@@ -146,6 +157,10 @@ def claim_in(claim: Claim) -> ClaimIn:
         "settle_date": _day(when, where),
         "diagnosis": _diagnosis(claim),
         "accident": claim.accident is not None,
+        "out_of_area": _flag(claim, OUT_OF_AREA),
+        "out_of_province": _flag(claim, OUT_OF_PROVINCE),
+        "referral": claim.referral is not None or _flag(claim, REFERRAL),
+        "emergency": _flag(claim, EMERGENCY),
         "medfee_sumamt": total,
         **{f"{k}_amt" if k != "overlmt_selfpay" else k: v for k, v in _parts(claim, total).items()},
     }

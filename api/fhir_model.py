@@ -71,6 +71,7 @@ class Period(_Element):
 class Extension(_Element):
     url: str
     valueInteger: int | None = None
+    valueBoolean: bool | None = None
 
 
 class Diagnosis(_Element):
@@ -110,3 +111,4 @@ class Claim(_Element):
     item: Annotated[list[Item], Field(min_length=1)] | None = None
     total: Money | None = None
     accident: Accident | None = None
+    referral: Reference | None = None

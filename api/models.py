@@ -96,6 +96,10 @@ class Settlement(SQLModel, table=True):
     hospital_level: int
     diagnosis: str = ""
     accident: bool = False
+    out_of_area: bool = False
+    out_of_province: bool = False
+    referral: bool = False
+    emergency: bool = False
     category: str = Field(max_length=32)
     policy_id: str
     request_hash: str = Field(default="", max_length=64)

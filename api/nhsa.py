@@ -12,7 +12,9 @@ Settlement input (2206/2207/2303/2304, ``input.data``, §4.3) becomes a native c
 (registered on first sight, without a relief identity). What the platform keeps elsewhere comes in
 the input as local extensions: ``hosp_lv`` (hospital tier: 1–3 unless the policy declares others),
 ``dise_codg`` (ICD-10), ``setl_time`` (else the envelope's ``inf_time``), and ``exp_content`` (a
-JSON object or string: ``accident``, ``hosp_lv``, ``relief_category``). Relief identities sent with
+JSON object or string: ``accident``, ``hosp_lv``, ``relief_category``, ``referral``, ``emergency``,
+``out_of_area``, ``out_of_province`` — the last two by default from the envelope: its 就医地
+``mdtrtarea_admvs`` and 参保地 ``insuplc_admdvs`` differ, in their province's two digits). Relief identities sent with
 a claim (``idetinfo`` records whose ``psn_idet_type`` codes the policy maps, ``identity_codes``; or
 ``exp_content.relief_category``) are checked against the registry and never change it: a difference
 is reported in ``warn_msg``. Times are ``yyyy-MM-dd HH:mm:ss`` (or a date ``yyyy-MM-dd``), as the
@@ -115,6 +117,14 @@ class Extension(BaseModel):
     relief_category: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
     accident: Literal["0", "1", 0, 1, True, False] = "0"
     hosp_lv: HospitalTierCode | None = None
+    out_of_area: Literal["0", "1", 0, 1, True, False] | None = None
+    out_of_province: Literal["0", "1", 0, 1, True, False] | None = None
+    referral: Literal["0", "1", 0, 1, True, False] = "0"
+    emergency: Literal["0", "1", 0, 1, True, False] = "0"
+
+
+def _yes(value: object) -> bool:
+    return str(value) in ("1", "True")
 
 
 class IdetInfo(BaseModel):
@@ -164,6 +174,16 @@ def data_of(envelope: Envelope) -> dict[str, Any]:
     return data
 
 
+def _away(envelope: Envelope, given: object, digits: int) -> bool:
+    """异地 (``digits`` 6: another 统筹区) or 跨省 (2: another province): as ``exp_content`` says when
+    it does, else whether the envelope's 就医地 (``mdtrtarea_admvs``) and 参保地 (``insuplc_admdvs``),
+    both given, differ in their first ``digits`` digits."""
+    if given is not None:
+        return _yes(given)
+    where, insured = envelope.mdtrtarea_admvs, envelope.insuplc_admdvs
+    return bool(where and insured and where[:digits] != insured[:digits])
+
+
 def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
     """The native claim of a settlement transaction."""
     level = data.hosp_lv or data.exp_content.hosp_lv
@@ -182,7 +202,11 @@ def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
         hospital_level=int(level),
         settle_date=moment.date(),
         diagnosis=data.dise_codg,
-        accident=str(data.exp_content.accident) in ("1", "True"),
+        accident=_yes(data.exp_content.accident),
+        out_of_area=_away(envelope, data.exp_content.out_of_area, 6),
+        out_of_province=_away(envelope, data.exp_content.out_of_province, 2),
+        referral=_yes(data.exp_content.referral),
+        emergency=_yes(data.exp_content.emergency),
         medfee_sumamt=data.medfee_sumamt,
         fulamt_ownpay_amt=data.fulamt_ownpay_amt,
         overlmt_selfpay=data.overlmt_selfpay,

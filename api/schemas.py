@@ -139,6 +139,14 @@ class ClaimIn(Strict):
     settle_date: date
     diagnosis: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""
     accident: StrictBool = False
+    out_of_area: StrictBool = False
+    """异地就医: care outside the insured region (统筹区)."""
+    out_of_province: StrictBool = False
+    """跨省: care outside the insured region's province."""
+    referral: StrictBool = False
+    """规范转诊: the admission or visit comes with a regular referral."""
+    emergency: StrictBool = False
+    """急诊抢救."""
     medfee_sumamt: Yuan
     fulamt_ownpay_amt: Yuan = Decimal(0)
     overlmt_selfpay: Yuan = Decimal(0)

@@ -18,7 +18,10 @@ def warm_up(policy: CompiledPolicy) -> dict[str, Any]:
     """Settle one made-up claim of a person holding two identities, as the desk settles claims
     (candidates, explanation); its explanation columns."""
     settles_as = policy.settles_as
-    claim = ClaimFacts("warm-up", "warm-up", next(iter(settles_as)), 1, policy.versions[0], "", False, 10_000, 0, 0, 0)
+    tier = policy.profiles.tiers[0]
+    claim = ClaimFacts(
+        "warm-up", "warm-up", next(iter(settles_as)), tier, policy.versions[0], "", False, 10_000, 0, 0, 0
+    )
     periods = IdentityPeriods.of([("warm-up", c, policy.versions[0], None) for c in ("dibao", "tekun")])
     result = settle(with_candidates(claims_table([claim], settles_as), periods), policy, ledger_of([]), explain=True)
     explained = columns(result)

@@ -117,8 +117,11 @@ def post_hoc_command(
             raise PolicyError(loaded.id, "post_hoc", "the policy defines no post-hoc assistance")
         table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as(), categories=loaded.categories())
         settled = settle(table, compile_policy(loaded))
-        years, held = person_years(settled), year_categories(settled)
-        paid = pd.concat([settle_program(p, loaded, years, held) for p in loaded.post_hoc], ignore_index=True)
+        held = year_categories(settled)
+        paid = pd.concat(
+            [settle_program(p, loaded, person_years(settled, p.counts), held) for p in loaded.post_hoc],
+            ignore_index=True,
+        )
     except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
     io.write_table(paid, out_path, ("base", "deductible_applied", "paid", "cap", "cap_left"))

@@ -9,7 +9,9 @@ Instead of ``category``, the relief categories may come from dated identity peri
 (:mod:`settlement.identities`): each claim then has its *candidate* categories, and the engine
 settles it under the most favourable (就高不重复). An optional ``arrival`` column (a whole
 number per claim) orders each person-year's claims as they arrived, as the real-time service
-settles them; without it they settle in (``settle_date``, ``claim_id``) order.
+settles them; without it they settle in (``settle_date``, ``claim_id``) order. Optional 0/1
+columns ``out_of_area``, ``out_of_province``, ``referral`` and ``emergency`` (0 where absent) carry the claim attributes
+a policy's rules may test.
 
 Every bad row is reported with its claim_id, field and reason (:class:`ClaimValidationError`);
 nothing is settled when any row is bad.
@@ -26,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement.money import parse_yuan
-from tiers.codes import CATEGORIES, MED_TYPES
+from tiers.codes import CATEGORIES, CLAIM_FLAGS, MED_TYPES
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -45,6 +47,9 @@ CLAIM_COLUMNS = (
 )
 ARRIVAL = "arrival"
 """Optional column: the order in which a person-year's claims arrived (the service's)."""
+FLAG_COLUMNS = CLAIM_FLAGS
+"""Optional 0/1 columns (0 where absent): the claim attributes rules may test (out_of_area, out_of_province,
+referral, emergency)."""
 _DATE = r"\d{4}-\d{2}-\d{2}"
 
 
@@ -113,6 +118,8 @@ class ClaimTable:
     preselfpay: I64
     candidates: CategoryCandidates | None = None
     """Candidate categories from identity periods (:mod:`settlement.identities`); None: ``category``."""
+    flags: I64 | None = None
+    """The claim attributes of :data:`tiers.codes.CLAIM_FLAGS` as bits (bit i: the i-th); None: none set."""
     arrival: I64 | None = None
     """Arrival numbers: a person-year's claims settle in this order (ties: claim_id); None:
     (settle_date, claim_id) order."""
@@ -207,6 +214,19 @@ def _tier_codes(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem
     return np.where(bad, "1", text.to_numpy(object)).astype(np.int64)
 
 
+def _parse_flags(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:
+    """The optional claim attributes as bits (None: the frame has none of their columns)."""
+    present = [c for c in FLAG_COLUMNS if c in frame.columns]
+    if not present:
+        return None
+    bits = np.zeros(len(frame), np.int64)
+    for column in present:
+        code = _codes(_text(frame, column), ("0", "1"))
+        _flag(problems, ids, code < 0, column, "unknown value; expected one of ['0', '1']")
+        bits |= np.maximum(code, 0) << FLAG_COLUMNS.index(column)
+    return bits
+
+
 def _parse_arrival(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:
     if ARRIVAL not in frame.columns:
         return None
@@ -250,6 +270,7 @@ def from_frame(
     codes = _check_codes(frame, ids, problems, None if identities else categories)
     codes["med"] = _visit_codes(frame, ids, problems, settles_as or {m: m for m in MED_TYPES})
     arrival = _parse_arrival(frame, ids, problems)
+    flags = _parse_flags(frame, ids, problems)
     parsed = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
     amounts = {c: fen for c, (fen, _) in parsed.items()}
     unreadable = np.logical_or.reduce([bad for _, bad in parsed.values()])
@@ -279,4 +300,5 @@ def from_frame(
         med=codes["med"],
         level=codes["level"],
         accident=codes["accident"],
+        flags=flags,
     )

@@ -22,6 +22,7 @@ from settlement import accumulators
 from settlement.claims import ClaimProblem, ClaimTable, ClaimValidationError, from_frame
 from settlement.layers import BucketTrace, layer_traces
 from settlement.scan import Candidates, Scanned, SortedBatch, scan_layers, sorted_batch
+from tiers.codes import CLAIM_FLAGS
 from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, compile_policy
 
@@ -168,6 +169,16 @@ def _tier_positions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     return position.astype(np.int64)
 
 
+def _flag_bits(claims: ClaimTable, policy: CompiledPolicy) -> I64:
+    """Each claim's attributes the policy's rules test, as bits in the policy's ``flags`` order."""
+    bits = np.zeros(len(claims), np.int64)
+    if claims.flags is None:
+        return bits
+    for i, flag in enumerate(policy.profiles.flags):
+        bits |= ((claims.flags >> CLAIM_FLAGS.index(flag)) & 1) << i
+    return bits
+
+
 def _check_categories(claims: ClaimTable, codes: I64, policy: CompiledPolicy) -> None:
     """Category codes beyond the policy's categories (a table built for another policy's own
     categories) are refused, never read as another category."""
@@ -188,7 +199,9 @@ def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
         bits |= hit.astype(np.int64) << i
     chosen = claims.category_candidates
     _check_categories(claims, chosen.category, policy)
-    fields: tuple[I64, ...] = (claims.med, _tier_positions(claims, policy), bits[claims.diagnosis], claims.accident)
+    flag_bits = _flag_bits(claims, policy)
+    fields: tuple[I64, ...] = (claims.med, _tier_positions(claims, policy), bits[claims.diagnosis], claims.accident,
+                               flag_bits)  # fmt: skip
     version = _versions(claims, policy)
     if claims.candidates is not None:  # a row per candidate
         claim = np.repeat(np.arange(len(claims), dtype=np.int64), chosen.counts)

@@ -18,8 +18,8 @@ import pandas as pd
 from settlement.engine import SettledBatch, settle
 from settlement.explanation import columns
 from settlement.money import fen_to_yuan_text
-from tiers.codes import CATEGORIES
-from tiers.schema import Policy, PostHoc
+from tiers.codes import CATEGORIES, CLAIM_FLAGS
+from tiers.schema import ClaimFlags, Policy, PostHoc
 from tiers.tables import compile_policy
 
 AFTER_ASSISTANCE = ("hifp_pay", "hifmi_pay", "maf_pay")
@@ -47,9 +47,11 @@ def _money(outputs: tuple[str, ...]) -> tuple[str, ...]:
     return ("inscp_scp_amt", *outputs, *PARTS.values())
 
 
-def _claim_rows(result: SettledBatch) -> pd.DataFrame:
+def _claim_rows(result: SettledBatch, counts: ClaimFlags | None = None) -> pd.DataFrame:
+    """Every claim's output row with its person, year, day, category and bill parts — only the
+    claims whose attributes are ``counts``."""
     table = result.claims
-    return result.frame().assign(
+    rows = result.frame().assign(
         person_id=table.persons[table.person],
         year=table.year,
         day=table.day,
@@ -57,12 +59,20 @@ def _claim_rows(result: SettledBatch) -> pd.DataFrame:
         preselfpay_amt=table.preselfpay,
         overlmt_selfpay=table.overlmt_selfpay,
     )
+    if counts is None or not counts.wanted():
+        return rows
+    flags = table.flags if table.flags is not None else np.zeros(len(table), np.int64)
+    keep = np.ones(len(table), bool)
+    for flag, value in counts.wanted().items():
+        keep &= ((flags >> CLAIM_FLAGS.index(flag)) & 1) == int(value)
+    return rows[keep]
 
 
-def person_years(result: SettledBatch) -> pd.DataFrame:
+def person_years(result: SettledBatch, counts: ClaimFlags | None = None) -> pd.DataFrame:
     """Per person and year (fen): in-policy amount, each fund's payments (the policy's payment
-    columns), 先行自付 and 超限价, and the last claim's category (the category it was settled under)."""
-    data = _claim_rows(result).sort_values(["person_id", "day"], kind="stable")
+    columns), 先行自付 and 超限价, and the last claim's category (the category it was settled under)
+    — of the claims a program ``counts`` (all by default)."""
+    data = _claim_rows(result, counts).sort_values(["person_id", "day"], kind="stable")
     grouped = data.groupby(["person_id", "year"], as_index=False, sort=True)
     return grouped.agg(**{m: (m, "sum") for m in _money(result.policy.outputs)}, category=("category", "last"))
 

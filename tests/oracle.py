@@ -18,6 +18,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from tiers.codes import CLAIM_FLAGS
 from tiers.resolve import ResolvedRule, resolve
 from tiers.schema import Policy, When
 
@@ -42,6 +43,7 @@ def _matches(when: When, claim: dict[str, Any], lists: dict[str, tuple[str, ...]
         when.diagnosis_in is None or in_list(when.diagnosis_in),
         when.diagnosis_not_in is None or not in_list(when.diagnosis_not_in),
         when.accident is None or bool(int(claim["accident"])) == when.accident,
+        *(getattr(when, f) is None or bool(int(claim.get(f, 0))) == getattr(when, f) for f in CLAIM_FLAGS),
         when.any_of is None or any(_matches(w, claim, lists) for w in when.any_of),
     ]
     return all(checks)

@@ -33,6 +33,10 @@ class MedType(StrEnum):
 
 
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
+CLAIM_FLAGS: tuple[str, ...] = ("out_of_area", "out_of_province", "referral", "emergency")
+"""Claim attributes a rule's ``when`` may test (optional 0/1 claim columns, 0 when absent): care
+outside the insured region (异地就医: outside the 统筹区), outside its province (跨省), a regular
+referral (规范转诊), an emergency (急诊抢救)."""
 MED_TYPES: tuple[str, ...] = tuple(m.value for m in MedType)
 HOSPITAL_LEVELS: tuple[int, ...] = (1, 2, 3)
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, PAYMENT_COLUMNS, MedType
+from tiers.codes import CATEGORIES, CLAIM_FLAGS, HOSPITAL_LEVELS, PAYMENT_COLUMNS, MedType
 from tiers.params import (
     EVERY_TIER,
     Amount,
@@ -84,7 +84,22 @@ class When(_Strict):
     diagnosis_in: str | None = None
     diagnosis_not_in: str | None = None
     accident: bool | None = None
+    out_of_area: bool | None = None
+    """异地就医: the claim's care is outside the insured region (统筹区; claim column ``out_of_area``)."""
+    out_of_province: bool | None = None
+    """跨省就医: outside the insured region's province (claim column ``out_of_province``)."""
+    referral: bool | None = None
+    """规范转诊: the claim comes with a regular referral (claim column ``referral``)."""
+    emergency: bool | None = None
+    """急诊抢救: an emergency (claim column ``emergency``)."""
     any_of: tuple[When, ...] | None = None
+
+    def flags(self) -> set[str]:
+        """The claim attributes (:data:`tiers.codes.CLAIM_FLAGS`) it tests, ``any_of`` included."""
+        found = {f for f in CLAIM_FLAGS if getattr(self, f) is not None}
+        for sub in self.any_of or ():
+            found |= sub.flags()
+        return found
 
     def disease_lists(self) -> set[str]:
         names = {n for n in (self.diagnosis_in, self.diagnosis_not_in) if n}
@@ -247,6 +262,19 @@ class Layer(_Strict):
 _OUTPUT_ORDER = PAYMENT_COLUMNS
 
 
+class ClaimFlags(_Strict):
+    """Which claims count, by their attributes (:data:`tiers.codes.CLAIM_FLAGS`; unset: either)."""
+
+    out_of_area: bool | None = None
+    out_of_province: bool | None = None
+    referral: bool | None = None
+    emergency: bool | None = None
+
+    def wanted(self) -> dict[str, bool]:
+        """The attributes set, in :data:`tiers.codes.CLAIM_FLAGS` order."""
+        return {f: bool(getattr(self, f)) for f in CLAIM_FLAGS if getattr(self, f) is not None}
+
+
 class PostHoc(Layer):
     """Assistance settled once a year over a person-year's settlements (倾斜救助, 依申请救助).
 
@@ -258,6 +286,9 @@ class PostHoc(Layer):
 
     base: Literal["after_assistance", "after_all_layers"]
     adds: tuple[Literal["preselfpay", "overlmt_selfpay"], ...] = ()
+    counts: ClaimFlags | None = None
+    """Only the burden of these claims counts (倾斜救助 "规范转诊且在省域内就医": ``{referral: true,
+    out_of_area: false}``); all of the person-year's claims by default."""
     """Bill parts the base adds to what is left of the in-policy amount: 先行自付 (乙类, 自付二) or
     超限价, where the program's text counts them (e.g. Beijing 9号: "合规医疗费用（包括自付一和自付二）")."""
 
@@ -421,6 +452,11 @@ class Policy(_Strict):
             if visit.settles_as is None and code not in ENGINE_VISIT_TYPES:
                 raise ValueError(f"visit type {code!r}: give settles_as (one of {sorted(ENGINE_VISIT_TYPES)})")
         return types
+
+    def flags(self) -> tuple[str, ...]:
+        """The claim attributes its rules test (in :data:`tiers.codes.CLAIM_FLAGS` order)."""
+        tested = {f for layer in (*self.layers, *self.post_hoc) for rule in layer.rules for f in rule.when.flags()}
+        return tuple(f for f in CLAIM_FLAGS if f in tested)
 
     def categories(self) -> tuple[str, ...]:
         """Every relief category of the policy: the national ten, then its own (the engine's codes

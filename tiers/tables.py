@@ -36,12 +36,14 @@ ADMISSIONS = 2  # first claim of the bucket-year, or a repeat (for repeat_factor
 
 @dataclass(frozen=True)
 class ProfileSpace:
-    """How profiles are packed: ``((((cat·M + med)·L + lev)·2^D + lists)·2 + accident``, ``lev`` the
-    position of the claim's hospital tier among the policy's ``tiers``."""
+    """How profiles are packed: ``(((((cat·M + med)·L + lev)·2^D + lists)·2 + accident)·2^F + flags``,
+    ``lev`` the position of the claim's hospital tier among the policy's ``tiers``, ``flags`` a bit
+    per claim attribute the policy's rules test (``flags``, of :data:`tiers.codes.CLAIM_FLAGS`)."""
 
     disease_lists: tuple[str, ...]
     tiers: tuple[int, ...] = HOSPITAL_LEVELS
     categories: tuple[str, ...] = CATEGORIES
+    flags: tuple[str, ...] = ()
 
     @property
     def n_cat(self) -> int:
@@ -58,23 +60,25 @@ class ProfileSpace:
 
     @property
     def size(self) -> int:
-        return self.n_cat * N_MED * self.n_lev * (1 << len(self.disease_lists)) * 2
+        return self.n_cat * N_MED * self.n_lev * (1 << len(self.disease_lists)) * 2 * (1 << len(self.flags))
 
-    def encode(self, category: I64, med: I64, level: I64, list_bits: I64, accident: I64) -> I64:
-        """Pack code arrays (category/med as tuple positions, level as the tier's position) into profiles."""
+    def encode(self, category: I64, med: I64, level: I64, list_bits: I64, accident: I64, flag_bits: I64) -> I64:
+        """Pack code arrays (category/med as tuple positions, level as the tier's position, flag bits
+        in ``flags`` order) into profiles."""
         code = (category * N_MED + med) * self.n_lev + level
         shifted: I64 = code * (1 << len(self.disease_lists)) + list_bits
-        return shifted * 2 + accident
+        return (shifted * 2 + accident) * (1 << len(self.flags)) + flag_bits
 
     def decode(self) -> dict[str, I64]:
         """All profiles' fields, as arrays of length ``size``."""
         p = np.arange(self.size, dtype=np.int64)
-        n_bits = 1 << len(self.disease_lists)
-        accident, rest = p % 2, p // 2
+        n_bits, n_flags = 1 << len(self.disease_lists), 1 << len(self.flags)
+        flags, rest = p % n_flags, p // n_flags
+        accident, rest = rest % 2, rest // 2
         bits, rest = rest % n_bits, rest // n_bits
         level, rest = rest % self.n_lev, rest // self.n_lev
         med, category = rest % N_MED, rest // N_MED
-        return {"category": category, "med": med, "level": level, "bits": bits, "accident": accident}
+        return {"category": category, "med": med, "level": level, "bits": bits, "accident": accident, "flags": flags}
 
 
 def when_mask(when: When, fields: dict[str, I64], space: ProfileSpace) -> Bools:
@@ -93,6 +97,9 @@ def when_mask(when: When, fields: dict[str, I64], space: ProfileSpace) -> Bools:
         mask &= (fields["bits"] >> lists.index(when.diagnosis_not_in)) % 2 == 0
     if when.accident is not None:
         mask &= fields["accident"] == int(when.accident)
+    for flag in space.flags:
+        if getattr(when, flag) is not None:
+            mask &= (fields["flags"] >> space.flags.index(flag)) % 2 == int(getattr(when, flag))
     if when.any_of is not None:
         mask &= np.logical_or.reduce([when_mask(w, fields, space) for w in when.any_of])
     return mask
@@ -324,7 +331,7 @@ def _rule_of_profile(layer: Layer, profiles: ProfileSpace) -> I64:
 def compile_policy(policy: Policy) -> CompiledPolicy:
     """Resolve every version of ``policy`` into lookup tables (done once per policy)."""
     versions = tuple(version_dates(policy))
-    profiles = ProfileSpace(tuple(policy.disease_lists), policy.tiers(), policy.categories())
+    profiles = ProfileSpace(tuple(policy.disease_lists), policy.tiers(), policy.categories(), policy.flags())
     days = np.array([(d - date(1970, 1, 1)).days for d in versions], np.int64)
     layers = tuple(_compile_layer(policy, layer, versions, profiles) for layer in policy.layers)
     return CompiledPolicy(policy, versions, days, profiles, layers)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from tiers.codes import CLAIM_FLAGS
 from tiers.params import key_path
 from tiers.resolve import ResolvedRule, resolve
 from tiers.schema import Policy, When
@@ -39,8 +40,9 @@ def describe_when(when: When) -> str:
         parts.append(f"diagnosis in {when.diagnosis_in}")
     if when.diagnosis_not_in:
         parts.append(f"diagnosis not in {when.diagnosis_not_in}")
-    if when.accident is not None:
-        parts.append(f"accident {int(when.accident)}")
+    for flag in ("accident", *CLAIM_FLAGS):
+        if getattr(when, flag) is not None:
+            parts.append(f"{flag} {int(getattr(when, flag))}")
     if when.any_of:
         parts.append("any of (" + " | ".join(describe_when(w) for w in when.any_of) + ")")
     return "; ".join(parts) or "every claim"

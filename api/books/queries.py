@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 
 from api.books.driver import Driver, Statement
 from api.books.reading import Sums, as_date
-from tiers.codes import PAYMENT_COLUMNS
+from tiers.codes import CLAIM_FLAGS, PAYMENT_COLUMNS
 
 
 @lru_cache(maxsize=16)
@@ -55,8 +55,9 @@ def _typed(table: str, row: tuple[Any, ...]) -> dict[str, Any]:
     for name in ("settle_date", "valid_from", "valid_to"):
         if values.get(name) is not None:
             values[name] = as_date(values[name])
-    if "accident" in values:
-        values["accident"] = bool(values["accident"])
+    for flag in ("accident", *CLAIM_FLAGS):
+        if flag in values:
+            values[flag] = bool(values[flag])
     return values
 
 
@@ -154,16 +155,29 @@ def own_funds_paid(db: Driver, scope: str, **params: Any) -> list[OwnFundPaid]:
 
 
 _YEAR_SUMS = ", ".join(f"sum({o})" for o in _OUTPUTS)
-_YEAR_SETTLED = Statement.of(
-    f"SELECT person_id, sum(inscp_scp_amt), sum(preselfpay_amt), sum(overlmt_selfpay), {_YEAR_SUMS} "  # noqa: S608
-    "FROM settlement WHERE year = :y GROUP BY person_id"  # (the names come from the models)
-)
-_YEAR_ADJUSTED = Statement.of(
-    "SELECT person_id, output, sum(delta) FROM adjustment WHERE year = :y GROUP BY person_id, output"
-)
-_YEAR_CATEGORIES = Statement.of(
-    "SELECT person_id, seq, category FROM settlement WHERE year = :y AND kind = 'settlement' AND status = 'settled'"
-)
+
+
+@lru_cache(maxsize=64)
+def _year_statements(counted: tuple[tuple[str, bool], ...]) -> tuple[Statement, Statement, Statement]:
+    """The year's per-person sums, adjustments and held categories over the settlements whose claim
+    attributes are ``counted`` (flag, value) — all of them when empty."""
+    where = "".join(f" AND s.{flag} = :{flag}" for flag, _ in counted)
+    settled = Statement.of(
+        f"SELECT s.person_id, sum(s.inscp_scp_amt), sum(s.preselfpay_amt), sum(s.overlmt_selfpay), "  # noqa: S608
+        f"{', '.join(f'sum(s.{o})' for o in _OUTPUTS)} FROM settlement s WHERE s.year = :y{where} GROUP BY s.person_id"
+    )
+    adjusted = Statement.of(
+        "SELECT a.person_id, a.output, sum(a.delta) FROM adjustment a JOIN settlement s ON s.setl_id = a.setl_id "  # noqa: S608
+        f"WHERE a.year = :y{where} GROUP BY a.person_id, a.output"
+    )
+    held = Statement.of(
+        "SELECT s.person_id, s.seq, s.category, s.setl_id FROM settlement s WHERE s.year = :y "  # noqa: S608
+        f"AND s.kind = 'settlement' AND s.status = 'settled'{where}"
+    )
+    return settled, adjusted, held
+
+
+_YEAR_CATEGORIES = _year_statements(())[2]
 _YEAR_CLAIMS = Statement.of(
     f"SELECT COALESCE(reverses, setl_id), person_id, category, sum(inscp_scp_amt), {_YEAR_SUMS} "  # noqa: S608
     "FROM settlement WHERE year = :y GROUP BY COALESCE(reverses, setl_id), person_id, category"
@@ -184,10 +198,15 @@ _STANDING_OF_CLAIM = Statement.of(
 )
 
 
-def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
+def year_books(db: Driver, *, year: int, counted: dict[str, bool] | None = None) -> list[dict[str, Any]]:
     """Per person with settlements in ``year``: the net in-policy amount, 先行自付 and 超限价 and each
     fund's net payments (settlements, reversals and adjustments; fen), and the category of the
-    latest standing claim."""
+    latest standing claim — of the claims whose attributes are ``counted`` (e.g. ``{"referral":
+    True}``; all by default)."""
+    flags = tuple(sorted((counted or {}).items()))
+    settled, adjusted, held = _year_statements(flags)
+    params = {"y": year, **dict(flags)}
+    counted_ids = {str(r[3]) for r in db.rows(held, params)} if flags else None
     books: dict[str, dict[str, Any]] = {
         str(r[0]): {
             "person_id": str(r[0]),
@@ -196,14 +215,18 @@ def year_books(db: Driver, *, year: int) -> list[dict[str, Any]]:
             "overlmt_selfpay": int(r[3] or 0),
             **{o: int(v or 0) for o, v in zip(_OUTPUTS, r[4:], strict=True)},
         }
-        for r in db.rows(_YEAR_SETTLED, {"y": year})
+        for r in db.rows(settled, params)
     }
-    own = [(f.person_id, f.output, f.paid) for f in own_funds_paid(db, "year", y=year)]
-    for person, output, delta in [*own, *db.rows(_YEAR_ADJUSTED, {"y": year})]:
+    own = [
+        (f.person_id, f.output, f.paid)
+        for f in own_funds_paid(db, "year", y=year)
+        if counted_ids is None or f.claim in counted_ids
+    ]
+    for person, output, delta in [*own, *db.rows(adjusted, params)]:
         books[str(person)].setdefault(str(output), 0)
         books[str(person)][str(output)] += int(delta or 0)
     latest: dict[str, tuple[int, str]] = {}
-    for person, seq, category in db.rows(_YEAR_CATEGORIES, {"y": year}):
+    for person, seq, category, _ in db.rows(held, params):
         if str(person) not in latest or int(seq) > latest[str(person)][0]:
             latest[str(person)] = (int(seq), str(category))
     for person, row in books.items():
@@ -233,7 +256,7 @@ def year_claims(db: Driver, *, year: int) -> list[dict[str, Any]]:
 def year_categories(db: Driver, *, year: int) -> list[tuple[str, str]]:
     """(person, category) of every standing settlement of ``year``: the categories a person held
     when their claims of the year were settled."""
-    return sorted({(str(p), str(c)) for p, _, c in db.rows(_YEAR_CATEGORIES, {"y": year})})
+    return sorted({(str(p), str(c)) for p, _, c, _ in db.rows(_YEAR_CATEGORIES, {"y": year})})
 
 
 def program_ran(db: Driver, *, program: str, year: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.api.helpers import claim, register
-from tests.api.servers import Server, medrelief, prepare
+from tests.api.servers import ROOT, Server, medrelief, prepare
 
 
 def test_export_statement_and_reconcile(server: Server, tmp_path: Path) -> None:
@@ -113,3 +114,51 @@ def test_post_hoc_run_pays_adds_to_accumulators_and_runs_once(tmp_path: Path, mo
     assert batch.returncode == 0, batch.stdout + batch.stderr
     assert pd.read_csv(out, dtype=str)["paid"].tolist() == [program["paid"]]
     assert program["paid"] != "0.00"
+
+
+def test_tilted_assistance_counts_referred_care_in_the_province_on_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Yichang 倾斜救助 (``counts: {referral: true, out_of_province: false}``) on the service's books:
+    a referred admission settled natively counts; a referred admission that a hospital in another
+    province sends as NHSA 2304 (就医地 110100, 参保地 420500: 跨省, derived from the envelope) does
+    not; the payment is the hand-checked 1,119.38 of tests/settlement/test_posthoc.py, the batch
+    command agrees, and the books balance."""
+    monkeypatch.setenv("MEDRELIEF_POLICY", "yichang")
+    url = f"sqlite:///{tmp_path / 'yc.db'}"
+    running = Server(url, prepare(url)).start()
+    fields = {"medfee_sumamt": "300000.00", "fulamt_ownpay_amt": "0.00", "diagnosis": "J18.9", "hospital_level": 2}
+    try:
+        with running.client("admin") as admin, running.client() as hospital:
+            person = register(admin, category="dibao")
+            native = hospital.post(
+                "/v1/settlements", json=claim(person, settle_date="2024-03-01", referral=True, **fields)
+            )
+            assert native.status_code == 201, native.text
+            envelope = json.loads((ROOT / "examples" / "nhsa" / "2304-settle.json").read_text(encoding="utf-8"))
+            envelope |= {"fixmedins_code": "H-ONE", "msgid": "YC-2304-1", "mdtrtarea_admvs": "110100",
+                         "insuplc_admdvs": "420500"}  # fmt: skip
+            envelope["input"]["data"] |= {"psn_no": person, "mdtrt_id": "YC-M2", "medfee_sumamt": 300000.0,
+                                          "inscp_scp_amt": 300000.0, "setl_time": "2024-04-01 10:00:00",
+                                          "exp_content": {"referral": "1"}}  # fmt: skip
+            platform = hospital.post("/nhsa", json=envelope).json()
+            assert platform["infcode"] == 0, platform["err_msg"]
+            run = admin.post("/v1/post-hoc/2024")
+            assert run.status_code == 201, run.text
+            (program,) = run.json()["programs"]
+            assert (program["program"], program["persons_paid"], program["paid"]) == ("tilted", 1, "1119.38")
+    finally:
+        running.stop()
+    env = {**os.environ, "DATABASE_URL": url}
+    checked = medrelief(env, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    rows = [{"claim_id": "K1", "settle_date": "2024-03-01", "out_of_province": "0"},
+            {"claim_id": "K2", "settle_date": "2024-04-01", "out_of_province": "1"}]  # fmt: skip
+    base = {"person_id": person, "category": "dibao", "med_type": "21", "hospital_level": "2", "diagnosis": "J18.9",
+            "accident": "0", "medfee_sumamt": "300000.00", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0",
+            "preselfpay_amt": "0", "referral": "1"}  # fmt: skip
+    claims, out = tmp_path / "claims.csv", tmp_path / "post.csv"
+    pd.DataFrame([{**base, **row} for row in rows]).to_csv(claims, index=False)
+    batch = medrelief(env, "post-hoc", str(claims), "--out", str(out), "--policy", "yichang")
+    assert batch.returncode == 0, batch.stdout + batch.stderr
+    assert pd.read_csv(out, dtype=str)["paid"].tolist() == ["1119.38"]

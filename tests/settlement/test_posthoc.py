@@ -169,3 +169,39 @@ def test_one_candidate_category_never_sees_another_s_cap() -> None:
     (row,) = settle_program(policy.post_hoc[0], policy, years, held).to_dict("records")
     assert (row["person_id"], row["category"], row["rule"]) == ("A", "monitored", "monitored")
     assert (int(row["paid"]), int(row["cap_left"])) == (3_850_000, 1_150_000)
+
+
+def _yichang_claims(referral: tuple[int, int], out_of_province: tuple[int, int]) -> pd.DataFrame:
+    base = {"person_id": "A", "category": "dibao", "med_type": "21", "hospital_level": "2", "diagnosis": "J18.9",
+            "accident": "0", "medfee_sumamt": "300000.00", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0",
+            "preselfpay_amt": "0"}  # fmt: skip
+    return pd.DataFrame(
+        [
+            {**base, "claim_id": "K1", "settle_date": "2024-03-01", "referral": str(referral[0]),
+             "out_of_province": str(out_of_province[0])},
+            {**base, "claim_id": "K2", "settle_date": "2024-04-01", "referral": str(referral[1]),
+             "out_of_province": str(out_of_province[1])},
+        ]
+    )  # fmt: skip
+
+
+def test_tilted_assistance_counts_only_referred_care_in_the_province() -> None:
+    """Yichang 倾斜救助 counts 规范转诊 care in the province only (``counts: {referral: true,
+    out_of_province: false}``). A 低保 person's first admission, referred, 300,000 at level 2 (demo's
+    layers 1–3): basic (300,000 − 500) × 80% = 239,600; 大病 (7,500–50,000 @ 65% = 27,625) + (50,000–
+    60,400 @ 75% = 7,800) = 35,425; 救助 75% × 24,975 = 18,731.25; burden left 6,243.75 → (6,243.75 −
+    5,000) × 90% = 1,119.375 → 1,119.38. The second admission — unreferred, or referred but in
+    another province — does not count; were every claim counted, the payment would be larger."""
+    from settlement.engine import settle
+    from settlement.posthoc import person_years
+
+    policy = load_policy("yichang")
+    program = policy.post_hoc[0]
+    for referral, away in (((1, 0), (0, 0)), ((1, 1), (0, 1))):
+        result = settle(_yichang_claims(referral, away), policy)
+        counted = person_years(result, program.counts)
+        assert counted["inscp_scp_amt"].tolist() == [30_000_000]
+        paid = settle_program(program, policy, counted)
+        assert paid["paid"].tolist() == [111_938]
+    everything = settle_program(program, policy, person_years(settle(_yichang_claims((1, 1), (0, 0)), policy)))
+    assert int(everything["paid"].iloc[0]) > 111_938

@@ -13,6 +13,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from settlement.claims import FLAG_COLUMNS
 from settlement.engine import settle
 from tests.helpers import RESULT_COLUMNS, claims_frame, oracle_rows, result_in_yuan
 from tests.oracle import settle_reference
@@ -37,6 +38,7 @@ def claim_rows(
     tiers: int = 3,
     visit_types: tuple[str, ...] = ("11", "14", "21"),
     categories: tuple[str, ...] = CATEGORIES,
+    flags: bool = False,
 ) -> list[dict[str, Any]]:
     """A batch over a few persons spanning a year boundary and the 2024-07-01 change (on hospital
     tiers 1…``tiers`` and ``visit_types``: demo's by default)."""
@@ -56,6 +58,7 @@ def claim_rows(
                 "settle_date": (START + timedelta(days=draw(st.integers(0, 500)))).isoformat(),
                 "diagnosis": draw(st.sampled_from(DIAGNOSES)),
                 "accident": draw(st.integers(0, 1)),
+                **({f: draw(st.integers(0, 1)) for f in FLAG_COLUMNS} if flags else {}),
                 "medfee_sumamt": _yuan(total),
                 "fulamt_ownpay_amt": _yuan(parts[0]),
                 "overlmt_selfpay": _yuan(parts[1]),
@@ -102,7 +105,9 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 @SETTINGS
 @given(
-    rows=claim_rows(tiers=6, visit_types=("11", "14", "21", "13"), categories=(*CATEGORIES, "retired_1960s")),
+    rows=claim_rows(
+        tiers=6, visit_types=("11", "14", "21", "13"), categories=(*CATEGORIES, "retired_1960s"), flags=True
+    ),
     name=st.sampled_from(sorted(POLICIES)),
 )
 def test_engine_equals_reference(rows: list[dict[str, Any]], name: str) -> None:
