@@ -70,7 +70,7 @@ def caps_left(policy: CompiledPolicy, day: date, category: str, used: Used) -> l
             caps = [
                 cap
                 for rule, rule_spec in zip(layer.rules, spec.rules, strict=True)
-                if rule.bucket == bucket and _applies(rule_spec, category)
+                if rule_spec.capped_in == bucket and _applies(rule_spec, category)
                 for cap in _caps(rule, category, paid, policy.profiles.tiers)
             ]
             buckets.append(BucketUse(layer.id, bucket, base, paid, claims, tuple(caps)))

@@ -65,6 +65,7 @@ class Tables(NamedTuple):
 
     term_of_profile: I64  # [L, V·P] term index within the layer, or -1
     bucket_of_profile: I64  # [L, V·P] bucket code, or -1 (no rule of the layer matches)
+    cap_bucket_of_profile: I64  # [L, V·P] the bucket code whose payments the cap counts, or -1
     term_offset: I64  # [L] where the layer's terms start in the stacked term arrays
     has_repeat: Bools  # [L] a rule of the layer lowers the deductible from the 2nd claim
     n_bands: I64  # [L] the layer's real bands
@@ -142,9 +143,10 @@ def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out
         c = t.bucket_of_profile[la, p]
         if c < 0:
             continue
+        cc = t.cap_bucket_of_profile[la, p]  # c, unless deductibles are kept apart under one cap
         local = t.term_of_profile[la, p]
         term = t.term_offset[la] + local
-        paid_before = run.paid[c]
+        paid_before = run.paid[cc]
         repeat = 1 if t.has_repeat[la] and (run.claims[c] > 0 or run.claims_before[c] > 0) else 0
         before = run.base[c] if t.per_year[term] else 0
         after = before + base
@@ -161,9 +163,9 @@ def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out
                 out.detail[la, 3, i], out.detail[la, 4, i], out.detail[la, 5, i] = after, raw, paid
                 out.detail[la, 6, i] = paid_before
             run.base[c] += base
-            run.paid[c] += paid
+            run.paid[cc] += paid
             run.base_added[c] += base
-            run.paid_added[c] += paid
+            run.paid_added[cc] += paid
             run.claims[c] += 1
             out.paid[la, i] = paid
             out.applied[la, i] = min(after, t.deductible[at]) - min(before, t.deductible[at])
@@ -177,7 +179,7 @@ def _close(run: Running, seg: int, out: Out, n_out: int) -> int:
     """Close a person-year: what each bucket it touched added goes to ``out.added``; the state is
     cleared for the next."""
     for c in range(run.base.shape[0]):
-        if run.claims[c]:
+        if run.claims[c] or run.paid_added[c]:  # a cap bucket of its own is paid into without claims
             out.added[0, n_out], out.added[1, n_out], out.added[2, n_out] = c, seg, run.base_added[c]
             out.added[3, n_out], out.added[4, n_out] = run.paid_added[c], run.claims[c]
             n_out += 1
@@ -224,10 +226,7 @@ def _scan(rows: Rows, candidates: Candidates, t: Tables, opening: Opening, run: 
 
 
 def _tables(stack: LayerStack) -> Tables:
-    return Tables(
-        stack.term_of_profile, stack.bucket_of_profile, stack.term_offset, stack.has_repeat, stack.n_bands,
-        stack.per_year, stack.deductible, stack.band_lo, stack.band_width, stack.ratio, stack.cap, stack.claim_cap,
-    )  # fmt: skip
+    return Tables(*(getattr(stack, name) for name in Tables._fields))
 
 
 def scan_layers(

@@ -59,7 +59,9 @@ def _tier(values: dict[int, Any], level: int) -> Any:
     return values[level] if level in values else values[0]
 
 
-def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: Decimal) -> Decimal:
+def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: Decimal, paid_before: Decimal) -> Decimal:
+    """The rule's payment on ``base``: deductible and bands on ``acc`` (its bucket), the annual cap on
+    ``paid_before`` (what its cap bucket has paid)."""
     level, category = int(claim["hospital_level"]), claim["category"]
     tilt = rule.tilt_for(category)
     deductible = _tier(rule.deductible, level) * (tilt.deductible_factor if tilt else 1)
@@ -75,7 +77,7 @@ def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: De
     )
     raw = Decimal(exact).quantize(CENT, rounding=ROUND_HALF_UP)
     cap = None if tilt and tilt.cap_lifted else _tier(rule.cap, level)
-    capped = raw if cap is None else min(raw, max(cap - acc.paid, Decimal(0)))
+    capped = raw if cap is None else min(raw, max(cap - paid_before, Decimal(0)))
     per_claim = _tier(rule.claim_cap, level)  # 单次限额: never lifted by a tilt
     return capped if per_claim is None else min(capped, per_claim)
 
@@ -102,11 +104,12 @@ def _settle_one(
         pay = Decimal("0.00")
         if rule is not None:
             acc = accs[(claim["person_id"], on.year, layer.id, rule.bucket)]
-            pay = _layer_payment(rule, claim, acc, residual)
+            capped_in = accs[(claim["person_id"], on.year, layer.id, rule.cap_bucket or rule.bucket)]
+            pay = _layer_payment(rule, claim, acc, residual, capped_in.paid)
             if layer.output == "hifp_pay":
                 row["act_pay_dedc"] = _deductible_applied(rule, claim, acc, residual)
             acc.base += residual
-            acc.paid += pay
+            capped_in.paid += pay
             acc.claims += 1
         row[layer.output] = pay
         residual -= pay

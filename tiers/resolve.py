@@ -39,6 +39,7 @@ class ResolvedRule:
     cap: dict[int, Decimal | None]  # yuan by hospital level; None = no cap
     tilts: tuple[ResolvedTilt, ...]
     claim_cap: dict[int, Decimal | None]  # yuan by hospital level: the most one claim is paid; None = none
+    cap_bucket: str = ""  # the bucket the cap counts payments in (the rule's capped_in)
 
     def tilt_for(self, category: str) -> ResolvedTilt | None:
         return next((t for t in self.tilts if category in t.categories), None)
@@ -95,6 +96,7 @@ def _resolve_rule(rule: Rule, on: date) -> ResolvedRule:
         cap={lv: _v(v, on) for lv, v in rule.cap.items()},
         tilts=tuple(_resolve_tilt(t, on) for t in rule.tilts),
         claim_cap=_per_level(rule.claim_cap, on),
+        cap_bucket=rule.capped_in,
     )
 
 

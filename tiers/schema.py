@@ -164,8 +164,22 @@ class Rule(_Strict):
     """单次限额: the most one claim (a visit, an admission) of this rule is paid, beside the annual
     cap (null or absent: none). A tilt's ``cap_lifted`` lifts the annual cap only."""
     tilts: tuple[Tilt, ...] = ()
+    cap_bucket: str | None = None
+    """The bucket whose annual cap the rule's payments count against, where it is not ``bucket``:
+    deductibles kept separately (``bucket`` per tier, ``per: year``) under one shared cap (Beijing
+    2017 细则 Art. 20: outpatient 一级 100 / 二级及以上 550 "分别计算", one 3,000 cap)."""
 
     _id = field_validator("id", "bucket")(_check_id)
+
+    @field_validator("cap_bucket")
+    @classmethod
+    def _cap_bucket_id(cls, value: str | None) -> str | None:
+        return None if value is None else _check_id(value)
+
+    @property
+    def capped_in(self) -> str:
+        """The bucket the rule's payments count against (its ``cap_bucket``, else its ``bucket``)."""
+        return self.cap_bucket or self.bucket
 
     @model_validator(mode="after")
     def _ratio_or_bands(self) -> Self:
@@ -251,8 +265,8 @@ class Layer(_Strict):
         return rules
 
     def buckets(self) -> tuple[str, ...]:
-        """Cap buckets in first-use order."""
-        return tuple(dict.fromkeys(r.bucket for r in self.rules))
+        """Buckets in first-use order: each rule's ``bucket``, then its ``cap_bucket`` if it has one."""
+        return tuple(dict.fromkeys(b for r in self.rules for b in (r.bucket, r.capped_in)))
 
     def platform_field(self) -> str:
         """The setlinfo field the platform reports this layer's payments under."""

@@ -119,6 +119,7 @@ class LayerTable:
     buckets: tuple[str, ...]
     term_of_profile: I64  # [V·P] term index, or -1 where no rule matches
     bucket_of_profile: I64  # [V·P] bucket index, or -1
+    cap_bucket_of_profile: I64  # [V·P] the bucket index the cap counts against (its rule's capped_in), or -1
     per_year: Bools  # [T] deductible per year: the base cumulates over the bucket-year
     has_repeat: bool  # some rule lowers the deductible from the 2nd claim of a bucket-year
     deductible: I64  # [T·A] fen
@@ -154,6 +155,7 @@ class LayerStack:
     buckets: tuple[tuple[str, str], ...]  # (layer id, bucket) of each bucket code
     term_of_profile: I64  # [L, V·P] term index within the layer, or -1
     bucket_of_profile: I64  # [L, V·P] bucket code, or -1
+    cap_bucket_of_profile: I64  # [L, V·P] the bucket code the cap counts against, or -1
     term_offset: I64  # [L]
     bucket_offset: I64  # [L + 1]: layer l's buckets are codes bucket_offset[l] .. bucket_offset[l+1]-1
     has_repeat: Bools  # [L]
@@ -176,6 +178,9 @@ class LayerStack:
             buckets=tuple((la.id, bucket) for la in layers for bucket in la.buckets),
             term_of_profile=np.vstack([la.term_of_profile for la in layers]),
             bucket_of_profile=np.vstack(coded),
+            cap_bucket_of_profile=np.vstack(
+                [_coded(la.cap_bucket_of_profile, int(c)) for la, c in zip(layers, codes[:-1], strict=True)]
+            ),
             term_offset=terms[:-1].astype(np.int64),
             bucket_offset=codes.astype(np.int64),
             has_repeat=np.array([la.has_repeat for la in layers], bool),
@@ -300,6 +305,8 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
     term = np.concatenate([np.where(rule_index >= 0, v * stride + within, -1) for v in range(len(versions))])
     bucket_of_rule = np.array([layer.buckets().index(r.bucket) for r in layer.rules], np.int64)
     bucket = np.where(rule_index >= 0, bucket_of_rule[np.maximum(rule_index, 0)], -1)
+    cap_of_rule = np.array([layer.buckets().index(r.capped_in) for r in layer.rules], np.int64)
+    cap_bucket = np.where(rule_index >= 0, cap_of_rule[np.maximum(rule_index, 0)], -1)
     per_year_rule = np.array([r.deductible is not None and r.deductible.per == "year" for r in layer.rules])
     return LayerTable(
         id=layer.id,
@@ -309,6 +316,7 @@ def _compile_layer(policy: Policy, layer: Layer, versions: tuple[date, ...], pro
         buckets=layer.buckets(),
         term_of_profile=term.astype(np.int64),
         bucket_of_profile=np.tile(bucket, len(versions)).astype(np.int64),
+        cap_bucket_of_profile=np.tile(cap_bucket, len(versions)).astype(np.int64),
         per_year=np.tile(np.repeat(per_year_rule, profiles.terms_per_rule), len(versions)),
         has_repeat=any(r.deductible is not None and r.deductible.repeat_factor for r in layer.rules),
         deductible=table["deductible"],
