@@ -86,6 +86,14 @@ def _broken(tmp_path: Path, edit: str, replacement: str) -> Path:
         ),
         ("      - id: chronic", "      - id: inpatient", "layers.0.rules", "duplicate rule ids"),
         ("    output: maf_pay", "    output: hifp_pay", "", "each output column belongs to one layer"),
+        ("    output: maf_pay", "    output: charity", "layers.2.output", "ending in '_pay'"),
+        ("    output: maf_pay", "    output: psn_part_amt", "layers.2.output", "ending in '_pay'"),
+        (
+            "identity_codes:",
+            "relief_categories:\n  dibao: {name: 低保, reference: x}\nidentity_codes:",
+            "relief_categories.dibao",
+            "a national category",
+        ),
         (
             "{by_level: {1: 200, 2: 500",
             "{by_level: {1: 200.01, 2: 500",
