@@ -14,11 +14,23 @@ from datetime import date
 from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tiers.codes import CATEGORIES, CLAIM_FLAGS, HOSPITAL_LEVELS, PAYMENT_COLUMNS, MedType
+from tiers.declarations import (
+    ENGINE_VISIT_TYPES,
+    VISIT_CODE,
+    CategoryCode,
+    DiseaseList,
+    HospitalTier,
+    IdentityCodes,
+    ReferenceFigure,
+    ReliefCategory,
+    VisitType,
+)
+from tiers.declarations import Strict as _Strict
+from tiers.declarations import check_id as _check_id
 from tiers.params import (
-    EVERY_TIER,
     Amount,
     LevelAmount,
     LevelOptionalAmount,
@@ -26,51 +38,13 @@ from tiers.params import (
     Points,
     Ratio,
 )
+from tiers.policy_checks import category_problems, tier_problems
 
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-_ICD_PREFIX = re.compile(r"^[A-Z][0-9A-Z.]*$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def _check_id(value: str) -> str:
-    if not _ID.match(value):
-        raise ValueError(f"{value!r}: ids are lower-case letters, digits and '_'")
-    return value
-
-
-class DiseaseList(_Strict):
-    """A named list of diagnoses by ICD-10 prefix (e.g. 重特大疾病)."""
-
-    name: str
-    reference: str
-    assumption: str | None = None
-    icd10_prefixes: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("icd10_prefixes")
-    @classmethod
-    def _prefixes(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for p in values:
-            if not _ICD_PREFIX.match(p):
-                raise ValueError(f"{p!r} is not an ICD-10 prefix (e.g. 'C', 'I21', 'N18.5')")
-        if len(set(values)) != len(values):
-            raise ValueError("duplicate prefixes")
-        return values
-
-
-CategoryCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-"""A relief category's code (which exist is the policy's check: :meth:`Policy.categories`)."""
-
-
-class ReliefCategory(_Strict):
-    """A relief category of the region's own, beyond the national ten (Beijing 37号: 60年代精减退职
-    老职工, 因公(病)致残返城知青): rules name it in ``when.category`` and tilts like any other."""
-
-    name: str
-    reference: str
-    assumption: str | None = None
+__all__ = [
+    "ENGINE_VISIT_TYPES", "Band", "CategoryCode", "ClaimFlags", "Deductible", "DiseaseList", "Funding",
+    "HospitalTier", "IdentityCodes", "Layer", "Policy", "PostHoc", "ReferenceFigure", "ReliefCategory", "Rule",
+    "Tilt", "VisitType", "When",
+]  # fmt: skip
 
 
 class When(_Strict):
@@ -300,123 +274,11 @@ class PostHoc(Layer):
 
     base: Literal["after_assistance", "after_all_layers"]
     adds: tuple[Literal["preselfpay", "overlmt_selfpay"], ...] = ()
-    counts: ClaimFlags | None = None
-    """Only the burden of these claims counts (倾斜救助 "规范转诊且在省域内就医": ``{referral: true,
-    out_of_area: false}``); all of the person-year's claims by default."""
     """Bill parts the base adds to what is left of the in-policy amount: 先行自付 (乙类, 自付二) or
     超限价, where the program's text counts them (e.g. Beijing 9号: "合规医疗费用（包括自付一和自付二）")."""
-
-
-_VISIT_CODE = re.compile(r"^[0-9A-Za-z]{1,10}$")
-ENGINE_VISIT_TYPES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院"}
-"""The visit types the engine's rules match on (``when.med_type``), and their names by default."""
-
-
-class VisitType(_Strict):
-    """A visit type (医疗类别, ``med_type``) hospitals send, and how it settles: as itself (one of the
-    engine's 11/14/21) or ``settles_as`` one of them (e.g. 13 急诊留观 as 21 住院, Beijing 2017
-    细则 Art. 29) — the rules whose ``when.med_type`` names that code settle it."""
-
-    name: str
-    settles_as: MedType | None = None
-    reference: str | None = None
-    assumption: str | None = None
-
-
-class HospitalTier(_Strict):
-    """A hospital tier claims carry as ``hospital_level`` (its own deductible or ratio by
-    ``by_level``): 一级及以下, 二级, 三级 by default; a region declares its own (Bengbu: 市三级, 省属三级,
-    市域外, 省外)."""
-
-    name: str
-    reference: str | None = None
-    assumption: str | None = None
-
-
-class ReferenceFigure(_Strict):
-    """A figure published each year that amounts are stated as multiples of (人均可支配收入, 低保标准);
-    ``{of: <name>, times: <factor>}`` anywhere an amount goes (:mod:`tiers.figures`)."""
-
-    name: str
-    values: Amount
-
-
-class IdentityCodes(_Strict):
-    """The region's codes of relief identity on the platform (``psn_idet_type`` of 1101 ``idetinfo``).
-
-    The codes are local (not a national table), so each region maps its own to categories.
-    """
-
-    reference: str
-    assumption: str | None = None
-    codes: dict[str, CategoryCode] = Field(min_length=1)
-
-
-def _when_levels(when: When) -> set[int]:
-    found = set(when.hospital_level or ())
-    for sub in when.any_of or ():
-        found |= _when_levels(sub)
-    return found
-
-
-def _rule_level_keys(rule: Rule, where: str) -> list[tuple[str, set[int]]]:
-    """(key path, keys) of every by-tier value of a rule, and of the tiers its ``when`` names."""
-    found = [(f"{where}.cap", set(rule.cap))]
-    if rule.deductible is not None:
-        found.append((f"{where}.deductible.amount", set(rule.deductible.amount)))
-    if rule.ratio is not None:
-        found.append((f"{where}.ratio", set(rule.ratio)))
-    found += [(f"{where}.bands.{k}.ratio", set(band.ratio)) for k, band in enumerate(rule.bands or ())]
-    if rule.claim_cap is not None:
-        found.append((f"{where}.claim_cap", set(rule.claim_cap)))
-    return found
-
-
-def _tier_problems(policy: Policy) -> list[str]:
-    """Every by-tier value that does not name exactly the policy's tiers, and every ``when`` naming
-    a tier the policy lacks (layers and post-hoc programs), with its key path."""
-    tiers, problems = set(policy.tiers()), []
-    for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
-        for i, layer in enumerate(layers):
-            for j, rule in enumerate(layer.rules):
-                where = f"{name}.{i}.rules.{j}"
-                problems += [
-                    f"{path}: 'by_level' needs exactly the hospital tiers {sorted(tiers)}"
-                    for path, keys in _rule_level_keys(rule, where)
-                    if keys != {EVERY_TIER} and keys != tiers
-                ]
-                unknown = _when_levels(rule.when) - tiers
-                if unknown:
-                    problems.append(f"{where}.when.hospital_level: unknown hospital tier(s) {sorted(unknown)}")
-    return problems
-
-
-def _when_categories(when: When) -> set[str]:
-    found = set(when.category or ())
-    for sub in when.any_of or ():
-        found |= _when_categories(sub)
-    return found
-
-
-def _category_problems(policy: Policy) -> list[str]:
-    """Every relief category named that the policy does not have, with its key path."""
-    known = set(policy.categories())
-    named = [("category_names", set(policy.category_names))]
-    if policy.identity_codes:
-        named.append(("identity_codes.codes", set(policy.identity_codes.codes.values())))
-    for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
-        for i, layer in enumerate(layers):
-            for j, rule in enumerate(layer.rules):
-                named.append((f"{name}.{i}.rules.{j}.when.category", _when_categories(rule.when)))
-                named += [(f"{name}.{i}.rules.{j}.tilts.{k}", set(t.categories)) for k, t in enumerate(rule.tilts)]
-    own = [
-        (f"relief_categories.{c}", "a national category's code") for c in policy.relief_categories if c in CATEGORIES
-    ]
-    return [f"{where}: {what} is not a category of its own" for where, what in own] + [
-        f"{where}: unknown relief category {sorted(codes - known)} (the policy's: {', '.join(sorted(known))})"
-        for where, codes in named
-        if codes - known
-    ]
+    counts: ClaimFlags | None = None
+    """Only the burden of these claims counts (倾斜救助 "规范转诊且在省域内就医": ``{referral: true,
+    out_of_province: false}``); all of the person-year's claims by default."""
 
 
 class Policy(_Strict):
@@ -432,16 +294,16 @@ class Policy(_Strict):
     reference: str
     notes: str | None = None
     assumptions: tuple[str, ...] = ()
-    disease_lists: dict[str, DiseaseList] = {}
-    reference_figures: dict[str, ReferenceFigure] = {}
-    visit_types: dict[str, VisitType] = {}
+    disease_lists: dict[str, DiseaseList] = Field(default_factory=dict)
+    reference_figures: dict[str, ReferenceFigure] = Field(default_factory=dict)
+    visit_types: dict[str, VisitType] = Field(default_factory=dict)
     """The visit types claims may carry (default: the engine's 11, 14 and 21)."""
-    relief_categories: dict[str, ReliefCategory] = {}
+    relief_categories: dict[str, ReliefCategory] = Field(default_factory=dict)
     """The region's own relief categories (code → name, reference), after the national ten."""
-    category_names: dict[CategoryCode, str] = {}
+    category_names: dict[CategoryCode, str] = Field(default_factory=dict)
     """The region's names of relief categories where they differ from the national ones
     (:data:`tiers.codes.CATEGORY_NAMES`), e.g. Beijing's 特困供养人员."""
-    hospital_tiers: dict[Annotated[int, Field(ge=1, le=99)], HospitalTier] = {}
+    hospital_tiers: dict[Annotated[int, Field(ge=1, le=99)], HospitalTier] = Field(default_factory=dict)
     """The hospital tiers claims may carry (``hospital_level``) and their names (default: 1 一级及以下,
     2 二级, 3 三级). Every ``by_level`` names exactly these."""
     layers: tuple[Layer, ...] = Field(min_length=1)
@@ -461,7 +323,7 @@ class Policy(_Strict):
     @classmethod
     def _visit_codes(cls, types: dict[str, VisitType]) -> dict[str, VisitType]:
         for code, visit in types.items():
-            if not _VISIT_CODE.match(code):
+            if not VISIT_CODE.match(code):
                 raise ValueError(f"visit type {code!r}: a code is 1–10 letters or digits")
             if visit.settles_as is None and code not in ENGINE_VISIT_TYPES:
                 raise ValueError(f"visit type {code!r}: give settles_as (one of {sorted(ENGINE_VISIT_TYPES)})")
@@ -512,7 +374,7 @@ class Policy(_Strict):
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate layer ids")
-        problems = _tier_problems(self) + _category_problems(self)
+        problems = tier_problems(self) + category_problems(self)
         if problems:
             raise ValueError(problems[0])
         for i, program in enumerate(self.post_hoc):

@@ -129,8 +129,15 @@ def sockets_of(pid: int, port: int, state: str) -> int:
     """Sockets on local ``port`` in ``state`` held by process ``pid`` (Linux: from /proc, its
     descriptors' socket inodes in the kernel's TCP table)."""
     inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(fd) if fd.is_symlink() else ""
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:  # the process is gone
+        return 0
+    for fd in descriptors:
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed since it was listed (the process works on), or not a link
+            continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
     count = 0

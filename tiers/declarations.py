@@ -1,0 +1,105 @@
+"""What a policy declares besides its layers — its vocabulary: disease lists, relief categories of
+its own, visit types, hospital tiers, reference figures and the platform's identity codes — and the
+strict base model every policy element shares."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tiers.codes import MedType
+from tiers.params import Amount
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(f"{value!r}: ids are lower-case letters, digits and '_'")
+    return value
+
+
+_ICD_PREFIX = re.compile(r"^[A-Z][0-9A-Z.]*$")
+
+
+class DiseaseList(Strict):
+    """A named list of diagnoses by ICD-10 prefix (e.g. 重特大疾病)."""
+
+    name: str
+    reference: str
+    assumption: str | None = None
+    icd10_prefixes: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("icd10_prefixes")
+    @classmethod
+    def _prefixes(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for p in values:
+            if not _ICD_PREFIX.match(p):
+                raise ValueError(f"{p!r} is not an ICD-10 prefix (e.g. 'C', 'I21', 'N18.5')")
+        if len(set(values)) != len(values):
+            raise ValueError("duplicate prefixes")
+        return values
+
+
+CategoryCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+"""A relief category's code (which exist is the policy's check: :meth:`Policy.categories`)."""
+
+
+class ReliefCategory(Strict):
+    """A relief category of the region's own, beyond the national ten (Beijing 37号: 60年代精减退职
+    老职工, 因公(病)致残返城知青): rules name it in ``when.category`` and tilts like any other."""
+
+    name: str
+    reference: str
+    assumption: str | None = None
+
+
+VISIT_CODE = re.compile(r"^[0-9A-Za-z]{1,10}$")
+ENGINE_VISIT_TYPES = {"11": "普通门诊", "14": "门诊慢特病", "21": "普通住院"}
+"""The visit types the engine's rules match on (``when.med_type``), and their names by default."""
+
+
+class VisitType(Strict):
+    """A visit type (医疗类别, ``med_type``) hospitals send, and how it settles: as itself (one of the
+    engine's 11/14/21) or ``settles_as`` one of them (e.g. 13 急诊留观 as 21 住院, Beijing 2017
+    细则 Art. 29) — the rules whose ``when.med_type`` names that code settle it."""
+
+    name: str
+    settles_as: MedType | None = None
+    reference: str | None = None
+    assumption: str | None = None
+
+
+class HospitalTier(Strict):
+    """A hospital tier claims carry as ``hospital_level`` (its own deductible or ratio by
+    ``by_level``): 一级及以下, 二级, 三级 by default; a region declares its own (Bengbu: 市三级, 省属三级,
+    市域外, 省外)."""
+
+    name: str
+    reference: str | None = None
+    assumption: str | None = None
+
+
+class ReferenceFigure(Strict):
+    """A figure published each year that amounts are stated as multiples of (人均可支配收入, 低保标准);
+    ``{of: <name>, times: <factor>}`` anywhere an amount goes (:mod:`tiers.figures`)."""
+
+    name: str
+    values: Amount
+
+
+class IdentityCodes(Strict):
+    """The region's codes of relief identity on the platform (``psn_idet_type`` of 1101 ``idetinfo``).
+
+    The codes are local (not a national table), so each region maps its own to categories.
+    """
+
+    reference: str
+    assumption: str | None = None
+    codes: dict[str, CategoryCode] = Field(min_length=1)

@@ -1,0 +1,79 @@
+"""Checks of a whole policy that no single element can make: every by-tier value names exactly the
+policy's hospital tiers, every relief category named is one the policy has."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tiers.codes import CATEGORIES
+from tiers.params import EVERY_TIER
+
+if TYPE_CHECKING:
+    from tiers.schema import Policy, Rule, When
+
+
+def _when_levels(when: When) -> set[int]:
+    found = set(when.hospital_level or ())
+    for sub in when.any_of or ():
+        found |= _when_levels(sub)
+    return found
+
+
+def _rule_level_keys(rule: Rule, where: str) -> list[tuple[str, set[int]]]:
+    """(key path, keys) of every by-tier value of a rule, and of the tiers its ``when`` names."""
+    found = [(f"{where}.cap", set(rule.cap))]
+    if rule.deductible is not None:
+        found.append((f"{where}.deductible.amount", set(rule.deductible.amount)))
+    if rule.ratio is not None:
+        found.append((f"{where}.ratio", set(rule.ratio)))
+    found += [(f"{where}.bands.{k}.ratio", set(band.ratio)) for k, band in enumerate(rule.bands or ())]
+    if rule.claim_cap is not None:
+        found.append((f"{where}.claim_cap", set(rule.claim_cap)))
+    return found
+
+
+def tier_problems(policy: Policy) -> list[str]:
+    """Every by-tier value that does not name exactly the policy's tiers, and every ``when`` naming
+    a tier the policy lacks (layers and post-hoc programs), with its key path."""
+    tiers, problems = set(policy.tiers()), []
+    for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
+        for i, layer in enumerate(layers):
+            for j, rule in enumerate(layer.rules):
+                where = f"{name}.{i}.rules.{j}"
+                problems += [
+                    f"{path}: 'by_level' needs exactly the hospital tiers {sorted(tiers)}"
+                    for path, keys in _rule_level_keys(rule, where)
+                    if keys != {EVERY_TIER} and keys != tiers
+                ]
+                unknown = _when_levels(rule.when) - tiers
+                if unknown:
+                    problems.append(f"{where}.when.hospital_level: unknown hospital tier(s) {sorted(unknown)}")
+    return problems
+
+
+def _when_categories(when: When) -> set[str]:
+    found = set(when.category or ())
+    for sub in when.any_of or ():
+        found |= _when_categories(sub)
+    return found
+
+
+def category_problems(policy: Policy) -> list[str]:
+    """Every relief category named that the policy does not have, with its key path."""
+    known = set(policy.categories())
+    named = [("category_names", set(policy.category_names))]
+    if policy.identity_codes:
+        named.append(("identity_codes.codes", set(policy.identity_codes.codes.values())))
+    for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
+        for i, layer in enumerate(layers):
+            for j, rule in enumerate(layer.rules):
+                named.append((f"{name}.{i}.rules.{j}.when.category", _when_categories(rule.when)))
+                named += [(f"{name}.{i}.rules.{j}.tilts.{k}", set(t.categories)) for k, t in enumerate(rule.tilts)]
+    own = [
+        (f"relief_categories.{c}", "a national category's code") for c in policy.relief_categories if c in CATEGORIES
+    ]
+    return [f"{where}: {what} is not a category of its own" for where, what in own] + [
+        f"{where}: unknown relief category {sorted(codes - known)} (the policy's: {', '.join(sorted(known))})"
+        for where, codes in named
+        if codes - known
+    ]
