@@ -160,9 +160,14 @@ def _versions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
 def _tier_positions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     """Each claim's hospital tier as its position among the policy's tiers; a tier the policy does
     not declare is refused with the claims that carry it."""
-    tiers = np.array(policy.profiles.tiers, np.int64)
-    position = np.searchsorted(tiers, claims.level)
-    known = (position < len(tiers)) & (tiers[np.minimum(position, len(tiers) - 1)] == claims.level)
+    tiers, level = policy.profiles.tiers, claims.level
+    lowest, highest = (int(level.min()), int(level.max())) if len(level) else (1, 1)
+    if tiers == tuple(range(1, len(tiers) + 1)) and lowest >= 1 and highest <= len(tiers):
+        return level - 1  # the usual tiers 1…N, every claim on one of them
+    lookup = np.full(max(highest, tiers[-1]) + 1, -1, np.int64)
+    lookup[list(tiers)] = np.arange(len(tiers), dtype=np.int64)
+    position = lookup[np.maximum(level, 0)]
+    known = (position >= 0) & (level >= 0)
     if not known.all():
         reason = f"unknown hospital tier; policy {policy.id} declares {list(policy.profiles.tiers)}"
         raise ClaimValidationError([ClaimProblem(str(c), "hospital_level", reason) for c in claims.claim_id[~known]])
@@ -199,9 +204,9 @@ def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
         bits |= hit.astype(np.int64) << i
     chosen = claims.category_candidates
     _check_categories(claims, chosen.category, policy)
-    flag_bits = _flag_bits(claims, policy)
-    fields: tuple[I64, ...] = (claims.med, _tier_positions(claims, policy), bits[claims.diagnosis], claims.accident,
-                               flag_bits)  # fmt: skip
+    fields: tuple[I64, ...] = (claims.med, _tier_positions(claims, policy), bits[claims.diagnosis], claims.accident)
+    if policy.profiles.flags:  # a policy whose rules test no claim attribute packs none
+        fields = (*fields, _flag_bits(claims, policy))
     version = _versions(claims, policy)
     if claims.candidates is not None:  # a row per candidate
         claim = np.repeat(np.arange(len(claims), dtype=np.int64), chosen.counts)

@@ -62,12 +62,15 @@ class ProfileSpace:
     def size(self) -> int:
         return self.n_cat * N_MED * self.n_lev * (1 << len(self.disease_lists)) * 2 * (1 << len(self.flags))
 
-    def encode(self, category: I64, med: I64, level: I64, list_bits: I64, accident: I64, flag_bits: I64) -> I64:
+    def encode(
+        self, category: I64, med: I64, level: I64, list_bits: I64, accident: I64, flag_bits: I64 | None = None
+    ) -> I64:
         """Pack code arrays (category/med as tuple positions, level as the tier's position, flag bits
-        in ``flags`` order) into profiles."""
+        in ``flags`` order; None where the space has no flags) into profiles."""
         code = (category * N_MED + med) * self.n_lev + level
         shifted: I64 = code * (1 << len(self.disease_lists)) + list_bits
-        return (shifted * 2 + accident) * (1 << len(self.flags)) + flag_bits
+        packed: I64 = shifted * 2 + accident
+        return packed if flag_bits is None else packed * (1 << len(self.flags)) + flag_bits
 
     def decode(self) -> dict[str, I64]:
         """All profiles' fields, as arrays of length ``size``."""
