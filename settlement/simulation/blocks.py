@@ -58,7 +58,7 @@ Source = Synthetic | Given
 class ScenarioOutcome:
     """One scenario over one block (or, once combined, a whole cohort)."""
 
-    person: dict[str, I64]  # PERSON_MONEY → per person
+    person: dict[str, I64]  # PERSON_MONEY (and a region's own funds, ``…_pay``) → per person
     groups: I64  # (len(GROUP_FIELDS), GROUPS): sums per category × med_type
     caps: dict[str, Bools]  # "layer.bucket" → per person: the cap was reached this year
 
@@ -103,7 +103,8 @@ def _outcome(block: Block, result: SettledBatch) -> ScenarioOutcome:
     group = claims.category * len(MED_TYPES) + claims.med
     rows = [np.bincount(group, minlength=GROUPS).astype(np.int64)]
     rows += [_per_person(GROUPS, group, amounts[c]) for c in PERSON_MONEY]
-    person = {c: _per_person(block.persons, claims.person, amounts[c]) for c in PERSON_MONEY}
+    own = [o for o in result.policy.outputs if o not in PERSON_MONEY]  # a region's own funds
+    person = {c: _per_person(block.persons, claims.person, amounts[c]) for c in (*PERSON_MONEY, *own)}
     return ScenarioOutcome(person, np.vstack(rows), caps_reached(result, block.persons))
 
 
@@ -129,7 +130,7 @@ def combine(results: list[BlockResult]) -> BlockResult:
     for name in first.outcomes:
         parts = [r.outcomes[name] for r in results]
         outcomes[name] = ScenarioOutcome(
-            person={c: np.concatenate([p.person[c] for p in parts]) for c in PERSON_MONEY},
+            person={c: np.concatenate([p.person[c] for p in parts]) for c in first.outcomes[name].person},
             groups=np.sum([p.groups for p in parts], axis=0, dtype=np.int64),
             caps={c: np.concatenate([p.caps[c] for p in parts]) for c in first.outcomes[name].caps},
         )

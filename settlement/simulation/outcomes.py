@@ -28,7 +28,7 @@ import pandas as pd
 from settlement.money import mean_half_up
 from settlement.simulation.blocks import GROUP_FIELDS, PERSON_MONEY, BlockResult
 from settlement.supplementary import account, funded_layer, insured_categories, year_terms
-from tiers.codes import CATEGORIES, MED_TYPES, PAYMENT_COLUMNS
+from tiers.codes import CATEGORIES, MED_TYPES
 from tiers.reforms import BASELINE
 from tiers.schema import Layer, Policy
 
@@ -90,7 +90,7 @@ def outlay(result: BlockResult, policies: dict[str, Policy]) -> pd.DataFrame:
     rows = []
     for name, outcome in result.outcomes.items():
         layers: dict[str, Layer] = {layer.output: layer for layer in policies[name].layers}
-        for output in PAYMENT_COLUMNS:
+        for output in policies[name].outputs():  # the standard four, then a region's own funds
             layer = layers.get(output)
             rows.append(
                 {

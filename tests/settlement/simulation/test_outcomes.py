@@ -121,3 +121,17 @@ def test_outlay_names_the_layers_from_the_policy(result: Simulation) -> None:
     outlay = result.measures.outlay
     row = _row(outlay, scenario="ci_plus5", fund="hifmi_pay")
     assert (row["layer"], row["fund_pay_type"], row["amount"]) == ("城乡居民大病保险", "390200", 343_000)
+
+
+def test_a_fund_of_the_regions_own_is_in_the_outlay() -> None:
+    """tests/cases/charity.yaml adds 慈善救助 (charity_pay) after 低补保: P1 (低保, inpatient) has 2,303.75
+    left after the layers above (see the top of this file), 50% of it is 1,151.88, capped at 1,000.00;
+    nobody else is covered. The outlay lists the fund after the standard four, named by the policy."""
+    from tiers.loader import load_policy
+
+    claims = from_frame(claims_frame([{**BASE, **c} for c in CLAIMS]))
+    charity = load_policy(str(Path(__file__).parents[2] / "cases" / "charity.yaml"))
+    outlay = simulate(claims, {"baseline": charity}).measures.outlay
+    assert outlay["fund"].tolist() == ["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay", "charity_pay"]
+    row = _row(outlay, scenario="baseline", fund="charity_pay")
+    assert (row["layer"], row["fund_pay_type"], row["amount"]) == ("慈善医疗救助", "999901", 100_000)
