@@ -47,23 +47,36 @@ class ClaimFacts:
     preselfpay_amt: int
     flags: tuple[bool, ...] = (False,) * len(CLAIM_FLAGS)
     """The claim attributes of :data:`tiers.codes.CLAIM_FLAGS` (out_of_area, out_of_province, referral, emergency)."""
+    admission_date: date | None = None
+    dated_on: date | None = None
+    """The day the claim is dated by, where the policy dates claims by admission (else settle_date)."""
+
+    @property
+    def dated(self) -> date:
+        """The day the claim is dated by: its parameters, identities and year (:attr:`tiers.schema.Policy.dated_by`)."""
+        return self.dated_on or self.settle_date
 
     @classmethod
-    def of(cls, claim: ClaimIn) -> ClaimFacts:
+    def of(cls, claim: ClaimIn, dated_by: str = "settlement") -> ClaimFacts:
         """A request's claim (yuan, exact: at most two decimals, checked by the schema)."""
         total, ownpay, overlimit, preselfpay = (fen_of(getattr(claim, a)) for a in AMOUNTS)
         flags = tuple(bool(getattr(claim, f)) for f in CLAIM_FLAGS)
+        admitted = claim.admission_date
+        dated = admitted if dated_by == "admission" else None
         return cls(claim.claim_id, claim.person_id, str(claim.med_type), int(claim.hospital_level), claim.settle_date,
-                   claim.diagnosis, claim.accident, total, ownpay, overlimit, preselfpay, flags)  # fmt: skip
+                   claim.diagnosis, claim.accident, total, ownpay, overlimit, preselfpay, flags, admitted,
+                   dated)  # fmt: skip
 
     @classmethod
-    def of_row(cls, row: Mapping[str, Any]) -> ClaimFacts:
+    def of_row(cls, row: Mapping[str, Any], dated_by: str = "settlement") -> ClaimFacts:
         """A stored settlement's claim (fen)."""
         total, ownpay, overlimit, preselfpay = (int(row[a]) for a in AMOUNTS)
         flags = tuple(bool(row.get(f, False)) for f in CLAIM_FLAGS)
+        admitted = row.get("admission_date")
+        dated = admitted if dated_by == "admission" else None
         return cls(str(row["claim_id"]), str(row["person_id"]), str(row["med_type"]), int(row["hospital_level"]),
                    row["settle_date"], str(row["diagnosis"]), bool(row["accident"]), total, ownpay, overlimit,
-                   preselfpay, flags)  # fmt: skip
+                   preselfpay, flags, admitted, dated)  # fmt: skip
 
 
 def _ints(values: Sequence[int]) -> I64:
@@ -87,7 +100,7 @@ def claims_table(
         category=np.full(n, CATEGORIES.index("general"), np.int64),
         med=_ints([MED_TYPES.index(settles_as[f.med_type]) for f in facts]),
         level=_ints([f.hospital_level for f in facts]),
-        day=_ints([(f.settle_date - EPOCH).days for f in facts]),
+        day=_ints([(f.dated - EPOCH).days for f in facts]),
         diagnosis=np.arange(n, dtype=np.int64),
         diagnoses=np.array([f.diagnosis.strip().upper() for f in facts], dtype=object),
         accident=_ints([int(f.accident) for f in facts]),
@@ -148,8 +161,9 @@ def settlement_values(
         "claim_id": facts.claim_id,
         "institution_id": institution_id,
         "person_id": facts.person_id,
-        "year": facts.settle_date.year,
+        "year": facts.dated.year,
         "settle_date": facts.settle_date,
+        "admission_date": facts.admission_date,
         "med_type": facts.med_type,
         "hospital_level": facts.hospital_level,
         "diagnosis": facts.diagnosis,

@@ -78,10 +78,15 @@ def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) 
     if claim.settle_date > on + FUTURE_TOLERANCE:
         detail = f"settle_date {claim.settle_date} is in the future (today is {on})"
         raise Problem(422, "settle_date_in_future", detail, "settle_date")
-    if claim.settle_date < policy.versions[0]:
-        detail = f"settle_date {claim.settle_date} is before policy {policy.id} is in force ({policy.versions[0]})"
-        raise Problem(422, "before_policy", detail, "settle_date")
-    return ClaimFacts.of(claim)
+    if claim.admission_date is not None and claim.admission_date > claim.settle_date:
+        detail = f"admission_date {claim.admission_date} is after settle_date {claim.settle_date}"
+        raise Problem(422, "invalid_claim", detail, "admission_date")
+    facts = ClaimFacts.of(claim, policy.policy.dated_by)
+    if facts.dated < policy.versions[0]:
+        field = "settle_date" if facts.dated == claim.settle_date else "admission_date"
+        detail = f"{field} {facts.dated} is before policy {policy.id} is in force ({policy.versions[0]})"
+        raise Problem(422, "before_policy", detail, field)
+    return facts
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class SettleCommand:
     @property
     def wanted(self) -> reading.Wanted:
         facts = self.claim
-        return reading.Wanted(self.caller.institution_id, self.key, facts.person_id, facts.settle_date, facts.claim_id)
+        return reading.Wanted(self.caller.institution_id, self.key, facts.person_id, facts.dated, facts.claim_id)
 
     @property
     def slots(self) -> tuple[tuple[str, ...], ...]:
@@ -186,7 +191,7 @@ def _added(result: SettledBatch) -> dict[str, reading.Sums]:
 
 
 def _warnings(command: SettleCommand, year: reading.PersonYear, category: str) -> tuple[str, ...]:
-    on = command.claim.settle_date
+    on = command.claim.dated
     held = [c for c, start, end in year.identities if start <= on and (end is None or on <= end)]
     notes = []
     if not held:
@@ -206,7 +211,7 @@ def _engine(
     years = [found[r].year for r in rows]
     facts = [commands[r].claim for r in rows]
     opening = [
-        (f.person_id, f.settle_date.year, key, sums)
+        (f.person_id, f.dated.year, key, sums)
         for f, year in zip(facts, years, strict=True)
         if year is not None
         for key, sums in year.accumulators.items()
@@ -266,9 +271,7 @@ def _recorded(
     reply = Reply(201, command.render(settled))
     writes += [
         *writing.settlement_writes(values=values, lines=done.lines),
-        *writing.accumulator_writes(
-            person_id=command.claim.person_id, year=command.claim.settle_date.year, sums=touched
-        ),
+        *writing.accumulator_writes(person_id=command.claim.person_id, year=command.claim.dated.year, sums=touched),
         *writing.audit_writes(institution, "settle", "settlement", setl_id, claim_id=command.claim.claim_id),
     ]
     if command.key:

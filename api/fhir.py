@@ -7,10 +7,11 @@ A Claim becomes a native claim:
 * the visit type is ``subType`` coded in :data:`MED_TYPE` (``11``/``14``/``21``), else ``type``:
   ``institutional`` → inpatient, ``professional`` → general outpatient;
 * the hospital level is the extension :data:`HOSPITAL_LEVEL` (``valueInteger`` 1–3);
-* the date is ``billablePeriod.end``, else ``created``; the diagnosis the first ICD-10 code of
-  ``diagnosis``; ``accident`` present means an accident, ``referral`` present a regular referral
-  (规范转诊; or the extension :data:`REFERRAL`); the extensions :data:`OUT_OF_AREA`,
-  :data:`OUT_OF_PROVINCE` and :data:`EMERGENCY` (``valueBoolean``) say 异地就医, 跨省 and 急诊抢救;
+* the date is ``billablePeriod.end``, else ``created``; the admission ``billablePeriod.start``;
+  the diagnosis the first ICD-10 code of ``diagnosis``; ``accident`` present means an accident,
+  ``referral`` present a regular referral (规范转诊; or the extension :data:`REFERRAL`); the
+  extensions :data:`OUT_OF_AREA`, :data:`OUT_OF_PROVINCE` and :data:`EMERGENCY`
+  (``valueBoolean``) say 异地就医, 跨省 and 急诊抢救;
 * ``total`` is 医疗费总额; items whose ``category`` is coded in :data:`BILL_PART` as
   ``fulamt_ownpay``, ``overlmt_selfpay`` or ``preselfpay`` are those parts, the rest is in-policy.
 
@@ -147,6 +148,7 @@ def claim_in(claim: Claim) -> ClaimIn:
     if not reference.startswith("Patient/"):
         raise ClaimError("Claim.patient", "expected a reference Patient/<person id>")
     ended = claim.billablePeriod.end if claim.billablePeriod else None
+    started = claim.billablePeriod.start if claim.billablePeriod else None
     when, where = (ended, "Claim.billablePeriod.end") if ended else (claim.created, "Claim.created")
     total = _cny(claim.total, "Claim.total")
     fields = {
@@ -155,6 +157,7 @@ def claim_in(claim: Claim) -> ClaimIn:
         "med_type": _med_type(claim),
         "hospital_level": _level(claim),
         "settle_date": _day(when, where),
+        "admission_date": _day(started, "Claim.billablePeriod.start") if started else None,
         "diagnosis": _diagnosis(claim),
         "accident": claim.accident is not None,
         "out_of_area": _flag(claim, OUT_OF_AREA),

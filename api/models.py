@@ -92,6 +92,7 @@ class Settlement(SQLModel, table=True):
     person_id: str = Field(foreign_key="person.person_id", index=True)
     year: int
     settle_date: date
+    admission_date: date | None = None
     med_type: str = Field(max_length=4)
     hospital_level: int
     diagnosis: str = ""

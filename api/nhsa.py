@@ -153,6 +153,8 @@ class SettleData(BaseModel):
     hosp_lv: HospitalTierCode | None = None
     dise_codg: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""
     setl_time: Moment = None
+    begntime: Moment = None
+    """入院时间 (the admission, as 2401 names it), when a client sends it with the settlement."""
     exp_content: Annotated[Extension, BeforeValidator(_json_object)] = Extension()
     idetinfo: list[IdetInfo] = Field(default_factory=list, max_length=20)
 
@@ -201,6 +203,7 @@ def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
         med_type=data.med_type or SETTLING[envelope.infno],
         hospital_level=int(level),
         settle_date=moment.date(),
+        admission_date=data.begntime.date() if data.begntime else None,
         diagnosis=data.dise_codg,
         accident=_yes(data.exp_content.accident),
         out_of_area=_away(envelope, data.exp_content.out_of_area, 6),

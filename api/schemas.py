@@ -137,6 +137,9 @@ class ClaimIn(Strict):
     med_type: VisitCode
     hospital_level: HospitalLevel
     settle_date: date
+    admission_date: date | None = None
+    """入院日期 (default: the settle_date); a policy dated by admission takes the claim's
+    parameters, identities and year from it."""
     diagnosis: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""
     accident: StrictBool = False
     out_of_area: StrictBool = False

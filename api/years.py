@@ -64,7 +64,7 @@ def resettle_years(
         standing = queries.standing(db, person_id=person_id, year=year)
         adjusted = queries.adjusted(db, person_id=person_id, year=year)
         own = {(f.setl_id, f.output): f.paid for f in queries.own_funds_paid(db, "person_year", p=person_id, y=year)}
-        facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}) for row in standing]
+        facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}, policy.policy.dated_by) for row in standing]
         table = with_candidates(claims_table(facts, settles_as, [row["seq"] for row in standing]), periods)
         paid = {
             o: np.array([_stated(r, o, own) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)

@@ -13,6 +13,7 @@ from settlement.terminal import console, fail, out
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from settlement.claims import ClaimTable
     from settlement.supplementary import YearAccount
     from tiers.schema import Layer, Policy
 
@@ -27,6 +28,15 @@ def _funded_layer(policy: Policy) -> Layer:
     return layer
 
 
+def _claim_table(claims: Path, policy: Policy) -> ClaimTable:
+    """The claims of a file, read as ``policy`` reads them (its visit types, categories, dating)."""
+    from settlement import io
+    from settlement.claims import from_frame
+
+    frame = io.read_text_table(claims)
+    return from_frame(frame, settles_as=policy.settles_as(), categories=policy.categories(), dated_by=policy.dated_by)
+
+
 @app.command("second-payout")
 def second_payout_command(
     claims: Annotated[Path, typer.Argument(help="The year's claims (.csv or .parquet) in the claim contract.")],
@@ -39,7 +49,7 @@ def second_payout_command(
     import pandas as pd
 
     from settlement import io
-    from settlement.claims import ClaimValidationError, from_frame
+    from settlement.claims import ClaimValidationError
     from settlement.engine import settle
     from settlement.supplementary import account, insured_categories, remaining_selfpay, year_terms
     from tiers.loader import PolicyError, load_policy
@@ -48,7 +58,7 @@ def second_payout_command(
     try:
         loaded = load_policy(policy)
         layer = _funded_layer(loaded)
-        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as(), categories=loaded.categories())
+        table = _claim_table(claims, loaded)
         result = settle(table, compile_policy(loaded))
     except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
@@ -104,7 +114,7 @@ def post_hoc_command(
     from rich.table import Table
 
     from settlement import io
-    from settlement.claims import ClaimValidationError, from_frame
+    from settlement.claims import ClaimValidationError
     from settlement.engine import settle
     from settlement.money import yuan_grouped
     from settlement.posthoc import person_years, settle_program, year_categories
@@ -115,7 +125,7 @@ def post_hoc_command(
         loaded = load_policy(policy)
         if not loaded.post_hoc:
             raise PolicyError(loaded.id, "post_hoc", "the policy defines no post-hoc assistance")
-        table = from_frame(io.read_text_table(claims), settles_as=loaded.settles_as(), categories=loaded.categories())
+        table = _claim_table(claims, loaded)
         settled = settle(table, compile_policy(loaded))
         held = year_categories(settled)
         paid = pd.concat(

@@ -45,6 +45,9 @@ CLAIM_COLUMNS = (
     "accident",
     *AMOUNT_COLUMNS,
 )
+ADMISSION = "admission_date"
+"""Optional column: the day of admission (入院日期; empty: the settle_date); a policy dated by
+admission (``dated_by: admission``) takes its parameters, identities and year from it."""
 ARRIVAL = "arrival"
 """Optional column: the order in which a person-year's claims arrived (the service's)."""
 FLAG_COLUMNS = CLAIM_FLAGS
@@ -108,7 +111,7 @@ class ClaimTable:
     category: I64
     med: I64
     level: I64  # hospital tier code (the claim's hospital_level; the policy declares its tiers)
-    day: I64  # settle_date as days since 1970-01-01
+    day: I64  # the day the claim is dated by (settle_date, or the admission day), days since 1970-01-01
     diagnosis: I64  # index into ``diagnoses``
     diagnoses: npt.NDArray[np.object_]
     accident: I64  # 0/1
@@ -164,12 +167,25 @@ def _parse_amount(text: pd.Series, ids: pd.Series, field: str, problems: list[Cl
     return fen, bad
 
 
-def _parse_day(text: pd.Series, ids: pd.Series, problems: list[ClaimProblem]) -> I64:
+def _parse_day(text: pd.Series, ids: pd.Series, problems: list[ClaimProblem], column: str = "settle_date") -> I64:
     parsed = pd.to_datetime(text.where(text.str.fullmatch(_DATE), None), format="%Y-%m-%d", errors="coerce")
     bad = parsed.isna().to_numpy(bool)
-    _flag(problems, ids, bad, "settle_date", "not a date YYYY-MM-DD")
+    _flag(problems, ids, bad, column, "not a date YYYY-MM-DD")
     days = parsed.to_numpy("datetime64[ns]").astype("datetime64[D]").astype(np.int64)
     return np.where(bad, 0, days)
+
+
+def _dated_days(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem], settled: I64, dated_by: str) -> I64:
+    """The day each claim is dated by (its parameters, identities and year): its settle_date, or
+    with ``dated_by`` ``admission`` its optional ``admission_date`` where given (not after the
+    settle_date)."""
+    if ADMISSION not in frame.columns:
+        return settled
+    text = _text(frame, ADMISSION)
+    given = (text != "").to_numpy(bool)
+    admitted = np.where(given, _parse_day(text.where(given, "1970-01-01"), ids, problems, ADMISSION), settled)
+    _flag(problems, ids, admitted > settled, ADMISSION, "after settle_date")
+    return admitted if dated_by == "admission" else settled
 
 
 def _check_ids(ids: pd.Series, persons: pd.Series, problems: list[ClaimProblem]) -> None:
@@ -251,6 +267,7 @@ def from_frame(
     identities: bool = False,
     settles_as: Mapping[str, str] | None = None,
     categories: Sequence[str] = CATEGORIES,
+    dated_by: str = "settlement",
 ) -> ClaimTable:
     """Validate a claims DataFrame (any dtypes; read text as text) and build the arrays.
 
@@ -259,7 +276,9 @@ def from_frame(
     ``settles_as``: the policy's visit types (:meth:`tiers.schema.Policy.settles_as`; by default
     the engine's 11, 14, 21), each claim's ``med_type`` coded as the type it settles as.
     ``categories``: the relief categories of the policy (:meth:`tiers.schema.Policy.categories`;
-    by default the national ten), each claim's coded as its position.
+    by default the national ten), each claim's coded as its position. ``dated_by``: the policy's
+    (:attr:`tiers.schema.Policy.dated_by`): the claims' ``day`` is their admission day when it is
+    ``admission`` and the optional ``admission_date`` column gives one.
     """
     missing = _missing(frame, identities)
     if missing:
@@ -274,7 +293,7 @@ def from_frame(
     parsed = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
     amounts = {c: fen for c, (fen, _) in parsed.items()}
     unreadable = np.logical_or.reduce([bad for _, bad in parsed.values()])
-    day = _parse_day(_text(frame, "settle_date"), ids, problems)
+    day = _dated_days(frame, ids, problems, _parse_day(_text(frame, "settle_date"), ids, problems), dated_by)
     parts = amounts["fulamt_ownpay_amt"] + amounts["overlmt_selfpay"] + amounts["preselfpay_amt"]
     exceed = (parts > amounts["medfee_sumamt"]) & ~unreadable
     _flag(problems, ids, exceed, "medfee_sumamt", "components exceed the total")

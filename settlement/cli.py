@@ -70,11 +70,12 @@ def _claims(claims: Path, identities: Path | None, policy: CompiledPolicy) -> ob
         frame = io.read_text_table(claims)
     console.print(f"read {len(frame):,} claims from {claims}")
     with console.status(f"validating {len(frame):,} claims …"):
-        categories, settles_as = policy.profiles.categories, policy.settles_as
+        categories, settles_as, dated_by = policy.profiles.categories, policy.settles_as, policy.policy.dated_by
         if identities is None:
-            return from_frame(frame, settles_as=settles_as, categories=categories)
+            return from_frame(frame, settles_as=settles_as, categories=categories, dated_by=dated_by)
         periods = IdentityPeriods.from_frame(io.read_text_table(identities), categories)
-        return with_candidates(from_frame(frame, identities=True, settles_as=settles_as), periods)
+        table = from_frame(frame, identities=True, settles_as=settles_as, dated_by=dated_by)
+        return with_candidates(table, periods)
 
 
 @app.command("settle")

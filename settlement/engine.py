@@ -252,7 +252,12 @@ def settle(
     table = (
         claims
         if isinstance(claims, ClaimTable)
-        else from_frame(claims, settles_as=compiled.settles_as, categories=compiled.profiles.categories)
+        else from_frame(
+            claims,
+            settles_as=compiled.settles_as,
+            categories=compiled.profiles.categories,
+            dated_by=compiled.policy.dated_by,
+        )
     )
     candidates = _candidates(table, compiled)
     start, start_bucket = _opening(opening, compiled)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from settlement.claims import AMOUNT_COLUMNS, CLAIM_COLUMNS, FLAG_COLUMNS
+from settlement.claims import ADMISSION, AMOUNT_COLUMNS, CLAIM_COLUMNS, FLAG_COLUMNS
 from settlement.engine import SettledBatch, output_money
 from tiers.codes import PAYMENT_COLUMNS
 
@@ -20,7 +20,8 @@ RESULT_COLUMNS = output_money(PAYMENT_COLUMNS)
 
 def claims_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Claims as the text a CSV file would hold (the optional claim attributes where rows have them)."""
-    columns = [*CLAIM_COLUMNS, *(f for f in FLAG_COLUMNS if rows and f in rows[0])]
+    optional = (*FLAG_COLUMNS, ADMISSION)
+    columns = [*CLAIM_COLUMNS, *(f for f in optional if rows and f in rows[0])]
     return pd.DataFrame([{c: str(row[c]) for c in columns} for row in rows], columns=columns)
 
 

@@ -82,10 +82,16 @@ def _layer_payment(rule: ResolvedRule, claim: dict[str, Any], acc: Acc, base: De
     return capped if per_claim is None else min(capped, per_claim)
 
 
+def _dated(claim: dict[str, Any], policy: Policy) -> str:
+    """The day the claim is dated by: its admission where the policy says so and the claim has one."""
+    admitted = str(claim.get("admission_date") or "")
+    return admitted if policy.dated_by == "admission" and admitted else str(claim["settle_date"])
+
+
 def _order(claim: dict[str, Any]) -> tuple[Any, ...]:
     if "arrival" in claim:
-        return (str(claim["person_id"]), str(claim["settle_date"])[:4], int(claim["arrival"]), str(claim["claim_id"]))
-    return (str(claim["settle_date"]), str(claim["claim_id"]))
+        return (str(claim["person_id"]), str(claim["dated"])[:4], int(claim["arrival"]), str(claim["claim_id"]))
+    return (str(claim["dated"]), str(claim["claim_id"]))
 
 
 def _settle_one(
@@ -94,7 +100,7 @@ def _settle_one(
     """One claim under ``claim["category"]``: its amounts; ``accs`` updated. Its visit type is
     matched as what the policy says it settles as (13 急诊留观 as 21, where a policy says so)."""
     claim = {**claim, "med_type": policy.settles_as()[str(claim["med_type"])]}
-    on = date.fromisoformat(str(claim["settle_date"]))
+    on = date.fromisoformat(_dated(claim, policy))
     total = claim["medfee_sumamt"]
     inscp = total - claim["fulamt_ownpay_amt"] - claim["overlmt_selfpay"] - claim["preselfpay_amt"]
     row = {"inscp_scp_amt": inscp, "act_pay_dedc": Decimal("0.00")}
@@ -138,7 +144,7 @@ def settle_reference(
     lists = {name: dl.icd10_prefixes for name, dl in policy.disease_lists.items()}
     accs = _copy(opening or {})
     out: dict[str, dict[str, Any]] = {}
-    for claim in sorted(claims, key=_order):
+    for claim in sorted(({**c, "dated": _dated(c, policy)} for c in claims), key=_order):
         candidates = claim.get("categories", [claim.get("category")])
         if len(candidates) == 1:  # nothing to choose: settle on the accumulators themselves
             row = _settle_one({**claim, "category": candidates[0]}, policy, accs, lists)

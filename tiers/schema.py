@@ -291,6 +291,10 @@ class Policy(_Strict):
     timezone: str = "Asia/Shanghai"
     """The region's time zone (IANA): what "today" is for the service settling under the policy."""
     valid_from: date
+    dated_by: Literal["settlement", "admission"] = "settlement"
+    """What dates a claim — the parameters in force, the identities held, the year it accumulates in:
+    its settle_date, or its admission (a stay from December into January belongs to the year it
+    began; Binhai "从纳入低保那一天起": the identity held on admission)."""
     reference: str
     notes: str | None = None
     assumptions: tuple[str, ...] = ()

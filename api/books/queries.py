@@ -52,7 +52,7 @@ _YEARS = Statement.of(
 def _typed(table: str, row: tuple[Any, ...]) -> dict[str, Any]:
     """A row as a dict, dates as dates and flags as booleans whatever the backend returned."""
     values = dict(zip(columns(table), row, strict=True))
-    for name in ("settle_date", "valid_from", "valid_to"):
+    for name in ("settle_date", "admission_date", "valid_from", "valid_to"):
         if values.get(name) is not None:
             values[name] = as_date(values[name])
     for flag in ("accident", *CLAIM_FLAGS):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import BACKENDS, database_url
-from tests.api.helpers import claim, register
+from tests.api.helpers import buckets, claim, register
 from tests.api.servers import ROOT, Postgres, Server, medrelief, prepare
 
 EXAMPLES = ROOT / "examples"
@@ -207,3 +207,54 @@ def test_a_fund_of_the_regions_own_is_paid_on_every_protocol(region_server: Serv
         "97996.25",
         "2003.75",
     )
+
+
+def test_a_policy_dated_by_admission_on_every_protocol(postgres: Postgres | str, tmp_path: Path) -> None:
+    """tests/cases/admission-dated.yaml (demo, ``dated_by: admission``; hand-checked in
+    tests/cases/golden/admission_dated.yaml): a stay admitted in December 2024 and settled in
+    January 2025 is 2024's second admission (起付 400, 72%: 6,912.00) and is kept in 2024's books; a
+    June admission settled in July takes June's 70% (6,440.00) on NHSA (``begntime``) and FHIR
+    (``billablePeriod.start``) alike; the books balance."""
+    url = database_url("sqlite", postgres, tmp_path)
+    policy = str(ROOT / "tests" / "cases" / "admission-dated.yaml")
+    running = Server(url, prepare(url), env={"MEDRELIEF_POLICY": policy}).start()
+    fields = {"hospital_level": 3, "diagnosis": "J18.9", "medfee_sumamt": "10000.00", "fulamt_ownpay_amt": "0.00"}
+    try:
+        with running.client("admin") as admin, running.client() as hospital:
+            first, second, third = (register(admin, None) for _ in range(3))
+            assert hospital.post("/v1/settlements", json=claim(first, settle_date="2024-03-01", **fields)).is_success
+            december = claim(first, settle_date="2025-01-10", admission_date="2024-12-20", **fields)
+            answer = hospital.post("/v1/settlements", json=december).json()
+            assert (answer["hifp_pay"], answer["act_pay_dedc"]) == ("6912.00", "400.00")
+            inpatient = buckets(hospital, first, 2024)[("basic", "inpatient")]
+            assert inpatient == "13352.00"  # 6,440 + 6,912: both in 2024
+            platform = _nhsa("2304-settle", psn_no=second, insutype="390", hosp_lv="3", dise_codg="J18.9",
+                             medfee_sumamt=10000.0, inscp_scp_amt=10000.0, setl_time="2024-07-05 10:00:00",
+                             begntime="2024-06-25 09:00:00")  # fmt: skip
+            reply = hospital.post("/nhsa", json=platform).json()
+            assert reply["infcode"] == 0, reply["err_msg"]
+            assert reply["output"]["setlinfo"]["hifp_pay"] == 6440.0
+            fhir = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
+            fhir["patient"] = {"reference": f"Patient/{third}"}
+            fhir["billablePeriod"] = {"start": "2024-06-25", "end": "2024-07-05"}
+            fhir["extension"][0]["valueInteger"] = 3
+            fhir["item"] = fhir["item"][:1]
+            fhir["item"][0]["net"]["value"] = 10000.0
+            fhir["total"]["value"] = 10000.0
+            submitted = hospital.post("/fhir/Claim", json=fhir, headers={"content-type": "application/fhir+json"})
+            assert submitted.status_code == 201, submitted.text
+            assert _benefits_total(submitted.json()) == "6440.00"
+            late = hospital.post(
+                "/v1/settlements", json=claim(third, settle_date="2024-07-05", admission_date="2024-07-06", **fields)
+            )
+            assert (late.status_code, late.json()["param"]) == (422, "admission_date")
+    finally:
+        running.stop()
+    checked = medrelief({**os.environ, "DATABASE_URL": url, "MEDRELIEF_POLICY": policy}, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _benefits_total(resource: dict[str, object]) -> str:
+    """The basic fund's benefit in ``resource``'s total (told apart by fund code 390100)."""
+    (amount,) = _benefits(resource, "390100")
+    return amount

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,3 +96,18 @@ def test_a_tier_the_policy_does_not_declare_is_refused_with_its_claims() -> None
     assert [(p.claim_id, p.field, p.reason) for p in info.value.problems] == [
         ("X2", "hospital_level", "unknown hospital tier; policy demo declares [1, 2, 3]")
     ]
+
+
+def test_admission_date_dates_a_claim_only_where_the_policy_says_so() -> None:
+    """tests/cases/golden/admission_dated.yaml's A1 under demo (dated by settlement): July's 72%;
+    an admission after the discharge is refused naming the field."""
+    row = {**GOOD, "hospital_level": "3", "med_type": "21", "settle_date": "2024-07-05",
+           "admission_date": "2024-06-25", "medfee_sumamt": "10000.00", "fulamt_ownpay_amt": "0",
+           "preselfpay_amt": "0", "diagnosis": "J18.9", "category": "general"}  # fmt: skip
+    frame = claims_frame([row])
+    assert settle(frame, load_policy("demo")).frame()["hifp_pay"].tolist() == [662_400]
+    dated = str(Path(__file__).parents[1] / "cases" / "admission-dated.yaml")
+    assert settle(frame, load_policy(dated)).frame()["hifp_pay"].tolist() == [644_000]
+    with pytest.raises(ClaimValidationError) as info:
+        from_frame(claims_frame([{**row, "admission_date": "2024-07-06"}]))
+    assert [(p.field, p.reason) for p in info.value.problems] == [("admission_date", "after settle_date")]

@@ -23,9 +23,22 @@ from tiers.tables import CompiledPolicy, compile_policy
 
 CLAIM_CAP = str(Path(__file__).parents[1] / "cases" / "claim-cap.yaml")
 CHARITY = str(Path(__file__).parents[1] / "cases" / "charity.yaml")  # a fifth layer of the region's own
+ADMISSION_DATED = str(Path(__file__).parents[1] / "cases" / "admission-dated.yaml")
 POLICIES = {
     name: compile_policy(load_policy(name))
-    for name in ("demo", "beijing", "nantong", "guangde", "yubei", "npc147", "sanming", "bengbu", CLAIM_CAP, CHARITY)
+    for name in (
+        "demo",
+        "beijing",
+        "nantong",
+        "guangde",
+        "yubei",
+        "npc147",
+        "sanming",
+        "bengbu",
+        CLAIM_CAP,
+        CHARITY,
+        ADMISSION_DATED,
+    )
 }
 DIAGNOSES = ["C50.1", "I21.0", "I63.9", "N18.5", "N18.4", "Q25.0", "J18.9", "S72.0", ""]
 START = date(2023, 12, 1)
@@ -46,6 +59,7 @@ def claim_rows(
     persons = draw(st.integers(1, 4))
     rows = []
     for i in range(n):
+        settled = START + timedelta(days=draw(st.integers(0, 500)))
         total = draw(st.one_of(st.integers(0, 2_000_00), st.integers(0, 60_000_000), st.integers(0, 300_000_000)))
         parts = [draw(st.integers(0, total // 3)) for _ in range(3)]
         rows.append(
@@ -55,10 +69,15 @@ def claim_rows(
                 "category": draw(st.sampled_from(categories)),
                 "med_type": draw(st.sampled_from(visit_types)),
                 "hospital_level": draw(st.integers(1, tiers)),
-                "settle_date": (START + timedelta(days=draw(st.integers(0, 500)))).isoformat(),
+                "settle_date": settled.isoformat(),
                 "diagnosis": draw(st.sampled_from(DIAGNOSES)),
                 "accident": draw(st.integers(0, 1)),
                 **({f: draw(st.integers(0, 1)) for f in FLAG_COLUMNS} if flags else {}),
+                **(
+                    {"admission_date": (settled - timedelta(days=draw(st.integers(0, 40)))).isoformat()}
+                    if flags
+                    else {}
+                ),
                 "medfee_sumamt": _yuan(total),
                 "fulamt_ownpay_amt": _yuan(parts[0]),
                 "overlmt_selfpay": _yuan(parts[1]),
@@ -83,6 +102,7 @@ def _within(rows: list[dict[str, Any]], policy: CompiledPolicy) -> list[dict[str
     tiers, types = policy.profiles.tiers, list(policy.settles_as)  # and categories: a region's own too
     return [
         {**r, "settle_date": _later(r["settle_date"], shift),
+         **({"admission_date": _later(r["admission_date"], shift)} if "admission_date" in r else {}),
          "med_type": r["med_type"] if r["med_type"] in types else "21",
          "category": r["category"] if r["category"] in policy.profiles.categories else "general",
          "hospital_level": tiers[(r["hospital_level"] - 1) % len(tiers)]}
