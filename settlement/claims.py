@@ -83,7 +83,7 @@ class ClaimValidationError(ValueError):
 
 @dataclass(frozen=True)
 class CategoryCandidates:
-    """Each claim's candidate relief categories (codes, in :data:`tiers.codes.CATEGORIES` order):
+    """Each claim's candidate relief categories (codes: positions in the policy's categories):
     claim ``i``'s are ``category[start[i]:start[i+1]]``, at least one each."""
 
     start: I64  # [n + 1]

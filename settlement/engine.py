@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement import accumulators
-from settlement.claims import ClaimProblem, ClaimTable, ClaimValidationError, from_frame
+from settlement.claims import CategoryCandidates, ClaimProblem, ClaimTable, ClaimValidationError, from_frame
 from settlement.layers import BucketTrace, layer_traces
 from settlement.scan import Candidates, Scanned, SortedBatch, scan_layers, sorted_batch
 from tiers.codes import CLAIM_FLAGS
@@ -184,14 +184,15 @@ def _flag_bits(claims: ClaimTable, policy: CompiledPolicy) -> I64:
     return bits
 
 
-def _check_categories(claims: ClaimTable, codes: I64, policy: CompiledPolicy) -> None:
-    """Category codes beyond the policy's categories (a table built for another policy's own
-    categories) are refused, never read as another category."""
+def _check_categories(claims: ClaimTable, chosen: CategoryCandidates, policy: CompiledPolicy) -> None:
+    """Candidate category codes beyond the policy's categories (a table built for another policy's
+    own categories) are refused, naming the claims, never read as another category."""
     n_cat = policy.profiles.n_cat
-    if len(codes) and int(codes.max()) >= n_cat:
+    if len(chosen.category) and int(chosen.category.max()) >= n_cat:
         reason = f"a relief category policy {policy.id} does not have ({', '.join(policy.profiles.categories)})"
-        bad = np.unique(np.flatnonzero(claims.category >= n_cat))
-        raise ClaimValidationError([ClaimProblem(str(claims.claim_id[i]), "category", reason) for i in bad[:20]])
+        owner = np.repeat(np.arange(len(claims), dtype=np.int64), chosen.counts)
+        bad = np.unique(owner[chosen.category >= n_cat])
+        raise ClaimValidationError([ClaimProblem(str(claims.claim_id[i]), "category", reason) for i in bad])
 
 
 def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
@@ -203,7 +204,7 @@ def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
         hit = np.array([str(d).startswith(prefixes) for d in claims.diagnoses], dtype=bool)
         bits |= hit.astype(np.int64) << i
     chosen = claims.category_candidates
-    _check_categories(claims, chosen.category, policy)
+    _check_categories(claims, chosen, policy)
     fields: tuple[I64, ...] = (claims.med, _tier_positions(claims, policy), bits[claims.diagnosis], claims.accident)
     if policy.profiles.flags:  # a policy whose rules test no claim attribute packs none
         fields = (*fields, _flag_bits(claims, policy))

@@ -111,3 +111,14 @@ def test_admission_date_dates_a_claim_only_where_the_policy_says_so() -> None:
     with pytest.raises(ClaimValidationError) as info:
         from_frame(claims_frame([{**row, "admission_date": "2024-07-06"}]))
     assert [(p.field, p.reason) for p in info.value.problems] == [("admission_date", "after settle_date")]
+
+
+def test_a_category_of_another_policy_is_refused_naming_the_claim() -> None:
+    """A claim file read with Beijing's categories (its own retired_1960s is code 10) settled under
+    demo, which has ten: the claim is named, never settled as some other category."""
+    beijing = load_policy("beijing")
+    rows = [GOOD, {**GOOD, "claim_id": "X2", "category": "retired_1960s"}]
+    table = from_frame(claims_frame(rows), categories=beijing.categories())
+    with pytest.raises(ClaimValidationError) as info:
+        settle(table, load_policy("demo"))
+    assert [(p.claim_id, p.field) for p in info.value.problems] == [("X2", "category")]
