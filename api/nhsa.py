@@ -13,15 +13,17 @@ Settlement input (2206/2207/2303/2304, ``input.data``, §4.3) becomes a native c
 the input as local extensions: ``hosp_lv`` (hospital tier: 1–3 unless the policy declares others),
 ``dise_codg`` (ICD-10), ``setl_time`` (else the envelope's ``inf_time``), and ``exp_content`` (a
 JSON object or string: ``accident``, ``hosp_lv``, ``relief_category``, ``referral``, ``emergency``,
-``out_of_area``, ``out_of_province`` — the last two by default from the envelope: its 就医地
-``mdtrtarea_admvs`` and 参保地 ``insuplc_admdvs`` differ, in their province's two digits). Relief identities sent with
-a claim (``idetinfo`` records whose ``psn_idet_type`` codes the policy maps, ``identity_codes``; or
-``exp_content.relief_category``) are checked against the registry and never change it: a difference
-is reported in ``warn_msg``. Times are ``yyyy-MM-dd HH:mm:ss`` (or a date ``yyyy-MM-dd``), as the
-specification writes them; anything else is refused, never guessed.
+``out_of_area``, ``out_of_province`` — these two by default from the envelope: 异地 when its 就医地
+``mdtrtarea_admvs`` and 参保地 ``insuplc_admdvs`` differ, 跨省 when their first two digits do), and
+``begntime`` (the admission). Relief identities sent with a claim (``idetinfo`` records whose
+``psn_idet_type`` codes the policy maps, ``identity_codes``; or ``exp_content.relief_category``) are
+checked against the registry and never change it: a difference is reported in ``warn_msg``. Times
+are ``yyyy-MM-dd HH:mm:ss`` (or a date ``yyyy-MM-dd``), as the specification writes them; anything
+else is refused, never guessed.
 
-Output ``setlinfo`` (§4.4) is filled from the settlement; ``setldetail`` has one row per layer
-with the layer's ``fund_pay_type`` from the policy file. Money is a JSON number with at most two
+Output ``setlinfo`` (§4.4) is filled from the settlement (each fund under the field its layer
+names, :data:`FUND_FIELDS`); ``setldetail`` has one row per layer with the layer's
+``fund_pay_type`` and ``fund_pay_type_name`` from the policy file. Money is a JSON number with at most two
 decimals, exact to the fen (:func:`settlement.money.yuan_number`).
 """
 
