@@ -323,6 +323,9 @@ def statement_command(
     out_path: Annotated[Path, typer.Option("--out", help="Totals (.csv or .parquet).")],
     html_path: Annotated[Path | None, typer.Option("--html", help="Also an HTML statement with a chart.")] = None,
     title: Annotated[str, typer.Option(help="Title of the HTML statement.")] = "Settlement statement",
+    policy: Annotated[
+        str | None, typer.Option(help="Name funds and visit types as this policy does (bundled name or YAML file).")
+    ] = None,
 ) -> None:
     """Totals per fund, insurance type, visit type and hospital; reversals counted separately."""
     from settlement import io
@@ -340,6 +343,11 @@ def statement_command(
     except (io.TableFileError, KeyError) as exc:
         raise fail(f"{settlements}: {exc}") from exc
     result = statement_totals(frame)
+    if policy is not None:
+        from settlement.statement import named
+        from tiers.vocabulary import Names
+
+        result = named(result, Names(_load(policy)))
     io.write_table(result, out_path, money(frame))
     if html_path:
         html_path.write_text(render_html(result, monthly(frame), title), encoding="utf-8")

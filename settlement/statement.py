@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from tiers.codes import PAYMENT_COLUMNS
+from tiers.vocabulary import Names
 
 DIMENSIONS = {"fund": None, "insutype": "insutype", "med_type": "med_type", "hospital": "institution_id"}
 MONEY = ("medfee_sumamt", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
@@ -71,6 +72,19 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
     parts += [_grouped(frame, column, name) for name, column in DIMENSIONS.items() if column]
     out = pd.concat(parts, ignore_index=True)
     return out[["dimension", "value", *COUNTS, *money(frame)]]
+
+
+def named(statement: pd.DataFrame, names: Names) -> pd.DataFrame:
+    """The statement with a ``name`` column after ``value``: each fund and visit type by the
+    policy's name (城乡居民基本医疗保险基金, 普通住院), the grand total as 合计."""
+    value, dimension = statement["value"].astype(str), statement["dimension"]
+    name = pd.Series("", index=statement.index, dtype=object)
+    name[dimension == "fund"] = value[dimension == "fund"].map(names.fund)
+    name[dimension == "med_type"] = value[dimension == "med_type"].map(names.visit_type)
+    name[dimension == "all"] = "合计"
+    out = statement.copy()
+    out.insert(list(out.columns).index("value") + 1, "name", name)
+    return out
 
 
 def monthly(frame: pd.DataFrame) -> pd.DataFrame:

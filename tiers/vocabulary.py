@@ -38,6 +38,11 @@ class Names:
         layer = self.policy.layer(output) or next((p for p in self.policy.post_hoc if p.output == output), None)
         return layer.name if layer else output
 
+    def fund(self, output: str) -> str:
+        """The fund a hospital or a statement names (the layer's ``fund_pay_type_name``, else its name)."""
+        layer = self.policy.layer(output)
+        return (layer.fund_pay_type_name or layer.name) if layer else self.layer(output)
+
     def rule(self, layer_id: str, rule_id: str) -> str:
         """The rule's ``name`` (门诊特殊病), else its id."""
         for layer in (*self.policy.layers, *self.policy.post_hoc):

@@ -16,7 +16,8 @@ from api.deps import CallerDep, PolicyDep, ReaderDep, Year
 from api.errors import Problem
 from api.queue import write
 from settlement.money import yuan_text
-from settlement.statement import money, monthly, render_html, totals
+from settlement.statement import money, monthly, named, render_html, totals
+from tiers.vocabulary import Names
 
 router = APIRouter(prefix="/v1", tags=["insurers"])
 
@@ -36,7 +37,7 @@ def statement(
     if end < start:
         raise Problem(422, "invalid_period", "'to' is before 'from'", "to")
     frame = export.settlements(db, start=start, end=end, insutype=policy.policy.insutype)
-    result = totals(frame)
+    result = named(totals(frame), Names(policy.policy))
     if output == "html":
         if not len(frame):
             raise Problem(404, "no_settlements", f"no settlements from {start} to {end}", "from")

@@ -37,6 +37,11 @@ def test_export_statement_and_reconcile(server: Server, tmp_path: Path) -> None:
     grand = statement[statement["dimension"] == "all"]["reversals"].tolist()
     assert grand == [str(int((rows["kind"] == "reversal").sum()))]
     assert "data:image/png;base64," in page.read_text(encoding="utf-8")
+    done = medrelief(env, "statement", str(exported), "--out", str(totals), "--html", str(page), "--policy", "demo")
+    assert done.returncode == 0, done.stdout + done.stderr
+    named = pd.read_csv(totals, dtype=str).set_index(["dimension", "value"])["name"]
+    assert named[("fund", "hifp_pay")] == "城乡居民基本医疗保险基金"
+    assert "普通住院" in page.read_text(encoding="utf-8")
     same = medrelief(env, "reconcile", str(exported), str(exported))
     assert same.returncode == 0, same.stdout + same.stderr
     assert "PASS" in same.stdout

@@ -67,8 +67,9 @@ def test_every_route_works_under_a_policy_file(region_server: Server, tmp_path: 
             insurer.post("/v1/reconciliations", json={**period, "rows": [{"setl_id": setl_id, "hifp_pay": "1.00"}]}),
         ]
         assert [a.status_code for a in answers] == [200] * len(answers), [a.text for a in answers if a.is_error]
-        statement = {(r["dimension"], r["value"]) for r in answers[4].json()["rows"]}
+        statement = {(r["dimension"], r["value"]): r["name"] for r in answers[4].json()["rows"]}
         assert ("insutype", "391") in statement  # the service's policy, not a bundled one
+        assert statement[("fund", "charity_pay")] == "慈善医疗救助基金"  # named by the region's file
         nhsa_person = {"psn_no": person, "mdtrt_id": "M-policy-file", "insutype": "391"}
         for name, data in [
             ("2304-settle", nhsa_person),

@@ -7,9 +7,10 @@ import pandas as pd
 
 from benchmarks.data import claims_frame
 from settlement.engine import settle
-from settlement.statement import MONEY, monthly, render_html, totals
+from settlement.statement import MONEY, monthly, named, render_html, totals
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.loader import load_policy
+from tiers.vocabulary import Names
 
 
 def _year() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -61,3 +62,16 @@ def test_html_statement_has_the_chart_and_the_numbers() -> None:
     assert "data:image/png;base64," in page
     grand = statement[statement["dimension"] == "all"].iloc[0]
     assert f"{int(grand['hifp_pay']) / 100:,.2f}" in page
+
+
+def test_a_statement_names_funds_and_visit_types_as_the_policy_does() -> None:
+    """Beijing names its funds and visit types its own way (住院, 门（急）诊): a statement read with
+    the policy shows those names, the grand total as 合计; the ids stay in ``value``."""
+    rows, _ = _year()
+    statement = named(totals(rows), Names(load_policy("beijing")))
+    by_value = statement.set_index(["dimension", "value"])["name"].to_dict()
+    assert by_value[("fund", "hifp_pay")] == "城乡居民基本医疗保险基金"
+    assert by_value[("fund", "maf_pay")] == "医疗救助基金"
+    assert (by_value[("med_type", "21")], by_value[("med_type", "11")]) == ("住院", "门（急）诊")
+    assert by_value[("all", "all")] == "合计"
+    assert list(statement.columns[:3]) == ["dimension", "value", "name"]
