@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tiers.codes import MedType
+from tiers.codes import CLAIM_FLAGS, MedType
 from tiers.params import Amount
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -103,3 +103,16 @@ class IdentityCodes(Strict):
     reference: str
     assumption: str | None = None
     codes: dict[str, CategoryCode] = Field(min_length=1)
+
+
+class ClaimFlags(Strict):
+    """Which claims count, by their attributes (:data:`tiers.codes.CLAIM_FLAGS`; unset: either)."""
+
+    out_of_area: bool | None = None
+    out_of_province: bool | None = None
+    referral: bool | None = None
+    emergency: bool | None = None
+
+    def wanted(self) -> dict[str, bool]:
+        """The attributes set, in :data:`tiers.codes.CLAIM_FLAGS` order."""
+        return {f: bool(getattr(self, f)) for f in CLAIM_FLAGS if getattr(self, f) is not None}

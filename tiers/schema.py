@@ -21,6 +21,7 @@ from tiers.declarations import (
     ENGINE_VISIT_TYPES,
     VISIT_CODE,
     CategoryCode,
+    ClaimFlags,
     DiseaseList,
     HospitalTier,
     IdentityCodes,
@@ -248,19 +249,6 @@ class Layer(_Strict):
 
 
 _OUTPUT_ORDER = PAYMENT_COLUMNS
-
-
-class ClaimFlags(_Strict):
-    """Which claims count, by their attributes (:data:`tiers.codes.CLAIM_FLAGS`; unset: either)."""
-
-    out_of_area: bool | None = None
-    out_of_province: bool | None = None
-    referral: bool | None = None
-    emergency: bool | None = None
-
-    def wanted(self) -> dict[str, bool]:
-        """The attributes set, in :data:`tiers.codes.CLAIM_FLAGS` order."""
-        return {f: bool(getattr(self, f)) for f in CLAIM_FLAGS if getattr(self, f) is not None}
 
 
 class PostHoc(Layer):
