@@ -1,6 +1,6 @@
 """What a policy declares besides its layers — its vocabulary: disease lists, relief categories of
-its own, visit types, hospital tiers, reference figures and the platform's identity codes — and the
-strict base model every policy element shares."""
+its own, visit types, hospital tiers, reference figures, the platform's identity codes and the
+claim attributes a program counts by — and the strict base model every policy element shares."""
 
 from __future__ import annotations
 
