@@ -61,8 +61,9 @@ def today(policy: CompiledPolicy) -> date:
 
 def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) -> ClaimFacts:
     """The one check of a claim, whatever protocol brought it: its parts add up, its visit type and
-    hospital tier are ones the policy declares, its date is within the policy (not before it is in force, not in the
-    future beyond :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
+    hospital tier are ones the policy declares, its admission is not after its discharge, its date
+    is within the policy (not before it is in force, not in the future beyond
+    :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
     problem = claim.components_problem()
     if problem:
         raise Problem(422, "invalid_claim", problem, "medfee_sumamt")
