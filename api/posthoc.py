@@ -15,22 +15,21 @@ from api.books.driver import Driver
 from api.errors import Problem
 from settlement.money import yuan_text
 from settlement.posthoc import settle_program
-from tiers.codes import PAYMENT_COLUMNS
 from tiers.schema import ClaimFlags
 from tiers.tables import CompiledPolicy
 
-AMOUNTS = ("inscp_scp_amt", "preselfpay_amt", "overlmt_selfpay", *PAYMENT_COLUMNS)
+PARTS = ("inscp_scp_amt", "preselfpay_amt", "overlmt_selfpay")
 
 
-def person_years(db: Driver, year: int, categories: Sequence[str], counts: ClaimFlags | None = None) -> pd.DataFrame:
-    """Per person: net in-policy amount, 先行自付, 超限价 and layer payments of the year (fen), and the
-    category (its position in the policy's ``categories``) of the person's latest standing
+def person_years(db: Driver, year: int, policy: CompiledPolicy, counts: ClaimFlags | None = None) -> pd.DataFrame:
+    """Per person: net in-policy amount, 先行自付, 超限价 and each fund's payments of the year (fen),
+    and the category (its position in the policy's categories) of the person's latest standing
     settlement, over the claims a program ``counts`` — as :func:`settlement.posthoc.person_years`
     gives."""
     books = queries.year_books(db, year=year, counted=counts.wanted() if counts else None)
-    money = (*AMOUNTS, *dict.fromkeys(o for row in books for o in row if o.endswith("_pay") and o not in AMOUNTS))
+    money = (*PARTS, *policy.outputs)
     frame = pd.DataFrame(books, columns=["person_id", *money, "category"]).fillna(dict.fromkeys(money, 0))
-    frame["category"] = frame["category"].map(list(categories).index).astype(np.int64)
+    frame["category"] = frame["category"].map(list(policy.profiles.categories).index).astype(np.int64)
     return frame.assign(year=year).astype(dict.fromkeys(money, np.int64))
 
 
@@ -62,11 +61,14 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy) -> dict[str, 
         raise Problem(
             409, "post_hoc_already_run", f"post-hoc assistance for {year} was already run ({done[0]})", "year"
         )
-    categories = policy.profiles.categories
-    held = year_categories(db, year, categories)
+    held = year_categories(db, year, policy.profiles.categories)
     run_id, summary, writes = writing.new_id("H"), [], []
+    read: dict[tuple[tuple[str, bool], ...], pd.DataFrame] = {}  # the books once per set of counted claims
     for program in policy.policy.post_hoc:
-        years = person_years(db, year, categories, program.counts)
+        counted = tuple(program.counts.wanted().items()) if program.counts else ()
+        if counted not in read:
+            read[counted] = person_years(db, year, policy, program.counts)
+        years = read[counted]
         paid = settle_program(program, policy.policy, years, held) if len(years) else pd.DataFrame(columns=["paid"])
         rows = _rows(run_id, program.id, year, paid[paid["paid"] > 0])
         writes += writing.payment_writes(rows=rows)

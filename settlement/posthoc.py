@@ -18,7 +18,7 @@ import pandas as pd
 from settlement.engine import SettledBatch, settle
 from settlement.explanation import columns
 from settlement.money import fen_to_yuan_text
-from tiers.codes import CATEGORIES, CLAIM_FLAGS
+from tiers.codes import CATEGORIES, CLAIM_FLAGS, fund_columns
 from tiers.schema import ClaimFlags, Policy, PostHoc
 from tiers.tables import compile_policy
 
@@ -116,8 +116,7 @@ def _claims(years: pd.DataFrame, base: pd.Series, policy: Policy) -> pd.DataFram
 def program_base(program: PostHoc, years: pd.DataFrame) -> pd.Series:
     """The program's base per person-year (fen): what its ``base`` says is left of the in-policy
     amount, plus the bill parts it ``adds``. ``years``' fund columns are those ending in ``_pay``."""
-    funds = [c for c in years.columns if str(c).endswith("_pay")]
-    deducted = list(AFTER_ASSISTANCE) if program.base == "after_assistance" else funds
+    deducted = list(AFTER_ASSISTANCE if program.base == "after_assistance" else fund_columns(years.columns))
     left = years["inscp_scp_amt"] - years[deducted].sum(axis=1)
     return left + years[[PARTS[p] for p in program.adds]].sum(axis=1)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from tiers.codes import PAYMENT_COLUMNS
+from tiers.codes import PAYMENT_COLUMNS, fund_columns
 from tiers.vocabulary import Names
 
 DIMENSIONS = {"fund": None, "insutype": "insutype", "med_type": "med_type", "hospital": "institution_id"}
@@ -28,7 +28,7 @@ MONEY = ("medfee_sumamt", *PAYMENT_COLUMNS, "fund_pay_sumamt", "psn_part_amt")
 
 def funds(frame: pd.DataFrame) -> tuple[str, ...]:
     """The fund columns of a period's rows: the standard four, then a region's own (``…_pay``)."""
-    own = [c for c in frame.columns if str(c).endswith("_pay") and c not in PAYMENT_COLUMNS]
+    own = [c for c in fund_columns(frame.columns) if c not in PAYMENT_COLUMNS]
     return (*PAYMENT_COLUMNS, *own)
 
 

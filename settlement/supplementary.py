@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement.money import round_half_up
+from tiers.codes import fund_columns
 from tiers.params import value_at
 from tiers.schema import Layer, Policy
 from tiers.tables import RATIO_SCALE
@@ -161,8 +162,7 @@ def remaining_selfpay(
     ``_pay``; fen) and the funded layer's (``output``) payments, from settled claims (one row per
     claim, effective amounts); for ``covered_self_pay`` the remaining amount counts only the claims
     the layer paid on (its diseases and accidents)."""
-    funds = [c for c in frame.columns if str(c).endswith("_pay")]
-    left = frame["inscp_scp_amt"] - frame[funds].sum(axis=1)
+    left = frame["inscp_scp_amt"] - frame[list(fund_columns(frame.columns))].sum(axis=1)
     if allocation == "covered_self_pay":
         left = left.where(frame[output] > 0, 0)
     grouped = frame.assign(remaining=left).groupby(["person_id", "year"], as_index=False, sort=True)

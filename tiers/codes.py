@@ -6,6 +6,7 @@ never reorder, only append.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -44,6 +45,13 @@ PAYMENT_COLUMNS: tuple[str, ...] = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pa
 """The four standard layer outputs, in settlement order (基本医保 → 大病保险 → 医疗救助 → 补充保险): always
 in the output contract (zero where a policy has no such layer). A policy may add funds of its own
 (慈善救助, 惠民保, … ``<name>_pay``: :meth:`tiers.schema.Policy.outputs`)."""
+
+
+def fund_columns(columns: Iterable[object]) -> tuple[str, ...]:
+    """The fund columns among a table's ``columns``, in their order: a layer's output column ends in
+    ``_pay`` (the standard four and a region's own, :class:`tiers.schema.Layer`), nothing else does."""
+    return tuple(str(c) for c in columns if str(c).endswith("_pay"))
+
 
 CATEGORY_NAMES: dict[str, str] = {
     "tekun": "特困人员",

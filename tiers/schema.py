@@ -248,9 +248,6 @@ class Layer(_Strict):
         return self.nhsa_field or NHSA_FIELDS.get(self.output, "oth_pay")
 
 
-_OUTPUT_ORDER = PAYMENT_COLUMNS
-
-
 class PostHoc(Layer):
     """Assistance settled once a year over a person-year's settlements (倾斜救助, 依申请救助).
 
@@ -360,9 +357,9 @@ class Policy(_Strict):
         outputs = [layer.output for layer in self.layers]
         if len(set(outputs)) != len(outputs):
             raise ValueError("each output column belongs to one layer")
-        standard = [o for o in outputs if o in _OUTPUT_ORDER]
-        if standard != sorted(standard, key=_OUTPUT_ORDER.index):
-            raise ValueError(f"the standard layers must come in settlement order {list(_OUTPUT_ORDER)}")
+        standard = [o for o in outputs if o in PAYMENT_COLUMNS]
+        if standard != sorted(standard, key=PAYMENT_COLUMNS.index):
+            raise ValueError(f"the standard layers must come in settlement order {list(PAYMENT_COLUMNS)}")
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate layer ids")
@@ -382,8 +379,8 @@ class Policy(_Strict):
     def outputs(self) -> tuple[str, ...]:
         """The payment columns of the output contract: the standard four (zero where the policy
         has no such layer), then the region's own funds in settlement order."""
-        own = tuple(layer.output for layer in self.layers if layer.output not in _OUTPUT_ORDER)
-        return (*_OUTPUT_ORDER, *own)
+        own = tuple(layer.output for layer in self.layers if layer.output not in PAYMENT_COLUMNS)
+        return (*PAYMENT_COLUMNS, *own)
 
     def layer(self, output: str) -> Layer | None:
         """The layer writing ``output``, if the policy has one."""

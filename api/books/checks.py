@@ -50,13 +50,14 @@ _TWICE = Statement.of(
 )
 
 
-def _paid(db: Driver, outputs: dict[str, str]) -> Totals:
-    """What settlements, adjustments and post-hoc payments paid, per person, year and fund."""
+def _paid(db: Driver, outputs: dict[str, str], own_funds: list[queries.OwnFundPaid]) -> Totals:
+    """What settlements (``own_funds``: their lines of a region's own funds), adjustments and
+    post-hoc payments paid, per person, year and fund."""
     totals: Totals = defaultdict(int)
     for person, year, *sums in db.rows(_SETTLED, {}):
         for output, value in zip(PAYMENT_COLUMNS, sums, strict=True):
             totals[(person, int(year), output)] += int(value or 0)
-    for own in queries.own_funds_paid(db, "all"):
+    for own in own_funds:
         totals[(own.person_id, own.year, own.output)] += own.paid
     for person, year, output, value in db.rows(_ADJUSTED, {}):
         totals[(person, int(year), str(output))] += int(value or 0)
@@ -82,11 +83,11 @@ def _outputs(policy: CompiledPolicy) -> dict[str, str]:
     return outputs
 
 
-def _own_funds_unnetted(db: Driver, adjusted: dict[tuple[str, str], int]) -> list[str]:
+def _own_funds_unnetted(own_funds: list[queries.OwnFundPaid], adjusted: dict[tuple[str, str], int]) -> list[str]:
     """A region's own funds: a reversed settlement and its reversal (two rows of one claim) net to
     zero with the settlement's adjustments."""
     rows: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for own in queries.own_funds_paid(db, "all"):
+    for own in own_funds:
         rows[(own.claim, own.output)].append(own.paid)
     return [
         f"reversed settlement {claim} still nets {sum(paid) + adjusted.get((claim, output), 0)} fen in {output}"
@@ -97,8 +98,8 @@ def _own_funds_unnetted(db: Driver, adjusted: dict[tuple[str, str], int]) -> lis
 
 def problems(db: Driver, policy: CompiledPolicy) -> list[str]:
     """Every disagreement found (empty: the books are consistent)."""
-    outputs = _outputs(policy)
-    paid, accumulated = _paid(db, outputs), _accumulated(db, outputs)
+    outputs, own_funds = _outputs(policy), queries.own_funds_paid(db, "all")
+    paid, accumulated = _paid(db, outputs, own_funds), _accumulated(db, outputs)
     found = [
         f"{k[0]}/{k[1]} {k[2]}: settlements + adjustments {paid.get(k, 0)} fen"
         f" ≠ accumulators {accumulated.get(k, 0)} fen"
@@ -115,6 +116,6 @@ def problems(db: Driver, policy: CompiledPolicy) -> list[str]:
             left = int(net) + adjusted.get((str(setl_id), output), 0)
             if left:
                 found.append(f"reversed settlement {setl_id} still nets {left} fen in {output}")
-    found += _own_funds_unnetted(db, adjusted)
+    found += _own_funds_unnetted(own_funds, adjusted)
     found += [f"institution {i} has {n} standing settlements of claim {c}" for i, c, n in db.rows(_TWICE, {})]
     return found

@@ -23,7 +23,7 @@ from api.books import queries
 from api.books.driver import Driver, Statement
 from api.books.reading import as_date
 from api.claims import SETTLEMENT_MONEY
-from tiers.codes import PAYMENT_COLUMNS
+from tiers.codes import PAYMENT_COLUMNS, fund_columns
 
 COLUMNS = (
     "setl_id", "kind", "reverses", "adjusts", "status", "claim_id", "institution_id", "person_id", "settle_date",
@@ -81,7 +81,7 @@ def _adjustment_rows(db: Driver, start: date, end: date, columns: list[str]) -> 
     for column in money_columns(columns):
         if column not in out.columns:
             out[column] = 0
-    out["fund_pay_sumamt"] = out[_funds(columns)].sum(axis=1)
+    out["fund_pay_sumamt"] = out[list(fund_columns(columns))].sum(axis=1)
     out["psn_part_amt"] = -out["fund_pay_sumamt"]
     return out[columns]
 
@@ -95,11 +95,8 @@ def _columns(own: list[queries.OwnFundPaid]) -> list[str]:
 def money_columns(columns: list[str]) -> list[str]:
     """The money columns (fen) among an export's ``columns``: :data:`~api.claims.SETTLEMENT_MONEY` and
     a region's own funds."""
-    return [c for c in columns if c in SETTLEMENT_MONEY or c.endswith("_pay")]
-
-
-def _funds(columns: list[str]) -> list[str]:
-    return [c for c in columns if c.endswith("_pay")]
+    funds = fund_columns(columns)
+    return [c for c in columns if c in SETTLEMENT_MONEY or c in funds]
 
 
 def _day(value: Any) -> str:

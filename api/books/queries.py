@@ -206,7 +206,8 @@ def year_books(db: Driver, *, year: int, counted: dict[str, bool] | None = None)
     flags = tuple(sorted((counted or {}).items()))
     settled, adjusted, held = _year_statements(flags)
     params = {"y": year, **dict(flags)}
-    counted_ids = {str(r[3]) for r in db.rows(held, params)} if flags else None
+    standing = db.rows(held, params)
+    counted_ids = {str(r[3]) for r in standing} if flags else None
     books: dict[str, dict[str, Any]] = {
         str(r[0]): {
             "person_id": str(r[0]),
@@ -226,7 +227,7 @@ def year_books(db: Driver, *, year: int, counted: dict[str, bool] | None = None)
         books[str(person)].setdefault(str(output), 0)
         books[str(person)][str(output)] += int(delta or 0)
     latest: dict[str, tuple[int, str]] = {}
-    for person, seq, category, _ in db.rows(held, params):
+    for person, seq, category, _ in standing:
         if str(person) not in latest or int(seq) > latest[str(person)][0]:
             latest[str(person)] = (int(seq), str(category))
     for person, row in books.items():
