@@ -17,6 +17,7 @@ import secrets
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import date
 
 from api.books import keys
 from api.books.driver import Driver
@@ -33,9 +34,20 @@ SCOPES = {
 
 @dataclass(frozen=True)
 class Caller:
+    """Who sent a request: the key's institution, its kind and scopes, and what the registry of
+    institutions says of it (its hospital tier and the dates it is a 定点 institution)."""
+
     institution_id: str
     kind: str
     scopes: frozenset[str]
+    hospital_tier: str | None = None
+    active_from: date | None = None
+    active_to: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        """Whether the institution is a 定点 institution on ``day``."""
+        started = self.active_from is None or self.active_from <= day
+        return started and (self.active_to is None or day <= self.active_to)
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
@@ -119,8 +131,9 @@ def _verify(db: Driver, presented: str | None) -> Caller:
     row = keys.key(db, prefix=prefix) if len(prefix) <= 32 and prefix.isascii() else None
     if row is None or row[1] is not None or not hmac.compare_digest(str(row[0]), _hash(secret)):
         raise Problem(401, "unauthorized", "unknown or revoked API key")
-    _, _, scopes, institution_id, kind = row
-    return Caller(str(institution_id), str(kind), frozenset(str(scopes).split()))
+    _, _, scopes, institution_id, kind, tier, active_from, active_to = row
+    return Caller(str(institution_id), str(kind), frozenset(str(scopes).split()), tier and str(tier),
+                  keys.day(active_from), keys.day(active_to))  # fmt: skip
 
 
 ID_NUMBER = re.compile(r"(?<![0-9])([0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9A-Za-z])")

@@ -2,6 +2,7 @@
 
 ``medrelief serve`` migrates the database, makes sure a demo hospital and admin key exist
 (printed once), and starts uvicorn. ``medrelief keys create|revoke|list`` manages API keys;
+``medrelief institutions add|list|deactivate`` the registry of institutions;
 ``medrelief db upgrade|check`` migrates and checks ``DATABASE_URL``; ``medrelief export
 settlements`` writes the books of a period. The service's modules are imported by the command
 that needs them, so the batch commands start without FastAPI, SQLAlchemy or the FHIR models.
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +22,8 @@ from settlement.cli import app
 from settlement.terminal import fail, out
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from api.books.driver import Driver
     from tiers.tables import CompiledPolicy
 
@@ -30,6 +33,10 @@ export_app = typer.Typer(help="Export the books as files (CSV or Parquet).", no_
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
+institutions_app = typer.Typer(
+    help="The registry of institutions (定点医药机构): hospital tier, region, active dates.", no_args_is_help=True
+)
+app.add_typer(institutions_app, name="institutions")
 KINDS = ("hospital", "insurer", "actuary", "admin")
 
 
@@ -159,6 +166,74 @@ def keys_list() -> None:
         revoked = f"revoked {str(row['revoked_at'])[:19]}" if row["revoked_at"] else "active"
         fields = (row["prefix"], row["institution_id"], row["kind"], row["name"], str(row["created_at"])[:19], revoked)
         out.print("  ".join(str(f) for f in fields), highlight=False, soft_wrap=True)
+
+
+def _day(option: str, text: str | None) -> date | None:
+    from datetime import date
+
+    try:
+        return None if text is None else date.fromisoformat(text)
+    except ValueError as exc:
+        raise fail(f"{option}: {text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _institution_line(row: dict[str, Any]) -> str:
+    active = f"{row['active_from'] or '…'} – {row['active_to'] or '…'}"
+    tier = row["hospital_tier"] or "-"
+    return "  ".join((row["id"], row["kind"], f"tier {tier}", row["admdvs"] or "-", active, row["name"]))
+
+
+@institutions_app.command("add")
+def institutions_add(
+    code: Annotated[str, typer.Argument(help="Institution code (fixmedins_code), e.g. H32060200001")],
+    tier: Annotated[str | None, typer.Option(help="Hospital tier: one of the policy's (hosp_lv)")] = None,
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    kind: Annotated[str, typer.Option(help=f"One of {', '.join(KINDS)}")] = "hospital",
+    admdvs: Annotated[str, typer.Option(help="医保区划, six digits")] = "",
+    active_from: Annotated[str | None, typer.Option("--active-from", help="定点 from (YYYY-MM-DD)")] = None,
+) -> None:
+    """Register an institution (or replace its registration; its keys and books are kept)."""
+    from api import institutions
+
+    policy, start = _policy(), _day("--active-from", active_from)
+    with _books() as db:
+        try:
+            row = institutions.register(db, policy, code=code, name=name, kind=kind, tier=tier, admdvs=admdvs,
+                                        active_from=start)  # fmt: skip
+        except institutions.RegistryError as exc:
+            option = {"hospital_tier": "--tier", "code": "CODE"}.get(exc.field, f"--{exc.field}")
+            raise fail(f"{option}: {exc.reason}") from exc
+    out.print(_institution_line(row), highlight=False, soft_wrap=True)
+
+
+@institutions_app.command("list")
+def institutions_list() -> None:
+    """Every institution: code, kind, tier, region, active dates, name."""
+    from api.books import keys
+
+    with _books(migrated=False) as db:
+        rows = keys.institutions(db)
+    for row in rows:
+        out.print(_institution_line(row), highlight=False, soft_wrap=True)
+
+
+@institutions_app.command("deactivate")
+def institutions_deactivate(
+    code: Annotated[str, typer.Argument(help="Institution code")],
+    on: Annotated[str | None, typer.Option(help="Last day it is active (YYYY-MM-DD; default today)")] = None,
+) -> None:
+    """End an institution's 定点 status: its claims dated after ``--on`` are refused."""
+    from datetime import date
+
+    from api import institutions
+
+    last = _day("--on", on) or date.today()
+    with _books(migrated=False) as db:
+        try:
+            row = institutions.deactivate(db, code, last)
+        except institutions.RegistryError as exc:
+            raise fail(str(exc)) from exc
+    out.print(_institution_line(row), highlight=False, soft_wrap=True)
 
 
 class Loop(StrEnum):

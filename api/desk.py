@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from api import institutions
 from api.auth import Caller
 from api.books import reading, writing
 from api.books.driver import Driver, Write, merged
@@ -59,11 +60,17 @@ def today(policy: CompiledPolicy) -> date:
     return datetime.now(ZoneInfo(policy.policy.timezone)).date()
 
 
-def check_claim(claim: ClaimIn, policy: CompiledPolicy, on: date | None = None) -> ClaimFacts:
+def check_claim(
+    claim: ClaimIn, policy: CompiledPolicy, caller: Caller | None = None, on: date | None = None
+) -> ClaimFacts:
     """The one check of a claim, whatever protocol brought it: its parts add up, its visit type and
-    hospital tier are ones the policy declares, its admission is not after its discharge, its date
-    is within the policy (not before it is in force, not in the future beyond
+    hospital tier are ones the policy declares (and the tier the registry holds for the ``caller``'s
+    institution, which is active on the claim's date), its admission is not after its discharge,
+    its date is within the policy (not before it is in force, not in the future beyond
     :data:`FUTURE_TOLERANCE` of ``on``, the service's today)."""
+    if caller is not None:
+        institutions.claim_tier(caller, claim.hospital_level, "hospital_level")
+        institutions.check_active(caller, claim.settle_date)
     problem = claim.components_problem()
     if problem:
         raise Problem(422, "invalid_claim", problem, "medfee_sumamt")

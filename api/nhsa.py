@@ -21,10 +21,7 @@ checked against the registry and never change it: a difference is reported in ``
 are ``yyyy-MM-dd HH:mm:ss`` (or a date ``yyyy-MM-dd``), as the specification writes them; anything
 else is refused, never guessed.
 
-Output ``setlinfo`` (§4.4) is filled from the settlement (each fund under the field its layer
-names, :data:`FUND_FIELDS`); ``setldetail`` has one row per layer with the layer's
-``fund_pay_type`` and ``fund_pay_type_name`` from the policy file. Money is a JSON number with at most two
-decimals, exact to the fen (:func:`settlement.money.yuan_number`).
+The answers (``setlinfo``, ``setldetail``) are :mod:`api.nhsa_output`'s.
 """
 
 from __future__ import annotations
@@ -33,27 +30,20 @@ import hashlib
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import to_json
 
+from api.jsonbody import JsonBodyError, read_json
 from api.schemas import ClaimIn, Text, VisitCode, Yuan
 from settlement.money import fen_of, yuan_number
-from tiers.schema import NHSA_FIELDS, Policy
-
-if TYPE_CHECKING:
-    from api.desk import Settled
+from tiers.schema import Policy
 
 CHINA = ZoneInfo("Asia/Shanghai")
 SETTLING = {"2206": "11", "2207": "11", "2303": "21", "2304": "21"}
 """Pre-settlement and settlement transactions → the visit type they settle by default."""
-FUND_FIELDS = ("hifp_pay", "hifmi_pay", "maf_pay", "oth_pay", "cvlserv_pay", "hifes_pay", "hifob_pay", "hifdm_pay")
-"""``setlinfo``'s fund fields: each layer is reported under the one its policy names
-(:meth:`tiers.schema.Layer.platform_field`: the supplementary layer and a region's own funds in 其他支出
-``oth_pay`` unless they name another, e.g. 职工大额 ``hifdm_pay``); fields no layer uses are 0."""
-ZERO_FIELDS = ("acct_pay", "hosp_part_amt", "acct_mulaid_pay", "balc")
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
 
@@ -86,29 +76,58 @@ def _moment(raw: Any) -> Any:
 Moment = Annotated[datetime | None, BeforeValidator(_moment)]
 
 
-class Envelope(BaseModel):
-    """The request envelope; fields the platform sends that the service does not use are ignored."""
+ALIASES = {"medins_code": "fixmedins_code", "expcontent": "exp_content"}
+"""Field names as real clients spell them (after lower-casing: ``REFD_SETL_FLAG``, ``expContent``):
+``medins_code`` for ``fixmedins_code`` (fengzaiqishi11/hsa-his ``InsureCommonUtil``)."""
 
-    model_config = ConfigDict(extra="ignore")
 
-    infno: Annotated[str, Field(pattern=r"^[0-9]{4}$")]
-    msgid: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]+$")]
-    mdtrtarea_admvs: Annotated[str, Field(max_length=6)] = ""
-    insuplc_admdvs: Annotated[str, Field(max_length=6)] = ""
-    fixmedins_code: Annotated[str, Field(min_length=1, max_length=30)]
-    inf_time: Moment = None
-    input: dict[str, Any] = Field(default_factory=dict)
+def tolerant(raw: dict[str, Any]) -> dict[str, Any]:
+    """An object as real clients send it, read as the specification means it: optional fields sent
+    as ``""`` or ``null`` are absent; names are matched in lower case and through :data:`ALIASES`
+    (the specification's own spelling wins when both are sent)."""
+    out: dict[str, Any] = {}
+    for key, value in sorted(raw.items(), key=lambda kv: str(kv[0]).lower() != kv[0] or kv[0] in ALIASES):
+        if value is None or value == "":
+            continue
+        name = ALIASES.get(str(key).lower(), str(key).lower())
+        out.setdefault(name, value)
+    return out
 
 
 def _json_object(raw: Any) -> Any:
+    """A JSON object, or a JSON string holding one (hsa-his sends ``input`` as a string; YbRefund
+    ``expContent``); a list of objects is read as one (their fields merged)."""
     if isinstance(raw, str):
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not a JSON object: {exc.msg}") from exc
-    return raw or {}
+            raw = read_json(raw)  # as the body itself: exact decimals, duplicated keys refused
+        except JsonBodyError as exc:
+            raise ValueError(f"not a JSON object: {exc.reason}") from exc
+    if isinstance(raw, list) and all(isinstance(item, dict) for item in raw):
+        return tolerant({k: v for item in raw for k, v in item.items()})
+    return tolerant(raw) if isinstance(raw, dict) else raw or {}
+
+
+class Envelope(BaseModel):
+    """The request envelope; fields the platform sends that the service does not use are ignored.
+    ``infno`` may carry a provincial revision letter (``2207A``: the same data, :attr:`transaction`);
+    ``fixmedins_code`` defaults to the API key's institution; ``inf_time`` to the service's now."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    infno: Annotated[str, Field(pattern=r"^[0-9]{4}A?$")]
+    msgid: Annotated[str, Field(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f]+$")]
+    mdtrtarea_admvs: Annotated[str, Field(max_length=6)] = ""
+    insuplc_admdvs: Annotated[str, Field(max_length=6)] = ""
+    fixmedins_code: Annotated[str, Field(min_length=1, max_length=30)] | None = None
+    inf_time: Moment = None
+    input: Annotated[dict[str, Any], BeforeValidator(_json_object)] = Field(default_factory=dict)
+
+    @property
+    def transaction(self) -> str:
+        """The transaction, without a provincial revision letter."""
+        return self.infno[:4]
 
 
 class Extension(BaseModel):
@@ -164,7 +183,7 @@ class SettleData(BaseModel):
 def parse(model: type[BaseModel], raw: Any, where: str) -> Any:
     """Validate ``raw`` as ``model``; an :class:`InputError` names the first bad field's path."""
     try:
-        return model.model_validate(raw)
+        return model.model_validate(tolerant(raw) if isinstance(raw, dict) else raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join([where, *(str(p) for p in first["loc"])]).strip(".")
@@ -188,22 +207,30 @@ def _away(envelope: Envelope, given: object, digits: int) -> bool:
     return bool(where and insured and where[:digits] != insured[:digits])
 
 
-def claim_of(envelope: Envelope, data: SettleData) -> ClaimIn:
-    """The native claim of a settlement transaction."""
-    level = data.hosp_lv or data.exp_content.hosp_lv
-    if level is None:
-        raise InputError("input.data.hosp_lv", "hospital tier is required: hosp_lv or exp_content.hosp_lv")
-    moment = data.setl_time or envelope.inf_time
-    if moment is None:
-        raise InputError("input.data.setl_time", "no settlement time: give setl_time or the envelope's inf_time")
+def parts_notes(data: SettleData) -> list[str]:
+    """What the hospital should know of the bill's parts: none computed (absent, or all zero as
+    some clients send them before the platform has classified the fee details) settles the whole
+    bill as in-policy (符合政策范围)."""
+    parts = (data.fulamt_ownpay_amt, data.overlmt_selfpay, data.preselfpay_amt, data.inscp_scp_amt or 0)
+    if any(parts) or not data.medfee_sumamt:
+        return []
+    return [f"no bill parts given (全自费, 超限价, 先行自付, 符合范围): all {data.medfee_sumamt} settled as in-policy"]
+
+
+def claim_of(envelope: Envelope, data: SettleData, level: int, now: datetime) -> ClaimIn:
+    """The native claim of a settlement transaction at hospital tier ``level`` (the registry's,
+    :func:`api.institutions.claim_tier`), its time from the message or ``now``."""
+    moment = data.setl_time or envelope.inf_time or now
+    if data.inscp_scp_amt == 0 and parts_notes(data.model_copy(update={"inscp_scp_amt": None})):
+        data = data.model_copy(update={"inscp_scp_amt": None})  # all-zero parts: not computed
     claim_id = data.mdtrt_id if not data.chrg_bchno else f"{data.mdtrt_id}|{data.chrg_bchno}"
     # every field was validated by SettleData with the claim's own types and limits (ids, visit
     # type, level, ICD-10 code, amounts): the native claim is built without validating it again
     claim = ClaimIn.model_construct(
         claim_id=claim_id,
         person_id=data.psn_no,
-        med_type=data.med_type or SETTLING[envelope.infno],
-        hospital_level=int(level),
+        med_type=data.med_type or SETTLING[envelope.transaction],
+        hospital_level=level,
         settle_date=moment.date(),
         admission_date=data.begntime.date() if data.begntime else None,
         diagnosis=data.dise_codg,
@@ -245,74 +272,6 @@ def declared(data: SettleData, policy: Policy) -> tuple[tuple[str, ...], list[st
     elif declared_category is not None:
         found.append(declared_category)
     return tuple(dict.fromkeys(found)), notes
-
-
-def _ratio(paid: int, base: int) -> Decimal:
-    return (Decimal(paid) / Decimal(base)).quantize(Decimal("0.0001")) if base > 0 else Decimal(0)
-
-
-def _fund_fields(lines: list[dict[str, Any]], policy: Policy) -> dict[str, float]:
-    """Each ``setlinfo`` fund field: Σ what the layers reported under it paid (each layer's line)."""
-    fields = dict.fromkeys(FUND_FIELDS, 0)
-    for line in lines:
-        output = str(line["output"])
-        layer = policy.layer(output)
-        field = layer.platform_field() if layer else NHSA_FIELDS.get(output, "oth_pay")
-        fields[field] = fields.get(field, 0) + int(line["paid"])
-    return {field: yuan_number(fen) for field, fen in fields.items()}
-
-
-def setlinfo(values: dict[str, Any], lines: list[dict[str, Any]], msgid: str | None, policy: Policy) -> dict[str, Any]:
-    """``setlinfo`` of a settlement (or its reversal, negative amounts), from its row and lines (fen)."""
-    money = {f: yuan_number(values[f]) for f in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
-                                                  "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc")}  # fmt: skip
-    eligible = abs(int(values["inscp_scp_amt"])) - abs(int(values["act_pay_dedc"]))
-    return {
-        "setl_id": values["setl_id"] or None,
-        "mdtrt_id": str(values["claim_id"]).partition("|")[0],
-        "psn_no": values["person_id"],
-        "insutype": policy.insutype,
-        "setl_time": values["settle_date"].isoformat() + " 00:00:00",
-        "med_type": values["med_type"],
-        **money,
-        "pool_prop_selfpay": float(_ratio(abs(int(values["hifp_pay"])), eligible)),
-        **_fund_fields(lines, policy),
-        **dict.fromkeys(ZERO_FIELDS, 0.0),
-        "fund_pay_sumamt": yuan_number(values["fund_pay_sumamt"]),
-        "psn_part_amt": yuan_number(values["psn_part_amt"]),
-        "psn_cash_pay": yuan_number(values["psn_part_amt"]),
-        "medins_setl_id": msgid,
-        "clr_type": values["med_type"],
-        "relief_category": values["category"],
-    }
-
-
-def _fund_name(line: dict[str, Any], policy: Policy) -> str:
-    """The name a hospital prints for a layer's fund (the policy's ``fund_pay_type_name``, else the
-    layer's name; a layer the policy no longer has: its id)."""
-    layer = next((la for la in policy.layers if la.id == line["layer"]), None)
-    return (layer.fund_pay_type_name or layer.name) if layer else str(line["layer"])
-
-
-def setldetail(lines: list[dict[str, Any]], policy: Policy) -> list[dict[str, Any]]:
-    """One row per layer: its fund-type code and name (from the policy), base, payment, cap left
-    (null: none)."""
-    return [
-        {
-            "fund_pay_type": line["fund_pay_type"],
-            "fund_pay_type_name": _fund_name(line, policy),
-            "inscp_scp_amt": yuan_number(line["base"]),
-            "crt_payb_lmt_amt": None if int(line["cap_left"]) < 0 else yuan_number(line["cap_left"]),
-            "fund_payamt": yuan_number(line["paid"]),
-            "setl_proc_info": f"{line['rule']}: {line['bands']}",
-        }
-        for line in lines
-    ]
-
-
-def settlement_output(settled: Settled, msgid: str | None, policy: Policy) -> dict[str, Any]:
-    info = setlinfo(settled.values, settled.lines, msgid, policy)
-    return {"setlinfo": info, "setldetail": setldetail(settled.lines, policy)}
 
 
 def stored_reply(output: dict[str, Any], warnings: tuple[str, ...] | list[str] = ()) -> bytes:

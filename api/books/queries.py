@@ -40,6 +40,8 @@ _ACCUMULATORS = Statement.of(
     "SELECT layer, bucket, base_cum, paid_cum, claims FROM accumulator WHERE person_id = :p AND year = :y"
 )
 _IDENTITIES = _select("identity", "person_id = :p", "id")
+_PERSONS_BY_ID_NUMBER = _select("person", "id_number = :n", "person_id")
+_REPLY = Statement.of("SELECT request_hash, body FROM idempotencyrecord WHERE institution_id = :i AND key = :k")
 _PERSON = _select("person", "person_id = :p")
 _PERSON_LOCKED = Statement(sqlite=_PERSON.sqlite, postgresql=_PERSON.postgresql + " FOR UPDATE")
 _NEXT_SEQ = Statement.of("SELECT coalesce(max(seq), 0) + 1 FROM settlement WHERE person_id = :p")
@@ -102,6 +104,17 @@ def person(db: Driver, *, person_id: str, lock: bool = False) -> dict[str, Any] 
     (PostgreSQL; SQLite's writer holds the database's lock)."""
     rows = db.rows(_PERSON_LOCKED if lock else _PERSON, {"p": person_id})
     return _typed("person", rows[0]) if rows else None
+
+
+def persons_by_id_number(db: Driver, *, id_number: str) -> list[dict[str, Any]]:
+    """The registered persons with this 身份证号 (one, unless registered twice)."""
+    return [_typed("person", row) for row in db.rows(_PERSONS_BY_ID_NUMBER, {"n": id_number})]
+
+
+def stored_reply(db: Driver, *, institution_id: str, key: str) -> tuple[str, bytes] | None:
+    """The request hash and reply body stored under an institution's idempotency key, if any."""
+    rows = db.rows(_REPLY, {"i": institution_id, "k": key})
+    return (str(rows[0][0]), bytes(rows[0][1])) if rows else None
 
 
 def next_seq(db: Driver, *, person_id: str) -> int:

@@ -54,7 +54,7 @@ async def submit(request: Request) -> Response:
         raise Problem(422, "invalid_claim", str(exc), exc.param) from exc
     if claim.use not in ("claim", "predetermination"):
         raise Problem(422, "unsupported_use", f"Claim.use {claim.use!r}: only claim and predetermination", "Claim.use")
-    facts = desk.check_claim(native_claim, policy)
+    facts = desk.check_claim(native_claim, policy, caller)
 
     def render(settled: desk.Settled) -> bytes:
         return resource_bytes(claim_response(claim, settled.values, settled.lines))

@@ -2,17 +2,20 @@
 
 2206/2303 pre-settle, 2207/2304 settle, 2208/2305 reverse, 5203 settlement query, 5206 person
 accumulators, 3201 totals reconciliation, 3202 detail reconciliation (the detail as a CSV file at
-``GET /nhsa/files/{file_qury_no}``). A translator onto the desk — the same commands, the same
-books as the native API — with ``msgid`` as the idempotency key. Any error is ``infcode = -1``
-with the reason in ``err_msg`` (HTTP 200; 401/403 for a missing or refused key).
+``GET /nhsa/files/{file_qury_no}``); 9001/9002 sign in and out, 2601 冲正 by the original
+``msgid`` and 1101 person information (:mod:`api.routes.nhsa_platform`). A translator onto the
+desk — the same commands, the same books as the native API — with ``msgid`` as the idempotency
+key. Any error is ``infcode = -1`` with the reason in ``err_msg`` (HTTP 200; 401/403 for a
+missing or refused key).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi import APIRouter, Path, Request
@@ -21,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from api import desk, nhsa, years
+from api import desk, institutions, nhsa, nhsa_output, years
 from api.auth import Caller
 from api.books import export, queries
 from api.books.driver import Driver
@@ -30,7 +33,9 @@ from api.deps import CallerDep, PolicyDep, ReaderDep, caller_of, hand_read
 from api.errors import Problem
 from api.idempotency import Reply, claimed, request_hash
 from api.jsonbody import JsonBodyError, read_json
-from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_of, data_of, parse, settlement_output
+from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_of, data_of, parse
+from api.nhsa_output import settlement_output
+from api.routes import nhsa_platform
 from api.routes.persons import accumulators_out
 from api.routes.settlements import reverse_settlement
 from api.schemas import SignedYuan, Text
@@ -104,6 +109,8 @@ class StatementData(BaseModel):
     stmt_begndate: date
     stmt_enddate: date
     insutype: str | None = None
+    clr_type: Annotated[str, Field(max_length=6)] | None = None
+    """清算类别: 11 门诊 (every visit type that does not settle as inpatient), 21 住院."""
     setl_optins: str | None = None
     refd_setl_flag: Literal["0", "1"] | None = None
     medfee_sumamt: SignedYuan
@@ -116,15 +123,18 @@ def _command(call: Call) -> desk.SettleCommand:
     if data.insutype and data.insutype != call.insutype:
         reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.insutype})"
         raise InputError("input.data.insutype", reason)
-    claim = claim_of(call.envelope, data)
-    facts = desk.check_claim(claim, call.policy)
+    now = datetime.now(ZoneInfo(call.policy.policy.timezone)).replace(tzinfo=None)
+    level = institutions.claim_tier(call.caller, data.hosp_lv or data.exp_content.hosp_lv, "input.data.hosp_lv")
+    claim = claim_of(call.envelope, data, level, now)
+    facts = desk.check_claim(claim, call.policy, call.caller)
     categories, notes = nhsa.declared(data, call.policy.policy)
+    notes += nhsa.parts_notes(data)
     msgid, policy = call.envelope.msgid, call.policy.policy
 
     def render(settled: desk.Settled) -> bytes:
         return nhsa.stored_reply(settlement_output(settled, msgid, policy), [*settled.warnings, *notes])
 
-    digest = request_hash("nhsa-settle", claim.model_dump_json() + "|" + ",".join(categories))
+    digest = request_hash("nhsa-settle", data.model_dump_json())  # the message: its time may be the service's
     return desk.SettleCommand(call.caller, facts, render, call.key, digest, register=True, declared=categories)
 
 
@@ -215,10 +225,12 @@ def _cap(cap: Any) -> dict[str, Any]:
 
 
 def _period_books(
-    db: Driver, institution: str, data: StatementData, insutype: str, *, adjustments: bool = False
+    db: Driver, institution: str, data: StatementData, policy: CompiledPolicy, *, adjustments: bool = False
 ) -> pd.DataFrame:
     """The institution's settlement and reversal rows of a period (only one kind when the flag is
-    given), and its adjustment rows when asked (their ``refd_setl_flag`` is 0)."""
+    given, only one clearing type when ``clr_type`` is), and its adjustment rows when asked (their
+    ``refd_setl_flag`` is 0)."""
+    insutype, settles_as = policy.policy.insutype, policy.settles_as
     start, end = data.stmt_begndate, data.stmt_enddate
     frame = export.settlements(db, start=start, end=end, insutype=insutype, adjustments=adjustments)
     mine = frame[frame["institution_id"] == institution]
@@ -226,6 +238,8 @@ def _period_books(
         mine = mine[mine["insutype"] == data.insutype]
     if data.refd_setl_flag is not None:
         mine = mine[mine["refd_setl_flag"] == int(data.refd_setl_flag)]
+    if data.clr_type is not None:
+        mine = mine[mine["med_type"].map(lambda code: nhsa_output.clearing_type(code, settles_as)) == data.clr_type]
     return mine
 
 
@@ -233,7 +247,7 @@ async def _compare(call: Call) -> tuple[StatementData, dict[str, Any]]:
     data: StatementData = parse(StatementData, data_of(call.envelope), "input.data")
     if data.stmt_enddate < data.stmt_begndate:
         raise InputError("input.data.stmt_enddate", "before stmt_begndate")
-    books: pd.DataFrame = await call.read(lambda db: _period_books(db, call.caller.institution_id, data, call.insutype))
+    books: pd.DataFrame = await call.read(lambda db: _period_books(db, call.caller.institution_id, data, call.policy))
     institution = call.caller.institution_id
     adjusted = await call.read(
         lambda db: export.adjustment_totals(
@@ -273,6 +287,10 @@ HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
     "5206": accumulators,
     "3201": totals,
     "3202": detail,
+    "9001": nhsa_platform.sign_in,
+    "9002": nhsa_platform.sign_out,
+    "2601": nhsa_platform.recall,
+    "1101": nhsa_platform.person_info,
 }
 
 
@@ -301,9 +319,9 @@ async def transaction(request: Request) -> Response:
     envelope = None
     try:
         envelope = _envelope(_body(await request.body()))
-        if envelope.fixmedins_code != caller.institution_id:
+        if envelope.fixmedins_code not in (None, caller.institution_id):
             raise InputError("fixmedins_code", f"{envelope.fixmedins_code} is not the institution of this API key")
-        handler = HANDLERS.get(envelope.infno)
+        handler = HANDLERS.get(envelope.transaction)
         if handler is None:
             raise InputError("infno", f"transaction {envelope.infno} is not offered (offered: {sorted(HANDLERS)})")
         stored = await handler(Call(request, caller, envelope))
@@ -350,7 +368,7 @@ def detail_file(
     flag = None if file_qury_no[16] == "A" else file_qury_no[16]
     period = StatementData(stmt_begndate=begin, stmt_enddate=end, refd_setl_flag=flag, medfee_sumamt=0,
                            fund_pay_sumamt=0, fixmedins_setl_cnt=0)  # fmt: skip
-    frame = _period_books(db, caller.institution_id, period, policy.policy.insutype, adjustments=True)
+    frame = _period_books(db, caller.institution_id, period, policy, adjustments=True)
     adjusted = frame["kind"] == "adjustment"
     rows = pd.DataFrame(
         {

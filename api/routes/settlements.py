@@ -45,7 +45,7 @@ def _reply(reply: Reply) -> Response:
 def settle_command(request: Request, claim: ClaimIn, key: str | None) -> desk.SettleCommand:
     """A native settlement's command: the claim checked at the desk, its reply the native body."""
     caller = caller_of(request)
-    facts = desk.check_claim(claim, request.app.state.policy)
+    facts = desk.check_claim(claim, request.app.state.policy, caller)
     digest = request_hash("settle", claim.model_dump_json())
     return desk.SettleCommand(caller, facts, native.render, key, digest)
 

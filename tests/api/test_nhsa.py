@@ -205,16 +205,23 @@ def test_3201_totals_equal_the_statement_and_3202_lists_the_detail(server: Serve
         claimed = {"medfee_sumamt": row["medfee_sumamt"], "fund_pay_sumamt": row["fund_pay_sumamt"]}
         count = int(row["settlements"])
         balanced = ok(
-            hospital, request("3201-totals", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0")
+            hospital,
+            request("3201-totals", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0", clr_type="21"),
         )
         assert balanced["stmtinfo"]["stmt_rslt"] == "0", balanced["stmtinfo"]
         assert balanced["totals"]["fund_pay_sumamt"] == float(row["fund_pay_sumamt"])
         off = ok(
-            hospital, request("3201-totals", **period, **claimed, fixmedins_setl_cnt=count + 1, refd_setl_flag="0")
+            hospital,
+            request(
+                "3201-totals", **period, **claimed, fixmedins_setl_cnt=count + 1, refd_setl_flag="0", clr_type="21"
+            ),
         )
         assert off["stmtinfo"]["stmt_rslt"] == "1"
         assert f"fixmedins_setl_cnt: ours {count}, yours {count + 1}" in off["stmtinfo"]["stmt_rslt_dscr"]
-        detail = ok(hospital, request("3202-detail", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0"))
+        detail = ok(
+            hospital,
+            request("3202-detail", **period, **claimed, fixmedins_setl_cnt=count, refd_setl_flag="0", clr_type="21"),
+        )
         assert detail["stmtinfo"]["stmt_rslt"] == "0"
         file = hospital.get(f"/nhsa/files/{detail['fileinfo']['file_qury_no']}")
         empty = hospital.get("/nhsa/files/00010101000101010")  # a period without settlements
@@ -269,8 +276,8 @@ def test_errors_come_back_in_the_envelope(server: Server) -> None:
         compact = call(hospital, request("2304-settle", **_fresh(), setl_time="20250610093000"))
         assert compact["infcode"] == -1
         assert compact["err_msg"].startswith("input.data.setl_time:")
-        unknown = call(hospital, {**request("2304-settle"), "infno": "1101"})
-        assert "transaction 1101 is not offered" in unknown["err_msg"]
+        unknown = call(hospital, {**request("2304-settle"), "infno": "9999"})
+        assert "transaction 9999 is not offered" in unknown["err_msg"]
         foreign = call(hospital, {**request("2304-settle"), "fixmedins_code": "H-TWO"})
         assert "not the institution of this API key" in foreign["err_msg"]
         broken = hospital.post("/nhsa", content=b"{not json", headers={"Content-Type": "application/json"})

@@ -76,7 +76,7 @@ def _claim(person: str, n: int, **fields: Any) -> ClaimIn:
 
 
 def _request(claim: ClaimIn, key: str | None = None, caller: Caller = HOSPITAL) -> desk.SettleCommand:
-    facts = desk.check_claim(claim, DEMO, date(2025, 1, 1))
+    facts = desk.check_claim(claim, DEMO, on=date(2025, 1, 1))
     digest = request_hash("settle", claim.model_dump_json())
     return desk.SettleCommand(caller, facts, native.render, key if key is not None else claim.claim_id, digest)
 
