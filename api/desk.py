@@ -16,7 +16,7 @@ most favourable of them (就高不重复) are the engine's (:mod:`settlement.ide
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,6 +49,7 @@ class Settled:
     values: dict[str, Any]
     lines: list[dict[str, Any]]
     warnings: tuple[str, ...] = ()
+    person: tuple[str, str] = ("", "")  # the registry's name and ID number of the person
 
 
 Render = Callable[[Settled], bytes]
@@ -183,7 +184,8 @@ def _settled(
         values = settlement_values(command.claim, result, i, category, command.caller.institution_id, year.next_seq)
         lines = [dict(zip(names, line, strict=True)) for line in by_row[i * n_layers : (i + 1) * n_layers]]
         warnings = _warnings(command, year, category)
-        out.append((Settled(values, lines, warnings), added.get(command.claim.person_id, {})))
+        settled = Settled(values, lines, warnings, year.person)
+        out.append((settled, added.get(command.claim.person_id, {})))
     return out
 
 
@@ -274,7 +276,7 @@ def _recorded(
     assert found.year is not None
     institution, setl_id = command.caller.institution_id, writing.new_id("S")
     values = {**done.values, "setl_id": setl_id}
-    settled = Settled(values, done.lines, done.warnings)
+    settled = Settled(values, done.lines, done.warnings, done.person)
     touched = {key: _plus(found.year.accumulators.get(key), sums) for key, sums in added.items()}
     reply = Reply(201, command.render(settled))
     writes += [
@@ -315,5 +317,5 @@ def pre_settle_commands(
         for i, (done, _) in zip(
             todo, _settled(_engine(commands, found, todo, policy), todo, commands, found), strict=True
         ):
-            results[i] = Settled({**done.values, "status": "not_stored", "seq": 0}, done.lines, done.warnings)
+            results[i] = replace(done, values={**done.values, "status": "not_stored", "seq": 0})
     return results

@@ -15,7 +15,18 @@ from api.config import Settings, settings
 from api.db import batch_database, migrate, open_database, pooled_transaction
 from api.deps import openapi_with_hand_read_bodies
 from api.queue import SettlementQueue
-from api.routes import fhir, institutions, insurers, nhsa, persons, policies, posthoc, reconciliations, settlements
+from api.routes import (
+    fhir,
+    institutions,
+    insurers,
+    nhsa,
+    nhsa_statements,
+    persons,
+    policies,
+    posthoc,
+    reconciliations,
+    settlements,
+)
 from api.warmup import warm_up
 from tiers.loader import load_policy
 from tiers.tables import compile_policy
@@ -43,7 +54,18 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     warm_up(app.state.policy)
     app.state.settings = config
     errors.install(app, config.max_body_bytes, {reconciliations.router.prefix: reconciliations.MAX_BODY_BYTES})
-    for module in (settlements, persons, policies, reconciliations, posthoc, insurers, institutions, nhsa, fhir):
+    for module in (
+        settlements,
+        persons,
+        policies,
+        reconciliations,
+        posthoc,
+        insurers,
+        institutions,
+        nhsa,
+        nhsa_statements,
+        fhir,
+    ):
         app.include_router(module.router)
     hot = [*settlements.HOT_ROUTES, *nhsa.HOT_ROUTES, *fhir.HOT_ROUTES]
     app.router.routes[:0] = hot  # matched first; the FastAPI routes document them

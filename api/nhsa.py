@@ -176,6 +176,10 @@ class SettleData(BaseModel):
     setl_time: Moment = None
     begntime: Moment = None
     """入院时间 (the admission, as 2401 names it), when a client sends it with the settlement."""
+    psn_name: Annotated[str, Field(max_length=50)] = ""
+    certno: Annotated[str, Field(max_length=50)] = ""
+    mdtrt_cert_type: Annotated[str, Field(max_length=3)] = ""
+    medins_setl_id: Annotated[str, Field(max_length=30)] | None = None
     exp_content: Annotated[Extension, BeforeValidator(_json_object)] = Extension()
     idetinfo: list[IdetInfo] = Field(default_factory=list, max_length=20)
 
@@ -217,10 +221,15 @@ def parts_notes(data: SettleData) -> list[str]:
     return [f"no bill parts given (全自费, 超限价, 先行自付, 符合范围): all {data.medfee_sumamt} settled as in-policy"]
 
 
+def claim_moment(envelope: Envelope, data: SettleData, now: datetime) -> datetime:
+    """When a settlement happens: ``setl_time``, else the envelope's ``inf_time``, else ``now``."""
+    return data.setl_time or envelope.inf_time or now
+
+
 def claim_of(envelope: Envelope, data: SettleData, level: int, now: datetime) -> ClaimIn:
     """The native claim of a settlement transaction at hospital tier ``level`` (the registry's,
     :func:`api.institutions.claim_tier`), its time from the message or ``now``."""
-    moment = data.setl_time or envelope.inf_time or now
+    moment = claim_moment(envelope, data, now)
     if data.inscp_scp_amt == 0 and parts_notes(data.model_copy(update={"inscp_scp_amt": None})):
         data = data.model_copy(update={"inscp_scp_amt": None})  # all-zero parts: not computed
     claim_id = data.mdtrt_id if not data.chrg_bchno else f"{data.mdtrt_id}|{data.chrg_bchno}"

@@ -5,6 +5,8 @@ number with at most two decimals, exact to the fen (:func:`settlement.money.yuan
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,40 @@ FUND_FIELDS = ("hifp_pay", "hifmi_pay", "maf_pay", "oth_pay", "cvlserv_pay", "hi
 (:meth:`tiers.schema.Layer.platform_field`: the supplementary layer and a region's own funds in 其他支出
 ``oth_pay`` unless they name another, e.g. 职工大额 ``hifdm_pay``); fields no layer uses are 0."""
 ZERO_FIELDS = ("acct_pay", "hosp_part_amt", "acct_mulaid_pay", "balc")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What a settlement's answer repeats of the message and the registry: the person (name, ID
+    number), the settlement's moment, the message's 凭证类型, 参保地 and the hospital's own
+    settlement id (``medins_setl_id``, else the ``msgid``)."""
+
+    name: str = ""
+    id_number: str = ""
+    moment: datetime | None = None
+    mdtrt_cert_type: str = ""
+    insuplc_admdvs: str = ""
+    medins_setl_id: str | None = None
+
+
+def id_number_facts(id_number: str, on: date) -> dict[str, Any]:
+    """性别, 出生日期 and 年龄 read from an 18-digit 身份证号 (blank for any other)."""
+    try:
+        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    except (ValueError, IndexError):
+        born = None
+    if born is None or len(id_number) != 18:
+        return {"gend": "", "brdy": "", "age": None}
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return {"gend": "1" if int(id_number[16]) % 2 else "2", "brdy": born.isoformat(), "age": age}
+
+
+def _person_fields(visit: Visit, on: date) -> dict[str, Any]:
+    """The person's fields of ``setlinfo`` (the ID number as the platform carries it to the hospital
+    that treated the person)."""
+    return {"psn_name": visit.name, "psn_cert_type": "01" if visit.id_number else "", "certno": visit.id_number,
+            "naty": "", **id_number_facts(visit.id_number, on), "psn_type": "", "cvlserv_flag": "0",
+            "mdtrt_cert_type": visit.mdtrt_cert_type}  # fmt: skip
 
 
 def clearing_type(med_type: str, settles_as: dict[str, str]) -> str:
@@ -41,7 +77,17 @@ def _fund_fields(lines: list[dict[str, Any]], policy: Policy) -> dict[str, float
     return {field: yuan_number(fen) for field, fen in fields.items()}
 
 
-def setlinfo(values: dict[str, Any], lines: list[dict[str, Any]], msgid: str | None, policy: Policy) -> dict[str, Any]:
+def _time(values: dict[str, Any], visit: Visit) -> str:
+    """``setl_time``: the message's moment when it is the settlement's day, else the day at 00:00:00."""
+    moment = visit.moment
+    if moment is not None and moment.date() == values["settle_date"]:
+        return f"{moment:%Y-%m-%d %H:%M:%S}"
+    return f"{values['settle_date']:%Y-%m-%d} 00:00:00"
+
+
+def setlinfo(
+    values: dict[str, Any], lines: list[dict[str, Any]], msgid: str | None, policy: Policy, visit: Visit
+) -> dict[str, Any]:
     """``setlinfo`` of a settlement (or its reversal, negative amounts), from its row and lines (fen)."""
     money = {f: yuan_number(values[f]) for f in ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay",
                                                   "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc")}  # fmt: skip
@@ -50,8 +96,9 @@ def setlinfo(values: dict[str, Any], lines: list[dict[str, Any]], msgid: str | N
         "setl_id": values["setl_id"] or None,
         "mdtrt_id": str(values["claim_id"]).partition("|")[0],
         "psn_no": values["person_id"],
+        **_person_fields(visit, values["settle_date"]),
         "insutype": policy.insutype,
-        "setl_time": values["settle_date"].isoformat() + " 00:00:00",
+        "setl_time": _time(values, visit),
         "med_type": values["med_type"],
         **money,
         "pool_prop_selfpay": float(_ratio(abs(int(values["hifp_pay"])), eligible)),
@@ -60,7 +107,9 @@ def setlinfo(values: dict[str, Any], lines: list[dict[str, Any]], msgid: str | N
         "fund_pay_sumamt": yuan_number(values["fund_pay_sumamt"]),
         "psn_part_amt": yuan_number(values["psn_part_amt"]),
         "psn_cash_pay": yuan_number(values["psn_part_amt"]),
-        "medins_setl_id": msgid,
+        "medins_setl_id": visit.medins_setl_id or msgid,
+        "clr_optins": visit.insuplc_admdvs,
+        "clr_way": "1",
         "clr_type": clearing_type(values["med_type"], policy.settles_as()),
         "relief_category": values["category"],
     }
@@ -89,6 +138,12 @@ def setldetail(lines: list[dict[str, Any]], policy: Policy) -> list[dict[str, An
     ]
 
 
-def settlement_output(settled: Settled, msgid: str | None, policy: Policy) -> dict[str, Any]:
-    info = setlinfo(settled.values, settled.lines, msgid, policy)
+def settlement_output(
+    settled: Settled, msgid: str | None, policy: Policy, visit: Visit | None = None
+) -> dict[str, Any]:
+    """``setlinfo`` and ``setldetail``; the person as the registry has it (else as ``visit`` says)."""
+    visit = visit or Visit()
+    if any(settled.person):
+        visit = replace(visit, name=settled.person[0], id_number=settled.person[1])
+    info = setlinfo(settled.values, settled.lines, msgid, policy, visit)
     return {"setlinfo": info, "setldetail": setldetail(settled.lines, policy)}

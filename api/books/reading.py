@@ -65,7 +65,7 @@ _PARTS = (  # (columns, FROM on PostgreSQL, FROM on SQLite with its IN-lists); t
         _pg("idempotencyrecord", "institution_id = w.i AND key = w.k", "k"),
         "idempotencyrecord r WHERE r.institution_id IN {ki} AND r.key IN {kk}",
     ),
-    ("r.person_id", _pg("person", "person_id = w.p"), "person r WHERE r.person_id IN {p}"),
+    ("r.person_id, r.name, r.id_number", _pg("person", "person_id = w.p"), "person r WHERE r.person_id IN {p}"),
     (
         "r.person_id, r.category, r.valid_from, r.valid_to",
         _pg("identity", "person_id = w.p AND revoked_at IS NULL"),
@@ -145,6 +145,7 @@ class PersonYear:
     accumulators: Sums  # every stored row of the year (the policy's buckets and post-hoc programs')
     next_seq: int  # the person's next arrival number
     settled_as: str | None  # setl_id of the institution's settlement of this claim, if standing
+    person: tuple[str, str] = ("", "")  # the person's name and ID number
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
         free, parts = repeat(True), rows  # SQLite: no other transaction runs; a statement per part
     replies, persons, identities, accumulators, seqs, active = parts
     stored = {(r[0], r[1]): (str(r[2]), int(r[3]), bytes.fromhex(r[4])) for r in replies}
-    registered = {r[0] for r in persons}
+    registered = {r[0]: (str(r[1] or ""), str(r[2] or "")) for r in persons}
     settled = {(r[0], r[1]): str(r[2]) for r in active}
     identities_of, accumulators_of = _by_person(identities), _by_person(accumulators)
     last_seq = {r[0]: int(r[1] or 0) for r in seqs}
@@ -198,6 +199,7 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
                 _sums(accumulators_of.get(w.person_id, []), w.day.year),
                 last_seq.get(w.person_id, 0) + 1,
                 settled.get((w.institution_id, str(w.claim_id))),
+                registered[w.person_id],
             )
         out.append(Found(key, year))
     return out

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -26,20 +26,19 @@ from starlette.routing import Route
 
 from api import desk, institutions, nhsa, nhsa_output, years
 from api.auth import Caller
-from api.books import export, queries
+from api.books import queries
 from api.books.driver import Driver
 from api.db import pooled_transaction
-from api.deps import CallerDep, PolicyDep, ReaderDep, caller_of, hand_read
+from api.deps import caller_of, hand_read
 from api.errors import Problem
 from api.idempotency import Reply, claimed, request_hash
 from api.jsonbody import JsonBodyError, read_json
-from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_of, data_of, parse
+from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_moment, claim_of, data_of, parse
 from api.nhsa_output import settlement_output
-from api.routes import nhsa_platform
+from api.routes import nhsa_platform, nhsa_statements
 from api.routes.persons import accumulators_out
 from api.routes.settlements import reverse_settlement
-from api.schemas import SignedYuan, Text
-from settlement.money import fen_of, fen_to_yuan_text, yuan_number
+from api.schemas import Text
 from tiers.tables import CompiledPolicy
 
 router = APIRouter(tags=["nhsa"])
@@ -101,23 +100,6 @@ class AccumulatorData(BaseModel):
     cum_ym: Annotated[str, Field(pattern=r"^(19|2[0-9])[0-9]{2}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
 
 
-class StatementData(BaseModel):
-    """3201/3202: the hospital's totals of a period, to be compared with ours."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    stmt_begndate: date
-    stmt_enddate: date
-    insutype: str | None = None
-    clr_type: Annotated[str, Field(max_length=6)] | None = None
-    """清算类别: 11 门诊 (every visit type that does not settle as inpatient), 21 住院."""
-    setl_optins: str | None = None
-    refd_setl_flag: Literal["0", "1"] | None = None
-    medfee_sumamt: SignedYuan
-    fund_pay_sumamt: SignedYuan
-    fixmedins_setl_cnt: Annotated[int, Field(ge=0)]
-
-
 def _command(call: Call) -> desk.SettleCommand:
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
     if data.insutype and data.insutype != call.insutype:
@@ -131,8 +113,11 @@ def _command(call: Call) -> desk.SettleCommand:
     notes += nhsa.parts_notes(data)
     msgid, policy = call.envelope.msgid, call.policy.policy
 
+    visit = nhsa_output.Visit(data.psn_name, data.certno, claim_moment(call.envelope, data, now),
+                              data.mdtrt_cert_type, call.envelope.insuplc_admdvs, data.medins_setl_id)  # fmt: skip
+
     def render(settled: desk.Settled) -> bytes:
-        return nhsa.stored_reply(settlement_output(settled, msgid, policy), [*settled.warnings, *notes])
+        return nhsa.stored_reply(settlement_output(settled, msgid, policy, visit), [*settled.warnings, *notes])
 
     digest = request_hash("nhsa-settle", data.model_dump_json())  # the message: its time may be the service's
     return desk.SettleCommand(call.caller, facts, render, call.key, digest, register=True, declared=categories)
@@ -187,7 +172,9 @@ async def query(call: Call) -> bytes:
 
     def work(db: Driver) -> bytes:
         row = _readable(db, call, data.setl_id, data.psn_no)
-        settled = desk.Settled(row, queries.lines(db, setl_id=row["setl_id"]))
+        person = queries.person(db, person_id=row["person_id"]) or {}
+        identity = (str(person.get("name") or ""), str(person.get("id_number") or ""))
+        settled = desk.Settled(row, queries.lines(db, setl_id=row["setl_id"]), person=identity)
         return nhsa.stored_reply(settlement_output(settled, None, call.policy.policy))  # the msgid is not kept
 
     result: bytes = await call.read(work)
@@ -224,69 +211,14 @@ def _cap(cap: Any) -> dict[str, Any]:
     return {"rule": cap.rule, "cap": None if cap.cap is None else nhsa.exact_yuan(cap.cap), "crt_payb_lmt_amt": left}
 
 
-def _period_books(
-    db: Driver, institution: str, data: StatementData, policy: CompiledPolicy, *, adjustments: bool = False
-) -> pd.DataFrame:
-    """The institution's settlement and reversal rows of a period (only one kind when the flag is
-    given, only one clearing type when ``clr_type`` is), and its adjustment rows when asked (their
-    ``refd_setl_flag`` is 0)."""
-    insutype, settles_as = policy.policy.insutype, policy.settles_as
-    start, end = data.stmt_begndate, data.stmt_enddate
-    frame = export.settlements(db, start=start, end=end, insutype=insutype, adjustments=adjustments)
-    mine = frame[frame["institution_id"] == institution]
-    if data.insutype:
-        mine = mine[mine["insutype"] == data.insutype]
-    if data.refd_setl_flag is not None:
-        mine = mine[mine["refd_setl_flag"] == int(data.refd_setl_flag)]
-    if data.clr_type is not None:
-        mine = mine[mine["med_type"].map(lambda code: nhsa_output.clearing_type(code, settles_as)) == data.clr_type]
-    return mine
-
-
-async def _compare(call: Call) -> tuple[StatementData, dict[str, Any]]:
-    data: StatementData = parse(StatementData, data_of(call.envelope), "input.data")
-    if data.stmt_enddate < data.stmt_begndate:
-        raise InputError("input.data.stmt_enddate", "before stmt_begndate")
-    books: pd.DataFrame = await call.read(lambda db: _period_books(db, call.caller.institution_id, data, call.policy))
-    institution = call.caller.institution_id
-    adjusted = await call.read(
-        lambda db: export.adjustment_totals(
-            db, institution=institution, start=data.stmt_begndate, end=data.stmt_enddate
-        )
-    )
-    ours = {"medfee_sumamt": int(books["medfee_sumamt"].sum()), "fund_pay_sumamt": int(books["fund_pay_sumamt"].sum())}
-    theirs = {k: fen_of(getattr(data, k)) for k in ours}
-    differ = [f"{k}: ours {yuan_number(ours[k])}, yours {yuan_number(theirs[k])}" for k in ours if ours[k] != theirs[k]]
-    if len(books) != data.fixmedins_setl_cnt:
-        differ.append(f"fixmedins_setl_cnt: ours {len(books)}, yours {data.fixmedins_setl_cnt}")
-    info = {
-        "setl_optins": data.setl_optins or call.envelope.insuplc_admdvs,
-        "stmt_rslt": "1" if differ else "0",
-        "stmt_rslt_dscr": "; ".join(differ) if differ else "平 (balanced)",
-    }
-    totals = {**{k: yuan_number(v) for k, v in ours.items()}, "acct_pay": 0.0, "fixmedins_setl_cnt": len(books)}
-    return data, {"stmtinfo": info, "totals": totals, "adjustments": {k: yuan_number(v) for k, v in adjusted.items()}}
-
-
-async def totals(call: Call) -> bytes:
-    return nhsa.stored_reply((await _compare(call))[1])
-
-
-async def detail(call: Call) -> bytes:
-    data, compared = await _compare(call)
-    number = f"{data.stmt_begndate:%Y%m%d}{data.stmt_enddate:%Y%m%d}{data.refd_setl_flag or 'A'}"
-    file = {"file_qury_no": number, "filename": f"3202-{number}.csv", "dld_endtime": None}
-    return nhsa.stored_reply({**compared, "fileinfo": file})
-
-
 HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
     **{infno: (nhsa_pre_settle if infno in ("2206", "2303") else nhsa_settle) for infno in SETTLING},
     "2208": reverse,
     "2305": reverse,
     "5203": query,
     "5206": accumulators,
-    "3201": totals,
-    "3202": detail,
+    "3201": nhsa_statements.totals,
+    "3202": nhsa_statements.detail,
     "9001": nhsa_platform.sign_in,
     "9002": nhsa_platform.sign_out,
     "2601": nhsa_platform.recall,
@@ -338,55 +270,3 @@ async def transaction(request: Request) -> Response:
 HOT_ROUTES = [Route("/nhsa", transaction, methods=["POST"])]
 """``POST /nhsa`` as a plain Starlette route in front of FastAPI's router (which documents it), like
 the native settlement route: no dependency injection per message."""
-
-FILE_COLUMNS = [
-    "psn_no",
-    "mdtrt_id",
-    "setl_id",
-    "msgid",
-    "stmt_rslt",
-    "refd_setl_flag",
-    "memo",
-    "medfee_sumamt",
-    "fund_pay_sumamt",
-    "acct_pay",
-]
-"""The 3202 result rows' fields, in the interface's order (domain.md §4.6)."""
-
-
-@router.get("/nhsa/files/{file_qury_no}", response_class=Response, summary="The detail file of a 3202 (CSV, yuan)")
-def detail_file(
-    file_qury_no: Annotated[str, Path(pattern=r"^[0-9]{16}[01A]$")], db: ReaderDep, caller: CallerDep, policy: PolicyDep
-) -> Response:
-    """The period's settlement and reversal rows, and each re-settlement's adjustment of a
-    settlement as a row of its own (``setl_id`` ``<run_id>/<setl_id>``, ``memo`` naming the
-    settlement, no 医疗费总额), so the file's ``fund_pay_sumamt`` totals what the funds paid."""
-    try:
-        begin, end = date.fromisoformat(_iso(file_qury_no[:8])), date.fromisoformat(_iso(file_qury_no[8:16]))
-    except ValueError as exc:
-        raise Problem(404, "file_not_found", f"no detail file {file_qury_no}", "file_qury_no") from exc
-    flag = None if file_qury_no[16] == "A" else file_qury_no[16]
-    period = StatementData(stmt_begndate=begin, stmt_enddate=end, refd_setl_flag=flag, medfee_sumamt=0,
-                           fund_pay_sumamt=0, fixmedins_setl_cnt=0)  # fmt: skip
-    frame = _period_books(db, caller.institution_id, period, policy, adjustments=True)
-    adjusted = frame["kind"] == "adjustment"
-    rows = pd.DataFrame(
-        {
-            "psn_no": frame["person_id"],
-            "mdtrt_id": frame["claim_id"].str.split("|", n=1).str[0],  # (partition fails on no rows)
-            "setl_id": frame["setl_id"],
-            "msgid": "",
-            "stmt_rslt": "0",
-            "refd_setl_flag": frame["refd_setl_flag"],
-            "memo": ("adjustment of " + frame["adjusts"].astype(str)).where(adjusted, ""),
-            "medfee_sumamt": fen_to_yuan_text(frame["medfee_sumamt"].to_numpy("int64")),
-            "fund_pay_sumamt": fen_to_yuan_text(frame["fund_pay_sumamt"].to_numpy("int64")),
-            "acct_pay": "0.00",
-        },
-        columns=FILE_COLUMNS,
-    )
-    return Response(export.csv_text(rows), media_type="text/csv; charset=utf-8")
-
-
-def _iso(day: str) -> str:
-    return f"{day[:4]}-{day[4:6]}-{day[6:]}"

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import nhsa, years
+from api import nhsa, nhsa_output, years
 from api.books import queries, writing
 from api.books.driver import Driver
 from api.db import INTEGRITY_ERRORS
@@ -134,18 +134,6 @@ class PersonQuery(BaseModel):
     begntime: nhsa.Moment = None
 
 
-def id_number_facts(id_number: str, on: date) -> dict[str, Any]:
-    """性别, 出生日期 and 年龄 read from an 18-digit 身份证号 (blank for any other)."""
-    try:
-        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    except (ValueError, IndexError):
-        return {"gend": "", "brdy": "", "age": None}
-    if len(id_number) != 18:
-        return {"gend": "", "brdy": "", "age": None}
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    return {"gend": "1" if int(id_number[16]) % 2 else "2", "brdy": born.isoformat(), "age": age}
-
-
 def _person(db: Driver, data: PersonQuery) -> dict[str, Any]:
     if data.psn_no:
         found = queries.person(db, person_id=data.psn_no)
@@ -194,7 +182,7 @@ async def person_info(call: Call) -> bytes:
     person, identities = await call.read(work)
     on = _now(call).date()
     base = {"psn_no": person["person_id"], "psn_cert_type": "01", "certno": person["id_number"],
-            "psn_name": person["name"], "naty": "", **id_number_facts(person["id_number"], on)}  # fmt: skip
+            "psn_name": person["name"], "naty": "", **nhsa_output.id_number_facts(person["id_number"], on)}  # fmt: skip
     insured = {"insutype": call.insutype, "psn_type": "", "balc": 0.0, "psn_insu_stas": "1", "cvlserv_flag": "0",
                "insuplc_admdvs": call.envelope.insuplc_admdvs or "", "emp_name": ""}  # fmt: skip
     return nhsa.stored_reply({"baseinfo": base, "insuinfo": [insured], "idetinfo": _idetinfo(identities, call)})

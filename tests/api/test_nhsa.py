@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from api.routes.nhsa import FILE_COLUMNS
+from api.routes.nhsa_statements import FILE_COLUMNS
 from tests.api.helpers import new_id, register
 from tests.api.servers import ROOT, Server, medrelief
 
@@ -109,7 +109,14 @@ def test_2305_reverses_and_5203_5206_read_the_books(server: Server) -> None:
         settled = ok(hospital, request("2304-settle", **ids))["setlinfo"]
         queried = ok(hospital, request("5203-query", psn_no=ids["psn_no"], setl_id=settled["setl_id"]))["setlinfo"]
         assert queried["medins_setl_id"] is None  # the settlement's msgid is not kept with it
-        assert {**queried, "medins_setl_id": settled["medins_setl_id"]} == settled
+        # nor what only the message said: its time of day, 凭证类型 and 参保地
+        assert (queried["setl_time"], queried["mdtrt_cert_type"], queried["clr_optins"]) == (
+            "2025-03-01 00:00:00",
+            "",
+            "",
+        )
+        message_only = ("medins_setl_id", "setl_time", "mdtrt_cert_type", "clr_optins")
+        assert {**queried, **{f: settled[f] for f in message_only}} == settled
         used = ok(hospital, request("5206-accumulators", psn_no=ids["psn_no"]))
         paid = {row["cum_type_code"]: row["cum"] for row in used["cuminfo"]}
         assert paid["basic.inpatient"] == 47600.0

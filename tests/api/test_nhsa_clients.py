@@ -23,12 +23,19 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from tests.api.helpers import new_id
 from tests.api.servers import ROOT, Server, medrelief
+
+CHINA = ZoneInfo("Asia/Shanghai")  # demo's time zone
+
+
+def _today() -> str:
+    return datetime.now(CHINA).date().isoformat()
 
 
 def _msgid(code: str) -> str:
@@ -105,7 +112,7 @@ def test_hsa_his_outpatient_settles_at_the_registered_tier(registered: Server) -
     with registered.client() as hospital, registered.client("admin") as admin:
         assert admin.post("/v1/persons", json={"person_id": twin, "identities": []}).status_code == 201
         native = {"claim_id": new_id("C"), "person_id": twin, "med_type": "11", "hospital_level": 2,
-                  "settle_date": datetime.now().date().isoformat(), "medfee_sumamt": "860.00"}  # fmt: skip
+                  "settle_date": _today(), "medfee_sumamt": "860.00"}  # fmt: skip
         same = hospital.post("/v1/settlements/pre", json=native)
         answer = ok(hospital, hsa_his("2207", outpatient_2207(person, visit, "860.00")))
     assert same.status_code == 200, same.text
@@ -115,6 +122,15 @@ def test_hsa_his_outpatient_settles_at_the_registered_tier(registered: Server) -
     assert Decimal(str(info["hifp_pay"])) > 0
     assert info["clr_type"] == "11"
     assert info["mdtrt_id"] == visit
+    # the person as the message names them (registered on first sight, so the registry has nothing)
+    assert (info["psn_name"], info["certno"], info["gend"], info["brdy"]) == (
+        "王五",
+        "320602199001011234",
+        "1",
+        "1990-01-01",
+    )
+    assert info["setl_time"][:10] == _today()  # dated now in the policy's time zone, with the time of day
+    assert info["setl_time"][11:] != "00:00:00" or datetime.now(CHINA).hour == 0
     assert "no bill parts given" in answer["warn_msg"]
     assert "holds no relief identity" in answer["warn_msg"]
 
@@ -260,4 +276,9 @@ def test_the_samples_sign_in_settle_recall_and_read_the_person(registered: Serve
         person = {"person_id": new_id("SP"), "name": "张三", "id_number": "110101199001011234", "identities": []}
         assert admin.post("/v1/persons", json=person).status_code == 201
         base = ok(hospital, _sample("1101-person"))["output"]["baseinfo"]
+        resent = {**_sample("2207-settle"), "msgid": _msgid("H-ONE")}
+        again = ok(hospital, resent)["output"]["setlinfo"]  # settled anew after its 2601
+    assert again["psn_no"] == "NHSA-P001"
+    assert again["setl_time"] == "2025-03-01 12:00:00"
+    assert again["medins_setl_id"] == resent["msgid"]
     assert (base["psn_no"], base["gend"], base["brdy"]) == (person["person_id"], "1", "1990-01-01")
