@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from settlement.cli import app
-from settlement.terminal import console, fail, out
+from settlement.terminal import console, fail, fitted, out
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -81,7 +81,7 @@ def second_payout_command(
     io.write_table(
         shared.rename(columns={"paid": "first_payout"}), out_path, ("remaining", "first_payout", "second_payout")
     )
-    out.print(_accounts_table(accounts, layer.name))
+    out.print(fitted(_accounts_table(accounts, layer.name)))
     console.print(f"wrote {out_path} ({len(shared):,} persons)")
 
 
@@ -141,5 +141,5 @@ def post_hoc_command(
     summary = paid[paid["paid"] > 0].groupby(["program", "year"], as_index=False)["paid"].agg(["count", "sum"])
     for program, year, count, total in zip(*(summary[c].tolist() for c in summary.columns), strict=True):
         table_out.add_row(str(program), str(year), f"{count:,}", yuan_grouped(int(total)))
-    out.print(table_out)
+    out.print(fitted(table_out))
     console.print(f"wrote {out_path} ({len(paid):,} rows)")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from settlement.simulation.cli import simulate_command
-from settlement.terminal import console, fail, out
+from settlement.terminal import console, fail, fitted, out
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +29,25 @@ app = typer.Typer(
     help="medrelief: settle claims through 基本医保 → 大病保险 → 医疗救助 → 补充保险.", no_args_is_help=True
 )
 policy_app = typer.Typer(help="Inspect a policy's parameters.", no_args_is_help=True)
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        out.print(f"medrelief {version('medrelief')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """medrelief: settle claims through 基本医保 → 大病保险 → 医疗救助 → 补充保险."""
+
+
 app.add_typer(policy_app, name="policy")
 app.command("simulate")(simulate_command)
 
@@ -128,7 +147,7 @@ def settle_command(
                 io.write_table(table_out, path, money)
     except (ClaimValidationError, IdentityValidationError, PolicyError, AccumulatorError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
-    out.print(summary_table(settled, result, time.perf_counter() - started))
+    out.print(fitted(summary_table(settled, result, time.perf_counter() - started)))
     written = [p for p in (out_path, closing, explain_path) if p]
     console.print("wrote " + ", ".join(str(p) for p in written))
 
@@ -143,12 +162,12 @@ def policies_command() -> None:
 
     table = Table(title="Bundled policies")
     for column in ("name", "title", "region", "in force from", "versions"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # wrapped, never cut
     for name in bundled_names():
         policy = load_policy(name)
         versions = ", ".join(str(v) for v in version_dates(policy))
         table.add_row(name, policy.name, policy.region, str(policy.valid_from), versions)
-    out.print(table)
+    out.print(fitted(table))
 
 
 @policy_app.command("show")
@@ -286,9 +305,19 @@ def reconcile_command(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write the per-row report here.")] = None,
     mapping: Annotated[Path | None, typer.Option(help="YAML mapping their column names to ours.")] = None,
     key: Annotated[str, typer.Option(help="Key column (ours; theirs unless the mapping says).")] = "setl_id",
-    fields: Annotated[str, typer.Option(help="Comma-separated money columns (default: all shared).")] = "",
+    fields: Annotated[
+        str, typer.Option(help="Comma-separated money columns to compare (the others are named as not compared).")
+    ] = "",
+    exclude: Annotated[
+        str, typer.Option(help="Comma-separated money columns not to compare (e.g. one only our export carries).")
+    ] = "",
 ) -> None:
-    """Match THEIRS to OURS by key; report every row; exit 0 on PASS, 1 on FAIL, 2 on bad input."""
+    """Match THEIRS to OURS by key; report every row; exit 0 on PASS, 1 on FAIL, 2 on bad input.
+
+    Every money column either file carries is compared or named as not compared: a column holding
+    amounts under a name that is not a money field (a typo, a column the mapping left out) or a
+    field in one file only stops the command (exit 2) unless --exclude names it or --fields
+    chooses the columns; the verdict line lists what was compared."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from settlement import io
@@ -296,6 +325,7 @@ def reconcile_command(
     from settlement.reconcile_files import reconcile_files
 
     chosen = tuple(f.strip() for f in fields.split(",") if f.strip()) or None
+    excluded = tuple(f.strip() for f in exclude.split(",") if f.strip())
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=console, transient=True) as bar:
@@ -307,11 +337,11 @@ def reconcile_command(
                 bar.update(tasks[stage], completed=done, total=total)
 
             their_names = io.ColumnMapping.load(mapping) if mapping else None
-            summary = reconcile_files(ours, theirs, key, their_names, chosen, out_path, progress)
+            summary = reconcile_files(ours, theirs, key, their_names, chosen, out_path, progress, excluded)
     except (ReconcileError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
     result = summary.result
-    out.print(_totals_table(result))
+    out.print(fitted(_totals_table(result)))
     out.print(result.summary_line(), highlight=False, soft_wrap=True)
     if not result.passed:
         raise typer.Exit(1)

@@ -22,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from settlement import accumulators
 from settlement.money import fen_to_yuan_text, parse_signed_yuan, parse_yuan
-from settlement.reconcile import FIELDS as RECON_FIELDS
-from settlement.reconcile import Side
+from settlement.reconcile import Side, is_money_field, looks_like_money
 
 SUFFIXES = (".csv", ".parquet")
 ACCUMULATOR_MONEY = ("base_cum", "paid_cum")
@@ -195,15 +194,17 @@ def side_of(text: pd.DataFrame, name: str, key: str, mapping: ColumnMapping | No
     if key_column not in text.columns:
         raise TableFileError(f"{where}: no key column {key_column!r} (columns: {list(text.columns)})")
     money = {}
-    for column in (c for c in RECON_FIELDS if c in text.columns):
+    for column in (c for c in text.columns if is_money_field(str(c))):
         fen, bad, reasons = parse_signed_yuan(text[column])
         if len(bad):
             raise TableFileError(f"{where}: key {text[key_column].iloc[bad[0]]}: {column}: {reasons[0]}")
-        money[column] = fen
+        money[str(column)] = fen
     flag = mapping.reversed_column or "refd_setl_flag"
+    others = [str(c) for c in text.columns if str(c) not in money and c not in (key_column, flag)]
+    unknown = tuple(c for c in others if looks_like_money(text[c]))
     reversed_ = (
         text[flag].astype(str).isin(mapping.reversed_values).to_numpy(bool)
         if flag in text.columns
         else np.zeros(len(text), bool)
     )
-    return Side(name, text[key_column].astype(str), reversed_, money)
+    return Side(name, text[key_column].astype(str), reversed_, money, unknown)

@@ -9,7 +9,8 @@ factorised once into integer codes and joined by array lookups, never row by row
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -23,12 +24,96 @@ from tiers.codes import PAYMENT_COLUMNS
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 OUTCOMES = ("matched", "amount_differs", "only_ours", "only_theirs", "reversed_one_side")
-FIELDS = ("medfee_sumamt", *output_money(PAYMENT_COLUMNS))
-"""Money columns that can be compared (the engine's output names; map other names onto them)."""
+FIELDS = ("medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", *output_money(PAYMENT_COLUMNS))
+"""Money columns that can be compared (the bill's parts and the engine's output names; map other
+names onto them); a region's own funds (``<name>_pay``) too, :func:`is_money_field`."""
+
+
+FUND_COLUMN = re.compile(r"^[a-z][a-z0-9_]*_pay$")
+"""A fund's payment column of any policy (``<name>_pay``: a region's own funds too)."""
+AMOUNT = re.compile(r"^-?[0-9][0-9,]*\.[0-9]{1,2}$")
 
 
 class ReconcileError(ValueError):
-    """Inputs that cannot be reconciled (duplicate keys, nothing to compare)."""
+    """Inputs that cannot be reconciled (duplicate keys, nothing to compare, a money column
+    neither compared nor excluded)."""
+
+
+def is_money_field(column: str) -> bool:
+    """A column reconciliation compares by name: the engine's money columns, or any fund's ``_pay``."""
+    return column in FIELDS or bool(FUND_COLUMN.match(column))
+
+
+def looks_like_money(cells: pd.Series) -> bool:
+    """Text cells that are all amounts with decimals (``1,200.50``, ``-3.0``): a money column,
+    whatever its name — a misspelt or unmapped one must not be skipped without a word."""
+    text = cells.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return len(text) > 0 and bool(text.str.match(AMOUNT.pattern).all())
+
+
+@dataclass(frozen=True)
+class Columns:
+    """One side's money columns: known fields, and columns that look like money under another name."""
+
+    fields: tuple[str, ...]
+    unknown: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a reconciliation compares, and every other money column with why it is not compared."""
+
+    compared: tuple[str, ...]
+    not_compared: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``compared …; not compared …`` for the verdict line and the report."""
+        skipped = ", ".join(f"{c} ({why})" for c, why in self.not_compared.items())
+        return f"compared {', '.join(self.compared)}" + (f"; not compared {skipped}" if skipped else "")
+
+
+def _unaccounted(ours: Columns, theirs: Columns, excluded: tuple[str, ...], asked: bool) -> list[str]:
+    """Money columns neither compared nor excluded: amounts under an unknown name, and (unless the
+    fields were ``asked`` for) fields on one side only."""
+    problems = []
+    for side, mine, other in (("ours", ours, theirs), ("theirs", theirs, ours)):
+        problems += [f"{side}: column {c!r} holds amounts but is not a money field (map it or exclude it)"
+                     for c in mine.unknown if c not in excluded]  # fmt: skip
+        if not asked:
+            problems += [f"{c}: in {side} only (map the other side's column or exclude it)"
+                         for c in mine.fields if c not in other.fields and c not in excluded]  # fmt: skip
+    return problems
+
+
+def _why_not(ours: Columns, theirs: Columns, compared: tuple[str, ...], excluded: tuple[str, ...]) -> dict[str, str]:
+    """Each money column not compared, and why."""
+    reasons = {}
+    for side, mine, other in (("ours", ours, theirs), ("theirs", theirs, ours)):
+        for c in (*mine.fields, *mine.unknown):
+            if c in compared or c in reasons:
+                continue
+            where = f"{side} only" if c not in other.fields else "not among the fields asked for"
+            reasons[c] = "excluded" if c in excluded else where
+    return reasons
+
+
+def plan(ours: Columns, theirs: Columns, asked: tuple[str, ...] | None = None, excluded: tuple[str, ...] = ()) -> Plan:
+    """Every money column either side carries is compared or named as not compared: a column that
+    holds amounts under an unknown name (a typo, a column left out of the mapping) or a field on
+    one side only is an error unless ``excluded``; ``asked`` (``--fields``) compares only those and
+    names the others."""
+    shared = tuple(f for f in ours.fields if f in theirs.fields)
+    missing = [f for f in asked or () if f not in shared]
+    if missing:
+        raise ReconcileError(f"not a money column of both files: {missing} (shared: {list(shared)})")
+    problems = _unaccounted(ours, theirs, excluded, asked is not None)
+    if problems:
+        raise ReconcileError("; ".join(problems) + " — a reconciliation that skipped them could pass by mistake")
+    compared = tuple(f for f in (asked or shared) if f not in excluded)
+    if not compared:
+        raise ReconcileError("no money column to compare: the files share none of " + ", ".join(FIELDS))
+    return Plan(compared, _why_not(ours, theirs, compared, excluded))
 
 
 @dataclass(frozen=True)
@@ -39,6 +124,10 @@ class Side:
     key: pd.Series | npt.NDArray[np.object_]
     reversed: Bools
     money: dict[str, I64]
+    unknown: tuple[str, ...] = ()  # columns holding amounts under a name that is not a money field
+
+    def columns(self) -> Columns:
+        return Columns(tuple(self.money), self.unknown)
 
     def keys(self) -> pa.Array:
         keys = pa.array(self.key, type=pa.string())
@@ -62,6 +151,7 @@ class Reconciliation:
     report: pd.DataFrame  # key, outcome, field, ours, theirs (fen; <NA> where absent), note
     counts: dict[str, int]
     totals: pd.DataFrame  # field, ours, theirs, difference (fen)
+    plan: Plan | None = None  # what was compared, and why the other money columns were not
 
     @property
     def passed(self) -> bool:
@@ -70,7 +160,8 @@ class Reconciliation:
 
     def summary_line(self) -> str:
         parts = ", ".join(f"{outcome} {self.counts[outcome]:,}" for outcome in OUTCOMES)
-        return f"{'PASS' if self.passed else 'FAIL'}: {sum(self.counts.values()):,} keys — {parts}"
+        line = f"{'PASS' if self.passed else 'FAIL'}: {sum(self.counts.values()):,} keys — {parts}"
+        return line + (f" — {self.plan.describe()}" if self.plan else "")
 
 
 def _codes(ours: Side, theirs: Side) -> tuple[I64, I64, pa.Array, pa.Array]:
@@ -108,8 +199,9 @@ def _rows(
     )
 
 
-def reconcile(ours: Side, theirs: Side, fields: tuple[str, ...]) -> Reconciliation:
-    """Match ``theirs`` to ``ours`` by key and compare ``fields`` (see the module docstring)."""
+def reconcile(ours: Side, theirs: Side, fields: tuple[str, ...], plan: Plan | None = None) -> Reconciliation:
+    """Match ``theirs`` to ``ours`` by key and compare ``fields`` (see the module docstring; ``plan``:
+    how they were chosen, :func:`plan`, kept for the verdict)."""
     if not fields:
         raise ReconcileError("no money column to compare: the files share none of " + ", ".join(FIELDS))
     ours_code, theirs_code, mine_keys, their_keys = _codes(ours, theirs)
@@ -141,7 +233,7 @@ def reconcile(ours: Side, theirs: Side, fields: tuple[str, ...]) -> Reconciliati
         "only_theirs": len(only_theirs),
         "reversed_one_side": int(flipped.sum()),
     }
-    return Reconciliation(pd.concat(parts, ignore_index=True), counts, _totals(ours, theirs, fields))
+    return Reconciliation(pd.concat(parts, ignore_index=True), counts, _totals(ours, theirs, fields), plan)
 
 
 def _totals(ours: Side, theirs: Side, fields: tuple[str, ...]) -> pd.DataFrame:

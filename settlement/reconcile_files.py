@@ -24,7 +24,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from settlement import io
-from settlement.reconcile import FIELDS, OUTCOMES, ReconcileError, Reconciliation, Side, reconcile
+from settlement.reconcile import OUTCOMES, Columns, Plan, Reconciliation, Side, plan, reconcile
 
 BATCH_BYTES = 64 << 20
 PART_BYTES = 192 << 20
@@ -39,10 +39,11 @@ class Summary:
 
     counts: dict[str, int]
     totals: pd.DataFrame
+    plan: Plan | None = None
 
     @property
     def result(self) -> Reconciliation:
-        return Reconciliation(pd.DataFrame(), self.counts, self.totals)
+        return Reconciliation(pd.DataFrame(), self.counts, self.totals, self.plan)
 
 
 def _batches(path: Path) -> Iterator[tuple[pd.DataFrame, int]]:
@@ -87,14 +88,17 @@ def split(
     folder: Path,
     parts: int,
     progress: Progress | None,
-) -> tuple[str, ...]:
-    """Pass 1 for one file: its rows into ``folder/<name>-<part>.parquet``; returns its money fields."""
+) -> Columns:
+    """Pass 1 for one file: its rows into ``folder/<name>-<part>.parquet``; returns its money columns
+    (and those holding amounts under other names, in any batch)."""
     writers: dict[int, pq.ParquetWriter] = {}
     fields: tuple[str, ...] = ()
+    unknown: dict[str, None] = {}
     try:
         for frame, done in _batches(path):
             side = io.side_of(frame, name, key, mapping, where=str(path))
             fields = tuple(side.money)
+            unknown |= dict.fromkeys(side.unknown)
             part = _part_of(pd.Series(side.key), parts)
             for p in np.unique(part):
                 table = _side_table(side, np.flatnonzero(part == p))
@@ -106,7 +110,7 @@ def split(
     finally:
         for writer in writers.values():
             writer.close()
-    return fields
+    return Columns(fields, tuple(unknown))
 
 
 def _load(folder: Path, name: str, part: int, fields: tuple[str, ...]) -> Side:
@@ -128,6 +132,7 @@ def reconcile_files(
     fields: tuple[str, ...] | None,
     report: Path | None,
     progress: Progress | None = None,
+    excluded: tuple[str, ...] = (),
 ) -> Summary:
     """Reconcile two files part by part (see the module docstring); the report is appended to ``report``."""
     size = sum(p.stat().st_size for p in (ours, theirs) if p.exists())
@@ -136,30 +141,20 @@ def reconcile_files(
         folder = Path(tmp)
         mine = split(ours, "ours", key, None, folder, parts, progress)
         other = split(theirs, "theirs", key, mapping, folder, parts, progress)
-        chosen = _fields(mine, other, fields)
+        chosen = plan(mine, other, fields, excluded)
         counts = dict.fromkeys(OUTCOMES, 0)
-        totals = np.zeros((len(chosen), 2), np.int64)
+        totals = np.zeros((len(chosen.compared), 2), np.int64)
         with io.TableWriter(report, ("ours", "theirs")) if report else _Discard() as writer:
             for p in range(parts):
-                result = reconcile(_load(folder, "ours", p, mine), _load(folder, "theirs", p, other), chosen)
+                sides = _load(folder, "ours", p, mine.fields), _load(folder, "theirs", p, other.fields)
+                result = reconcile(*sides, chosen.compared, chosen)
                 writer.write(result.report)
                 counts = {o: counts[o] + result.counts[o] for o in OUTCOMES}
                 totals += result.totals[["ours", "theirs"]].to_numpy(np.int64)
                 if progress:
                     progress("reconciling", p + 1, parts)
-    frame = pd.DataFrame({"field": list(chosen), "ours": totals[:, 0], "theirs": totals[:, 1]})
-    return Summary(counts, frame.assign(difference=frame["ours"] - frame["theirs"]))
-
-
-def _fields(mine: tuple[str, ...], other: tuple[str, ...], asked: tuple[str, ...] | None) -> tuple[str, ...]:
-    shared = tuple(f for f in FIELDS if f in mine and f in other)
-    chosen = asked or shared
-    unknown = [f for f in chosen if f not in shared]
-    if unknown:
-        raise ReconcileError(f"not a money column of both files: {unknown} (shared: {list(shared)})")
-    if not chosen:
-        raise ReconcileError("no money column to compare: the files share none of " + ", ".join(FIELDS))
-    return chosen
+    frame = pd.DataFrame({"field": list(chosen.compared), "ours": totals[:, 0], "theirs": totals[:, 1]})
+    return Summary(counts, frame.assign(difference=frame["ours"] - frame["theirs"]), chosen)
 
 
 class _Discard:

@@ -15,7 +15,7 @@ from api.deps import CallerDep, PolicyDep, ReaderDep
 from api.errors import Problem
 from settlement import io
 from settlement.money import yuan_text
-from settlement.reconcile import FIELDS, ReconcileError, Side, reconcile
+from settlement.reconcile import ReconcileError, Side, is_money_field, plan, reconcile
 
 router = APIRouter(prefix="/v1/reconciliations", tags=["insurers"])
 MAX_BODY_BYTES = 256 * 2**20
@@ -32,11 +32,15 @@ class ReconcileIn(BaseModel):
     period_to: date = Field(alias="to")
     key: Annotated[str, Field(max_length=64)] = "setl_id"
     mapping: io.ColumnMapping | None = None
+    fields: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=64)
+    """The money columns to compare (default: every one both sides carry, which must then be all)."""
+    exclude: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=64)
+    """Money columns not to compare, e.g. our books' ``inscp_scp_amt`` a payout file does not carry."""
     rows: list[dict[Annotated[str, Field(max_length=64)], Cell]] = Field(max_length=200_000)
 
 
 def _ours(frame: pd.DataFrame) -> Side:
-    money = {c: frame[c].to_numpy(np.int64) for c in FIELDS if c in frame.columns}
+    money = {c: frame[c].to_numpy(np.int64) for c in frame.columns if is_money_field(str(c))}
     return Side("ours", frame["setl_id"].astype(str), (frame["refd_setl_flag"] == 1).to_numpy(bool), money)
 
 
@@ -51,8 +55,9 @@ def reconcile_rows(body: ReconcileIn, db: ReaderDep, caller: CallerDep, policy: 
     ours = _ours(books)
     try:
         theirs = io.side_of(pd.DataFrame(body.rows).astype(str), "theirs", body.key, body.mapping)
-        fields = tuple(f for f in FIELDS if f in ours.money and f in theirs.money)
-        result = reconcile(ours, theirs, fields)
+        asked = tuple(body.fields) if body.fields is not None else None
+        chosen = plan(ours.columns(), theirs.columns(), asked, tuple(body.exclude))
+        result = reconcile(ours, theirs, chosen.compared, chosen)
     except (ReconcileError, io.TableFileError) as exc:
         raise Problem(422, "not_reconcilable", str(exc), "rows") from exc
     exceptions = result.report[result.report["outcome"] != "matched"]
@@ -61,6 +66,8 @@ def reconcile_rows(body: ReconcileIn, db: ReaderDep, caller: CallerDep, policy: 
         "verdict": "PASS" if result.passed else "FAIL",
         "summary": result.summary_line(),
         "counts": result.counts,
+        "compared": list(chosen.compared),
+        "not_compared": chosen.not_compared,
         "totals": [
             {"field": f, "ours": _yuan(o), "theirs": _yuan(t), "difference": _yuan(d)}
             for f, o, t, d in zip(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from settlement.terminal import console
+from settlement.terminal import console, fitted, out
 from settlement.terminal import fail as _fail
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ def _notes(source: cohorts.CohortSpec | ClaimTable, scenarios: ScenarioSet, seed
 
 
 def _print_summary(result: Simulation) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from settlement.simulation.report import cell, shown
@@ -64,10 +63,10 @@ def _print_summary(result: Simulation) -> None:
     columns = ["scenario", "fund_pay_sumamt", "psn_part_amt", "reimbursement_ratio"]
     table = Table(title="Replication 0 (yuan)")
     for column in columns:
-        table.add_column(column, justify="left" if column == "scenario" else "right")
+        table.add_column(column, justify="left" if column == "scenario" else "right", no_wrap=True)
     for row in zip(*[frame[c].tolist() for c in columns], strict=True):
         table.add_row(*[cell("summary", c, v) for c, v in zip(columns, row, strict=True)])
-    Console().print(table)
+    out.print(fitted(table))
 
 
 def simulate_command(

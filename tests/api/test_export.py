@@ -63,10 +63,16 @@ def test_reconcile_endpoint_with_the_insurers_names(server: Server) -> None:
             "rows": rows,
             "mapping": {"key": "结算ID", "columns": {"othfund_pay": "supp_pay"}},
         }
+        unasked = insurer.post("/v1/reconciliations", json=body)  # our books carry more funds than the rows
+        assert (unasked.status_code, unasked.json()["code"]) == (422, "not_reconcilable")
+        assert "maf_pay: in ours only" in unasked.json()["detail"]
+        body["fields"] = ["hifp_pay", "supp_pay"]
         response = insurer.post("/v1/reconciliations", json=body)
         assert response.status_code == 200, response.text
         result = response.json()
         assert result["verdict"] == "FAIL"
+        assert result["compared"] == ["hifp_pay", "supp_pay"]
+        assert result["not_compared"]["maf_pay"] == "not among the fields asked for"
         assert result["counts"] == {
             "matched": 1,
             "amount_differs": 1,

@@ -88,3 +88,63 @@ def test_cli_pass_and_bad_input(tmp_path: Path) -> None:
     refused = _medrelief("reconcile", str(CASES / "ours.csv"), str(bad))
     assert refused.returncode == 2
     assert "key S001: hifp_pay: more than two decimals" in refused.stdout + refused.stderr
+
+
+def _theirs(tmp_path: Path, rename: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> Path:
+    """The golden insurer file with a header changed or columns left out."""
+    frame = pd.read_csv(CASES / "theirs.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / "theirs-edited.csv"
+    frame.rename(columns=rename or {}).drop(columns=list(drop)).to_csv(path, index=False)
+    return path
+
+
+def _reconcile(theirs: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    mapping = ("--mapping", str(CASES / "mapping.yaml"))
+    return _medrelief("reconcile", str(CASES / "ours.csv"), str(theirs), *mapping, *options)
+
+
+def test_a_misspelt_money_header_cannot_pass(tmp_path: Path) -> None:
+    """The insurer writes ``hifmi_pya``: its amounts are neither compared nor silently skipped."""
+    refused = _reconcile(_theirs(tmp_path, {"hifmi_pay": "hifmi_pya"}))
+    assert refused.returncode == 2, refused.stdout
+    said = refused.stdout + refused.stderr
+    assert "theirs: column 'hifmi_pya' holds amounts but is not a money field" in said
+    assert "hifmi_pay: in ours only" in said
+
+
+def test_a_column_the_mapping_leaves_out_cannot_pass(tmp_path: Path) -> None:
+    """医疗费总额 not mapped (the mapping of another insurer): refused, naming it."""
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        (CASES / "mapping.yaml").read_text(encoding="utf-8").replace("  医疗费总额: medfee_sumamt\n", "")
+    )
+    args = ["reconcile", str(CASES / "ours.csv"), str(CASES / "theirs.csv"), "--mapping", str(mapping)]
+    refused = _medrelief(*args)
+    assert refused.returncode == 2
+    assert "theirs: column '医疗费总额' holds amounts" in refused.stdout + refused.stderr
+
+
+def test_a_column_one_side_lacks_is_compared_only_when_excluded_by_name(tmp_path: Path) -> None:
+    """Their file lacks maf_pay: refused; with --exclude maf_pay the verdict names it as not compared."""
+    theirs = _theirs(tmp_path, drop=("maf_pay",))
+    refused = _reconcile(theirs)
+    assert refused.returncode == 2
+    assert "maf_pay: in ours only (map the other side's column or exclude it)" in refused.stdout + refused.stderr
+    done = _reconcile(theirs, "--exclude", "maf_pay")
+    assert done.returncode == 1, done.stdout + done.stderr  # S002 still differs
+    line = done.stdout.replace("\n", " ")
+    assert (
+        "compared medfee_sumamt, hifp_pay, hifmi_pay, supp_pay, psn_part_amt; not compared maf_pay (excluded)" in line
+    )
+
+
+def test_fields_compare_only_those_and_name_the_others(tmp_path: Path) -> None:
+    """--fields hifp_pay,maf_pay: S002's differing 大病 and 个人 amounts are not compared, and said so."""
+    done = _reconcile(CASES / "theirs.csv", "--fields", "hifp_pay,maf_pay")
+    line = done.stdout.replace("\n", " ")
+    assert "amount_differs 0" in line
+    assert "compared hifp_pay, maf_pay; not compared medfee_sumamt (not among the fields asked for)" in line
+    assert "hifmi_pay (not among the fields asked for)" in line
+    typo = _reconcile(_theirs(tmp_path, {"hifmi_pay": "hifmi_pya"}), "--fields", "hifp_pay,maf_pay")
+    assert typo.returncode == 2  # an unknown column of amounts is refused whatever --fields says
+    assert "'hifmi_pya' holds amounts" in typo.stdout + typo.stderr
