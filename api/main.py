@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors
+from api import docs, errors
 from api.auth import RedactIdNumbers
 from api.books.driver import Statement
 from api.config import Settings, settings
@@ -46,7 +46,8 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
     config = config or settings()
     if run_migrations:
         migrate(config.database_url)
-    app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(title="medrelief", version="0.1.0", description=DESCRIPTION, docs_url=None, redoc_url=None)
+    docs.install(app)
     app.state.database = open_database(config.database_url)
     app.state.policy = compile_policy(load_policy(config.policy))
     app.state.batch_database = batch_database(config.database_url, app.state.database)  # the hot routes' pool

@@ -67,3 +67,20 @@ print(answer.status_code.value, json.loads(answer.content)["psn_part_amt"])
                          capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["201", "1020.43"]
+
+
+def test_the_docs_page_and_its_assets_come_from_the_service(server: Server) -> None:
+    """/docs renders on a closed network: every script and stylesheet it loads is served here."""
+    import re
+
+    import httpx
+
+    with httpx.Client(base_url=server.base_url) as anonymous:
+        page = anonymous.get("/docs")
+        assert page.status_code == 200
+        assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+        assert {"/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"} <= set(assets)
+        assert not [a for a in assets if a.startswith("http")], assets  # nothing from a CDN
+        for asset in assets:
+            assert anonymous.get(asset).status_code == 200, asset
+        assert anonymous.get("/openapi.json").json()["info"]["title"] == "medrelief"
