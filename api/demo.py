@@ -121,11 +121,14 @@ def run_demo(claims_file: Path | None, persons: int, keep_serving: bool) -> None
     console.print(f"identical to the batch engine (medrelief settle) on the same claims: {same}/{len(answers)}")
     example = next(iter(answers.values()))
     slip = f"{base_url}/v1/settlements/{example['setl_id']}/slip"
-    console.print(f"a settlement slip: curl -H 'Authorization: Bearer {keys['hospital']}' {slip}", soft_wrap=True)
     if keep_serving:
+        console.print(f"a settlement slip: curl -H 'Authorization: Bearer {keys['hospital']}' {slip}", soft_wrap=True)
         console.print("serving until Ctrl-C")
         while True:
             time.sleep(3600)
+    saved = database.parent / "slip.html"  # the service stops now: the slip is kept as a file
+    saved.write_bytes(httpx.get(slip, headers={"Authorization": f"Bearer {keys['hospital']}"}, timeout=30).content)
+    console.print(f"a settlement slip: {saved} (open it in a browser; --keep-serving keeps the API up)", soft_wrap=True)
     server.should_exit = True
     if same != len(answers):
         raise SystemExit(1)

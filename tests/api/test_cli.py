@@ -72,6 +72,9 @@ def test_demo_posts_sample_claims_and_matches_the_batch_engine() -> None:
     assert agreed, done.stdout
     assert agreed.group(1) == agreed.group(2) != "0"
     assert "hifmi_pay" in done.stdout
+    saved = re.search(r"a settlement slip: (\S+slip\.html)", done.stdout)  # usable after the service stopped
+    assert saved, done.stdout
+    assert "结算单" in Path(saved.group(1)).read_text(encoding="utf-8")
 
 
 def test_db_upgrade_does_not_print_the_database_password(postgres: Postgres | str, tmp_path: Path) -> None:
