@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -282,3 +285,29 @@ def test_the_samples_sign_in_settle_recall_and_read_the_person(registered: Serve
     assert again["setl_time"] == "2025-03-01 12:00:00"
     assert again["medins_setl_id"] == resent["msgid"]
     assert (base["psn_no"], base["gend"], base["brdy"]) == (person["person_id"], "1", "1990-01-01")
+
+
+def test_the_sample_flow_replays_as_one_script(tmp_path: Path) -> None:
+    """examples/nhsa/replay.py on a fresh service, as README's NHSA tour runs it: every step answers,
+    3201/3202 balance; run again, every settlement replays."""
+    from tests.api.servers import prepare
+
+    url = f"sqlite:///{tmp_path / 'flow.db'}"
+    fresh = Server(url, prepare(url)).start()
+    try:
+        env = {**os.environ, "DATABASE_URL": url}
+        key = medrelief(env, "keys", "create", "--institution", "DEMO-HOSPITAL", "--kind", "hospital").stdout.strip()
+        script = [sys.executable, str(ROOT / "examples" / "nhsa" / "replay.py"), "--url", fresh.base_url, "--key", key]
+        first = subprocess.run(
+            [*script, "--admin-key", fresh.keys["admin"]], capture_output=True, text=True, check=False
+        )
+        again = subprocess.run(script, capture_output=True, text=True, check=False)
+    finally:
+        fresh.stop()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "✓ 2304-settle: setl_id S" in first.stdout
+    assert "fund_pay_sumamt 57696.25, psn_part_amt 2303.75" in first.stdout
+    assert first.stdout.count("平 (balanced)") == 2
+    assert again.returncode == 0, again.stdout + again.stderr
+    settled = [line for line in first.stdout.splitlines() if line.startswith("✓ 2304")]
+    assert settled == [line for line in again.stdout.splitlines() if line.startswith("✓ 2304")]
