@@ -72,7 +72,7 @@ def test_reconcile_endpoint_with_the_insurers_names(server: Server) -> None:
         result = response.json()
         assert result["verdict"] == "FAIL"
         assert result["compared"] == ["hifp_pay", "supp_pay"]
-        assert result["not_compared"]["maf_pay"] == "not among the fields asked for"
+        assert result["not_compared"]["maf_pay"] == "ours only"
         assert result["counts"] == {
             "matched": 1,
             "amount_differs": 1,
