@@ -3,8 +3,9 @@
 A key reads ``mr_<prefix>_<secret>``: the prefix finds the row, the secret is compared in
 constant time with its stored hash; a verified key is trusted for :data:`CACHE_SECONDS`. Keys
 are shown once, at creation. Scopes by institution kind: a hospital settles, reverses and reads
-its own settlements; an insurer reads everything; an actuary reads policies; an admin does
-everything, including persons, identities and keys.
+its own settlements; an insurer reads everything (and the early warnings, ID numbers masked); an
+actuary reads policies; a civil-affairs office (民政) reads the early warnings with ID numbers; an
+admin does everything, including persons, identities and keys.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from api.books import keys
 from api.books.driver import Driver
 from api.errors import Problem
 
-KINDS = ("hospital", "insurer", "actuary", "admin")
+KINDS = ("hospital", "insurer", "actuary", "admin", "civil_affairs")
 SCOPES = {
     "hospital": ("settle", "read:own", "policies"),
-    "insurer": ("read:all", "policies"),
+    "insurer": ("read:all", "policies", "warnings"),
     "actuary": ("policies",),
-    "admin": ("settle", "read:all", "policies", "persons", "admin"),
+    "admin": ("settle", "read:all", "policies", "persons", "admin", "warnings", "id_numbers"),
+    "civil_affairs": ("policies", "warnings", "id_numbers"),
 }
 
 

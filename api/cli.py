@@ -37,7 +37,7 @@ institutions_app = typer.Typer(
     help="The registry of institutions (定点医药机构): hospital tier, region, active dates.", no_args_is_help=True
 )
 app.add_typer(institutions_app, name="institutions")
-KINDS = ("hospital", "insurer", "actuary", "admin")
+KINDS = ("hospital", "insurer", "actuary", "admin", "civil_affairs")  # api.auth.KINDS (not imported: startup time)
 
 
 def shown(url: str) -> str:

@@ -26,6 +26,7 @@ from api.routes import (
     posthoc,
     reconciliations,
     settlements,
+    warnings,
 )
 from api.warmup import warm_up
 from tiers.loader import load_policy
@@ -65,6 +66,7 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
         institutions,
         nhsa,
         nhsa_statements,
+        warnings,
         fhir,
     ):
         app.include_router(module.router)

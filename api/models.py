@@ -30,7 +30,7 @@ class Institution(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     name: str
-    kind: str = Field(max_length=16)  # hospital | insurer | actuary | admin
+    kind: str = Field(max_length=16)  # hospital | insurer | actuary | admin | civil_affairs
     hospital_tier: str | None = Field(default=None, max_length=8)  # the policy's tier code (hosp_lv)
     admdvs: str = Field(default="", max_length=6)  # 医保区划 of the institution
     active_from: date | None = None  # 定点 from (None: always)

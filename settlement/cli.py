@@ -391,4 +391,4 @@ def statement_command(
     console.print("wrote " + ", ".join(str(p) for p in (out_path, html_path) if p))
 
 
-from settlement import accounts_cli  # noqa: E402, F401  (registers second-payout and post-hoc on app)
+from settlement import accounts_cli, monitor_cli  # noqa: E402, F401  (register second-payout, post-hoc, monitor)

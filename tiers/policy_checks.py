@@ -64,6 +64,10 @@ def category_problems(policy: Policy) -> list[str]:
     named = [("category_names", set(policy.category_names))]
     if policy.identity_codes:
         named.append(("identity_codes.codes", set(policy.identity_codes.codes.values())))
+    if policy.early_warning:
+        watch = policy.early_warning
+        named += [(f"early_warning.groups.{i}.categories", set(g.categories or ())) for i, g in enumerate(watch.groups)]
+        named.append(("early_warning.grantable", set(watch.grantable)))
     for name, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
         for i, layer in enumerate(layers):
             for j, rule in enumerate(layer.rules):

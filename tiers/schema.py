@@ -31,6 +31,7 @@ from tiers.declarations import (
 )
 from tiers.declarations import Strict as _Strict
 from tiers.declarations import check_id as _check_id
+from tiers.early_warning import EarlyWarning
 from tiers.params import (
     Amount,
     LevelAmount,
@@ -298,6 +299,7 @@ class Policy(_Strict):
     layers: tuple[Layer, ...] = Field(min_length=1)
     post_hoc: tuple[PostHoc, ...] = ()
     identity_codes: IdentityCodes | None = None
+    early_warning: EarlyWarning | None = None
 
     _id = field_validator("id")(_check_id)
 

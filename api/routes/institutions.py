@@ -25,7 +25,7 @@ class InstitutionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(max_length=200)] = ""
-    kind: Literal["hospital", "insurer", "actuary", "admin"] = "hospital"
+    kind: Literal["hospital", "insurer", "actuary", "admin", "civil_affairs"] = "hospital"
     hospital_tier: Annotated[str, Field(max_length=8)] | None = None
     """One of the policy's hospital tiers (what the platform calls ``hosp_lv``)."""
     admdvs: Annotated[str, Field(pattern=r"^([0-9]{6})?$")] = ""
