@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 STANDING = "kind = 'settlement' AND status = 'settled'"
@@ -35,6 +35,23 @@ class Institution(SQLModel, table=True):
     admdvs: str = Field(default="", max_length=6)  # 医保区划 of the institution
     active_from: date | None = None  # 定点 from (None: always)
     active_to: date | None = None  # 定点 until, inclusive (None: open)
+    created_at: datetime = Field(default_factory=now)
+
+
+class Visit(SQLModel, table=True):
+    """A visit (就诊) registered by a hospital on the national interface: 2201 门诊挂号 or 2401 入院,
+    completed by 2203 / 2402 (visit type, diagnosis, times); a settlement of its ``mdtrt_id`` takes
+    what its message omits from here."""
+
+    institution_id: str = Field(primary_key=True, max_length=64)
+    mdtrt_id: str = Field(primary_key=True, max_length=30)
+    person_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # outpatient | inpatient
+    med_type: str = Field(default="", max_length=8)
+    begntime: datetime | None = Field(default=None, sa_type=DateTime)  # local time, as the message says
+    endtime: datetime | None = Field(default=None, sa_type=DateTime)
+    diagnosis: str = Field(default="", max_length=32)  # 主诊断 (ICD-10, 医保版)
+    status: str = Field(max_length=16)  # open | discharged | cancelled
     created_at: datetime = Field(default_factory=now)
 
 

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from api import desk, institutions, nhsa, nhsa_output, years
 from api.auth import Caller
-from api.books import queries
+from api.books import queries, visits
 from api.books.driver import Driver
 from api.db import pooled_transaction
 from api.deps import caller_of, hand_read
@@ -35,7 +35,7 @@ from api.idempotency import Reply, claimed, request_hash
 from api.jsonbody import JsonBodyError, read_json
 from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_moment, claim_of, data_of, parse
 from api.nhsa_output import settlement_output
-from api.routes import nhsa_platform, nhsa_statements
+from api.routes import nhsa_platform, nhsa_statements, nhsa_visits
 from api.routes.persons import accumulators_out
 from api.routes.settlements import reverse_settlement
 from api.schemas import Text
@@ -100,8 +100,18 @@ class AccumulatorData(BaseModel):
     cum_ym: Annotated[str, Field(pattern=r"^(19|2[0-9])[0-9]{2}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
 
 
-def _command(call: Call) -> desk.SettleCommand:
+async def _settle_data(call: Call) -> SettleData:
+    """A settlement's data, with what the message omits (visit type, diagnosis, admission) taken from
+    the visit it settles when one was registered (2201 / 2401)."""
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
+    if data.dise_codg and data.med_type and data.begntime:
+        return data
+    institution, mdtrt_id = call.caller.institution_id, data.mdtrt_id
+    visit = await call.read(lambda db: visits.visit(db, institution_id=institution, mdtrt_id=mdtrt_id))
+    return nhsa_visits.completed(data, visit)
+
+
+def _command(call: Call, data: SettleData) -> desk.SettleCommand:
     if data.insutype and data.insutype != call.insutype:
         reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.insutype})"
         raise InputError("input.data.insutype", reason)
@@ -125,7 +135,7 @@ def _command(call: Call) -> desk.SettleCommand:
 
 async def nhsa_pre_settle(call: Call) -> bytes:
     call.caller.require("settle")
-    command = _command(call)
+    command = _command(call, await _settle_data(call))
     with pooled_transaction(call.request.app.state.batch_database, read_only=True) as db:
         (done,) = desk.pre_settle_commands(db, [command], call.policy)
     if isinstance(done, Problem):
@@ -135,7 +145,7 @@ async def nhsa_pre_settle(call: Call) -> bytes:
 
 async def nhsa_settle(call: Call) -> bytes:
     call.caller.require("settle")
-    command = _command(call)
+    command = _command(call, await _settle_data(call))
     with claimed(call.caller.institution_id, command.key):
         reply: Reply = await call.request.app.state.settlements.settle(command)
     return reply.body
@@ -219,6 +229,7 @@ HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
     "5206": accumulators,
     "3201": nhsa_statements.totals,
     "3202": nhsa_statements.detail,
+    **nhsa_visits.HANDLERS,
     "9001": nhsa_platform.sign_in,
     "9002": nhsa_platform.sign_out,
     "2601": nhsa_platform.recall,

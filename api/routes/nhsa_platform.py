@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import nhsa, nhsa_output, years
-from api.books import queries, writing
+from api.books import queries, visits, writing
 from api.books.driver import Driver
 from api.db import INTEGRITY_ERRORS
 from api.desk import Settled
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 SETTLEMENTS = ("2207", "2304")
 REVERSALS = ("2208", "2305")
+REGISTRATIONS = ("2201", "2401")
 UNDONE = "2601-undone"
 """The request hash of the record 2601 leaves under an original ``msgid`` that never settled: a
 late arrival of that message is then refused instead of settling after its own 冲正."""
@@ -98,6 +99,8 @@ async def recall(call: Call) -> bytes:
         raise InputError(
             "input.data.oinfno", f"a reversal ({data.oinfno}) is not undone by 2601: settle the claim again"
         )
+    if original in REGISTRATIONS:
+        return await _unregister(call, data, done)
     if original not in SETTLEMENTS:
         return nhsa.stored_reply(done, [f"transaction {data.oinfno} changed nothing: nothing to undo"])
     try:
@@ -119,6 +122,29 @@ async def recall(call: Call) -> bytes:
         if problem.code != "already_reversed":
             raise
         return nhsa.stored_reply({**done, "setl_id": setl_id}, [f"settlement {setl_id} is already reversed"])
+
+
+async def _unregister(call: Call, data: RecallData, done: dict[str, Any]) -> bytes:
+    """2601 of a 2201 挂号 / 2401 入院: the visit it registered is cancelled (a message that never
+    arrived is marked, as for a settlement, so it never registers)."""
+    institution = call.caller.institution_id
+
+    def work(db: Driver) -> str | None:
+        kept = _original_reply(db, call, data.omsgid)
+        if kept is None or kept[0] == UNDONE:
+            return None
+        answer = json.loads(kept[1])["output"]
+        mdtrt_id = str((answer.get("data") or answer.get("result"))["mdtrt_id"])
+        db.commit([visits.status_write(institution_id=institution, mdtrt_id=mdtrt_id, status="cancelled")])
+        return mdtrt_id
+
+    try:
+        mdtrt_id = await write(call.request.app.state.database, work)
+    except INTEGRITY_ERRORS:  # the registration landed meanwhile
+        mdtrt_id = await write(call.request.app.state.database, work)
+    if mdtrt_id is None:
+        return nhsa.stored_reply(done, [f"no visit was registered by message {data.omsgid}; none will be"])
+    return nhsa.stored_reply({**done, "mdtrt_id": mdtrt_id}, [f"visit {mdtrt_id} cancelled"])
 
 
 class PersonQuery(BaseModel):

@@ -311,3 +311,78 @@ def test_the_sample_flow_replays_as_one_script(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     settled = [line for line in first.stdout.splitlines() if line.startswith("✓ 2304")]
     assert settled == [line for line in again.stdout.splitlines() if line.startswith("✓ 2304")]
+
+
+def test_an_admission_settles_with_the_diagnosis_of_its_visit(registered: Server) -> None:
+    """2401 as hsa-his sends it (``mdtrtinfo`` + ``diseinfo`` rows, the main one flagged), 2402, then a
+    2304 without diagnosis or visit type: settled as the native API settles the same stay with C50.1
+    (a major disease: the supplementary layer pays)."""
+    with registered.client() as hospital, registered.client("admin") as admin:
+        person, twin = new_id("VP"), new_id("VP")
+        for someone in (person, twin):
+            body = {"person_id": someone, "identities": [{"category": "dibao", "valid_from": "2025-01-01"}]}
+            assert admin.post("/v1/persons", json=body).status_code == 201
+        admission = {
+            "mdtrtinfo": {"ipt_otp_no": "ZY001", "psn_no": person, "insutype": "390", "mdtrt_cert_type": "02",
+                          "mdtrt_cert_no": "320602199001011234", "med_type": "21", "ipt_no": "ZY001",
+                          "medrcdno": None, "begntime": "2025-04-01 08:00:00", "dscg_maindiag_code": "J18.9",
+                          "dise_code": "B001"},
+            "diseinfo": [{"psn_no": person, "diag_type": "1", "maindiag_flag": "0", "diag_srt_no": 0,
+                          "diag_code": "J18.9", "diag_name": "肺炎"},
+                         {"psn_no": person, "diag_type": "1", "maindiag_flag": "1", "diag_srt_no": 1,
+                          "diag_code": "C50.1", "diag_name": "乳腺恶性肿瘤"}],
+            "agnterinfo": {},
+        }  # fmt: skip
+        admitted = hsa_his("2401", {})
+        admitted["input"] = json.dumps(admission, ensure_ascii=False)
+        mdtrt_id = ok(hospital, admitted)["output"]["result"]["mdtrt_id"]
+        assert ok(hospital, admitted)["output"]["result"]["mdtrt_id"] == mdtrt_id  # a retry: the same visit
+        discharged = ybrefund("2402", {"dscginfo": {"mdtrt_id": mdtrt_id, "psn_no": person, "insutype": "390",
+                                                    "endtime": "2025-04-10 10:00:00"}})  # fmt: skip
+        ok(hospital, discharged)
+        settle = {"psn_no": person, "mdtrt_id": mdtrt_id, "medfee_sumamt": 60000, "inscp_scp_amt": 60000}
+        info = ok(hospital, ybrefund("2304", {"data": settle}, inf_time="2025-04-10 11:00:00"))["output"]["setlinfo"]
+        native = {"claim_id": new_id("C"), "person_id": twin, "med_type": "21", "hospital_level": 2,
+                  "settle_date": "2025-04-10", "admission_date": "2025-04-01", "diagnosis": "C50.1",
+                  "medfee_sumamt": "60000.00"}  # fmt: skip
+        same = hospital.post("/v1/settlements/pre", json=native).json()
+    for field in ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay", "psn_part_amt"):
+        paid = info["oth_pay"] if field == "supp_pay" else info[field]
+        assert Decimal(str(paid)) == Decimal(same[field]), field
+    assert Decimal(same["supp_pay"]) > 0  # C50.1 came from the visit: the major-disease layer paid
+
+
+def test_an_outpatient_visit_gives_its_visit_type_and_a_cancelled_one_settles_nothing(registered: Server) -> None:
+    """YbRefund's 2201, 2203 (``diseinfo`` a single object), 2207 without ``med_type``; 2202 cancels."""
+    with registered.client() as hospital:
+        person = new_id("OP")
+        registration = {"data": {"psn_no": person, "insutype": "390", "begntime": "2025-05-06 09:00:00",
+                                 "mdtrt_cert_type": "02", "mdtrt_cert_no": "320602199001011234",
+                                 "ipt_otp_no": "MZ01", "atddr_no": "D01", "dr_name": "李医生", "dept_code": "01",
+                                 "dept_name": "内科", "caty": "A03", "expContent": ""}}  # fmt: skip
+        answer = ok(hospital, ybrefund("2201", registration))["output"]["data"]
+        assert answer["ipt_otp_no"] == "MZ01"
+        visit = answer["mdtrt_id"]
+        details = {"mdtrtinfo": {"mdtrt_id": visit, "psn_no": person, "med_type": "14",
+                                 "begntime": "2025-05-06 09:00:00", "main_cond_dscr": "", "dise_codg": "",
+                                 "dise_name": ""},
+                   "diseinfo": {"diag_type": "1", "diag_srt_no": "1", "diag_code": "E11.9", "diag_name": "2型糖尿病",
+                                "diag_dept": "内科", "dise_dor_no": "D01", "dise_dor_name": "李医生",
+                                "diag_time": "2025-05-06 09:10:00", "vali_flag": "1"}}  # fmt: skip
+        ok(hospital, ybrefund("2203", details))
+        data = {"psn_no": person, "mdtrt_id": visit, "medfee_sumamt": 800, "inscp_scp_amt": 800}
+        settled = ok(hospital, ybrefund("2207", {"data": data}, inf_time="2025-05-06 10:00:00"))["output"]["setlinfo"]
+        assert settled["med_type"] == "14"  # 门诊慢特病, from 2203
+        other = ok(hospital, ybrefund("2201", registration))["output"]["data"]["mdtrt_id"]
+        ok(hospital, ybrefund("2202", {"data": {"psn_no": person, "mdtrt_id": other, "ipt_otp_no": "MZ01"}}))
+        refused = post(hospital, ybrefund("2207", {"data": {**data, "mdtrt_id": other}}))
+        third = ybrefund("2201", registration)  # its answer lost: 2601 undoes the registration
+        lost = ok(hospital, third)["output"]["data"]["mdtrt_id"]
+        recall = {"psn_no": person, "omsgid": third["msgid"], "oinfno": "2201"}
+        assert ok(hospital, ybrefund("2601", {"data": recall}))["output"]["mdtrt_id"] == lost
+        undone = post(hospital, ybrefund("2207", {"data": {**data, "mdtrt_id": lost}}))
+        assert f"visit {lost} was cancelled" in undone["err_msg"]
+        stranger = post(hospital, ybrefund("2207", {"data": {**data, "psn_no": new_id("OP")}}))
+    assert refused["infcode"] == -1
+    assert f"visit {other} was cancelled" in refused["err_msg"]
+    assert "is of another person" in stranger["err_msg"]
