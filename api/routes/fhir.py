@@ -1,4 +1,6 @@
-"""FHIR R4: ``POST /fhir/Claim`` (and ``$submit``) → ClaimResponse; ``GET /fhir/ExplanationOfBenefit/{id}``.
+"""FHIR R4: ``POST /fhir/Claim`` (and ``$submit``) → ClaimResponse; ``GET /fhir/ExplanationOfBenefit/{id}``;
+``GET /fhir/metadata`` the CapabilityStatement standard clients read before their first call (HAPI's
+client does by default), without a key.
 
 A translator onto the desk: ``use = claim`` settles (like the native settle, through the same
 group commit, ``Idempotency-Key`` honoured), ``predetermination`` pre-settles (nothing stored).
@@ -6,6 +8,9 @@ Errors are OperationOutcome resources (see :mod:`api.errors`).
 """
 
 from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.routing import Route
@@ -87,3 +92,39 @@ def explanation(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: Polic
     caps = accumulators_out(db, policy, row["person_id"], row["year"], row["settle_date"])
     eob = explanation_of_benefit(row, queries.lines(db, setl_id=setl_id), caps, row["institution_id"])
     return Response(resource_bytes(eob), media_type=FHIR_JSON)
+
+
+def capability_statement() -> dict[str, Any]:
+    """What this server offers, as FHIR R4 states it (``CapabilityStatement``, kind instance)."""
+    read = [{"code": "read"}]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-12-06",
+        "kind": "instance",
+        "software": {"name": "medrelief", "version": version("medrelief")},
+        "implementation": {"description": "medrelief: 基本医保 → 大病保险 → 医疗救助 → 补充保险 settlement"},
+        "fhirVersion": "4.0.1",
+        "format": [FHIR_JSON, "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {"description": "An API key: Authorization: Bearer mr_… or X-API-Key"},
+                "resource": [
+                    {
+                        "type": "Claim",
+                        "interaction": [{"code": "create"}],
+                        "operation": [
+                            {"name": "submit", "definition": "http://hl7.org/fhir/OperationDefinition/Claim-submit"}
+                        ],
+                    },
+                    {"type": "ExplanationOfBenefit", "interaction": read},
+                ],
+            }
+        ],
+    }
+
+
+@router.get("/metadata", response_class=Response, summary="The CapabilityStatement (no key needed)")
+def metadata() -> Response:
+    return Response(resource_bytes(capability_statement()), media_type=FHIR_JSON)

@@ -185,3 +185,18 @@ def test_a_retry_serialised_differently_is_the_same_request(server: Server) -> N
     assert retry.content == first.content
     assert refused.status_code == 422
     assert "idempotency_key_reused" in refused.text
+
+
+def test_metadata_is_a_capability_statement_a_client_can_read_without_a_key(server: Server) -> None:
+    """HAPI's generic client reads /metadata before its first call: it must answer, keyless, a valid
+    CapabilityStatement naming what is offered."""
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    with httpx.Client(base_url=server.base_url) as anonymous:
+        response = anonymous.get("/fhir/metadata")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    assert CapabilityStatement.model_validate(response.json()).fhirVersion == "4.0.1"  # valid, R4
+    offered = {r["type"]: r for r in response.json()["rest"][0]["resource"]}
+    assert {"Claim", "ExplanationOfBenefit"} <= set(offered)
+    assert offered["Claim"]["operation"][0]["name"] == "submit"
