@@ -50,7 +50,8 @@ def _start(database: Path, port: int) -> tuple[uvicorn.Server, FastAPI, dict[str
         keys = {"hospital": create_key(db, "DEMO-HOSPITAL", "hospital", "示范医院")}
         keys["admin"] = create_key(db, "DEMO-ADMIN", "admin", "示范医保局")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True, name="demo-server")
+    thread.start()
     while not server.started:
         time.sleep(0.05)
     return server, app, keys
@@ -106,6 +107,14 @@ def _agrees_with_batch(claims: pd.DataFrame, answers: dict[str, dict[str, Any]],
     )
 
 
+def _stopped(seconds: float = 30.0) -> None:
+    """Wait for the demo server's thread to finish: a process leaving while it still serves (its
+    compiled code, its database connections) may crash at exit."""
+    for thread in threading.enumerate():
+        if thread.name == "demo-server":
+            thread.join(seconds)
+
+
 def run_demo(claims_file: Path | None, persons: int, keep_serving: bool) -> None:
     path = claims_file or SAMPLE
     database = Path(tempfile.mkdtemp(prefix="medrelief-demo-")) / "medrelief.db"
@@ -130,5 +139,6 @@ def run_demo(claims_file: Path | None, persons: int, keep_serving: bool) -> None
     saved.write_bytes(httpx.get(slip, headers={"Authorization": f"Bearer {keys['hospital']}"}, timeout=30).content)
     console.print(f"a settlement slip: {saved} (open it in a browser; --keep-serving keeps the API up)", soft_wrap=True)
     server.should_exit = True
+    _stopped()
     if same != len(answers):
         raise SystemExit(1)

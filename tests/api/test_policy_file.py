@@ -57,6 +57,7 @@ def test_every_route_works_under_a_policy_file(region_server: Server, tmp_path: 
         assert settled.status_code == 201, settled.text
         assert settled.json()["policy_id"] == "myregion"
         setl_id = settled.json()["setl_id"]
+        rows = [{"setl_id": setl_id, "hifp_pay": "1.00"}]
         answers = [
             hospital.get(f"/v1/settlements/{setl_id}"),
             hospital.get(f"/v1/settlements/{setl_id}/slip"),
@@ -64,7 +65,7 @@ def test_every_route_works_under_a_policy_file(region_server: Server, tmp_path: 
             hospital.get(f"/fhir/ExplanationOfBenefit/{setl_id}"),
             insurer.get("/v1/statements", params=period),
             insurer.get("/v1/statements", params={**period, "format": "html"}),
-            insurer.post("/v1/reconciliations", json={**period, "rows": [{"setl_id": setl_id, "hifp_pay": "1.00"}]}),
+            insurer.post("/v1/reconciliations", json={**period, "rows": rows, "fields": ["hifp_pay"]}),
         ]
         assert [a.status_code for a in answers] == [200] * len(answers), [a.text for a in answers if a.is_error]
         statement = {(r["dimension"], r["value"]): r["name"] for r in answers[4].json()["rows"]}
