@@ -1,7 +1,7 @@
 """The registry of institutions (定点医药机构), as the national platform knows them.
 
 An institution has a code (``fixmedins_code``, the id its API keys belong to), a name, a kind
-(hospital, insurer, actuary, admin), a hospital tier (one of the policy's tiers: the platform knows
+(hospital, insurer, actuary, admin, civil_affairs), a hospital tier (one of the policy's tiers: the platform knows
 a hospital's level from its code, so real HIS clients never send ``hosp_lv``), a region
 (``admdvs``) and the dates it is a 定点 institution. ``medrelief institutions add|list|deactivate``
 and ``/v1/institutions`` (admin) keep it; every protocol's claim takes its hospital tier from it

@@ -294,7 +294,7 @@ def ref_msgid(envelope: Envelope | None, now: datetime) -> str:
     """Our reply id: division code (6) + time (14) + serial (10), stable for one msgid."""
     if envelope is None:
         return f"000000{now:%Y%m%d%H%M%S}0000000000"
-    serial = int(hashlib.sha256(f"{envelope.fixmedins_code}\n{envelope.msgid}".encode()).hexdigest(), 16) % 10**10
+    serial = int(hashlib.sha256(f"{envelope.fixmedins_code or ''}\n{envelope.msgid}".encode()).hexdigest(), 16) % 10**10
     return f"{(envelope.mdtrtarea_admvs or '000000')[:6]:0>6}{now:%Y%m%d%H%M%S}{serial:010d}"
 
 
