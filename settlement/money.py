@@ -94,6 +94,56 @@ def yuan_grouped(fen: int) -> str:
     return f"{'-' if fen < 0 else ''}{whole:,}.{cents:02d}"
 
 
+DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_PLACES = ("", "拾", "佰", "仟")
+_GROUPS = ("", "万", "亿", "万亿")
+
+
+def _capital_group(group: int) -> str:
+    """1–9999 in capitals, inner zeros read once (2303 → 贰仟叁佰零叁)."""
+    out, zero = "", False
+    for place in (3, 2, 1, 0):
+        digit = group // 10**place % 10
+        if digit == 0:
+            zero = bool(out)
+            continue
+        out += ("零" if zero else "") + DIGITS[digit] + _PLACES[place]
+        zero = False
+    return out
+
+
+def _capital_integer(yuan: int) -> str:
+    groups = []
+    while yuan:
+        yuan, group = divmod(yuan, 10_000)
+        groups.append(group)
+    out, skipped = "", False
+    for i in range(len(groups) - 1, -1, -1):
+        if groups[i] == 0:
+            skipped = True
+            continue
+        out += ("零" if out and (skipped or groups[i] < 1000) else "") + _capital_group(groups[i]) + _GROUPS[i]
+        skipped = False
+    return out
+
+
+def yuan_in_capitals(fen: int) -> str:
+    """An amount as a slip or an invoice writes it in words (人民币大写): 2,303.75 → 贰仟叁佰零叁元柒角伍分,
+    100.00 → 壹佰元整, 100.05 → 壹佰元零伍分, 0.50 → 伍角, a negative amount 负….
+
+    >>> yuan_in_capitals(230375), yuan_in_capitals(10000), yuan_in_capitals(1000500)
+    ('贰仟叁佰零叁元柒角伍分', '壹佰元整', '壹万零伍元整')
+    """
+    if fen < 0:
+        return "负" + yuan_in_capitals(-fen)
+    yuan, jiao, cents = fen // 100, fen // 10 % 10, fen % 10
+    whole = _capital_integer(yuan) + "元" if yuan else ""
+    if jiao == 0 and cents == 0:
+        return (whole or "零元") + "整"
+    tenths = DIGITS[jiao] + "角" if jiao else ("零" if whole else "")
+    return whole + tenths + (DIGITS[cents] + "分" if cents else "")
+
+
 def yuan_of(fen: int) -> Decimal:
     """fen → Decimal yuan with two places.
 

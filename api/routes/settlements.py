@@ -142,4 +142,5 @@ def by_claim(
 
 @router.get("/{setl_id}/slip", response_class=HTMLResponse, summary="Printable settlement slip (结算单)")
 def slip(setl_id: SetlId, request: Request, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> HTMLResponse:
-    return HTMLResponse(render_slip(stored(db, caller, setl_id), policy.policy))
+    settlement = stored(db, caller, setl_id)
+    return HTMLResponse(render_slip(settlement, policy.policy, queries.person(db, person_id=settlement.person_id)))

@@ -234,10 +234,32 @@ def test_person_id_number_is_masked_and_slip_shows_each_layer(server: Server) ->
         slip = hospital.get(f"/v1/settlements/{setl_id}/slip")
         assert slip.status_code == 200
         shown = ("基本医保统筹基金", "城乡居民大病保险", "医疗救助", "低补保", "低保对象", "普通住院", "三级", "住院")
-        for text in (*shown, "33740.00", "1001.17"):
+        for text in (*shown, "33,740.00", "1,001.17"):
             assert text in slip.text
         for engine_id in (">dibao<", ">inpatient<", ">critical_illness<", ">21 / 3<"):
             assert engine_id not in slip.text  # the policy's names, never internal ids
+        # the patient: name, ID masked, the share in figures and in capitals (1,020.43, hand-read)
+        for text in ("测试", "110101********1234", "1,020.43 元", "壹仟零贰拾元肆角叁分"):
+            assert text in slip.text
+        assert "110101199001011234" not in slip.text
+        reversal = hospital.post(f"/v1/settlements/{setl_id}/reversal").json()["setl_id"]
+        assert "本结算已冲正" in hospital.get(f"/v1/settlements/{setl_id}/slip").text
+        assert f"冲正单：撤销结算 {setl_id}" in hospital.get(f"/v1/settlements/{reversal}/slip").text
+
+
+def test_the_slip_after_a_retroactive_grant_shows_the_patients_new_share(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, None)
+        settled = hospital.post("/v1/settlements", json=claim(person)).json()
+        granted = admin.post(f"/v1/persons/{person}/identities", json={"category": "dibao", "valid_from": "2024-01-01"})
+        assert granted.status_code in (200, 201), granted.text
+        stored = hospital.get(f"/v1/settlements/{settled['setl_id']}").json()
+        slip = hospital.get(f"/v1/settlements/{settled['setl_id']}/slip").text
+    moved = sum(Decimal(a["delta"]) for a in stored["adjustments"])
+    assert moved > 0  # 低保 from the start of the year: the funds pay more
+    now = Decimal(settled["psn_part_amt"]) - moved
+    assert f"调整后个人负担：<strong>{now:,.2f} 元</strong>" in slip
+    assert f"应退还个人 {moved:,.2f} 元" in slip
 
 
 @pytest.mark.parametrize(

@@ -63,3 +63,16 @@ def test_conversions_round_trip_exactly(fen: int) -> None:
     assert fen_of(yuan_text(fen)) == fen
     assert Decimal(repr(yuan_number(fen))) == yuan_of(fen)
     assert Decimal(yuan_grouped(fen).replace(",", "")) == yuan_of(fen)
+
+
+def test_amounts_in_capitals_as_a_slip_writes_them() -> None:
+    """人民币大写, hand-read: inner zeros once, 整 for whole yuan, 零 before fen without jiao."""
+    from settlement.money import yuan_in_capitals
+
+    cases = {
+        230375: "贰仟叁佰零叁元柒角伍分", 102043: "壹仟零贰拾元肆角叁分", 10000: "壹佰元整", 10005: "壹佰元零伍分",
+        1000500: "壹万零伍元整", 10000000: "壹拾万元整", 100010000: "壹佰万零壹佰元整",
+        10001000000: "壹亿零壹万元整", 50: "伍角", 5: "伍分", 0: "零元整", 1010: "壹拾元壹角",
+        -230375: "负贰仟叁佰零叁元柒角伍分",
+    }  # fmt: skip
+    assert {fen: yuan_in_capitals(fen) for fen in cases} == cases
