@@ -56,9 +56,14 @@ Render = Callable[[Settled], bytes]
 """How a protocol writes a settlement's reply body (stored under its Idempotency-Key)."""
 
 
+def now(policy: CompiledPolicy) -> datetime:
+    """The service's time of day, in the policy's time zone."""
+    return datetime.now(ZoneInfo(policy.policy.timezone))
+
+
 def today(policy: CompiledPolicy) -> date:
     """The service's today, in the policy's time zone."""
-    return datetime.now(ZoneInfo(policy.policy.timezone)).date()
+    return now(policy).date()
 
 
 def check_claim(

@@ -63,7 +63,7 @@ def register(
     known = keys.institution(db, institution_id=code) is not None
     db.commit(keys.registration_writes(known=known, institution_id=code, name=name or code, kind=kind, tier=checked,
                                        admdvs=admdvs, active_from=active_from))  # fmt: skip
-    return next(i for i in keys.institutions(db) if i["id"] == code)
+    return _row(db, code)
 
 
 def deactivate(db: Driver, code: str, on: date) -> dict[str, Any]:
@@ -71,6 +71,11 @@ def deactivate(db: Driver, code: str, on: date) -> dict[str, Any]:
     if not keys.deactivate(db, institution_id=code, on=on):
         raise RegistryError("code", f"no institution {code}")
     db.commit()
+    return _row(db, code)
+
+
+def _row(db: Driver, code: str) -> dict[str, Any]:
+    """The institution as the registry now holds it."""
     return next(i for i in keys.institutions(db) if i["id"] == code)
 
 

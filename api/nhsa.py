@@ -211,12 +211,16 @@ def _away(envelope: Envelope, given: object, digits: int) -> bool:
     return bool(where and insured and where[:digits] != insured[:digits])
 
 
+def parts_given(data: SettleData) -> bool:
+    """Whether the message gives the bill's parts: absent, or all zero as some clients send them
+    before the platform has classified the fee details, they were not computed."""
+    return any((data.fulamt_ownpay_amt, data.overlmt_selfpay, data.preselfpay_amt, data.inscp_scp_amt or 0))
+
+
 def parts_notes(data: SettleData) -> list[str]:
-    """What the hospital should know of the bill's parts: none computed (absent, or all zero as
-    some clients send them before the platform has classified the fee details) settles the whole
-    bill as in-policy (符合政策范围)."""
-    parts = (data.fulamt_ownpay_amt, data.overlmt_selfpay, data.preselfpay_amt, data.inscp_scp_amt or 0)
-    if any(parts) or not data.medfee_sumamt:
+    """What the hospital should know of the bill's parts: none given settles the whole bill as
+    in-policy (符合政策范围)."""
+    if parts_given(data) or not data.medfee_sumamt:
         return []
     return [f"no bill parts given (全自费, 超限价, 先行自付, 符合范围): all {data.medfee_sumamt} settled as in-policy"]
 
@@ -230,8 +234,6 @@ def claim_of(envelope: Envelope, data: SettleData, level: int, now: datetime) ->
     """The native claim of a settlement transaction at hospital tier ``level`` (the registry's,
     :func:`api.institutions.claim_tier`), its time from the message or ``now``."""
     moment = claim_moment(envelope, data, now)
-    if data.inscp_scp_amt == 0 and parts_notes(data.model_copy(update={"inscp_scp_amt": None})):
-        data = data.model_copy(update={"inscp_scp_amt": None})  # all-zero parts: not computed
     claim_id = data.mdtrt_id if not data.chrg_bchno else f"{data.mdtrt_id}|{data.chrg_bchno}"
     # every field was validated by SettleData with the claim's own types and limits (ids, visit
     # type, level, ICD-10 code, amounts): the native claim is built without validating it again
@@ -253,7 +255,7 @@ def claim_of(envelope: Envelope, data: SettleData, level: int, now: datetime) ->
         overlmt_selfpay=data.overlmt_selfpay,
         preselfpay_amt=data.preselfpay_amt,
     )
-    if data.inscp_scp_amt is not None:
+    if data.inscp_scp_amt is not None and parts_given(data):  # all-zero parts: not computed, not checked
         expected = data.medfee_sumamt - data.fulamt_ownpay_amt - data.overlmt_selfpay - data.preselfpay_amt
         if data.inscp_scp_amt != expected:
             raise InputError(

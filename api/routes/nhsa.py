@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi import APIRouter, Request
@@ -104,7 +103,8 @@ async def _settle_data(call: Call) -> SettleData:
     """A settlement's data, with what the message omits (visit type, diagnosis, admission) taken from
     the visit it settles when one was registered (2201 / 2401)."""
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
-    if data.dise_codg and data.med_type and data.begntime:
+    inpatient = SETTLING[call.envelope.transaction] == "21"
+    if data.dise_codg and data.med_type and (data.begntime or not inpatient):  # a visit adds nothing
         return data
     institution, mdtrt_id = call.caller.institution_id, data.mdtrt_id
     visit = await call.read(lambda db: visits.visit(db, institution_id=institution, mdtrt_id=mdtrt_id))
@@ -115,7 +115,7 @@ def _command(call: Call, data: SettleData) -> desk.SettleCommand:
     if data.insutype and data.insutype != call.insutype:
         reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.insutype})"
         raise InputError("input.data.insutype", reason)
-    now = datetime.now(ZoneInfo(call.policy.policy.timezone)).replace(tzinfo=None)
+    now = desk.now(call.policy).replace(tzinfo=None)
     level = institutions.claim_tier(call.caller, data.hosp_lv or data.exp_content.hosp_lv, "input.data.hosp_lv")
     claim = claim_of(call.envelope, data, level, now)
     facts = desk.check_claim(claim, call.policy, call.caller)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import nhsa, nhsa_output, years
+from api import desk, nhsa, nhsa_output, years
 from api.books import queries, visits, writing
 from api.books.driver import Driver
 from api.db import INTEGRITY_ERRORS
@@ -43,10 +42,6 @@ UNDONE = "2601-undone"
 late arrival of that message is then refused instead of settling after its own 冲正."""
 
 
-def _now(call: Call) -> datetime:
-    return datetime.now(ZoneInfo(call.policy.policy.timezone))
-
-
 def sign_no(institution_id: str, day: date) -> str:
     """签到编号: one per institution and day (30 digits: the day, then a digest of both)."""
     digest = int(hashlib.sha256(f"{institution_id}\n{day}".encode()).hexdigest(), 16)
@@ -55,14 +50,14 @@ def sign_no(institution_id: str, day: date) -> str:
 
 async def sign_in(call: Call) -> bytes:
     """9001 签到: today's ``sign_no`` of the calling institution (the same all day)."""
-    now = _now(call)
+    now = desk.now(call.policy)
     info = {"sign_time": f"{now:%Y-%m-%d %H:%M:%S}", "sign_no": sign_no(call.caller.institution_id, now.date())}
     return nhsa.stored_reply({"signinoutb": info})
 
 
 async def sign_out(call: Call) -> bytes:
     """9002 签退."""
-    return nhsa.stored_reply({"signoutoutb": {"sign_time": f"{_now(call):%Y-%m-%d %H:%M:%S}"}})
+    return nhsa.stored_reply({"signoutoutb": {"sign_time": f"{desk.now(call.policy):%Y-%m-%d %H:%M:%S}"}})
 
 
 class RecallData(BaseModel):
@@ -206,7 +201,7 @@ async def person_info(call: Call) -> bytes:
         return person, queries.identities(db, person_id=person["person_id"])
 
     person, identities = await call.read(work)
-    on = _now(call).date()
+    on = desk.today(call.policy)
     base = {"psn_no": person["person_id"], "psn_cert_type": "01", "certno": person["id_number"],
             "psn_name": person["name"], "naty": "", **nhsa_output.id_number_facts(person["id_number"], on)}  # fmt: skip
     insured = {"insutype": call.insutype, "psn_type": "", "balc": 0.0, "psn_insu_stas": "1", "cvlserv_flag": "0",

@@ -61,7 +61,8 @@ def _period_books(
     if data.refd_setl_flag is not None:
         mine = mine[mine["refd_setl_flag"] == int(data.refd_setl_flag)]
     if data.clr_type is not None:
-        mine = mine[mine["med_type"].map(lambda code: nhsa_output.clearing_type(code, settles_as)) == data.clr_type]
+        clearing = {code: nhsa_output.clearing_type(code, settles_as) for code in mine["med_type"].unique()}
+        mine = mine[mine["med_type"].map(clearing) == data.clr_type]
     return mine
 
 

@@ -13,6 +13,7 @@ answers the same ``mdtrt_id``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -136,35 +137,33 @@ async def admit(call: Call) -> bytes:
     return await register(call, "inpatient", "mdtrtinfo")
 
 
+async def _change(call: Call, psn_no: str, mdtrt_id: str | None, change: Callable[[dict[str, Any]], Write]) -> bytes:
+    """One change of the caller's visit of ``psn_no`` (``change``: the visit as stored → its write),
+    answered with an empty output, once per msgid."""
+
+    def work(db: Driver) -> tuple[list[Write], bytes]:
+        return [change(_owned(db, call, mdtrt_id, psn_no))], nhsa.stored_reply({})
+
+    return await _once(call, work)
+
+
 async def upload_details(call: Call) -> bytes:
     """2203 就诊信息上传: the visit type, main diagnosis and start of an outpatient visit."""
     call.caller.require("settle")
     info, diagnosis = _info(call, "mdtrtinfo")
-
-    def work(db: Driver) -> tuple[list[Write], bytes]:
-        found = _owned(db, call, info.mdtrt_id, info.psn_no)
-        write_ = visits.details_write(institution_id=call.caller.institution_id, mdtrt_id=found["mdtrt_id"],
-                                      med_type=info.med_type or found["med_type"],
-                                      diagnosis=diagnosis or found["diagnosis"],
-                                      begntime=info.begntime or found["begntime"])  # fmt: skip
-        return [write_], nhsa.stored_reply({})
-
-    return await _once(call, work)
+    return await _change(call, info.psn_no, info.mdtrt_id, lambda found: visits.details_write(
+        institution_id=call.caller.institution_id, mdtrt_id=found["mdtrt_id"],
+        med_type=info.med_type or found["med_type"], diagnosis=diagnosis or found["diagnosis"],
+        begntime=info.begntime or found["begntime"]))  # fmt: skip
 
 
 async def discharge(call: Call) -> bytes:
     """2402 出院办理: the stay's end and discharge diagnosis."""
     call.caller.require("settle")
     info, diagnosis = _info(call, "dscginfo")
-
-    def work(db: Driver) -> tuple[list[Write], bytes]:
-        found = _owned(db, call, info.mdtrt_id, info.psn_no)
-        write_ = visits.discharge_write(institution_id=call.caller.institution_id, mdtrt_id=found["mdtrt_id"],
-                                        endtime=info.endtime, diagnosis=diagnosis or found["diagnosis"],
-                                        status="discharged")  # fmt: skip
-        return [write_], nhsa.stored_reply({})
-
-    return await _once(call, work)
+    return await _change(call, info.psn_no, info.mdtrt_id, lambda found: visits.discharge_write(
+        institution_id=call.caller.institution_id, mdtrt_id=found["mdtrt_id"], endtime=info.endtime,
+        diagnosis=diagnosis or found["diagnosis"], status="discharged"))  # fmt: skip
 
 
 class Cancel(BaseModel):
@@ -178,18 +177,15 @@ async def cancel(call: Call, undo_discharge: bool = False) -> bytes:
     """2202 / 2404 撤销 (the visit is cancelled), 2405 出院撤销 (open again)."""
     call.caller.require("settle")
     data: Cancel = parse(Cancel, data_of(call.envelope), "input.data")
+    institution = call.caller.institution_id
 
-    def work(db: Driver) -> tuple[list[Write], bytes]:
-        found = _owned(db, call, data.mdtrt_id, data.psn_no)
-        institution = call.caller.institution_id
+    def undone(found: dict[str, Any]) -> Write:
         if undo_discharge:
-            write_ = visits.discharge_write(institution_id=institution, mdtrt_id=found["mdtrt_id"], endtime=None,
-                                            diagnosis=found["diagnosis"], status="open")  # fmt: skip
-        else:
-            write_ = visits.status_write(institution_id=institution, mdtrt_id=found["mdtrt_id"], status="cancelled")
-        return [write_], nhsa.stored_reply({})
+            return visits.discharge_write(institution_id=institution, mdtrt_id=found["mdtrt_id"], endtime=None,
+                                          diagnosis=found["diagnosis"], status="open")  # fmt: skip
+        return visits.status_write(institution_id=institution, mdtrt_id=found["mdtrt_id"], status="cancelled")
 
-    return await _once(call, work)
+    return await _change(call, data.psn_no, data.mdtrt_id, undone)
 
 
 async def cancel_visit(call: Call) -> bytes:
