@@ -29,8 +29,8 @@ SCOPES = {
     "hospital": ("settle", "read:own", "policies"),
     "insurer": ("read:all", "policies", "warnings"),
     "actuary": ("policies",),
-    "admin": ("settle", "read:all", "policies", "persons", "admin", "warnings", "id_numbers"),
-    "civil_affairs": ("policies", "warnings", "id_numbers"),
+    "admin": ("settle", "read:all", "policies", "persons", "admin", "warnings", "id_numbers", "cases"),
+    "civil_affairs": ("policies", "warnings", "id_numbers", "cases"),
 }
 
 

@@ -10,22 +10,18 @@ that needs them, so the batch commands start without FastAPI, SQLAlchemy or the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.cli_books import books, database, day, policy, shown
 from settlement.cli import app
 from settlement.terminal import fail, out
 
 if TYPE_CHECKING:
-    from datetime import date
-
-    from api.books.driver import Driver
-    from tiers.tables import CompiledPolicy
+    pass
 
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (alembic) and book checks.", no_args_is_help=True)
@@ -40,52 +36,10 @@ app.add_typer(institutions_app, name="institutions")
 KINDS = ("hospital", "insurer", "actuary", "admin", "civil_affairs")  # api.auth.KINDS (not imported: startup time)
 
 
-def shown(url: str) -> str:
-    """``url`` as printed: its password masked (what ``serve`` prints ends up in logs)."""
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _policy() -> CompiledPolicy:
-    """The service's policy, or a one-line error naming ``MEDRELIEF_POLICY``."""
-    from api.config import service_policy
-    from tiers.loader import PolicyError
-
-    try:
-        return service_policy()
-    except PolicyError as exc:
-        raise fail(f"MEDRELIEF_POLICY: {exc}") from exc
-
-
-def _database(*, migrated: bool) -> str:
-    """``DATABASE_URL``, migrated (or, for a read-only command, checked to hold books), or a
-    one-line error naming the setting and what is wrong — before anything is created."""
-    from api.config import settings
-    from api.db import DatabaseSettingError, NoBooks, migrate, require_books
-
-    url = settings().database_url
-    try:
-        migrate(url) if migrated else require_books(url)
-    except (NoBooks, DatabaseSettingError) as exc:
-        raise fail(f"DATABASE_URL: {exc}") from exc
-    return url
-
-
-@contextmanager
-def _books(*, migrated: bool = True) -> Iterator[Driver]:
-    """A transaction on ``DATABASE_URL``'s books (migrated first, or refused when ``migrated`` is
-    False and the database holds no books: read-only commands never create one)."""
-    from api.db import open_database, pooled_transaction
-
-    with pooled_transaction(open_database(_database(migrated=migrated))) as db:
-        yield db
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate DATABASE_URL to the newest schema."""
-    url = _database(migrated=True)
+    url = database(migrated=True)
     out.print(f"database at {shown(url)} is up to date", highlight=False, soft_wrap=True)
 
 
@@ -94,9 +48,9 @@ def db_check() -> None:
     """Check the books: Σ settlements + adjustments == accumulators; every settlement complete."""
     from api.books import checks
 
-    policy = _policy()
-    with _books(migrated=False) as db:
-        found = checks.problems(db, policy)
+    compiled = policy()
+    with books(migrated=False) as db:
+        found = checks.problems(db, compiled)
     for problem in found:
         out.print(f"[bold red]✗[/] {problem}", highlight=False, soft_wrap=True)
     if found:
@@ -120,8 +74,8 @@ def export_settlements(
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError as exc:
         raise fail(f"--from/--to: {exc}") from exc
-    insutype = _policy().policy.insutype
-    with _books(migrated=False) as db:
+    insutype = policy().policy.insutype
+    with books(migrated=False) as db:
         frame = export.settlements(db, start=first, end=last, insutype=insutype)
     io.write_table(frame, out_path, export.money_columns(list(frame.columns)))
     out.print(f"wrote {out_path} ({len(frame):,} rows)", highlight=False)
@@ -136,7 +90,7 @@ def keys_create(
     """Create an API key for an institution (created if new) and print it once."""
     from api.auth import create_key
 
-    with _books() as db:
+    with books() as db:
         try:
             key = create_key(db, institution, kind, name)
         except ValueError as exc:
@@ -149,7 +103,7 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (th
     """Revoke a key; requests with it are refused from now on (every worker within a second)."""
     from api.auth import revoke_key
 
-    with _books(migrated=False) as db:
+    with books(migrated=False) as db:
         if not revoke_key(db, prefix):
             raise fail(f"no active key with prefix {prefix}")
     out.print(f"revoked {prefix}", highlight=False)
@@ -160,21 +114,12 @@ def keys_list() -> None:
     """Every key: prefix, institution, kind, created, revoked (never a secret)."""
     from api.books import keys
 
-    with _books(migrated=False) as db:
+    with books(migrated=False) as db:
         rows = keys.keys(db)
     for row in rows:
         revoked = f"revoked {str(row['revoked_at'])[:19]}" if row["revoked_at"] else "active"
         fields = (row["prefix"], row["institution_id"], row["kind"], row["name"], str(row["created_at"])[:19], revoked)
         out.print("  ".join(str(f) for f in fields), highlight=False, soft_wrap=True)
-
-
-def _day(option: str, text: str | None) -> date | None:
-    from datetime import date
-
-    try:
-        return None if text is None else date.fromisoformat(text)
-    except ValueError as exc:
-        raise fail(f"{option}: {text!r} is not a date YYYY-MM-DD") from exc
 
 
 def _institution_line(row: dict[str, Any]) -> str:
@@ -195,10 +140,10 @@ def institutions_add(
     """Register an institution (or replace its registration; its keys and books are kept)."""
     from api import institutions
 
-    policy, start = _policy(), _day("--active-from", active_from)
-    with _books() as db:
+    compiled, start = policy(), day("--active-from", active_from)
+    with books() as db:
         try:
-            row = institutions.register(db, policy, code=code, name=name, kind=kind, tier=tier, admdvs=admdvs,
+            row = institutions.register(db, compiled, code=code, name=name, kind=kind, tier=tier, admdvs=admdvs,
                                         active_from=start)  # fmt: skip
         except institutions.RegistryError as exc:
             option = {"hospital_tier": "--tier", "code": "CODE"}.get(exc.field, f"--{exc.field}")
@@ -211,7 +156,7 @@ def institutions_list() -> None:
     """Every institution: code, kind, tier, region, active dates, name."""
     from api.books import keys
 
-    with _books(migrated=False) as db:
+    with books(migrated=False) as db:
         rows = keys.institutions(db)
     for row in rows:
         out.print(_institution_line(row), highlight=False, soft_wrap=True)
@@ -227,8 +172,8 @@ def institutions_deactivate(
 
     from api import institutions
 
-    last = _day("--on", on) or date.today()
-    with _books(migrated=False) as db:
+    last = day("--on", on) or date.today()
+    with books(migrated=False) as db:
         try:
             row = institutions.deactivate(db, code, last)
         except institutions.RegistryError as exc:
@@ -257,8 +202,8 @@ def serve(
     from api.auth import demo_keys as make_demo_keys
     from api.workers import serve as workers_serve
 
-    policy = _policy()
-    url = _database(migrated=True)
+    compiled = policy()
+    url = database(migrated=True)
     if demo_keys:
         try:
             made = make_demo_keys(url)
@@ -266,7 +211,7 @@ def serve(
             raise fail(str(exc)) from exc
         for kind, key in made.items():
             out.print(f"demo {kind} key: {key}", highlight=False, soft_wrap=True)
-    serving = f"serving policy {policy.id} on http://{host}:{port} (docs at /docs), database {shown(url)}"
+    serving = f"serving policy {compiled.id} on http://{host}:{port} (docs at /docs), database {shown(url)}"
     out.print(serving, highlight=False, soft_wrap=True)
     workers_serve(host, port, workers, loop.value)
 
@@ -309,3 +254,12 @@ def demo(
     from api.demo import run_demo
 
     run_demo(claims, persons, keep_serving)
+
+
+def _register_cases() -> None:
+    from api.cases_cli import cases_app
+
+    app.add_typer(cases_app, name="cases")
+
+
+_register_cases()

@@ -16,6 +16,7 @@ from api.db import batch_database, migrate, open_database, pooled_transaction
 from api.deps import openapi_with_hand_read_bodies
 from api.queue import SettlementQueue
 from api.routes import (
+    cases,
     fhir,
     institutions,
     insurers,
@@ -67,9 +68,11 @@ def create_app(config: Settings | None = None, *, run_migrations: bool = True) -
         nhsa,
         nhsa_statements,
         warnings,
+        cases,
         fhir,
     ):
         app.include_router(module.router)
+    app.include_router(cases.totals_router)
     hot = [*settlements.HOT_ROUTES, *nhsa.HOT_ROUTES, *fhir.HOT_ROUTES]
     app.router.routes[:0] = hot  # matched first; the FastAPI routes document them
 

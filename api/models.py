@@ -231,3 +231,37 @@ class PostHocPayment(SQLModel, table=True):
     cap: int = _money()  # -1: no cap
     cap_left: int = _money()
     created_at: datetime = Field(default_factory=now)
+
+
+class ReliefCase(SQLModel, table=True):
+    """A person-year followed from a warning to a decision (one per person and year; reopened, not
+    repeated): warned → applied → approved (category, effective date, 容缺 fast-track) → verified,
+    or declined, or revoked (the identity it granted revoked, what it paid recovered)."""
+
+    __table_args__ = (UniqueConstraint("person_id", "year"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    person_id: str = Field(index=True, max_length=64)
+    year: int
+    state: str = Field(max_length=16)
+    category: str | None = Field(default=None, max_length=32)
+    effective_from: date | None = None
+    fast_track: bool = False
+    identity_id: int | None = None  # the identity its approval granted
+    opened_at: datetime = Field(default_factory=now)
+    updated_at: datetime = Field(default_factory=now)
+
+
+class CaseStep(SQLModel, table=True):
+    """One dated step of a case, by whom, with the re-settlement runs it made (their adjustments are
+    the money it moved) or, for a recovery (追回到账), the fund and amount recorded."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="reliefcase.id", index=True, max_length=40)
+    step: str = Field(max_length=16)
+    at: datetime = Field(default_factory=now)
+    actor: str = Field(max_length=64)
+    note: str = ""
+    runs: str = ""  # space-separated re-settlement run ids
+    output: str | None = Field(default=None, max_length=32)
+    amount: int | None = Field(default=None, sa_type=BigInteger)

@@ -39,8 +39,11 @@ def _locked(db: Driver, person_id: str) -> None:
         raise Problem(404, "person_not_found", f"person {person_id} is not registered", "person_id")
 
 
-def grant(db: Driver, *, actor: str, person_id: str, period: Period, policy: CompiledPolicy) -> list[YearRun]:
-    """Grant an identity (back-dated: the years it touches are re-settled); committed."""
+def add_identity(
+    db: Driver, *, actor: str, person_id: str, period: Period, policy: CompiledPolicy
+) -> tuple[int, list[YearRun]]:
+    """Grant an identity (back-dated: the years it touches are re-settled), not committed: its id
+    and the re-settlement."""
     _locked(db, person_id)
     db.run_all(writing.identity_writes(person_id=person_id, periods=[period]))
     identity = max(int(r["id"]) for r in queries.identities(db, person_id=person_id))
@@ -48,13 +51,27 @@ def grant(db: Driver, *, actor: str, person_id: str, period: Period, policy: Com
     db.run_all(writing.audit_writes(actor, "grant", "identity", str(identity), person_id=person_id, category=category))
     years = queries.years_settled(db, person_id=person_id, start=start, end=end)
     reason = f"identity {category} granted from {start}"
-    runs = resettle_years(db, actor=actor, person_id=person_id, years=years, policy=policy, reason=reason)
-    db.commit()
+    return identity, resettle_years(db, actor=actor, person_id=person_id, years=years, policy=policy, reason=reason)
+
+
+def grant(db: Driver, *, actor: str, person_id: str, period: Period, policy: CompiledPolicy,
+          dry_run: bool = False) -> list[YearRun]:  # fmt: skip
+    """Grant an identity; committed (``dry_run``: what it would adjust, nothing kept)."""
+    _, runs = add_identity(db, actor=actor, person_id=person_id, period=period, policy=policy)
+    return finish(db, runs, dry_run=dry_run)
+
+
+def finish(db: Driver, runs: list[YearRun], *, dry_run: bool) -> list[YearRun]:
+    """Commit an act's writes, or for a dry run roll them back: the runs say what it adjusts."""
+    if dry_run:
+        db.rollback()
+    else:
+        db.commit()
     return runs
 
 
-def revoke(db: Driver, *, actor: str, person_id: str, identity_id: int, policy: CompiledPolicy) -> list[YearRun]:
-    """Revoke an identity retroactively (the years it touched are re-settled); committed."""
+def end_identity(db: Driver, *, actor: str, person_id: str, identity_id: int, policy: CompiledPolicy) -> list[YearRun]:
+    """Revoke an identity retroactively (the years it touched are re-settled), not committed."""
     _locked(db, person_id)
     found: dict[str, Any] | None = next(
         (r for r in queries.identities(db, person_id=person_id) if int(r["id"]) == identity_id), None
@@ -71,9 +88,14 @@ def revoke(db: Driver, *, actor: str, person_id: str, identity_id: int, policy: 
     )
     years = queries.years_settled(db, person_id=person_id, start=found["valid_from"], end=found["valid_to"])
     reason = f"identity {found['category']} revoked"
-    runs = resettle_years(db, actor=actor, person_id=person_id, years=years, policy=policy, reason=reason)
-    db.commit()
-    return runs
+    return resettle_years(db, actor=actor, person_id=person_id, years=years, policy=policy, reason=reason)
+
+
+def revoke(db: Driver, *, actor: str, person_id: str, identity_id: int, policy: CompiledPolicy,
+           dry_run: bool = False) -> list[YearRun]:  # fmt: skip
+    """Revoke an identity retroactively; committed (``dry_run``: what it would adjust, nothing kept)."""
+    runs = end_identity(db, actor=actor, person_id=person_id, identity_id=identity_id, policy=policy)
+    return finish(db, runs, dry_run=dry_run)
 
 
 def resettle_on_request(db: Driver, *, actor: str, person_id: str, year: int, policy: CompiledPolicy) -> YearRun:

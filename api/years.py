@@ -153,14 +153,11 @@ def _reversal(db: Driver, original: dict[str, Any], seq: int) -> tuple[dict[str,
     return values, lines
 
 
-def reverse(db: Driver, command: ReverseCommand, policy: CompiledPolicy) -> Reply:
-    """冲正: reverse a standing settlement and re-settle the rest of its person-year; committed."""
-    if command.key:
-        (found,) = reading.read(db, [reading.Wanted(command.caller.institution_id, command.key)])
-        replay = replayed(found.key, command.digest)
-        if replay is not None:
-            db.rollback()
-            return replay
+def _reversed(
+    db: Driver, command: ReverseCommand, policy: CompiledPolicy
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], list[YearRun]]:
+    """The reversal written and the rest of the year re-settled (not committed): the original,
+    the reversal's row and lines, and the re-settlement."""
     original = _original(db, command)
     values, lines = _reversal(db, original, queries.next_seq(db, person_id=original["person_id"]))
     db.run_all(
@@ -169,10 +166,34 @@ def reverse(db: Driver, command: ReverseCommand, policy: CompiledPolicy) -> Repl
             writing.reversed_write(setl_id=original["setl_id"], reversal_id=values["setl_id"]),
         ]
     )
-    actor = command.caller.institution_id
+    runs = []
     if not planted("reversal_adjustments"):
-        resettle_years(db, actor=actor, person_id=original["person_id"], years=[original["year"]], policy=policy,
-                       reason=f"reversal of {original['setl_id']}")  # fmt: skip
+        reason = f"reversal of {original['setl_id']}"
+        runs = resettle_years(db, actor=command.caller.institution_id, person_id=original["person_id"],
+                              years=[original["year"]], policy=policy, reason=reason)  # fmt: skip
+    return original, values, lines, runs
+
+
+def preview_reversal(
+    db: Driver, command: ReverseCommand, policy: CompiledPolicy
+) -> tuple[dict[str, Any], list[YearRun]]:
+    """A dry run of :func:`reverse`: the reversal's row and what the rest of the year's
+    re-settlement would adjust; nothing is kept (rolled back)."""
+    _, values, _, runs = _reversed(db, command, policy)
+    db.rollback()
+    return values, runs
+
+
+def reverse(db: Driver, command: ReverseCommand, policy: CompiledPolicy) -> Reply:
+    """冲正: reverse a standing settlement and re-settle the rest of its person-year; committed."""
+    if command.key:
+        (found,) = reading.read(db, [reading.Wanted(command.caller.institution_id, command.key)])
+        replay = replayed(found.key, command.digest)
+        if replay is not None:
+            db.rollback()
+            return replay
+    original, values, lines, _ = _reversed(db, command, policy)
+    actor = command.caller.institution_id
     reply = Reply(201, command.render(Settled(values, lines)))
     writes = writing.audit_writes(actor, "reverse", "settlement", original["setl_id"], reversal=values["setl_id"])
     if command.key:

@@ -11,13 +11,14 @@ from api import registry
 from api.auth import Caller, mask_id_number
 from api.books import queries
 from api.books.driver import Driver
+from api.case_schemas import PreviewOut
 from api.db import INTEGRITY_ERRORS
 from api.deps import CallerDep, IdentityId, PersonId, PolicyDep, ReaderDep, Year, body_of, hand_read
 from api.errors import Problem
 from api.queue import write
+from api.resettled import preview_out, runs_out
 from api.schemas import (
     AccumulatorsOut,
-    AdjustmentOut,
     BucketOut,
     CapOut,
     IdentityIn,
@@ -26,7 +27,6 @@ from api.schemas import (
     PersonOut,
     ResettlementOut,
 )
-from api.years import YearRun
 from settlement.caps import caps_left, first_category
 from settlement.identities import IdentityPeriods, held_on
 from settlement.money import yuan_of
@@ -104,55 +104,61 @@ def read(person_id: PersonId, db: ReaderDep, caller: CallerDep) -> PersonOut:
     return person_out(db, person_id)
 
 
-def runs_out(runs: list[YearRun]) -> list[ResettlementOut]:
-    return [
-        ResettlementOut(
-            run_id=run.run_id,
-            person_id=run.person_id,
-            year=run.year,
-            claims=run.claims,
-            adjustments=[
-                AdjustmentOut(run_id=run.run_id, setl_id=s, output=o, delta=yuan_of(d), reason=run.reason)
-                for s, o, d in run.adjustments
-            ],
-        )
-        for run in runs
-    ]
+DryRun = Annotated[bool, Query(description="Preview what it would adjust and who would owe or be owed; nothing kept")]
 
 
 @router.post(
     "/{person_id}/identities",
     status_code=201,
-    response_model=list[ResettlementOut],
+    response_model=list[ResettlementOut] | PreviewOut,
     summary="Grant an identity (back-dated: re-settles the years it touches)",
     openapi_extra=hand_read(IdentityIn, caller_headers=False),
 )
-async def grant(person_id: PersonId, request: Request, caller: CallerDep, policy: PolicyDep) -> list[ResettlementOut]:
+async def grant(
+    person_id: PersonId, request: Request, caller: CallerDep, policy: PolicyDep, dry_run: DryRun = False
+) -> list[ResettlementOut] | PreviewOut:
     caller.require("persons")
     body = await body_of(request, IdentityIn)
     runs = await write(
         request.app.state.database,
         lambda db: registry.grant(
-            db, actor=caller.institution_id, person_id=person_id, period=_period(body, policy), policy=policy
+            db,
+            actor=caller.institution_id,
+            person_id=person_id,
+            period=_period(body, policy),
+            policy=policy,
+            dry_run=dry_run,
         ),
     )
-    return runs_out(runs)
+    return preview_out(runs, policy) if dry_run else runs_out(runs)
 
 
 @router.post(
-    "/{person_id}/identities/{identity_id}/revocation", summary="Revoke an identity retroactively (re-settles)"
+    "/{person_id}/identities/{identity_id}/revocation",
+    response_model=list[ResettlementOut] | PreviewOut,
+    summary="Revoke an identity retroactively (re-settles)",
 )
 async def revoke(
-    person_id: PersonId, identity_id: IdentityId, request: Request, caller: CallerDep, policy: PolicyDep
-) -> list[ResettlementOut]:
+    person_id: PersonId,
+    identity_id: IdentityId,
+    request: Request,
+    caller: CallerDep,
+    policy: PolicyDep,
+    dry_run: DryRun = False,
+) -> list[ResettlementOut] | PreviewOut:
     caller.require("persons")
     runs = await write(
         request.app.state.database,
         lambda db: registry.revoke(
-            db, actor=caller.institution_id, person_id=person_id, identity_id=identity_id, policy=policy
+            db,
+            actor=caller.institution_id,
+            person_id=person_id,
+            identity_id=identity_id,
+            policy=policy,
+            dry_run=dry_run,
         ),
     )
-    return runs_out(runs)
+    return preview_out(runs, policy) if dry_run else runs_out(runs)
 
 
 @router.post(

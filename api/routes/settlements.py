@@ -30,8 +30,11 @@ from api.deps import (
 from api.errors import Problem
 from api.idempotency import Reply, claimed, request_hash
 from api.queue import write
-from api.schemas import ClaimIn, SettlementOut
+from api.resettled import preview_out
+from api.schemas import AdjustmentOut, ClaimIn, SettlementOut
 from api.slip import render_slip
+from settlement.money import yuan_of
+from tiers.codes import PAYMENT_COLUMNS
 
 router = APIRouter(prefix="/v1/settlements", tags=["settlements"])
 CREATED: dict[int | str, dict[str, Any]] = {201: {"model": SettlementOut}}
@@ -105,11 +108,29 @@ async def reverse_settlement(request: Request, command: years.ReverseCommand) ->
     "/{setl_id}/reversal", status_code=201, responses=CREATED, response_class=Response, summary="Reverse (冲正)"
 )
 async def reverse(
-    setl_id: SetlId, request: Request, caller: CallerDep, idempotency_key: IdempotencyKey = None
+    setl_id: SetlId,
+    request: Request,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+    dry_run: Annotated[bool, Query(description="Preview what it takes back and re-settles; nothing kept")] = False,
 ) -> Response:
     caller.require("settle")
     command = years.ReverseCommand(caller, setl_id, native.render, idempotency_key, request_hash("reverse", setl_id))
+    if dry_run:
+        return await _preview_reversal(request, command)
     return _reply(await reverse_settlement(request, command))
+
+
+async def _preview_reversal(request: Request, command: years.ReverseCommand) -> Response:
+    """A reversal's dry run: what it takes back of the claim per fund, and the year's re-settlement."""
+    policy = request.app.state.policy
+    values, runs = await write(request.app.state.database, lambda db: years.preview_reversal(db, command, policy))
+    taken = [
+        AdjustmentOut(run_id="", setl_id=command.setl_id, output=o, delta=yuan_of(int(values[o])), reason="reversal")
+        for o in PAYMENT_COLUMNS
+        if int(values[o])
+    ]
+    return Response(preview_out(runs, policy, taken).model_dump_json(), media_type="application/json")
 
 
 def _readable(db: Any, caller: CallerDep, setl_id: str) -> dict[str, Any]:

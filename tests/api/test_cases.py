@@ -1,0 +1,225 @@
+"""Cases from warning to decision, dry runs, and the clawback statement of a revoked fast-track
+approval — on a real server, both backends; the money checked against the engine settling the
+same claims under each category (the oracle)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from settlement.engine import settle
+from tests.api.helpers import claim, new_id, register
+from tests.api.servers import Server, medrelief
+from tests.helpers import claims_frame
+from tiers.loader import load_policy
+
+OUTPUTS = ("hifp_pay", "hifmi_pay", "maf_pay", "supp_pay")
+DEMO = load_policy("demo")
+
+
+def _claims(person: str) -> list[dict[str, Any]]:
+    return [
+        claim(person, settle_date="2024-03-01", medfee_sumamt="30000.00", fulamt_ownpay_amt="0.00"),
+        claim(person, settle_date="2024-06-01", medfee_sumamt="20000.00", diagnosis="J18.9", fulamt_ownpay_amt="0.00"),
+        claim(person, settle_date="2024-09-01", medfee_sumamt="45000.00", fulamt_ownpay_amt="500.00"),
+    ]
+
+
+def _engine(claims: list[dict[str, Any]], category: str) -> dict[str, int]:
+    """Σ per fund (fen) the engine pays the claims under ``category``."""
+    rows = [{**c, "category": category, "accident": int(c["accident"])} for c in claims]
+    frame = settle(claims_frame(rows), DEMO).frame()
+    return {o: int(frame[o].sum()) for o in OUTPUTS}
+
+
+def _fen(text: str) -> int:
+    return int(Decimal(text) * 100)
+
+
+def _by_fund(rows: list[dict[str, Any]], field: str) -> dict[str, int]:
+    return {r["output"]: _fen(r[field]) for r in rows if _fen(r[field])}
+
+
+def _effective(client: httpx.Client, ids: list[str]) -> dict[str, int]:
+    paid = dict.fromkeys(OUTPUTS, 0)
+    for setl_id in ids:
+        body = client.get(f"/v1/settlements/{setl_id}").json()
+        for o in OUTPUTS:
+            paid[o] += _fen(body[o])
+        for adjustment in body["adjustments"]:
+            paid[adjustment["output"]] += _fen(adjustment["delta"])
+    return paid
+
+
+def _difference(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {o: a[o] - b[o] for o in OUTPUTS if a[o] != b[o]}
+
+
+def test_fast_track_approval_then_revocation_and_clawback(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, category=None)
+        claims = _claims(person)
+        ids = [hospital.post("/v1/settlements", json=c).json()["setl_id"] for c in claims]
+        general, dibao = _engine(claims, "general"), _engine(claims, "dibao")
+        approval_adds = _difference(dibao, general)
+        assert approval_adds
+        assert all(v > 0 for v in approval_adds.values())
+
+        warned = admin.get("/v1/warnings", params={"year": 2024}).json()["warnings"]
+        assert person in {w["person_id"] for w in warned}
+        opened = admin.post("/v1/cases", json={"person_id": person, "year": 2024, "note": "预警"})
+        assert opened.status_code == 201, opened.text
+        case = opened.json()["case_id"]
+        again = admin.post("/v1/cases", json={"person_id": person, "year": 2024})
+        assert (again.status_code, again.json()["code"], again.json()["case_id"]) == (409, "case_exists", case)
+
+        approval = {"category": "dibao", "effective_from": "2024-01-01", "fast_track": True}
+        early = admin.post(f"/v1/cases/{case}/approval", json=approval)
+        assert (early.status_code, early.json()["code"]) == (409, "wrong_state")  # not applied yet
+        assert admin.post(f"/v1/cases/{case}/apply", json={"note": "申请"}).json()["state"] == "applied"
+
+        preview = admin.post(f"/v1/cases/{case}/approval", params={"dry_run": "true"}, json=approval)
+        assert preview.status_code == 200, preview.text
+        assert preview.json()["dry_run"] is True
+        assert _by_fund(preview.json()["balances"], "owed_to_person") == approval_adds
+        assert _effective(hospital, ids) == general  # nothing kept
+        assert admin.get(f"/v1/cases/{case}").json()["state"] == "applied"
+
+        approved = admin.post(f"/v1/cases/{case}/approval", json=approval)
+        assert approved.status_code == 200, approved.text
+        body = approved.json()
+        assert (body["state"], body["category"], body["fast_track"]) == ("approved", "dibao", True)
+        assert _by_fund(body["steps"][-1]["moved"], "amount") == approval_adds
+        assert _effective(hospital, ids) == dibao
+        twice = admin.post(f"/v1/cases/{case}/approval", json=approval)
+        assert (twice.status_code, twice.json()["code"]) == (409, "wrong_state")
+        assert _effective(hospital, ids) == dibao  # a retried approval never pays twice
+
+        dry = admin.post(f"/v1/cases/{case}/revocation", params={"dry_run": "true"}, json={})
+        assert _by_fund(dry.json()["balances"], "owed_by_person") == approval_adds
+        assert _by_fund(dry.json()["balances"], "due") == approval_adds  # demo recovers
+        assert _effective(hospital, ids) == dibao
+
+        revoked = admin.post(f"/v1/cases/{case}/revocation", json={"note": "核对不符"})
+        assert revoked.status_code == 200, revoked.text
+        assert _effective(hospital, ids) == general
+        clawback = revoked.json()["clawback"]
+        assert _by_fund(clawback, "due") == approval_adds  # Σ clawback = what the identity added, per fund
+        assert _by_fund(clawback, "outstanding") == approval_adds
+
+        table = list(csv.DictReader(io.StringIO(admin.get(f"/v1/cases/{case}/clawback?format=csv").text)))
+        lines = [r for r in table if r["setl_id"] != "TOTAL"]
+        assert {r["setl_id"] for r in lines} <= set(ids)
+        per_fund: dict[str, int] = {}
+        for r in lines:
+            per_fund[r["output"]] = per_fund.get(r["output"], 0) - _fen(r["delta"])
+        assert {o: v for o, v in per_fund.items() if v} == approval_adds
+        assert {r["output"]: _fen(r["due"]) for r in table if r["setl_id"] == "TOTAL"} == approval_adds
+
+        html = admin.get(f"/v1/cases/{case}/clawback").text
+        for shown in ("追回通知书", "容缺审批", "110101********1234", "尚需退还"):
+            assert shown in html
+
+        maf = approval_adds["maf_pay"]
+        over = admin.post(
+            f"/v1/cases/{case}/recoveries", json={"output": "maf_pay", "amount": str(Decimal(maf + 1) / 100)}
+        )
+        assert (over.status_code, over.json()["code"]) == (422, "bad_recovery")
+        part = admin.post(f"/v1/cases/{case}/recoveries", json={"output": "maf_pay", "amount": "100.00"})
+        assert part.status_code == 200, part.text
+        assert _by_fund(part.json()["clawback"], "outstanding")["maf_pay"] == maf - 10000
+
+        totals = admin.get("/v1/clawbacks", params={"year": 2024}).json()
+        mine = {t["output"]: _fen(t["recovered"]) for t in totals}
+        assert mine["maf_pay"] >= 10000
+        assert hospital.get(f"/v1/cases/{case}").status_code == 403
+    checked = medrelief({**os.environ, "DATABASE_URL": server.database_url}, "db", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_declined_case_moves_no_money(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, category=None)
+        claims = _claims(person)
+        ids = [hospital.post("/v1/settlements", json=c).json()["setl_id"] for c in claims]
+        case = admin.post("/v1/cases", json={"person_id": person, "year": 2024, "state": "applied"}).json()["case_id"]
+        declined = admin.post(f"/v1/cases/{case}/decline", json={"note": "不符合条件"}).json()
+        assert declined["state"] == "declined"
+        assert declined["moved"] == []
+        assert declined["clawback"] == []
+        assert [s["step"] for s in declined["steps"]] == ["applied", "decline"]
+        assert _effective(hospital, ids) == _engine(claims, "general")
+        reopened = admin.post(f"/v1/cases/{case}/reopen", json={})
+        assert reopened.json()["state"] == "applied"
+        unknown = admin.post("/v1/cases", json={"person_id": new_id("P"), "year": 2024})
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "person_not_found")
+
+
+def test_dry_runs_of_a_grant_and_a_reversal_keep_nothing(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, category="dibao")
+        claims = _claims(person)
+        ids = [hospital.post("/v1/settlements", json=c).json()["setl_id"] for c in claims]
+        before = _effective(hospital, ids)
+        preview = hospital.post(f"/v1/settlements/{ids[0]}/reversal", params={"dry_run": "true"})
+        assert preview.status_code == 200, preview.text
+        taken = {a["output"]: -_fen(a["delta"]) for a in preview.json()["reversal"]}
+        assert _effective(hospital, ids) == before
+        assert hospital.get(f"/v1/settlements/{ids[0]}").json()["status"] == "settled"
+        later = _engine(claims[1:], "dibao")
+        assert {o: v for o, v in _effective(hospital, ids[:1]).items() if v} == taken
+        moved: dict[str, int] = {}
+        for run in preview.json()["runs"]:
+            for a in run["adjustments"]:
+                moved[a["output"]] = moved.get(a["output"], 0) + _fen(a["delta"])
+        assert _difference(later, _effective(hospital, ids[1:])) == {o: v for o, v in moved.items() if v}
+        assert hospital.post(f"/v1/settlements/{ids[0]}/reversal").status_code == 201
+        assert _effective(hospital, ids[1:]) == later
+
+        other = register(admin, category=None)
+        ids = [hospital.post("/v1/settlements", json=c).json()["setl_id"] for c in _claims(other)]
+        general = _effective(hospital, ids)
+        grant = {"category": "tekun", "valid_from": "2024-01-01"}
+        dry = admin.post(f"/v1/persons/{other}/identities", params={"dry_run": "true"}, json=grant)
+        assert dry.status_code == 201, dry.text
+        assert dry.json()["dry_run"] is True
+        assert _effective(hospital, ids) == general
+        assert admin.get(f"/v1/persons/{other}").json()["identities"] == []
+
+
+def test_the_office_works_a_case_from_the_terminal(server: Server, tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": server.database_url}
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, category=None)
+        claims = _claims(person)
+        ids = [hospital.post("/v1/settlements", json=c).json()["setl_id"] for c in claims]
+        adds = _difference(_engine(claims, "dibao"), _engine(claims, "general"))
+        opened = medrelief(env, "cases", "open", person, "--year", "2024", "--applied", "--actor", "民政局张三")
+        assert opened.returncode == 0, opened.stderr
+        case = opened.stdout.split()[0]
+        approve = ["cases", "approve", case, "--category", "dibao", "--from", "2024-01-01", "--fast-track"]
+        dry = medrelief(env, *approve, "--dry-run")
+        assert "dry run — nothing kept" in dry.stdout, dry.stdout + dry.stderr
+        assert _effective(hospital, ids) == _engine(claims, "general")
+        assert medrelief(env, *approve).returncode == 0
+        again = medrelief(env, *approve)
+        assert again.returncode == 2
+        assert "wrong_state:" in again.stderr
+        assert "Traceback" not in again.stderr
+        assert _effective(hospital, ids) == _engine(claims, "dibao")
+        revoked = medrelief(env, "cases", "revoke", case, "--note", "核对不符")
+        assert f"due {Decimal(adds['maf_pay']) / 100:.2f}" in revoked.stdout, revoked.stdout
+        statement = tmp_path / "clawback.csv"
+        assert medrelief(env, "cases", "clawback", case, "--out", str(statement)).returncode == 0
+        totals = [r for r in csv.DictReader(statement.open(encoding="utf-8")) if r["setl_id"] == "TOTAL"]
+        assert {r["output"]: _fen(r["due"]) for r in totals} == adds
+        recovered = medrelief(env, "cases", "recover", case, "--fund", "maf_pay", "--amount", "50.00")
+        assert "recovered maf_pay 50.00" in recovered.stdout, recovered.stdout + recovered.stderr
+        listed = medrelief(env, "cases", "list", "--year", "2024").stdout
+        assert f"{case}  {person}  revoked" in listed
