@@ -26,6 +26,7 @@ from api.auth import Caller
 from api.books import reading, writing
 from api.books.driver import Driver, Write, merged
 from api.claims import ClaimFacts, claims_table, ledger_of, settlement_values
+from api.early_warnings import early_warnings
 from api.errors import Problem
 from api.idempotency import Reply, replayed
 from api.planted import planted
@@ -50,6 +51,7 @@ class Settled:
     lines: list[dict[str, Any]]
     warnings: tuple[str, ...] = ()
     person: tuple[str, str] = ("", "")  # the registry's name and ID number of the person
+    early_warning: dict[str, Any] | None = None  # group, group_name, burden, threshold (fen), crossed
 
 
 Render = Callable[[Settled], bytes]
@@ -181,6 +183,7 @@ def _settled(
     explained["fund_pay_type"] = [fund_types[str(layer)] for layer in explained["layer"]]
     names, by_row = list(explained), list(zip(*explained.values(), strict=True))
     added = _added(result)
+    alerts = early_warnings(result, [found[row].year for row in rows])
     out = []
     for i, row in enumerate(rows):
         command, year = commands[row], found[row].year
@@ -188,8 +191,9 @@ def _settled(
         category = policy.profiles.categories[int(result.category[i])]
         values = settlement_values(command.claim, result, i, category, command.caller.institution_id, year.next_seq)
         lines = [dict(zip(names, line, strict=True)) for line in by_row[i * n_layers : (i + 1) * n_layers]]
-        warnings = _warnings(command, year, category)
-        settled = Settled(values, lines, warnings, year.person)
+        alert = alerts[i]
+        warnings = (*_warnings(command, year, category), *([alert["message"]] if alert else []))
+        settled = Settled(values, lines, warnings, year.person, alert)
         out.append((settled, added.get(command.claim.person_id, {})))
     return out
 
@@ -281,7 +285,7 @@ def _recorded(
     assert found.year is not None
     institution, setl_id = command.caller.institution_id, writing.new_id("S")
     values = {**done.values, "setl_id": setl_id}
-    settled = Settled(values, done.lines, done.warnings, done.person)
+    settled = replace(done, values=values)
     touched = {key: _plus(found.year.accumulators.get(key), sums) for key, sums in added.items()}
     reply = Reply(201, command.render(settled))
     writes += [

@@ -25,6 +25,7 @@ left. Money is CNY with two decimals, exact to the fen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -280,9 +281,10 @@ def _common(claim: Claim, values: Row) -> dict[str, Any]:
     }
 
 
-def claim_response(claim: Claim, values: Row, lines: list[Row]) -> dict[str, Any]:
+def claim_response(claim: Claim, values: Row, lines: list[Row], notes: Sequence[str] = ()) -> dict[str, Any]:
     """The ClaimResponse of a settled (``use = claim``) or pre-settled (``predetermination``) claim,
-    from its row and lines as the books hold them (fen)."""
+    from its row and lines as the books hold them (fen); ``notes``: what the hospital should be told
+    (an early warning among them), as ``processNote`` entries for display."""
     setl_id = values["setl_id"] or None
     identifier = [{"system": f"{BASE}/setl_id", "value": setl_id}] if setl_id else []
     return {
@@ -295,6 +297,11 @@ def claim_response(claim: Claim, values: Row, lines: list[Row]) -> dict[str, Any
         "item": _item_adjudications(claim, values, lines),
         "total": [_total(a) for a in adjudications(values, lines)],
         "payment": {"type": {"coding": [{"code": "complete"}]}, "amount": _money(values["fund_pay_sumamt"])},
+        **(
+            {"processNote": [{"number": n, "type": "display", "text": t} for n, t in enumerate(notes, 1)]}
+            if notes
+            else {}
+        ),
     }
 
 

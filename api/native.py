@@ -7,7 +7,7 @@ bytes pydantic would write: property-tested), the hot path's rendering for the d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic_core import to_json
 
 from api.claims import SETTLEMENT_MONEY
 from api.desk import Settled
-from api.schemas import AdjustmentOut, LineOut, SettlementOut
+from api.schemas import AdjustmentOut, EarlyWarningOut, LineOut, SettlementOut
 from settlement.money import yuan_of, yuan_text
 
 LINE_MONEY = ("base", "deductible", "deductible_applied", "raw_amount", "cap_used_before", "paid")
@@ -65,15 +65,23 @@ def settlement_out(
     return SettlementOut.model_construct(**out)  # our own values: no validation to pay for
 
 
-def settlement_json(values: dict[str, Any], lines: list[dict[str, Any]]) -> bytes:
-    """``settlement_out(values, lines, []).model_dump_json()``, the same bytes (property-tested),
-    written from the values directly: a new settlement's response, without building the models."""
+def settlement_json(
+    values: dict[str, Any],
+    lines: list[dict[str, Any]],
+    warnings: Sequence[str] = (),
+    early_warning: EarlyWarningOut | None = None,
+) -> bytes:
+    """``settlement_out(values, lines, []).model_dump_json()`` (with ``warnings`` and
+    ``early_warning``), the same bytes (property-tested), written from the values directly: a new
+    settlement's response, without building the models."""
     fields = _settlement_values(values, _quoted_yuan)
     fields["funds"] = (
         "{" + ",".join(f'{_label_json(str(li["output"]))}:"{yuan_text(int(li["paid"]))}"' for li in lines) + "}"
     )
     fields["lines"] = "[" + ",".join(_line_json(line) for line in lines) + "]"
     fields["adjustments"] = "[]"
+    fields["warnings"] = to_json(list(warnings)).decode()
+    fields["early_warning"] = "null" if early_warning is None else early_warning.model_dump_json()
     for name in _SETTLEMENT_TEXTS:
         fields[name] = _text_json(fields[name])
     fields["settle_date"] = f'"{fields["settle_date"].isoformat()}"'
@@ -117,4 +125,12 @@ def _line_json(line: dict[str, Any]) -> str:
 
 def render(settled: Settled) -> bytes:
     """The native reply of a settlement or a reversal (what its Idempotency-Key replays)."""
-    return settlement_json(settled.values, settled.lines)
+    return settlement_json(settled.values, settled.lines, settled.warnings, early_warning_out(settled.early_warning))
+
+
+def early_warning_out(found: dict[str, Any] | None) -> EarlyWarningOut | None:
+    """A settlement's early warning (fen) as answered (yuan)."""
+    if found is None:
+        return None
+    money = {m: yuan_of(int(found[m])) for m in ("burden", "threshold")}
+    return EarlyWarningOut(group=found["group"], group_name=found["group_name"], crossed=found["crossed"], **money)

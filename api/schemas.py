@@ -192,6 +192,14 @@ class AdjustmentOut(BaseModel):
     reason: str
 
 
+class EarlyWarningOut(BaseModel):
+    group: str
+    group_name: str
+    burden: YuanOut
+    threshold: YuanOut
+    crossed: bool
+
+
 class SettlementOut(BaseModel):
     setl_id: str | None  # None for a pre-settlement
     kind: Literal["pre_settlement", "settlement", "reversal"]
@@ -222,6 +230,11 @@ class SettlementOut(BaseModel):
     and a region's own funds, e.g. ``charity_pay``), as its line says."""
     lines: list[LineOut]
     adjustments: list[AdjustmentOut] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    """What the hospital should be told as the claim is settled (not stored: a read shows none)."""
+    early_warning: EarlyWarningOut | None = None
+    """Early warning (预警监测) as the claim is settled, when the person is watched and the year's
+    burden has reached the policy's line (``crossed``: with this claim)."""
 
 
 class CapOut(BaseModel):

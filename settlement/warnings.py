@@ -181,3 +181,26 @@ def book_rows(rows: pd.DataFrame) -> pd.DataFrame:
     days = day.to_numpy("datetime64[D]")
     return claims.assign(person_id=claims["person_id"].astype(str), year=day.dt.year.to_numpy(), day=days,
                          order=_settlement_order(days.astype(np.int64), ids.astype(np.int64)))  # fmt: skip
+
+
+SETTLEMENT_WARNING_COLUMNS = ("group", "threshold", "before", "after", "crossed", "above")
+"""A claim's early warning as it is settled: its group (id; "" not watched), the threshold, the
+year's burden before and after it (fen), whether it crossed the line (before < threshold ≤ after)
+or the year was already above it."""
+
+
+def at_settlement(claims: pd.DataFrame, booked: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """:data:`SETTLEMENT_WARNING_COLUMNS` for claims being settled (:data:`CLAIM_COLUMNS` and their
+    fund columns, one per person-year) on their person-years' books so far (``booked``, aligned:
+    ``inscp_scp_amt``, ``psn_part_amt``, ``fulamt_ownpay_amt`` and ``fund_pay``, the funds' total) —
+    so the hospital can tell the patient, on the claim that crosses, where to apply."""
+    watch = watch_of(policy)
+    group = _group_codes(watch, claims["category"].reset_index(drop=True))
+    threshold = _thresholds(watch, group, claims["day"].reset_index(drop=True))
+    before = burden(booked.reset_index(drop=True), watch.burden)
+    after = before + burden(claims.reset_index(drop=True), watch.burden)
+    watched = group >= 0
+    ids = np.array(["", *(g.id for g in watch.groups)], dtype=object)[group + 1]
+    return pd.DataFrame({"group": ids, "threshold": threshold, "before": before, "after": after,
+                         "crossed": watched & (before < threshold) & (after >= threshold),
+                         "above": watched & (before >= threshold)})  # fmt: skip

@@ -28,6 +28,9 @@ from api.planted import planted
 
 Sums = dict[tuple[str, str], tuple[int, int, int]]
 """A person-year's accumulators: (layer, bucket) → (base_cum, paid_cum, claims), fen."""
+Booked = tuple[int, int, int, int]
+"""What a person-year's books add up to so far (fen): the person's part, 全自费, the in-policy
+amount and the funds' payments — adjustments included."""
 Period = tuple[str, date, date | None]
 """An identity period: category, valid_from, valid_to (None: open-ended)."""
 
@@ -59,6 +62,9 @@ PG_UNLOCKED = Statement(sqlite="", postgresql=PG_LOCKS.postgresql.replace(" FOR 
 
 
 _SETTLED = "kind = 'settlement' AND status = 'settled'"
+_BOOKED = ("person_id, year, sum(psn_part_amt) AS psn, sum(fulamt_ownpay_amt) AS fulamt, sum(inscp_scp_amt) AS inscp, "
+           "sum(fund_pay_sumamt) AS funds")  # fmt: skip
+_ADJUSTED = "person_id, year, sum(delta) AS delta"
 _PARTS = (  # (columns, FROM on PostgreSQL, FROM on SQLite with its IN-lists); the rows of each are read as r
     (
         "r.institution_id, r.key, r.request_hash, r.status_code, {hex}",
@@ -82,14 +88,25 @@ _PARTS = (  # (columns, FROM on PostgreSQL, FROM on SQLite with its IN-lists); t
         "(SELECT person_id, max(seq) AS seq FROM settlement WHERE person_id IN {p} GROUP BY person_id) r",
     ),
     (
+        "r.person_id, r.year, r.psn, r.fulamt, r.inscp, r.funds",
+        _pg("settlement", "person_id = w.p AND year = ANY(%(y)s::int[]) GROUP BY person_id, year", select=_BOOKED),
+        f"(SELECT {_BOOKED} FROM settlement WHERE person_id IN {{p}} AND year IN {{y}} GROUP BY person_id, year) r",  # noqa: S608
+    ),
+    (
+        "r.person_id, r.year, r.delta",
+        _pg("adjustment", "person_id = w.p AND year = ANY(%(y)s::int[]) GROUP BY person_id, year", select=_ADJUSTED),
+        f"(SELECT {_ADJUSTED} FROM adjustment WHERE person_id IN {{p}} AND year IN {{y}} GROUP BY person_id, year) r",  # noqa: S608
+    ),
+    (
         "r.institution_id, r.claim_id, r.setl_id",
         _pg("settlement", f"institution_id = w.i AND claim_id = w.c AND {_SETTLED}", "c"),
         f"settlement r WHERE r.institution_id IN {{ci}} AND r.claim_id IN {{cc}} AND {_SETTLED}",
     ),
 )
 """Each part of the reading: stored replies of the keys, registered persons, identities,
-accumulators of the years, each person's last arrival number, the institutions' claims already
-settled."""
+accumulators of the years, each person's last arrival number, what the person-years' settlements
+(reversals included: a reversed claim nets zero) and adjustments add up to (the burden so far, for
+early warning), the institutions' claims already settled."""
 
 
 def _pg_reading() -> str:
@@ -146,6 +163,7 @@ class PersonYear:
     next_seq: int  # the person's next arrival number
     settled_as: str | None  # setl_id of the institution's settlement of this claim, if standing
     person: tuple[str, str] = ("", "")  # the person's name and ID number
+    booked: Booked = (0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -183,12 +201,13 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
         parts = [list(part or []) for part in reading]
     else:
         free, parts = repeat(True), rows  # SQLite: no other transaction runs; a statement per part
-    replies, persons, identities, accumulators, seqs, active = parts
+    replies, persons, identities, accumulators, seqs, booked, adjusted, active = parts
     stored = {(r[0], r[1]): (str(r[2]), int(r[3]), bytes.fromhex(r[4])) for r in replies}
     registered = {r[0]: (str(r[1] or ""), str(r[2] or "")) for r in persons}
     settled = {(r[0], r[1]): str(r[2]) for r in active}
     identities_of, accumulators_of = _by_person(identities), _by_person(accumulators)
     last_seq = {r[0]: int(r[1] or 0) for r in seqs}
+    books = _booked(booked, adjusted)
     out = []
     for w in wanted:
         key = KeyState(bool(next(free)), stored.get((w.institution_id, w.key))) if w.key else KeyState()
@@ -200,6 +219,7 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
                 last_seq.get(w.person_id, 0) + 1,
                 settled.get((w.institution_id, str(w.claim_id))),
                 registered[w.person_id],
+                books.get((w.person_id, w.day.year), (0, 0, 0, 0)),
             )
         out.append(Found(key, year))
     return out
@@ -208,6 +228,22 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
 def read(db: Driver, wanted: list[Wanted]) -> list[Found]:
     """:func:`reads` then :func:`found`: one round trip."""
     return found(db, wanted, db.read_all(reads(db, wanted)))
+
+
+def _booked(booked: list[list[Any]], adjusted: list[list[Any]]) -> dict[tuple[str, int], Booked]:
+    """Each person-year's :data:`Booked`: its settlements' sums, each fund delta moved from the
+    person's part to the funds'."""
+    deltas = {(str(r[0]), int(r[1])): int(r[2] or 0) for r in adjusted}
+    out = {}
+    for person, year, psn, fulamt, inscp, funds in booked:
+        delta = deltas.get((str(person), int(year)), 0)
+        out[(str(person), int(year))] = (
+            int(psn or 0) - delta,
+            int(fulamt or 0),
+            int(inscp or 0),
+            int(funds or 0) + delta,
+        )
+    return out
 
 
 def _by_person(rows: list[list[Any]]) -> dict[str, list[list[Any]]]:

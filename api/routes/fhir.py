@@ -62,7 +62,7 @@ async def submit(request: Request) -> Response:
     facts = desk.check_claim(native_claim, policy, caller)
 
     def render(settled: desk.Settled) -> bytes:
-        return resource_bytes(claim_response(claim, settled.values, settled.lines))
+        return resource_bytes(claim_response(claim, settled.values, settled.lines, settled.warnings))
 
     digest = request_hash("fhir-submit", request_text(claim, native_claim))
     command = desk.SettleCommand(caller, facts, render, key, digest)

@@ -223,3 +223,70 @@ def test_the_office_works_a_case_from_the_terminal(server: Server, tmp_path: Pat
         assert "recovered maf_pay 50.00" in recovered.stdout, recovered.stdout + recovered.stderr
         listed = medrelief(env, "cases", "list", "--year", "2024").stdout
         assert f"{case}  {person}  revoked" in listed
+
+
+def _paid_by_fund(rows: list[dict[str, Any]], field: str = "due") -> dict[str, str]:
+    return {r["output"]: r[field] for r in rows}
+
+
+def test_binhai_story_with_hand_checked_numbers(server: Server) -> None:
+    """Binhai (Jiangsu news, ../shared/sources): a 90,000+ bill, 低保 approved on a credit promise
+    (容缺) and counted from the day of approval, then the checks fail and the assistance is taken
+    back. Binhai's own rules are not bundled (no official text in hand); demo's numbers, by hand:
+
+    Claim 1, 2024-03-10, 住院 二级, C34.9, 92,000 of which 8,000 全自费: in-policy 84,000.
+      general: basic (84,000 − 500) × 80% = 66,800; 大病 (17,200 − 15,000) × 60% = 1,320;
+               the patient 8,000 + 15,880 = 23,880.00.
+      低保:    basic 66,800; 大病 (17,200 − 7,500) × 65% = 6,305; 救助 10,895 × 90% = 9,805.50;
+               补充 1,089.50 × 98% = 1,067.71; the patient 8,000 + 21.79 = 8,021.79.
+    Claim 2, 2024-05-20, 住院 二级, C34.9, 46,000 of which 1,000 超限价: in-policy 45,000.
+      general: basic (45,000 − 250 second admission) × 80% = 35,800; 大病 9,200 × 60% = 5,520;
+               the patient 1,000 + 3,680 = 4,680.00 — burden 15,880 + 4,680 = 20,560 ≥ 20,000: warned.
+      低保:    大病 9,200 × 65% = 5,980; 救助 3,220 × 90% = 2,898; 补充 322 × 98% = 315.56;
+               the patient 1,000 + 6.44 = 1,006.44.
+    Approval adds 大病 5,445.00, 救助 12,703.50, 补充 1,383.27 (= 28,560.00 − 9,028.23 = 19,531.77);
+    the revocation's clawback is exactly that."""
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, category=None)
+        first = claim(person, settle_date="2024-03-10", hospital_level=2, diagnosis="C34.9",
+                      medfee_sumamt="92000.00", fulamt_ownpay_amt="8000.00")  # fmt: skip
+        second = claim(person, settle_date="2024-05-20", hospital_level=2, diagnosis="C34.9",
+                       medfee_sumamt="46000.00", fulamt_ownpay_amt="0.00", overlmt_selfpay="1000.00")  # fmt: skip
+        settled = [hospital.post("/v1/settlements", json=c).json() for c in (first, second)]
+        assert [s["psn_part_amt"] for s in settled] == ["23880.00", "4680.00"]
+        assert settled[0]["early_warning"] is None  # 15,880 < 20,000
+        assert settled[1]["early_warning"] == {
+            "group": "everybody", "group_name": "其他参保人", "burden": "20560.00", "threshold": "20000.00",
+            "crossed": True,
+        }  # fmt: skip
+        assert any("预警" in w for w in settled[1]["warnings"])
+        ids = [s["setl_id"] for s in settled]
+
+        mine = [
+            w for w in admin.get("/v1/warnings", params={"year": 2024}).json()["warnings"] if w["person_id"] == person
+        ]
+        assert [(w["burden"], w["crossed_on"], w["crossing_claim"]) for w in mine] == [
+            ("20560.00", "2024-05-20", second["claim_id"])
+        ]
+        case = admin.post("/v1/cases", json={"person_id": person, "year": 2024}).json()["case_id"]
+        admin.post(f"/v1/cases/{case}/apply", json={"note": "陈必华 申请低保"})
+        approval = {"category": "dibao", "effective_from": "2024-03-01", "fast_track": True, "note": "信用承诺"}
+        approved = admin.post(f"/v1/cases/{case}/approval", json=approval).json()
+        assert _paid_by_fund(approved["moved"], "amount") == {
+            "hifmi_pay": "5445.00", "maf_pay": "12703.50", "supp_pay": "1383.27"
+        }  # fmt: skip
+        slips = [hospital.get(f"/v1/settlements/{s}/slip").text for s in ids]
+        assert "8,021.79" in slips[0]
+        assert "1,006.44" in slips[1]
+
+        assert admin.post(f"/v1/cases/{case}/revocation", json={"note": "核对不符"}).status_code == 200
+        clawback = admin.get(f"/v1/cases/{case}/clawback", params={"format": "json"}).json()["clawback"]
+        assert _paid_by_fund(clawback) == {"hifmi_pay": "5445.00", "maf_pay": "12703.50", "supp_pay": "1383.27"}
+        assert _paid_by_fund(clawback, "borne_by_fund") == {"hifmi_pay": "0.00", "maf_pay": "0.00", "supp_pay": "0.00"}
+        html = admin.get(f"/v1/cases/{case}/clawback").text
+        assert "19,531.77" in html
+        assert "壹万玖仟伍佰叁拾壹元柒角柒分" in html
+        assert [_effective(hospital, [s]) for s in ids] == [
+            {"hifp_pay": 6680000, "hifmi_pay": 132000, "maf_pay": 0, "supp_pay": 0},
+            {"hifp_pay": 3580000, "hifmi_pay": 552000, "maf_pay": 0, "supp_pay": 0},
+        ]
