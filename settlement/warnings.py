@@ -204,3 +204,17 @@ def at_settlement(claims: pd.DataFrame, booked: pd.DataFrame, policy: Policy) ->
     return pd.DataFrame({"group": ids, "threshold": threshold, "before": before, "after": after,
                          "crossed": watched & (before < threshold) & (after >= threshold),
                          "above": watched & (before >= threshold)})  # fmt: skip
+
+
+def person_warned(
+    person: pd.DataFrame, names: tuple[str, ...], category: I64, policy: Policy, year: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per person of a simulated year (``person``: its money sums, fen; ``category``: codes into
+    ``names``): watched, and warned — the year's burden at or above the line of the person's group
+    in force on 31 December (a simulated year has no claim that crossed first)."""
+    watch = watch_of(policy)
+    group = _group_codes(watch, pd.Series(np.asarray(names, dtype=object)[category]))
+    day = pd.Series(np.full(len(category), np.datetime64(f"{year}-12-31"), dtype="datetime64[D]"))
+    threshold = _thresholds(watch, group, day)
+    watched = group >= 0
+    return watched, watched & (burden(person, watch.burden) >= threshold)

@@ -14,9 +14,9 @@ decide when low-income subsidy periods were ended retroactively::
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from tiers.declarations import Strict
 
@@ -35,6 +35,17 @@ class ClawbackRule(Strict):
     mode: Mode
     reference: str
     assumption: str | None = None
+
+
+def _one_rule_a_day(rules: tuple[ClawbackRule, ...]) -> tuple[ClawbackRule, ...]:
+    days = [r.valid_from for r in rules]
+    if len(set(days)) < len(days):
+        raise ValueError(f"two rules start on the same day: {sorted(d.isoformat() for d in days)}")
+    return rules
+
+
+Clawback = Annotated[tuple[ClawbackRule, ...], AfterValidator(_one_rule_a_day)]
+"""A policy's clawback rules: each from its date until the next."""
 
 
 def rule_on(rules: tuple[ClawbackRule, ...], day: date) -> ClawbackRule | None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from tiers.clawback import ClawbackRule
+from tiers.clawback import Clawback
 from tiers.codes import CATEGORIES, CLAIM_FLAGS, HOSPITAL_LEVELS, PAYMENT_COLUMNS, MedType
 from tiers.declarations import (
     ENGINE_VISIT_TYPES,
@@ -301,7 +301,7 @@ class Policy(_Strict):
     post_hoc: tuple[PostHoc, ...] = ()
     identity_codes: IdentityCodes | None = None
     early_warning: EarlyWarning | None = None
-    clawback: tuple[ClawbackRule, ...] = ()
+    clawback: Clawback = ()
 
     _id = field_validator("id")(_check_id)
 

@@ -91,6 +91,7 @@ def _amounts(result: SettledBatch) -> dict[str, I64]:
     return {
         "medfee_sumamt": claims.medfee,
         "inscp_scp_amt": claims.inscp,
+        "fulamt_ownpay_amt": claims.fulamt_ownpay,
         **result.payments,
         "fund_pay_sumamt": result.fund_pay_sumamt,
         "psn_part_amt": result.psn_part_amt,
@@ -104,7 +105,8 @@ def _outcome(block: Block, result: SettledBatch) -> ScenarioOutcome:
     rows = [np.bincount(group, minlength=GROUPS).astype(np.int64)]
     rows += [_per_person(GROUPS, group, amounts[c]) for c in PERSON_MONEY]
     own = [o for o in result.policy.outputs if o not in PERSON_MONEY]  # a region's own funds
-    person = {c: _per_person(block.persons, claims.person, amounts[c]) for c in (*PERSON_MONEY, *own)}
+    kept = (*PERSON_MONEY, "fulamt_ownpay_amt", *own)  # 全自费: early warning's burden leaves it out
+    person = {c: _per_person(block.persons, claims.person, amounts[c]) for c in kept}
     return ScenarioOutcome(person, np.vstack(rows), caps_reached(result, block.persons))
 
 

@@ -14,7 +14,10 @@ Per scenario and replication:
 * ``winners`` — against the baseline, per category: persons better off, worse off, unchanged,
   Σ gains and Σ losses;
 * ``supplementary`` — the premium-funded layer: insured persons, premium, paid, loss ratio,
-  the second payout due under the floor.
+  the second payout due under the floor;
+* ``warnings`` — early warning (预警监测, when the policy declares it) per category: persons
+  watched, warned (the year's burden at or above their group's line in force on 31 December) and,
+  against the baseline, kept out of the warning zone or pushed into it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pandas as pd
 from settlement.money import mean_half_up
 from settlement.simulation.blocks import GROUP_FIELDS, PERSON_MONEY, BlockResult
 from settlement.supplementary import account, funded_layer, insured_categories, year_terms
+from settlement.warnings import person_warned
 from tiers.codes import CATEGORIES, MED_TYPES
 from tiers.reforms import BASELINE
 from tiers.schema import Layer, Policy
@@ -48,6 +52,7 @@ class Measures:
     caps: pd.DataFrame
     winners: pd.DataFrame
     supplementary: pd.DataFrame
+    warnings: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -70,6 +75,7 @@ def measure(
         caps=caps(result).assign(**tag),
         winners=winners(result).assign(**tag),
         supplementary=supplementary(result, policies, year).assign(**tag),
+        warnings=warned(result, policies, year).assign(**tag),
     )
 
 
@@ -216,3 +222,29 @@ def supplementary(result: BlockResult, policies: dict[str, Policy], year: int) -
         )
     columns = ["scenario", "layer", "insured", "premium", "paid", "loss_ratio", "loss_ratio_floor", "second_payout_due"]
     return pd.DataFrame(rows, columns=columns)
+
+
+WARNED_COLUMNS = ("scenario", "category", "watched", "warned", "share_warned", "kept_out", "pushed_in")
+
+
+def warned(result: BlockResult, policies: dict[str, Policy], year: int) -> pd.DataFrame:
+    """Per scenario and category (and over all): persons watched, warned, their share, and against
+    the baseline those a scenario keeps out of the warning zone or pushes into it."""
+    flags = {}
+    for name, outcome in result.outcomes.items():
+        if policies[name].early_warning is not None:
+            flags[name] = person_warned(pd.DataFrame(outcome.person), CATEGORIES, result.category, policies[name], year)
+    if BASELINE not in flags:
+        return pd.DataFrame(columns=list(WARNED_COLUMNS))
+    base = flags[BASELINE][1]
+    rows = []
+    for name, (watched, warned_) in flags.items():
+        groups = [(CATEGORIES[c], result.category == c) for c in np.unique(result.category)]
+        for category, mask in [*groups, (ALL, np.ones(len(warned_), bool))]:
+            persons = int((watched & mask).sum())
+            rows.append({"scenario": name, "category": category, "persons_watched": persons,
+                         "warned": int((warned_ & mask).sum()),
+                         "share_warned": float((warned_ & mask).sum() / persons) if persons else 0.0,
+                         "kept_out": int((base & ~warned_ & mask).sum()),
+                         "pushed_in": int((~base & warned_ & mask).sum())})  # fmt: skip
+    return pd.DataFrame(rows).rename(columns={"persons_watched": "watched"})

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from settlement import io
+from settlement.money import yuan_grouped
 from settlement.simulation.blocks import PERSON_MONEY
 from settlement.simulation.outcomes import ALL, PERCENTILES
 from tiers.codes import PAYMENT_COLUMNS
@@ -34,7 +35,7 @@ MONEY: dict[str, tuple[str, ...]] = {
     "supplementary": ("premium", "paid", "second_payout_due"),
 }
 """Columns of int64 fen per table (written as exact yuan)."""
-RATIOS = {"reimbursement_ratio", "loss_ratio", "loss_ratio_floor"}
+RATIOS = {"reimbursement_ratio", "loss_ratio", "loss_ratio_floor", "share_warned"}
 SHOWN = {
     "summary": "Outlay per scenario",
     "ratios": "In-policy reimbursement ratio by visit type (all categories)",
@@ -42,6 +43,7 @@ SHOWN = {
     "caps": "Persons reaching each cap",
     "winners": "Winners and losers against the baseline (all persons)",
     "supplementary": "Supplementary layer: premium, payouts, loss ratio, second payout",
+    "warnings": "Early warning (预警监测): persons warned per category, kept out of or pushed in by each reform",
     "bands": "Monte Carlo: mean and 5th–95th percentile over replications",
 }
 
@@ -79,6 +81,7 @@ def shown(simulation: Simulation) -> dict[str, pd.DataFrame]:
         .reset_index(),
         "winners": first["winners"][first["winners"]["category"] == ALL],
         "supplementary": first["supplementary"],
+        "warnings": first["warnings"],
         "bands": tables["bands"],
     }
     return {name: frame.reset_index(drop=True) for name, frame in views.items()}
@@ -87,7 +90,7 @@ def shown(simulation: Simulation) -> dict[str, pd.DataFrame]:
 def cell(table: str, column: str, value: Any) -> str:
     """One value as shown: fen → yuan with two decimals, ratios in percent, floats with two decimals."""
     if column in MONEY.get(table, ()):
-        return f"{int(value) / 100:,.2f}"
+        return yuan_grouped(int(value))
     if column in RATIOS or column.startswith("share_above_"):
         return f"{float(value) * 100:.2f}%"
     if isinstance(value, float):

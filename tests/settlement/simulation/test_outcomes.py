@@ -135,3 +135,34 @@ def test_a_fund_of_the_regions_own_is_in_the_outlay() -> None:
     assert outlay["fund"].tolist() == ["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay", "charity_pay"]
     row = _row(outlay, scenario="baseline", fund="charity_pay")
     assert (row["layer"], row["fund_pay_type"], row["amount"]) == ("慈善医疗救助", "999901", 100_000)
+
+
+def test_warnings_per_scenario_and_category() -> None:
+    """Early warning in a simulated year (demo: 监测对象 10,000, everybody else 20,000; burden = the
+    person's part without 全自费), by hand:
+
+    W1 监测对象, inpatient level 1, 150,000 (C34.9) of which 1,000 超限价: in-policy 149,000;
+      basic (149,000 − 200) × 85% = 126,480 → 22,520; 大病 (22,520 − 15,000) × 60% = 4,512 → 18,008;
+      救助 (18,008 − 4,000) × 60% = 8,404.80 → the person 1,000 + 9,603.20 = 10,603.20: warned.
+      supp_adds_monitored: 低补保 98% × 9,603.20 = 9,411.14 → 1,192.06: kept out of the zone.
+      ci_plus5 (大病 65%): 4,888 → 救助 8,179.20 → 10,452.80: still warned.
+    W2 普通, inpatient level 3, 150,000 of which 5,000 全自费: burden 25,470.40 ≥ 20,000 everywhere."""
+    rows = [
+        {**BASE, "claim_id": "w1", "person_id": "W1", "category": "monitored", "med_type": "21", "hospital_level": 1,
+         "diagnosis": "C34.9", "medfee_sumamt": "150000.00", "fulamt_ownpay_amt": "0", "overlmt_selfpay": "1000.00"},
+        {**BASE, "claim_id": "w2", "person_id": "W2", "category": "general", "med_type": "21", "hospital_level": 3,
+         "diagnosis": "C34.9", "medfee_sumamt": "150000.00", "fulamt_ownpay_amt": "5000.00"},
+    ]  # fmt: skip
+    run = simulate(from_frame(claims_frame(rows)), scenario_policies(load_scenarios(DEFAULT_SCENARIOS)))
+    deltas = run.deltas.set_index("person_id")
+    assert deltas.loc["W1", "baseline_psn_part_amt"] == 1_060_320
+    assert deltas.loc["W1", "supp_adds_monitored_delta"] == 119_206 - 1_060_320
+    assert deltas.loc["W1", "ci_plus5_delta"] == 1_045_280 - 1_060_320
+    table = run.measures.warnings
+    found = {(r["scenario"], r["category"]): (r["watched"], r["warned"], r["kept_out"], r["pushed_in"])
+             for r in table.to_dict("records")}  # fmt: skip
+    assert found[("baseline", "monitored")] == (1, 1, 0, 0)
+    assert found[("supp_adds_monitored", "monitored")] == (1, 0, 1, 0)
+    assert found[("ci_plus5", "monitored")] == (1, 1, 0, 0)
+    assert found[("supp_adds_monitored", "all")] == (2, 1, 1, 0)
+    assert found[("deductible_halved", "general")] == (1, 1, 0, 0)

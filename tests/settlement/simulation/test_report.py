@@ -37,7 +37,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_table_and_chart_is_written(run: Path) -> None:
-    tables = {"summary", "outlay", "ratios", "oop", "caps", "winners", "supplementary", "bands", "person_deltas"}
+    tables = {"summary", "outlay", "ratios", "oop", "caps", "winners", "supplementary", "warnings", "bands"}
+    tables.add("person_deltas")
     assert {p.stem for p in run.glob("*.csv")} == tables
     assert len(pd.read_csv(run / "person_deltas.csv")) == 3000
     for name in ("outlay", "ratios", "out_of_pocket", "caps"):
