@@ -86,6 +86,8 @@ class CaseOut(BaseModel):
     steps: list[StepOut]
     moved: list[FundMoneyOut]
     clawback: list[FundClawbackOut]
+    post_hoc: list[FundMoneyOut] = []
+    """What the year-end programs paid the person-year, per program (``output``: the program's id)."""
 
 
 class BalanceOut(BaseModel):

@@ -36,6 +36,7 @@ def case_out(db: Driver, case_id: str, policy: CompiledPolicy) -> CaseOut:
     for a in adjustments:
         moved[a["output"]] += a["delta"]
     person = queries.person(db, person_id=case["person_id"]) or {}
+    post_hoc = books.post_hoc_paid(db, person_id=case["person_id"], year=case["year"])
     clawback = [
         FundClawbackOut(output=row["output"], **{c: yuan_of(int(row[c])) for c in FUND_COLUMNS[1:]})
         for row in found.funds.to_dict("records")
@@ -44,4 +45,5 @@ def case_out(db: Driver, case_id: str, policy: CompiledPolicy) -> CaseOut:
                    year=case["year"], state=case["state"], category=case["category"],
                    effective_from=case["effective_from"], fast_track=case["fast_track"],
                    identity_id=case["identity_id"], steps=[_step_out(s, adjustments) for s in steps],
-                   moved=_money(moved), clawback=clawback)  # fmt: skip
+                   moved=_money(moved), clawback=clawback,
+                   post_hoc=_money(post_hoc))  # fmt: skip

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from api.books import queries, writing
+from api.books import cases, queries, writing
 from api.books.driver import Driver
 from api.errors import Problem
 from settlement.money import yuan_text
-from settlement.posthoc import settle_program
+from settlement.posthoc import applied, settle_program
 from tiers.schema import ClaimFlags
 from tiers.tables import CompiledPolicy
 
@@ -39,6 +39,14 @@ def year_categories(db: Driver, year: int, categories: Sequence[str]) -> pd.Data
     held = pd.DataFrame(queries.year_categories(db, year=year), columns=["person_id", "category"])
     held["category"] = held["category"].map(list(categories).index).astype(np.int64)
     return held.assign(year=year)[["person_id", "year", "category"]]
+
+
+def applicants(db: Driver, year: int) -> pd.DataFrame:
+    """The person-years with an approved (or verified) case: who applied and was granted help."""
+    approved = [
+        (c["person_id"], c["year"]) for c in cases.cases(db, year=year) if c["state"] in ("approved", "verified")
+    ]
+    return pd.DataFrame(approved, columns=["person_id", "year"])
 
 
 def _rows(run_id: str, program: str, year: int, paid: pd.DataFrame) -> list[dict[str, Any]]:
@@ -68,7 +76,7 @@ def run(db: Driver, actor: str, year: int, policy: CompiledPolicy) -> dict[str, 
         counted = tuple(program.counts.wanted().items()) if program.counts else ()
         if counted not in read:
             read[counted] = person_years(db, year, policy, program.counts)
-        years = read[counted]
+        years = applied(program, read[counted], applicants(db, year))
         paid = settle_program(program, policy.policy, years, held) if len(years) else pd.DataFrame(columns=["paid"])
         rows = _rows(run_id, program.id, year, paid[paid["paid"] > 0])
         writes += writing.payment_writes(rows=rows)

@@ -108,6 +108,12 @@ def post_hoc_command(
     claims: Annotated[Path, typer.Argument(help="A year's claims (.csv or .parquet) in the claim contract.")],
     out_path: Annotated[Path, typer.Option("--out", help="Payments per program, person and year (.csv/.parquet).")],
     policy: Annotated[str, typer.Option(help="Bundled policy name or a policy YAML file.")] = "beijing",
+    applicants: Annotated[
+        Path | None,
+        typer.Option(
+            help="Who applied and was approved (person_id, year; .csv/.parquet): programs on application pay them only."
+        ),
+    ] = None,
 ) -> None:
     """Post-hoc assistance (倾斜救助, 依申请救助) over each person-year's settlements."""
     import pandas as pd
@@ -117,7 +123,14 @@ def post_hoc_command(
     from settlement.claims import ClaimValidationError
     from settlement.engine import settle
     from settlement.money import yuan_grouped
-    from settlement.posthoc import person_years, settle_program, year_categories
+    from settlement.posthoc import (
+        ApplicantsError,
+        applicants_of,
+        applied,
+        person_years,
+        settle_program,
+        year_categories,
+    )
     from tiers.loader import PolicyError, load_policy
     from tiers.tables import compile_policy
 
@@ -128,10 +141,14 @@ def post_hoc_command(
         table = _claim_table(claims, loaded)
         settled = settle(table, compile_policy(loaded))
         held = year_categories(settled)
+        applied_ = None if applicants is None else applicants_of(io.read_text_table(applicants), str(applicants))
         paid = pd.concat(
-            [settle_program(p, loaded, person_years(settled, p.counts), held) for p in loaded.post_hoc],
+            [settle_program(p, loaded, applied(p, person_years(settled, p.counts), applied_), held)
+             for p in loaded.post_hoc],
             ignore_index=True,
-        )
+        )  # fmt: skip
+    except ApplicantsError as exc:
+        raise fail(f"--applicants: {exc}") from exc
     except (ClaimValidationError, PolicyError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
     io.write_table(paid, out_path, ("base", "deductible_applied", "paid", "cap", "cap_left"))

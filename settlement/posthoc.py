@@ -152,3 +152,33 @@ def settle_program(
         values = out[column].to_numpy(np.int64)
         out[column] = pd.Series(values, dtype="Int64").mask(values < 0)
     return out[["program", *SHOWN]]
+
+
+class ApplicantsError(ValueError):
+    """A program paid on application run without the list of who applied."""
+
+
+def applied(program: PostHoc, years: pd.DataFrame, applicants: pd.DataFrame | None) -> pd.DataFrame:
+    """The person-years a program pays: all of ``years``, or for a program on application
+    (依申请) those in ``applicants`` (``person_id``, ``year``: approved applications)."""
+    if not program.on_application:
+        return years
+    if applicants is None:
+        detail = (
+            f"program {program.id} pays on application (依申请): give who applied and was approved (person_id, year)"
+        )
+        raise ApplicantsError(detail)
+    keys = applicants[["person_id", "year"]].astype({"person_id": str, "year": np.int64}).drop_duplicates()
+    return years.merge(keys, on=["person_id", "year"], how="inner")
+
+
+def applicants_of(text: pd.DataFrame, where: str) -> pd.DataFrame:
+    """A file of applicants (``person_id``, ``year`` as text) read and checked: a bad row is named."""
+    missing = [c for c in ("person_id", "year") if c not in text.columns]
+    if missing:
+        raise ApplicantsError(f"{where}: no column {', '.join(missing)} (who applied: person_id, year)")
+    years = pd.to_numeric(text["year"], errors="coerce")
+    bad = np.flatnonzero(years.isna().to_numpy() | (text["person_id"].fillna("") == "").to_numpy())
+    if len(bad):
+        raise ApplicantsError(f"{where}: row {bad[0] + 2}: person_id and a year (e.g. 2024) are required")
+    return pd.DataFrame({"person_id": text["person_id"].astype(str), "year": years.astype(np.int64)})

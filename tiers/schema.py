@@ -266,6 +266,9 @@ class PostHoc(Layer):
     counts: ClaimFlags | None = None
     """Only the burden of these claims counts (倾斜救助 "规范转诊且在省域内就医": ``{referral: true,
     out_of_province: false}``); all of the person-year's claims by default."""
+    on_application: bool = False
+    """依申请: only person-years that applied and were approved are paid (the service's approved cases;
+    a batch run's ``--applicants``); else everybody eligible."""
 
 
 class Policy(_Strict):

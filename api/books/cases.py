@@ -23,6 +23,9 @@ _RUN_ADJUSTMENTS = (
     "s.medfee_sumamt FROM adjustment a JOIN settlement s ON s.setl_id = a.setl_id WHERE a.run_id IN ({runs}) "
     "ORDER BY s.seq, a.output"
 )
+_POST_HOC = Statement.of(
+    "SELECT program, sum(paid) FROM posthocpayment WHERE person_id = :p AND year = :y GROUP BY program ORDER BY program"
+)
 _UPDATE = Statement.of(
     "UPDATE reliefcase SET state = :state, category = :category, effective_from = :effective_from, "
     "fast_track = :fast_track, identity_id = :identity_id, updated_at = :at WHERE id = :c"
@@ -75,6 +78,11 @@ def run_adjustments(db: Driver, *, runs: list[str]) -> list[dict[str, Any]]:
     statement = Statement.of(_RUN_ADJUSTMENTS.format(runs=", ".join(f":{n}" for n in names)))
     rows = [dict(zip(ADJUSTMENT_FIELDS, row, strict=True)) for row in db.rows(statement, names)]
     return [{**row, "delta": int(row["delta"]), "settle_date": as_date(row["settle_date"])} for row in rows]
+
+
+def post_hoc_paid(db: Driver, *, person_id: str, year: int) -> dict[str, int]:
+    """What each post-hoc program (依申请救助 …) paid the person-year (fen)."""
+    return {str(r[0]): int(r[1]) for r in db.rows(_POST_HOC, {"p": person_id, "y": year})}
 
 
 def case_writes(*, case_id: str, person_id: str, year: int, state: str) -> list[Write]:

@@ -97,20 +97,30 @@ def test_reconcile_endpoint_with_the_insurers_names(server: Server) -> None:
 
 
 def test_post_hoc_run_pays_adds_to_accumulators_and_runs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Beijing 依申请救助 on the service's books: the payment equals the batch command's, and the
-    books stay consistent (Σ settlements + adjustments + post-hoc == accumulators)."""
+    """Beijing 依申请救助 on the service's books, paid on application: of two 因病致贫 persons only the
+    one whose application was approved (a case) is paid; the payment equals the batch command's
+    given the same applicant, the case shows it, and the books stay consistent (Σ settlements +
+    adjustments + post-hoc == accumulators)."""
     monkeypatch.setenv("MEDRELIEF_POLICY", "beijing")
     url = f"sqlite:///{tmp_path / 'bj.db'}"
     running = Server(url, prepare(url)).start()
     try:
         with running.client("admin") as admin, running.client() as hospital:
-            person = register(admin, category="illness_poverty")
+            person, other = register(admin, category="illness_poverty"), register(admin, category="illness_poverty")
             body = claim(person, medfee_sumamt="400000.00", fulamt_ownpay_amt="0.00", diagnosis="J18.9")
             assert hospital.post("/v1/settlements", json=body).status_code == 201
+            assert (
+                hospital.post("/v1/settlements", json={**body, "claim_id": "X2", "person_id": other}).status_code == 201
+            )
+            case = admin.post("/v1/cases", json={"person_id": person, "year": 2024, "state": "applied"}).json()
+            approval = {"category": "illness_poverty", "effective_from": "2024-01-01", "note": "依申请救助"}
+            assert admin.post(f"/v1/cases/{case['case_id']}/approval", json=approval).status_code == 200
             first = admin.post("/v1/post-hoc/2024")
             assert first.status_code == 201, first.text
             (program,) = first.json()["programs"]
             assert (program["program"], program["persons_paid"]) == ("on_application", 1)
+            shown = admin.get(f"/v1/cases/{case['case_id']}").json()["post_hoc"]
+            assert shown == [{"output": "on_application", "amount": program["paid"]}]
             again = admin.post("/v1/post-hoc/2024")
             assert (again.status_code, again.json()["code"]) == (409, "post_hoc_already_run")
     finally:
@@ -121,7 +131,12 @@ def test_post_hoc_run_pays_adds_to_accumulators_and_runs_once(tmp_path: Path, mo
     claims = tmp_path / "claims.csv"
     pd.DataFrame([{**body, "category": "illness_poverty", "accident": "0"}]).to_csv(claims, index=False)
     out = tmp_path / "post.csv"
-    batch = medrelief(env, "post-hoc", str(claims), "--out", str(out))
+    unasked = medrelief(env, "post-hoc", str(claims), "--out", str(out))
+    assert unasked.returncode == 2
+    assert "--applicants: program on_application pays on application" in unasked.stderr
+    applicants = tmp_path / "applicants.csv"
+    applicants.write_text(f"person_id,year\n{person},2024\n", encoding="utf-8")
+    batch = medrelief(env, "post-hoc", str(claims), "--applicants", str(applicants), "--out", str(out))
     assert batch.returncode == 0, batch.stdout + batch.stderr
     assert pd.read_csv(out, dtype=str)["paid"].tolist() == [program["paid"]]
     assert program["paid"] != "0.00"

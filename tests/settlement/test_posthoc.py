@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from settlement.posthoc import settle_program
 from tiers.codes import CATEGORIES
@@ -60,9 +61,13 @@ def test_cli_writes_payments_and_refuses_a_policy_without_post_hoc(tmp_path: Pat
     claims = ROOT / "tests" / "cases" / "demo-claims.csv"
     env = {"COLUMNS": "200", "PATH": ""}
     out = tmp_path / "post.csv"
+    everybody = pd.read_csv(claims, dtype=str)  # Beijing's program pays on application: every person applied
+    applicants = tmp_path / "applicants.csv"
+    everybody.assign(year=everybody["settle_date"].str[:4])[["person_id", "year"]].to_csv(applicants, index=False)
     done = subprocess.run(
-        [*command, str(claims), "--out", str(out)], capture_output=True, text=True, cwd=ROOT, env=env, check=False
-    )
+        [*command, str(claims), "--applicants", str(applicants), "--out", str(out)],
+        capture_output=True, text=True, cwd=ROOT, env=env, check=False,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     rows = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert set(rows["program"]) == {"on_application"}
@@ -205,3 +210,21 @@ def test_tilted_assistance_counts_only_referred_care_in_the_province() -> None:
         assert paid["paid"].tolist() == [111_938]
     everything = settle_program(program, policy, person_years(settle(_yichang_claims((1, 1), (0, 0)), policy)))
     assert int(everything["paid"].iloc[0]) > 111_938
+
+
+def test_a_program_on_application_pays_only_who_applied() -> None:
+    from settlement.posthoc import ApplicantsError, applicants_of, applied
+
+    program = BEIJING.post_hoc[0]
+    assert program.on_application
+    years = pd.DataFrame({"person_id": ["A", "B", "C"], "year": [2024, 2024, 2025], "inscp_scp_amt": [1, 2, 3]})
+    text = pd.DataFrame({"person_id": ["B", "C", "A"], "year": ["2024", "2024", "2023"]})
+    assert applied(program, years, applicants_of(text, "f.csv"))["person_id"].tolist() == ["B"]
+    with pytest.raises(ApplicantsError, match="pays on application"):
+        applied(program, years, None)
+    with pytest.raises(ApplicantsError, match=r"f\.csv: row 3: person_id and a year"):
+        applicants_of(pd.DataFrame({"person_id": ["B", "C"], "year": ["2024", "later"]}), "f.csv")
+    with pytest.raises(ApplicantsError, match=r"f\.csv: no column year"):
+        applicants_of(pd.DataFrame({"person_id": ["B"]}), "f.csv")
+    yichang = load_policy("yichang").post_hoc[0]
+    assert applied(yichang, years, None) is years  # everybody eligible

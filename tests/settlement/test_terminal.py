@@ -15,6 +15,7 @@ from settlement.terminal import fitted
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = str(ROOT / "examples" / "sample-claims.csv")
+APPLICANTS = str(ROOT / "examples" / "applicants.csv")
 CASES = ROOT / "tests" / "cases" / "reconcile"
 
 
@@ -32,7 +33,7 @@ def _piped(*args: str) -> str:
     [
         ("settle", SAMPLE, "--policy", "demo", "--out", "{tmp}/r.csv"),
         ("second-payout", SAMPLE, "--policy", "nantong", "--insured", "113400", "--out", "{tmp}/s.csv"),
-        ("post-hoc", SAMPLE, "--policy", "beijing", "--out", "{tmp}/p.csv"),
+        ("post-hoc", SAMPLE, "--policy", "beijing", "--applicants", APPLICANTS, "--out", "{tmp}/p.csv"),
         ("reconcile", str(CASES / "ours.csv"), str(CASES / "theirs.csv"), "--mapping", str(CASES / "mapping.yaml")),
         ("policies",),
         ("policy", "show", "demo", "--date", "2025-06-01"),
