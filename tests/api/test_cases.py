@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from settlement.engine import settle
 from tests.api.helpers import claim, new_id, register
-from tests.api.servers import Server, medrelief
+from tests.api.servers import Server, medrelief, prepare
 from tests.helpers import claims_frame
 from tiers.loader import load_policy
 
@@ -290,3 +291,38 @@ def test_binhai_story_with_hand_checked_numbers(server: Server) -> None:
             {"hifp_pay": 6680000, "hifmi_pay": 132000, "maf_pay": 0, "supp_pay": 0},
             {"hifp_pay": 3580000, "hifmi_pay": 552000, "maf_pay": 0, "supp_pay": 0},
         ]
+
+
+def test_the_story_under_a_real_region_s_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same story under Beijing's audited policy file (a 92,000 住院 bill at a 二级 hospital,
+    8,000 全自费; in-policy 84,000), by hand from beijing.yaml:
+
+      general: basic (84,000 − 800) × 78% = 64,896 → 19,104 left; 大病 none (below its 80,000
+               deductible); the patient 8,000 + 19,104 = 27,104.00.
+      低保:    basic 64,896; 大病 none (19,104 < 40,000, the halved deductible); 救助 85% × 19,104 =
+               16,238.40; the patient 8,000 + 2,865.60 = 10,865.60.
+    Beijing declares no early-warning line, so the case opens on application; the revocation
+    recovers (社会救助暂行办法 第六十八条, an assumption for revocations) 16,238.40 from 救助."""
+    monkeypatch.setenv("MEDRELIEF_POLICY", "beijing")
+    url = f"sqlite:///{tmp_path / 'bj.db'}"
+    running = Server(url, prepare(url)).start()
+    try:
+        with running.client("admin") as admin, running.client() as hospital:
+            person = register(admin, category=None)
+            bill = claim(person, settle_date="2024-03-10", hospital_level=2, diagnosis="C34.9",
+                         medfee_sumamt="92000.00", fulamt_ownpay_amt="8000.00")  # fmt: skip
+            settled = hospital.post("/v1/settlements", json=bill).json()
+            assert (settled["psn_part_amt"], settled["early_warning"]) == ("27104.00", None)
+            case = admin.post("/v1/cases", json={"person_id": person, "year": 2024, "state": "applied"}).json()
+            approval = {"category": "dibao", "effective_from": "2024-03-01", "fast_track": True}
+            approved = admin.post(f"/v1/cases/{case['case_id']}/approval", json=approval).json()
+            assert _paid_by_fund(approved["moved"], "amount") == {"maf_pay": "16238.40"}
+            slip = hospital.get(f"/v1/settlements/{settled['setl_id']}/slip").text
+            assert "10,865.60" in slip
+            revoked = admin.post(f"/v1/cases/{case['case_id']}/revocation", json={}).json()
+            assert _paid_by_fund(revoked["clawback"]) == {"maf_pay": "16238.40"}
+            html = admin.get(f"/v1/cases/{case['case_id']}/clawback").text
+            assert "社会救助暂行办法" in html
+            assert "壹万陆仟贰佰叁拾捌元肆角" in html
+    finally:
+        running.stop()
