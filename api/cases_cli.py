@@ -58,6 +58,8 @@ def _show(case: CaseOut) -> None:
             x for x in (f"{step.at:%Y-%m-%d %H:%M}", step.step, step.actor, moved, recovered, step.note) if x
         )
         _say(f"  {line}")
+    for paid in case.post_hoc:
+        _say(f"  post-hoc {paid.output}: paid {paid.amount:.2f}")
     for fund in case.clawback:
         _say(
             f"  clawback {fund.output}: due {fund.due:.2f}, borne by the fund {fund.borne_by_fund:.2f}, "
