@@ -9,6 +9,7 @@ Errors are OperationOutcome resources (see :mod:`api.errors`).
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import version
 from typing import Any
 
@@ -20,17 +21,12 @@ from api.books import queries
 from api.db import pooled_transaction
 from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempotency_key_of, json_of
 from api.errors import Problem
-from api.fhir import (
-    ClaimError,
-    claim_in,
-    claim_response,
-    explanation_of_benefit,
-    read_claim,
-    request_text,
-    resource_bytes,
-)
+from api.fhir import ClaimError, claim_in, read_claim, request_text
+from api.fhir_output import claim_response, explanation_of_benefit, resource_bytes
+from api.fhir_submit import patient_of, provider_of, unwrap
 from api.idempotency import claimed, request_hash
-from api.routes.persons import accumulators_out
+from tiers.tables import CompiledPolicy
+from tiers.vocabulary import Names
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON = "application/fhir+json"
@@ -53,16 +49,28 @@ async def submit(request: Request) -> Response:
     policy = request.app.state.policy
     raw = await json_of(request)
     try:
-        claim = read_claim(raw)
-        native_claim = claim_in(claim)
+        submitted = unwrap(raw)
+        claim = read_claim(submitted.claim)
+        named = patient_of(submitted)
+        provider = provider_of(submitted)
+    except ClaimError as exc:
+        raise Problem(422, "invalid_claim", str(exc), exc.param) from exc
+    if provider is not None and provider != caller.institution_id:
+        detail = f"the Claim's provider {provider} is not the institution of this key ({caller.institution_id})"
+        raise Problem(403, "provider_mismatch", detail, "Claim.provider")
+    person = named[1] if named[0] == "person" else _person_by_id_number(request, named[1])
+    try:
+        native_claim = claim_in(claim, person)
     except ClaimError as exc:
         raise Problem(422, "invalid_claim", str(exc), exc.param) from exc
     if claim.use not in ("claim", "predetermination"):
         raise Problem(422, "unsupported_use", f"Claim.use {claim.use!r}: only claim and predetermination", "Claim.use")
     facts = desk.check_claim(native_claim, policy, caller)
 
+    funds = fund_names(policy)
+
     def render(settled: desk.Settled) -> bytes:
-        return resource_bytes(claim_response(claim, settled.values, settled.lines, settled.warnings))
+        return resource_bytes(claim_response(claim, settled.values, settled.lines, funds, settled.warnings))
 
     digest = request_hash("fhir-submit", request_text(claim, native_claim))
     command = desk.SettleCommand(caller, facts, render, key, digest)
@@ -75,23 +83,62 @@ async def submit(request: Request) -> Response:
     with claimed(caller.institution_id, key):
         reply = await request.app.state.settlements.settle(command)
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
+    created = _CREATED.match(reply.body) if reply.status == 201 else None
+    if created:
+        headers["Location"] = f"{request.base_url}fhir/ClaimResponse/{created.group(1).decode()}"
     return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
+
+
+def _person_by_id_number(request: Request, id_number: str) -> str:
+    """The registered person with this 身份证号 (404 none, 409 more than one)."""
+    with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
+        found = queries.persons_by_id_number(db, id_number=id_number)
+    if not found:
+        raise Problem(404, "person_not_found", "no person is registered with this ID number", "Claim.patient")
+    if len(found) > 1:
+        raise Problem(409, "ambiguous_person", "more than one person has this ID number", "Claim.patient")
+    return str(found[0]["person_id"])
+
+
+_CREATED = re.compile(rb'\{"resourceType":"ClaimResponse","id":"([A-Za-z0-9]+)"')
+"""The id at the head of a ClaimResponse as :func:`api.fhir_output.claim_response` writes it."""
+_FUNDS: dict[int, dict[str, str]] = {}
+
+
+def fund_names(policy: CompiledPolicy) -> dict[str, str]:
+    """Each fund's name (the layer's ``fund_pay_type_name``) by payment column, once per policy."""
+    if id(policy) not in _FUNDS:
+        names = Names(policy.policy)
+        _FUNDS[id(policy)] = {o: names.fund(o) for o in policy.outputs}
+    return _FUNDS[id(policy)]
 
 
 HOT_ROUTES = [Route(path, submit, methods=["POST"]) for path in ("/fhir/Claim", "/fhir/Claim/$submit")]
 """The Claim submission as plain Starlette routes in front of FastAPI's router (which documents them)."""
 
 
+def _stored(db: ReaderDep, caller: CallerDep, setl_id: str) -> dict[str, Any]:
+    row = queries.settlement(db, setl_id=setl_id)
+    if row is None or not caller.may_read(row["institution_id"]):
+        raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")
+    return row
+
+
 @router.get(
     "/ExplanationOfBenefit/{setl_id}", response_class=Response, summary="A settlement as an ExplanationOfBenefit"
 )
 def explanation(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> Response:
-    row = queries.settlement(db, setl_id=setl_id)
-    if row is None or not caller.may_read(row["institution_id"]):
-        raise Problem(404, "settlement_not_found", f"no settlement {setl_id}", "setl_id")
-    caps = accumulators_out(db, policy, row["person_id"], row["year"], row["settle_date"])
-    eob = explanation_of_benefit(row, queries.lines(db, setl_id=setl_id), caps, row["institution_id"])
+    row = _stored(db, caller, setl_id)
+    lines, adjustments = queries.lines(db, setl_id=setl_id), queries.adjustments(db, setl_id=setl_id)
+    eob = explanation_of_benefit(row, lines, adjustments, fund_names(policy))
     return Response(resource_bytes(eob), media_type=FHIR_JSON)
+
+
+@router.get("/ClaimResponse/{setl_id}", response_class=Response, summary="A settlement's ClaimResponse, read back")
+def claim_response_read(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> Response:
+    row = _stored(db, caller, setl_id)
+    answer = claim_response(None, row, queries.lines(db, setl_id=setl_id), fund_names(policy))
+    return Response(resource_bytes(answer), media_type=FHIR_JSON)
 
 
 def capability_statement() -> dict[str, Any]:
@@ -118,6 +165,7 @@ def capability_statement() -> dict[str, Any]:
                             {"name": "submit", "definition": "http://hl7.org/fhir/OperationDefinition/Claim-submit"}
                         ],
                     },
+                    {"type": "ClaimResponse", "interaction": read},
                     {"type": "ExplanationOfBenefit", "interaction": read},
                 ],
             }

@@ -88,6 +88,12 @@ def burst(soak: Soak, step: Step, kill_after: float | None = None, fault: Callab
     soak.done[step.index] = Done(step.protocol, list(step.claims), keys, setl_ids)
 
 
+def _again(answer: protocols.Answer) -> bool:
+    """An answer a client retries later with the same key: no answer, the database away, or the
+    first attempt still being settled (``request_in_flight``, its connection dropped mid-request)."""
+    return answer.status in (0, 503) or "database_" in str(answer.code) or answer.code == "request_in_flight"
+
+
 def _retry_until_done(soak: Soak, protocol: str, claim: dict[str, Any], key: str) -> protocols.Answer:
     """A request whose answer was lost (a crash, a dropped connection, a 503), retried with its key."""
     answer = protocols.Answer(False, None, "never sent", b"", 0)
@@ -98,7 +104,7 @@ def _retry_until_done(soak: Soak, protocol: str, claim: dict[str, Any], key: str
         except httpx.HTTPError:
             time.sleep(0.5)
             continue
-        if answer.ok or (answer.status not in (0, 503) and "database_" not in str(answer.code)):
+        if answer.ok or not _again(answer):
             return answer
         time.sleep(0.5)
     return answer

@@ -71,7 +71,7 @@ def fhir_claim(claim: dict[str, Any]) -> dict[str, Any]:
         "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}]},
         "subType": {"coding": [{"system": MED_TYPE, "code": claim["med_type"]}]},
         "patient": {"reference": f"Patient/{claim['person_id']}"}, "billablePeriod": {"end": claim["settle_date"]},
-        "provider": {"reference": "Organization/soak"}, "priority": {"coding": [{"code": "normal"}]},
+        "provider": {"reference": "Organization/H-ONE"}, "priority": {"coding": [{"code": "normal"}]},
         "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{claim['person_id']}"}}],
         "extension": [{"url": "https://medrelief.dev/fhir/StructureDefinition/hospital-level",
                        "valueInteger": claim["hospital_level"]}],

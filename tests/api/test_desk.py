@@ -31,6 +31,7 @@ def _fhir(person: str, **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
     body["identifier"][0]["value"] = uuid.uuid4().hex
     body["patient"] = {"reference": f"Patient/{person}"}
+    body["provider"] = {"reference": "Organization/H-ONE"}
     return body | fields
 
 

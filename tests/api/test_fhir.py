@@ -12,31 +12,30 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from fhir.resources.R4B.claimresponse import ClaimResponse
-from fhir.resources.R4B.explanationofbenefit import ExplanationOfBenefit
-from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from tests.api.fhir_checks import validate
 from tests.api.helpers import new_id, register
 from tests.api.servers import ROOT, Server
 
 EXAMPLES = ROOT / "examples" / "fhir"
-LAYER = "https://medrelief.dev/fhir/StructureDefinition/layer"
+FUNDS = ("390100", "390200", "610100", "999109")
 
 
 def sample(name: str, person: str) -> dict[str, Any]:
     claim: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
     claim["patient"]["reference"] = f"Patient/{person}"
     claim["identifier"][0]["value"] = new_id("FC")
+    claim["provider"] = {"reference": "Organization/H-ONE"}  # the test server's hospital key
     return claim
 
 
 def totals(resource: dict[str, Any]) -> dict[str, Decimal]:
-    """category (or the layer's fund_pay_type for a layer's benefit) → amount, from a validated resource."""
+    """category code (a fund's: its fund_pay_type) → amount; one entry per category."""
     out = {}
     for entry in resource["total"]:
         code = entry["category"]["coding"][0]["code"]
-        layer = [e["valueCoding"]["code"] for e in entry.get("extension", []) if e["url"] == LAYER]
-        out[layer[0] if layer else code] = Decimal(str(entry["amount"]["value"]))
+        assert code not in out, code
+        out[code] = Decimal(str(entry["amount"]["value"]))
     return out
 
 
@@ -55,7 +54,11 @@ def test_claim_settles_and_matches_the_native_api(server: Server) -> None:
         assert answer.status_code == 201, answer.text
         assert answer.headers["content-type"].startswith("application/fhir+json")
         response = answer.json()
-        ClaimResponse.model_validate(response)
+        validate(response)
+        assert answer.headers["location"] == f"{server.base_url}/fhir/ClaimResponse/{response['id']}"
+        read_back = hospital.get(answer.headers["location"]).json()
+        validate(read_back)
+        assert (totals(read_back), read_back["status"]) == (totals(response), "active")
         twin = register(admin, "dibao", "2025-01-01")
         native = {"claim_id": new_id("C"), "person_id": twin, "med_type": "21", "hospital_level": 2}
         native |= {"settle_date": "2025-03-01", "diagnosis": "J18.9", "medfee_sumamt": "61000.00"}
@@ -70,6 +73,8 @@ def test_claim_settles_and_matches_the_native_api(server: Server) -> None:
     assert got["610100"] == Decimal("6911.25") == Decimal(same["maf_pay"])
     assert got["999109"] == Decimal(0) == Decimal(same["supp_pay"])
     assert got["benefit"] == Decimal("57696.25") == Decimal(same["fund_pay_sumamt"])
+    assert sum(got[f] for f in FUNDS) == got["benefit"] == Decimal(str(response["payment"]["amount"]["value"]))
+    assert [i["coverage"]["identifier"]["value"] for i in response["insurance"]] == list(FUNDS)
     assert got["patient-share"] == Decimal("3303.75") == Decimal(same["psn_part_amt"])
     assert response["outcome"] == "complete"
     assert response["use"] == "claim"
@@ -89,9 +94,11 @@ def test_submit_operation_predetermination_stores_nothing(server: Server) -> Non
         answer = post(hospital, sample("predetermination", person), "/fhir/Claim/$submit")
         assert answer.status_code == 200, answer.text
         response = answer.json()
-        ClaimResponse.model_validate(response)
+        validate(response)
         assert response["use"] == "predetermination"
-        assert not response["identifier"]
+        assert "identifier" not in response
+        assert "payment" not in response
+        assert "nothing stored" in response["disposition"]
         assert totals(response)["610100"] == Decimal("6911.25")
         used = hospital.get(f"/v1/persons/{person}/accumulators", params={"year": 2025}).json()
     assert {b["paid_cum"] for b in used["buckets"]} == {"0.00"}
@@ -102,16 +109,31 @@ def test_explanation_of_benefit_shows_what_is_left_of_each_cap(server: Server) -
         person = register(admin, "dibao", "2025-01-01")
         settled = post(hospital, sample("claim", person)).json()
         read = hospital.get(f"/fhir/ExplanationOfBenefit/{settled['id']}")
+        later = post(hospital, sample("claim", person)).json()  # a later claim does not change this EOB
+        again = hospital.get(f"/fhir/ExplanationOfBenefit/{settled['id']}").json()
+        assert hospital.post(f"/v1/settlements/{settled['id']}/reversal").status_code == 201
+        cancelled = hospital.get(f"/fhir/ExplanationOfBenefit/{settled['id']}").json()
+        response = hospital.get(f"/fhir/ClaimResponse/{settled['id']}").json()
     assert read.status_code == 200, read.text
     eob = read.json()
-    ExplanationOfBenefit.model_validate(eob)
+    validate(eob)
     assert totals(eob) == totals(settled)
-    balance = {_code(b["category"]): b["financial"] for b in eob["benefitBalance"]}
-    basic = {_code(f["type"]): f for f in balance["basic.inpatient"]}
-    assert basic["used"]["usedMoney"]["value"] == 47600
-    assert basic["cap:inpatient"]["allowedMoney"]["value"] == 202400  # 250,000 − 47,600 left
-    assistance = {_code(f["type"]): f for f in balance["assistance.assistance"]}
-    assert assistance["cap:dibao_other"]["allowedMoney"]["value"] == 18088.75
+    assert later["id"] != settled["id"]
+    assert again["benefitBalance"] == eob["benefitBalance"]
+    balance = {_code(b["category"]): b for b in eob["benefitBalance"]}
+    basic = balance["basic.inpatient"]["financial"][0]
+    assert _code(basic["type"]) == "benefit"
+    assert basic["type"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/benefit-type"
+    assert _code(balance["basic.inpatient"]["term"]) == "annual"
+    # a consumer computes allowed − used = left: 250,000 − 47,600 = 202,400
+    assert (basic["allowedMoney"]["value"], basic["usedMoney"]["value"]) == (250000, 47600)
+    assistance = balance["assistance.assistance"]["financial"][0]
+    assert assistance["allowedMoney"]["value"] - assistance["usedMoney"]["value"] == 18088.75  # 25,000 − 6,911.25
+    assert (eob["status"], cancelled["status"]) == ("active", "cancelled")
+    validate(cancelled)
+    validate(response)
+    assert response["status"] == "cancelled"
+    assert totals(response) == totals(settled)
 
 
 def test_errors_are_operation_outcomes(server: Server) -> None:
@@ -126,12 +148,12 @@ def test_errors_are_operation_outcomes(server: Server) -> None:
         mismatch = post(hospital, broken)
         not_a_claim = post(hospital, {"resourceType": "Patient"})
     assert bad.status_code == 422
-    OperationOutcome.model_validate(bad.json())
+    validate(bad.json())
     issue = bad.json()["issue"][0]
     assert "hospital level" in issue["diagnostics"]
     assert issue["expression"] == ["Claim.extension"]
     assert unknown.status_code == 404
-    OperationOutcome.model_validate(unknown.json())
+    validate(unknown.json())
     assert unknown.json()["issue"][0]["code"] == "not-found"
     assert mismatch.status_code == 422
     assert "not the sum of the items" in mismatch.json()["issue"][0]["diagnostics"]
@@ -149,21 +171,19 @@ def test_items_share_each_layer_pro_rata_to_the_fen(server: Server) -> None:
         second = {**first, "sequence": 3, "net": {"value": 24000.00, "currency": "CNY"}}
         claim["item"] = [{**first, "net": {"value": 36000.00, "currency": "CNY"}}, claim["item"][1], second]
         response = post(hospital, claim).json()
-    ClaimResponse.model_validate(response)
+    validate(response)
     by_item = {}
     for item in response["item"]:
-        amounts = {}
-        for a in item["adjudication"]:
-            layer = [e["valueCoding"]["code"] for e in a.get("extension", []) if e["url"] == LAYER]
-            amounts[layer[0] if layer else _code(a["category"])] = Decimal(str(a["amount"]["value"]))
-        by_item[item["itemSequence"]] = amounts
+        by_item[item["itemSequence"]] = {
+            _code(a["category"]): Decimal(str(a["amount"]["value"])) for a in item["adjudication"]
+        }
     assert (by_item[1]["390100"], by_item[3]["390100"]) == (Decimal("28560"), Decimal("19040"))
     assert (by_item[1]["390200"], by_item[3]["390200"]) == (Decimal("1911"), Decimal("1274"))
     assert (by_item[1]["610100"], by_item[3]["610100"]) == (Decimal("4146.75"), Decimal("2764.5"))
     assert (by_item[1]["deductible"], by_item[3]["deductible"]) == (Decimal("300"), Decimal("200"))
     assert by_item[2]["patient-share"] == Decimal("1000")  # the 全自费 item
     total = totals(response)
-    for column in ("390100", "390200", "610100", "999109", "deductible", "patient-share", "submitted", "eligible"):
+    for column in (*FUNDS, "benefit", "deductible", "patient-share", "submitted", "eligible"):
         assert sum(amounts.get(column, Decimal(0)) for amounts in by_item.values()) == total[column], column
 
 
@@ -197,6 +217,7 @@ def test_metadata_is_a_capability_statement_a_client_can_read_without_a_key(serv
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/fhir+json")
     assert CapabilityStatement.model_validate(response.json()).fhirVersion == "4.0.1"  # valid, R4
+    validate(response.json())
     offered = {r["type"]: r for r in response.json()["rest"][0]["resource"]}
-    assert {"Claim", "ExplanationOfBenefit"} <= set(offered)
+    assert {"Claim", "ClaimResponse", "ExplanationOfBenefit"} <= set(offered)
     assert offered["Claim"]["operation"][0]["name"] == "submit"

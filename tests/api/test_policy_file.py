@@ -81,6 +81,7 @@ def test_every_route_works_under_a_policy_file(region_server: Server, tmp_path: 
             answer = hospital.post("/nhsa", json=_nhsa(name, **data)).json()
             assert answer["infcode"] == 0, (name, answer["err_msg"])
         fhir = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
+        fhir["provider"] = {"reference": "Organization/H-ONE"}
         fhir["patient"] = {"reference": f"Patient/{person}"}
         submitted = hospital.post("/fhir/Claim", json=fhir, headers={"content-type": "application/fhir+json"})
         assert submitted.status_code == 201, submitted.text
@@ -118,6 +119,7 @@ def test_a_visit_type_the_region_declares_settles_on_every_protocol(region_serve
         assert answer["infcode"] == 0, answer["err_msg"]
         assert answer["output"]["setlinfo"]["med_type"] == "13"
         fhir = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
+        fhir["provider"] = {"reference": "Organization/H-ONE"}
         fhir["patient"] = {"reference": f"Patient/{people[3]}"}
         fhir["subType"]["coding"][0]["code"] = "13"
         submitted = hospital.post("/fhir/Claim", json=fhir, headers={"content-type": "application/fhir+json"})
@@ -141,11 +143,12 @@ def test_a_visit_type_the_region_declares_settles_on_every_protocol(region_serve
 
 
 def _benefits(resource: dict[str, object], code: str) -> list[str]:
-    """The amounts of the ``benefit`` adjudications of ``resource``'s total told apart as fund ``code``."""
+    """The amounts in ``resource``'s total of the fund ``code`` (its own adjudication category)."""
+    fund = "https://medrelief.dev/fhir/CodeSystem/fund_pay_type"
     found = []
     for entry in resource["total"]:  # type: ignore[attr-defined]
-        codes = [e["valueCoding"]["code"] for e in entry.get("extension", [])]
-        if entry["category"]["coding"][0]["code"] == "benefit" and code in codes:
+        coding = entry["category"]["coding"][0]
+        if (coding["system"], coding["code"]) == (fund, code):
             found.append(f"{entry['amount']['value']:.2f}")
     return found
 
@@ -179,6 +182,7 @@ def test_a_fund_of_the_regions_own_is_paid_on_every_protocol(region_server: Serv
         assert (row["fund_pay_type_name"], row["fund_payamt"]) == ("慈善医疗救助基金", 1000.0)
         assert {d["fund_pay_type_name"] for d in detail} >= {"城乡居民基本医疗保险基金", "医疗救助基金"}
         fhir = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
+        fhir["provider"] = {"reference": "Organization/H-ONE"}
         fhir["patient"] = {"reference": f"Patient/{people[2]}"}
         fhir["subType"]["coding"][0]["code"] = "13"
         submitted = hospital.post("/fhir/Claim", json=fhir, headers={"content-type": "application/fhir+json"})
@@ -237,6 +241,7 @@ def test_a_policy_dated_by_admission_on_every_protocol(postgres: Postgres | str,
             assert reply["infcode"] == 0, reply["err_msg"]
             assert reply["output"]["setlinfo"]["hifp_pay"] == 6440.0
             fhir = json.loads((EXAMPLES / "fhir" / "claim.json").read_text(encoding="utf-8"))
+            fhir["provider"] = {"reference": "Organization/H-ONE"}
             fhir["patient"] = {"reference": f"Patient/{third}"}
             fhir["billablePeriod"] = {"start": "2024-06-25", "end": "2024-07-05"}
             fhir["extension"][0]["valueInteger"] = 3
