@@ -256,10 +256,12 @@ def demo(
     run_demo(claims, persons, keep_serving)
 
 
-def _register_cases() -> None:
+def _register() -> None:
     from api.cases_cli import cases_app
+    from api.catalogue_cli import catalogue_app
 
     app.add_typer(cases_app, name="cases")
+    app.add_typer(catalogue_app, name="catalogue")
 
 
-_register_cases()
+_register()

@@ -265,3 +265,44 @@ class CaseStep(SQLModel, table=True):
     runs: str = ""  # space-separated re-settlement run ids
     output: str | None = Field(default=None, max_length=32)
     amount: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class CatalogueItem(SQLModel, table=True):
+    """One dated version of a list code of the region's medical-insurance catalogue (医保目录):
+    收费项目等级, 先行自付比例 (1/10,000), 限价 (fen; -1: none) — ``medrelief catalogue load``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_code: str = Field(index=True, max_length=64)
+    name: str = ""
+    chrgitm_lv: str = Field(max_length=2)
+    selfpay: int = 0
+    uplmt: int = Field(default=-1, sa_type=BigInteger)
+    begndate: date
+    enddate: date | None = None
+    med_chrgitm_type: str = Field(default="", max_length=8)
+
+
+class FeeDetail(SQLModel, table=True):
+    """A fee detail row of a visit (2204 门诊 / 2301 住院 明细上传), as classified on upload (fen)."""
+
+    institution_id: str = Field(primary_key=True, max_length=64)
+    mdtrt_id: str = Field(primary_key=True, max_length=30)
+    feedetl_sn: str = Field(primary_key=True, max_length=64)
+    person_id: str = Field(max_length=64)
+    chrg_bchno: str = Field(default="", max_length=64)
+    list_code: str = Field(default="", max_length=64)
+    medins_list_codg: str = Field(default="", max_length=64)
+    fee_ocur_time: datetime = Field(sa_type=DateTime)
+    cnt: str = Field(max_length=24)  # exact decimal text, as sent
+    pric: str = Field(max_length=24)  # yuan per unit, exact decimal text, as sent
+    amount: int = _money()
+    fulamt_ownpay_amt: int = _money()
+    overlmt_amt: int = _money()
+    preselfpay_amt: int = _money()
+    inscp_scp_amt: int = _money()
+    chrgitm_lv: str = Field(default="", max_length=2)
+    selfpay: int = 0
+    uplmt: int = Field(default=-1, sa_type=BigInteger)
+    med_chrgitm_type: str = Field(default="", max_length=8)
+    status: str = Field(max_length=16)  # active | cancelled
+    created_at: datetime = Field(default_factory=now)

@@ -76,9 +76,11 @@ def _moment(raw: Any) -> Any:
 Moment = Annotated[datetime | None, BeforeValidator(_moment)]
 
 
-ALIASES = {"medins_code": "fixmedins_code", "expcontent": "exp_content"}
+ALIASES = {"medins_code": "fixmedins_code", "expcontent": "exp_content", "med_list_code": "med_list_codg",
+           "medins_list_code": "medins_list_codg"}  # fmt: skip
 """Field names as real clients spell them (after lower-casing: ``REFD_SETL_FLAG``, ``expContent``):
-``medins_code`` for ``fixmedins_code`` (fengzaiqishi11/hsa-his ``InsureCommonUtil``)."""
+``medins_code`` for ``fixmedins_code`` (fengzaiqishi11/hsa-his ``InsureCommonUtil``); ``med_list_code``
+and ``medins_list_code`` for the fee detail's list codes (hsa-his ``InsureUnifiedPayInptBOImpl``, 2301)."""
 
 
 def tolerant(raw: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 2206/2303 pre-settle, 2207/2304 settle, 2208/2305 reverse, 5203 settlement query, 5206 person
 accumulators, 3201 totals reconciliation, 3202 detail reconciliation (the detail as a CSV file at
 ``GET /nhsa/files/{file_qury_no}``); 9001/9002 sign in and out, 2601 冲正 by the original
-``msgid`` and 1101 person information (:mod:`api.routes.nhsa_platform`). A translator onto the
+``msgid`` and 1101 person information (:mod:`api.routes.nhsa_platform`); the visit lifecycle
+(:mod:`api.routes.nhsa_visits`) and its fee details, 2204/2205, 2301/2302, 5204
+(:mod:`api.routes.nhsa_details`). A translator onto the
 desk — the same commands, the same books as the native API — with ``msgid`` as the idempotency
 key. Any error is ``infcode = -1`` with the reason in ``err_msg`` (HTTP 200; 401/403 for a
 missing or refused key).
@@ -25,7 +27,7 @@ from starlette.routing import Route
 
 from api import desk, institutions, nhsa, nhsa_output, years
 from api.auth import Caller
-from api.books import queries, visits
+from api.books import details, queries, visits
 from api.books.driver import Driver
 from api.db import pooled_transaction
 from api.deps import caller_of, hand_read
@@ -34,7 +36,7 @@ from api.idempotency import Reply, claimed, request_hash
 from api.jsonbody import JsonBodyError, read_json
 from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_moment, claim_of, data_of, parse
 from api.nhsa_output import settlement_output
-from api.routes import nhsa_platform, nhsa_statements, nhsa_visits
+from api.routes import nhsa_details, nhsa_platform, nhsa_statements, nhsa_visits
 from api.routes.persons import accumulators_out
 from api.routes.settlements import reverse_settlement
 from api.schemas import Text
@@ -99,19 +101,23 @@ class AccumulatorData(BaseModel):
     cum_ym: Annotated[str, Field(pattern=r"^(19|2[0-9])[0-9]{2}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
 
 
-async def _settle_data(call: Call) -> SettleData:
+async def _settle_data(call: Call) -> tuple[SettleData, list[str]]:
     """A settlement's data, with what the message omits (visit type, diagnosis, admission) taken from
-    the visit it settles when one was registered (2201 / 2401)."""
+    the visit it settles when one was registered (2201 / 2401), and the bill's parts from the visit's
+    fee details when it has any (2204 / 2301; :func:`api.routes.nhsa_details.parts_from`)."""
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
-    inpatient = SETTLING[call.envelope.transaction] == "21"
-    if data.dise_codg and data.med_type and (data.begntime or not inpatient):  # a visit adds nothing
-        return data
     institution, mdtrt_id = call.caller.institution_id, data.mdtrt_id
-    visit = await call.read(lambda db: visits.visit(db, institution_id=institution, mdtrt_id=mdtrt_id))
-    return nhsa_visits.completed(data, visit)
+
+    def work(db: Driver) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        found = visits.visit(db, institution_id=institution, mdtrt_id=mdtrt_id)
+        return found, details.details(db, institution_id=institution, mdtrt_id=mdtrt_id) if found else []
+
+    visit, rows = await call.read(work)
+    return nhsa_details.parts_from(nhsa_visits.completed(data, visit), rows)
 
 
-def _command(call: Call, data: SettleData) -> desk.SettleCommand:
+def _command(call: Call, prepared: tuple[SettleData, list[str]]) -> desk.SettleCommand:
+    data, from_details = prepared
     if data.insutype and data.insutype != call.insutype:
         reason = f"{data.insutype} is not settled here (policy {call.policy.id}: {call.insutype})"
         raise InputError("input.data.insutype", reason)
@@ -120,7 +126,7 @@ def _command(call: Call, data: SettleData) -> desk.SettleCommand:
     claim = claim_of(call.envelope, data, level, now)
     facts = desk.check_claim(claim, call.policy, call.caller)
     categories, notes = nhsa.declared(data, call.policy.policy)
-    notes += nhsa.parts_notes(data)
+    notes += from_details or nhsa.parts_notes(data)
     msgid, policy = call.envelope.msgid, call.policy.policy
 
     visit = nhsa_output.Visit(data.psn_name, data.certno, claim_moment(call.envelope, data, now),
@@ -230,6 +236,7 @@ HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
     "3201": nhsa_statements.totals,
     "3202": nhsa_statements.detail,
     **nhsa_visits.HANDLERS,
+    **nhsa_details.HANDLERS,
     "9001": nhsa_platform.sign_in,
     "9002": nhsa_platform.sign_out,
     "2601": nhsa_platform.recall,

@@ -82,7 +82,7 @@ def _info(call: Call, block: str) -> tuple[VisitInfo, str]:
     return info, main_diagnosis(call.envelope.input.get("diseinfo"), info)
 
 
-async def _once(call: Call, work: Any) -> bytes:
+async def once(call: Call, work: Any) -> bytes:
     """``work(db) -> (writes, reply)`` in one transaction with the reply kept under the msgid, or the
     reply already kept (a retry)."""
     institution, key = call.caller.institution_id, call.key
@@ -101,7 +101,7 @@ async def _once(call: Call, work: Any) -> bytes:
     return result
 
 
-def _owned(db: Driver, call: Call, mdtrt_id: str | None, psn_no: str) -> dict[str, Any]:
+def owned(db: Driver, call: Call, mdtrt_id: str | None, psn_no: str) -> dict[str, Any]:
     if not mdtrt_id:
         raise InputError("input.mdtrt_id", "the visit's mdtrt_id is required")
     found = visits.visit(db, institution_id=call.caller.institution_id, mdtrt_id=mdtrt_id)
@@ -126,7 +126,7 @@ async def register(call: Call, kind: str, block: str) -> bytes:
         answer = {"mdtrt_id": mdtrt_id, "psn_no": info.psn_no, "ipt_otp_no": _block(call, block).get("ipt_otp_no")}
         return writes, nhsa.stored_reply({"data" if block == "data" else "result": answer})
 
-    return await _once(call, work)
+    return await once(call, work)
 
 
 async def outpatient_register(call: Call) -> bytes:
@@ -142,9 +142,9 @@ async def _change(call: Call, psn_no: str, mdtrt_id: str | None, change: Callabl
     answered with an empty output, once per msgid."""
 
     def work(db: Driver) -> tuple[list[Write], bytes]:
-        return [change(_owned(db, call, mdtrt_id, psn_no))], nhsa.stored_reply({})
+        return [change(owned(db, call, mdtrt_id, psn_no))], nhsa.stored_reply({})
 
-    return await _once(call, work)
+    return await once(call, work)
 
 
 async def upload_details(call: Call) -> bytes:
