@@ -14,7 +14,10 @@ A Claim becomes a native claim:
   extensions :data:`OUT_OF_AREA`, :data:`OUT_OF_PROVINCE` and :data:`EMERGENCY`
   (``valueBoolean``) say 异地就医, 跨省 and 急诊抢救;
 * ``total`` is 医疗费总额; items whose ``category`` is coded in :data:`BILL_PART` as
-  ``fulamt_ownpay``, ``overlmt_selfpay`` or ``preselfpay`` are those parts, the rest is in-policy.
+  ``fulamt_ownpay``, ``overlmt_selfpay`` or ``preselfpay`` are those parts; an item whose
+  ``productOrService`` is a code of the region's catalogue (:data:`CATALOGUE_CODE`) is split into its
+  parts by the catalogue as a 2204/2301 detail is (:func:`catalogued`: quantity, ``servicedDate``
+  else the claim's date); the rest is in-policy.
 
 The answers (ClaimResponse, ExplanationOfBenefit) are built by :mod:`api.fhir_output`.
 """
@@ -29,6 +32,7 @@ from pydantic import ValidationError
 
 from api.fhir_model import Claim
 from api.schemas import ClaimIn
+from settlement.money import fen_of
 
 BASE = "https://medrelief.dev/fhir"
 MED_TYPE = f"{BASE}/CodeSystem/med_type"
@@ -43,6 +47,10 @@ PATIENT_SHARE = f"{BASE}/CodeSystem/adjudication"
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 ICD10 = ("http://hl7.org/fhir/sid/icd-10", "http://terminology.hl7.org/CodeSystem/icd10")
 SELF_PAY = ("fulamt_ownpay", "overlmt_selfpay", "preselfpay")
+CATALOGUE_CODE = f"{BASE}/CodeSystem/med_list_codg"
+"""The system of a region's medical-insurance catalogue codes (医疗目录编码) in ``productOrService``."""
+Classified = dict[int, tuple[int, int, int]]
+"""Catalogue-classified items: index → (全自费, 超限价, 先行自付) in fen."""
 BY_TYPE = {"institutional": "21", "professional": "11"}
 Row = dict[str, Any]
 """A settlement's row or one of its lines, as the books hold them (money in fen)."""
@@ -116,7 +124,20 @@ def _day(text: str, where: str) -> date:
     return date.fromisoformat(text[:10])
 
 
-def _parts(claim: Claim, total: Decimal) -> dict[str, Decimal]:
+def catalogued(claim: Claim, day: date) -> list[tuple[int, str, date, int, int]]:
+    """The items to classify by the catalogue: (index, code, day, net fen, quantity in 1/10,000) of
+    each item coded in :data:`CATALOGUE_CODE` and not already a bill part."""
+    out = []
+    for i, item in enumerate(claim.item or []):
+        code = codes(item.productOrService, CATALOGUE_CODE)
+        if code and not codes(item.category, BILL_PART):
+            served = _day(item.servicedDate, f"Claim.item[{i}].servicedDate") if item.servicedDate else day
+            quantity = item.quantity.value if item.quantity and item.quantity.value is not None else Decimal(1)
+            out.append((i, code[0], served, fen_of(cny(item.net, f"Claim.item[{i}].net")), int(quantity * 10_000)))
+    return out
+
+
+def _parts(claim: Claim, total: Decimal, classified: Classified) -> dict[str, Decimal]:
     parts = dict.fromkeys(SELF_PAY, Decimal(0))
     items = Decimal(0)
     for i, item in enumerate(claim.item or []):
@@ -125,14 +146,22 @@ def _parts(claim: Claim, total: Decimal) -> dict[str, Decimal]:
         for code in codes(item.category, BILL_PART):
             if code in parts:
                 parts[code] += net
+        for part, fen in zip(SELF_PAY, classified.get(i, (0, 0, 0)), strict=True):
+            parts[part] += Decimal(fen) / 100
     if claim.item and items != total:
         raise ClaimError("Claim.total", f"{total} is not the sum of the items' net ({items})")
     return parts
 
 
-def claim_in(claim: Claim, person_id: str) -> ClaimIn:
+def claim_day(claim: Claim) -> date:
+    """The claim's date: ``billablePeriod.end``, else ``created``."""
+    ended = claim.billablePeriod.end if claim.billablePeriod else None
+    return _day(ended, "Claim.billablePeriod.end") if ended else _day(claim.created, "Claim.created")
+
+
+def claim_in(claim: Claim, person_id: str, classified: Classified | None = None) -> ClaimIn:
     """The native claim of a FHIR Claim of the person ``person_id`` (its patient, resolved by
-    :func:`api.fhir_submit.patient_of`; see the module docstring)."""
+    :func:`api.fhir_submit.patient_of`), its catalogue items ``classified`` (see the module docstring)."""
     identifier = next((str(i.value) for i in claim.identifier or [] if i.value), None) or claim.id
     if not identifier:
         raise ClaimError("Claim.identifier", "a claim identifier (or id) is required")
@@ -154,7 +183,7 @@ def claim_in(claim: Claim, person_id: str) -> ClaimIn:
         "referral": claim.referral is not None or _flag(claim, REFERRAL),
         "emergency": _flag(claim, EMERGENCY),
         "medfee_sumamt": total,
-        **{f"{k}_amt" if k != "overlmt_selfpay" else k: v for k, v in _parts(claim, total).items()},
+        **{f"{k}_amt" if k != "overlmt_selfpay" else k: v for k, v in _parts(claim, total, classified or {}).items()},
     }
     try:
         return ClaimIn.model_validate(fields)

@@ -79,10 +79,16 @@ class Diagnosis(_Element):
     diagnosisCodeableConcept: CodeableConcept | None = None
 
 
+class Quantity(_Element):
+    value: FhirDecimal | None = None
+
+
 class Item(_Element):
     sequence: Annotated[int, Field(ge=1)]
     category: CodeableConcept | None = None
     productOrService: CodeableConcept | None = None
+    servicedDate: DATE | None = None
+    quantity: Quantity | None = None
     net: Money | None = None
 
 

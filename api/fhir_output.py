@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from api.fhir import ADJUDICATION, BASE, BILL_PART, FUND_PAY_TYPE, PATIENT_SHARE, SELF_PAY, cny, codes
+from api.fhir import ADJUDICATION, BASE, BILL_PART, FUND_PAY_TYPE, PATIENT_SHARE, SELF_PAY, Classified, cny, codes
 from api.fhir_model import Claim
 from settlement.money import fen_of, yuan_number, yuan_text
 
@@ -98,26 +98,29 @@ def split(amount: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def _item_adjudications(claim: Claim, values: Row, lines: list[Row], funds: dict[str, str]) -> list[dict[str, Any]]:
-    """Per item: a self-pay part (全自费, 超限价, 先行自付) is submitted, nothing eligible, all the
-    patient's; the in-policy items share the deductible and each fund's payment pro rata to their
-    net (largest remainder, so every column adds up to the total to the fen)."""
+def _item_adjudications(
+    claim: Claim, values: Row, lines: list[Row], funds: dict[str, str], classified: Classified
+) -> list[dict[str, Any]]:
+    """Per item: what is eligible (in-policy) — nothing of a self-pay part (全自费, 超限价, 先行自付),
+    a catalogue item's net less its self-pay parts, else all of it; the eligible items share the
+    deductible and each fund's payment pro rata to what is eligible (largest remainder, so every
+    column adds up to the total to the fen); the patient's share is the rest."""
     items = claim.item or []
     nets = [fen_of(cny(item.net, f"Claim.item[{i}].net")) for i, item in enumerate(items)]
     own = [bool(set(codes(item.category, BILL_PART)) & set(SELF_PAY)) for item in items]
-    weights = [n for n, o in zip(nets, own, strict=True) if not o]
-    columns = [split(values["act_pay_dedc"], weights), *[split(line["paid"], weights) for line in lines]]
-    shares = iter(zip(*columns, strict=True))
+    eligible = [
+        0 if o else net - sum(classified.get(i, (0, 0, 0))) for i, (net, o) in enumerate(zip(nets, own, strict=True))
+    ]
+    columns = [split(values["act_pay_dedc"], eligible), *[split(line["paid"], eligible) for line in lines]]
     categories = [_fund_category(line, funds) for line in lines]
     entries = []
-    for item, net, self_pay in zip(items, nets, own, strict=True):
-        rows = [_entry(CATEGORY["submitted"], net)]
-        if self_pay:
-            rows += [_entry(CATEGORY["eligible"], 0), _entry(CATEGORY["patient-share"], net)]
-        else:
-            deductible, *paid = next(shares)
-            rows += [_entry(CATEGORY["eligible"], net), _entry(CATEGORY["deductible"], deductible)]
-            rows += [_entry(CATEGORY["benefit"], sum(paid)), _entry(CATEGORY["patient-share"], net - sum(paid))]
+    for n, (item, net) in enumerate(zip(items, nets, strict=True)):
+        deductible, *paid = (column[n] for column in columns)
+        rows = [_entry(CATEGORY["submitted"], net), _entry(CATEGORY["eligible"], eligible[n])]
+        if eligible[n]:
+            rows += [_entry(CATEGORY["deductible"], deductible), _entry(CATEGORY["benefit"], sum(paid))]
+        rows.append(_entry(CATEGORY["patient-share"], net - sum(paid)))
+        if eligible[n]:
             rows += [_entry(c, fen) for c, fen in zip(categories, paid, strict=True)]
         entries.append({"itemSequence": item.sequence, "adjudication": rows})
     return entries
@@ -171,7 +174,12 @@ def _notes(notes: Sequence[str]) -> dict[str, Any]:
 
 
 def claim_response(
-    claim: Claim | None, values: Row, lines: list[Row], funds: dict[str, str], notes: Sequence[str] = ()
+    claim: Claim | None,
+    values: Row,
+    lines: list[Row],
+    funds: dict[str, str],
+    notes: Sequence[str] = (),
+    classified: Classified | None = None,
 ) -> dict[str, Any]:
     """The ClaimResponse of a settled or pre-settled claim (``claim``: as submitted; None for a stored
     settlement read back, without items), from its row and lines as the books hold them (fen);
@@ -196,7 +204,9 @@ def claim_response(
         "request": {"identifier": {"value": values["claim_id"]}},
         "outcome": "complete",
         "disposition": _disposition(values),
-        **({"item": _item_adjudications(claim, values, lines, funds)} if claim and claim.item else {}),
+        **(
+            {"item": _item_adjudications(claim, values, lines, funds, classified or {})} if claim and claim.item else {}
+        ),
         "total": adjudications(values, lines, funds),
         **({"payment": paid} if use == "claim" else {}),
         "insurance": insurance(lines, funds, submitted=_submitted_coverage(claim)),

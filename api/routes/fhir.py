@@ -13,18 +13,20 @@ import re
 from importlib.metadata import version
 from typing import Any
 
+import pandas as pd
 from fastapi import APIRouter, Request, Response
 from starlette.routing import Route
 
 from api import desk
-from api.books import queries
+from api.books import details, queries
 from api.db import pooled_transaction
 from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempotency_key_of, json_of
 from api.errors import Problem
-from api.fhir import ClaimError, claim_in, read_claim, request_text
+from api.fhir import ClaimError, Classified, catalogued, claim_day, claim_in, read_claim, request_text
 from api.fhir_output import claim_response, explanation_of_benefit, resource_bytes
 from api.fhir_submit import patient_of, provider_of, unwrap
 from api.idempotency import claimed, request_hash
+from settlement.catalogue import classify
 from tiers.tables import CompiledPolicy
 from tiers.vocabulary import Names
 
@@ -60,7 +62,9 @@ async def submit(request: Request) -> Response:
         raise Problem(403, "provider_mismatch", detail, "Claim.provider")
     person = named[1] if named[0] == "person" else _person_by_id_number(request, named[1])
     try:
-        native_claim = claim_in(claim, person)
+        items = catalogued(claim, claim_day(claim))
+        classified = _classified(request, items) if items else {}
+        native_claim = claim_in(claim, person, classified)
     except ClaimError as exc:
         raise Problem(422, "invalid_claim", str(exc), exc.param) from exc
     if claim.use not in ("claim", "predetermination"):
@@ -70,7 +74,7 @@ async def submit(request: Request) -> Response:
     funds = fund_names(policy)
 
     def render(settled: desk.Settled) -> bytes:
-        return resource_bytes(claim_response(claim, settled.values, settled.lines, funds, settled.warnings))
+        return resource_bytes(claim_response(claim, settled.values, settled.lines, funds, settled.warnings, classified))
 
     digest = request_hash("fhir-submit", request_text(claim, native_claim))
     command = desk.SettleCommand(caller, facts, render, key, digest)
@@ -87,6 +91,17 @@ async def submit(request: Request) -> Response:
     if created:
         headers["Location"] = f"{request.base_url}fhir/ClaimResponse/{created.group(1).decode()}"
     return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
+
+
+def _classified(request: Request, items: list[tuple[int, str, Any, int, int]]) -> Classified:
+    """The catalogue items' self-pay parts (全自费, 超限价, 先行自付), as a 2204/2301 detail is classified."""
+    frame = pd.DataFrame(items, columns=["index", "list_code", "day", "amount", "cnt4"])
+    frame["day"] = pd.to_datetime(frame["day"]).astype("datetime64[s]")
+    with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
+        catalogue = details.catalogue_of(db, frame["list_code"].tolist())
+    parts = classify(frame, catalogue)
+    columns = (parts[c].to_numpy().tolist() for c in ("fulamt_ownpay_amt", "overlmt_amt", "preselfpay_amt"))
+    return {int(i): (int(a), int(b), int(c)) for i, a, b, c in zip(frame["index"].tolist(), *columns, strict=True)}
 
 
 def _person_by_id_number(request: Request, id_number: str) -> str:

@@ -138,3 +138,50 @@ def test_a_hapi_style_round_trip(server: Server) -> None:
     for balance in eob.json()["benefitBalance"]:
         (financial,) = balance["financial"]
         assert financial["allowedMoney"]["value"] >= financial["usedMoney"]["value"]
+
+
+def test_items_coded_in_the_catalogue_are_split_into_their_parts(server: Server) -> None:
+    """examples/fhir/claim-catalogue.json: the six rows of tests/api/test_nhsa_details.py as Claim
+    items coded in the (illustrative) catalogue — 全自费 166.66, 超限价 1,800.00, 先行自付 1,713.89,
+    in-policy 13,225.99 — settle as the native API settles the same parts, and each item's eligible
+    amount is its in-policy part."""
+    import os
+
+    from tests.api.servers import medrelief
+
+    env = {**os.environ, "DATABASE_URL": server.database_url}
+    assert (
+        medrelief(env, "catalogue", "load", str(ROOT / "examples" / "catalogue" / "demo-catalogue.csv")).returncode == 0
+    )
+    with server.client("admin") as admin, server.client() as hospital:
+        claim = _example("claim-catalogue")
+        claim["identifier"][0]["value"] = new_id("FC")
+        claim["provider"] = {"reference": "Organization/H-ONE"}
+        claim["patient"] = {"reference": f"Patient/{register(admin, 'dibao', '2025-01-01')}"}
+        answer = hospital.post("/fhir/Claim", json=claim, headers=FHIR)
+        native = {"claim_id": new_id("C"), "person_id": register(admin, "dibao", "2025-01-01"), "med_type": "21",
+                  "hospital_level": 2, "settle_date": "2025-03-01", "admission_date": "2025-02-20",
+                  "diagnosis": "J18.9", "medfee_sumamt": "16906.54", "fulamt_ownpay_amt": "166.66",
+                  "overlmt_selfpay": "1800.00", "preselfpay_amt": "1713.89"}  # fmt: skip
+        same = hospital.post("/v1/settlements/pre", json=native).json()
+    assert answer.status_code == 201, answer.text
+    response = answer.json()
+    validate(response)
+    total = {t["category"]["coding"][0]["code"]: Decimal(str(t["amount"]["value"])) for t in response["total"]}
+    assert total["eligible"] == Decimal("13225.99") == Decimal(same["inscp_scp_amt"])
+    assert total["benefit"] == Decimal(same["fund_pay_sumamt"])
+    assert total["patient-share"] == Decimal(same["psn_part_amt"])
+    eligible = {
+        i["itemSequence"]: Decimal(str(a["amount"]["value"]))
+        for i in response["item"]
+        for a in i["adjudication"]
+        if a["category"]["coding"][0]["code"] == "eligible"
+    }
+    assert eligible == {1: Decimal("51"), 2: Decimal("7999.99"), 3: Decimal("500"), 4: Decimal("4675"), 5: 0, 6: 0}
+    for code in ("benefit", "patient-share", "deductible"):
+        items = sum(
+            (Decimal(str(a["amount"]["value"])) for i in response["item"] for a in i["adjudication"]
+             if a["category"]["coding"][0]["code"] == code),
+            Decimal(0),
+        )  # fmt: skip
+        assert items == total[code], code
