@@ -64,6 +64,8 @@ def _moment(raw: Any) -> Any:
     """A time as the specification writes it (``yyyy-MM-dd HH:mm:ss`` or ``yyyy-MM-dd``), or None."""
     if raw is None or raw == "":
         return None
+    if isinstance(raw, datetime):  # built by the service itself (2001's probe)
+        return raw
     if isinstance(raw, str):
         for form in TIME_FORMATS:
             try:

@@ -14,8 +14,9 @@ missing or refused key).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 import pandas as pd
@@ -41,6 +42,7 @@ from api.routes.persons import accumulators_out
 from api.routes.settlements import reverse_settlement
 from api.schemas import Text
 from tiers.tables import CompiledPolicy
+from tiers.vocabulary import Names
 
 router = APIRouter(tags=["nhsa"])
 ENVELOPE_EXAMPLE = {
@@ -157,6 +159,42 @@ async def nhsa_settle(call: Call) -> bytes:
     return reply.body
 
 
+class EntitlementData(BaseModel):
+    """2001 人员待遇享受检查: who, for which visit type, on which day, with which diagnosis."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    psn_no: Text
+    med_type: Annotated[str, Field(min_length=1, max_length=10)]
+    begntime: nhsa.Moment = None
+    endtime: nhsa.Moment = None
+    dise_codg: Annotated[str, Field(max_length=16, pattern=r"^[0-9A-Za-z.]*$")] = ""
+
+
+async def entitlement(call: Call) -> bytes:
+    """2001: what each fund would do for the person on that day — the desk's trial settlement of a
+    probe bill (the same road as 2206), each layer's rule (or none) as the platform's ``trtinfo``."""
+    call.caller.require("settle")
+    asked: EntitlementData = parse(EntitlementData, data_of(call.envelope), "input.data")
+    on = asked.endtime or asked.begntime or desk.now(call.policy).replace(tzinfo=None)
+    probe = SettleData(psn_no=asked.psn_no, mdtrt_id="2001", med_type=asked.med_type, medfee_sumamt=Decimal(100),
+                       dise_codg=asked.dise_codg, setl_time=on, begntime=asked.begntime)  # fmt: skip
+    command = replace(_command(call, (probe, [])), register=False, key=None)
+    with pooled_transaction(call.request.app.state.batch_database, read_only=True) as db:
+        (done,) = desk.pre_settle_commands(db, [command], call.policy)
+    if isinstance(done, Problem):
+        raise done
+    names, day, settled = Names(call.policy.policy), f"{on:%Y-%m-%d}", done.values  # noqa: PD011  (a row, not pandas)
+    rows = [
+        {"fund_pay_type": line["fund_pay_type"], "trt_chk_type": "1", "psn_no": asked.psn_no,
+         "trt_enjymnt_flag": "1" if line["rule"] else "0", "begndate": day, "enddate": day,
+         "trt_chk_rslt": f"{names.fund(line['output'])}: "
+         + (names.rule(line["layer"], line["rule"]) if line["rule"] else f"no rule for {settled['category']}")}
+        for line in done.lines
+    ]  # fmt: skip
+    return nhsa.stored_reply({"trtinfo": rows})
+
+
 def _readable(db: Driver, call: Call, setl_id: str, psn_no: str | None) -> dict[str, Any]:
     row = queries.settlement(db, setl_id=setl_id)
     if row is None or not call.caller.may_read(row["institution_id"]):
@@ -232,6 +270,7 @@ HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
     "2208": reverse,
     "2305": reverse,
     "5203": query,
+    "2001": entitlement,
     "5206": accumulators,
     "3201": nhsa_statements.totals,
     "3202": nhsa_statements.detail,

@@ -140,3 +140,29 @@ def test_an_outpatient_batch_cancelled_leaves_the_bill_without_details(registere
     assert bad["infcode"] == -1
     assert "input.feedetail.0.det_item_fee_sumamt" in bad["err_msg"]
     assert "no bill parts given" in settled["warn_msg"]
+
+
+def test_2001_says_what_each_fund_would_do_for_the_person(registered: Server) -> None:
+    """2001 人员待遇享受检查 as YbRefund sends it (``data``: psn_no, insutype, med_type, begntime,
+    dise_codg): a 低保 patient with a major disease is covered by every layer under demo; a person
+    with no relief identity by the insurance layers only; an unknown person is refused."""
+    with registered.client() as hospital, registered.client("admin") as admin:
+        poor, other = new_id("EP"), new_id("EP")
+        identities = {poor: [{"category": "dibao", "valid_from": "2025-01-01"}], other: []}
+        for person, held in identities.items():
+            assert admin.post("/v1/persons", json={"person_id": person, "identities": held}).status_code == 201
+
+        def asked(person: str) -> dict[str, Any]:
+            data = {"psn_no": person, "insutype": "390", "fixmedins_code": "H-ONE", "med_type": "21",
+                    "begntime": "2025-04-01 08:00:00", "endtime": "", "dise_codg": "C34.9"}  # fmt: skip
+            return post(hospital, ybrefund("2001", {"data": data}))
+
+        covered, uncovered, unknown = asked(poor), asked(other), asked(new_id("NOBODY"))
+    flags = {r["fund_pay_type"]: r["trt_enjymnt_flag"] for r in covered["output"]["trtinfo"]}
+    assert flags == {"390100": "1", "390200": "1", "610100": "1", "999109": "1"}
+    rows = {r["fund_pay_type"]: r for r in uncovered["output"]["trtinfo"]}
+    assert (rows["390100"]["trt_enjymnt_flag"], rows["610100"]["trt_enjymnt_flag"]) == ("1", "0")
+    assert "no rule for general" in rows["610100"]["trt_chk_rslt"]
+    assert rows["390100"]["begndate"] == "2025-04-01"
+    assert unknown["infcode"] == -1
+    assert "person_not_found" in unknown["err_msg"]
