@@ -1,7 +1,7 @@
 """``POST /nhsa``: one endpoint for the platform's transactions, answering with its envelope.
 
 2206/2303 pre-settle, 2207/2304 settle, 2208/2305 reverse, 5203 settlement query, 5206 person
-accumulators, 3201 totals reconciliation, 3202 detail reconciliation (the detail as a CSV file at
+accumulators, 2001 what each fund would do for a person, 3201 totals reconciliation, 3202 detail reconciliation (the detail as a CSV file at
 ``GET /nhsa/files/{file_qury_no}``); 9001/9002 sign in and out, 2601 冲正 by the original
 ``msgid`` and 1101 person information (:mod:`api.routes.nhsa_platform`); the visit lifecycle
 (:mod:`api.routes.nhsa_visits`) and its fee details, 2204/2205, 2301/2302, 5204
