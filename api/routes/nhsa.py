@@ -1,14 +1,14 @@
 """``POST /nhsa``: one endpoint for the platform's transactions, answering with its envelope.
 
 2206/2303 pre-settle, 2207/2304 settle, 2208/2305 reverse, 5203 settlement query, 5206 person
-accumulators, 2001 what each fund would do for a person, 3201 totals reconciliation, 3202 detail reconciliation (the detail as a CSV file at
-``GET /nhsa/files/{file_qury_no}``); 9001/9002 sign in and out, 2601 冲正 by the original
-``msgid`` and 1101 person information (:mod:`api.routes.nhsa_platform`); the visit lifecycle
-(:mod:`api.routes.nhsa_visits`) and its fee details, 2204/2205, 2301/2302, 5204
-(:mod:`api.routes.nhsa_details`). A translator onto the
-desk — the same commands, the same books as the native API — with ``msgid`` as the idempotency
-key. Any error is ``infcode = -1`` with the reason in ``err_msg`` (HTTP 200; 401/403 for a
-missing or refused key).
+accumulators, 2001 what each fund would do for a person, 3201 totals reconciliation, 3202 detail
+reconciliation (the detail as a CSV file at ``GET /nhsa/files/{file_qury_no}``); 9001/9002 sign in
+and out, 2601 冲正 by the original ``msgid`` and 1101 person information
+(:mod:`api.routes.nhsa_platform`); the visit lifecycle (:mod:`api.routes.nhsa_visits`) and its fee
+details, 2204/2205, 2301/2302, 5204 (:mod:`api.routes.nhsa_details`). A translator onto the desk —
+the same commands, the same books as the native API — with ``msgid`` as the idempotency key. Any
+error is ``infcode = -1`` with the reason in ``err_msg`` (HTTP 200; 401/403 for a missing or refused
+key).
 """
 
 from __future__ import annotations
