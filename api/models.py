@@ -306,3 +306,14 @@ class FeeDetail(SQLModel, table=True):
     med_chrgitm_type: str = Field(default="", max_length=8)
     status: str = Field(max_length=16)  # active | cancelled
     created_at: datetime = Field(default_factory=now)
+
+
+class NhsaFile(SQLModel, table=True):
+    """A file exchanged on the national interface: a hospital's 9101 upload (a 3202 detail file) or a
+    3202 result, downloaded with 9102 — kept as its bytes (a zip)."""
+
+    file_qury_no: str = Field(primary_key=True, max_length=40)
+    institution_id: str = Field(index=True, max_length=64)
+    filename: str = Field(max_length=128)
+    body: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(default_factory=now)

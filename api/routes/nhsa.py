@@ -2,7 +2,8 @@
 
 2206/2303 pre-settle, 2207/2304 settle, 2208/2305 reverse, 5203 settlement query, 5206 person
 accumulators, 2001 what each fund would do for a person, 3201 totals reconciliation, 3202 detail
-reconciliation (the detail as a CSV file at ``GET /nhsa/files/{file_qury_no}``); 9001/9002 sign in
+reconciliation (row by row against the hospital's rows, :mod:`api.routes.nhsa_files`, else the
+detail as a CSV file at ``GET /nhsa/files/{file_qury_no}``); 9101/9102 files; 9001/9002 sign in
 and out, 2601 冲正 by the original ``msgid`` and 1101 person information
 (:mod:`api.routes.nhsa_platform`); the visit lifecycle (:mod:`api.routes.nhsa_visits`) and its fee
 details, 2204/2205, 2301/2302, 5204 (:mod:`api.routes.nhsa_details`). A translator onto the desk —
@@ -37,7 +38,7 @@ from api.idempotency import Reply, claimed, request_hash
 from api.jsonbody import JsonBodyError, read_json
 from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_moment, claim_of, data_of, parse
 from api.nhsa_output import settlement_output
-from api.routes import nhsa_details, nhsa_platform, nhsa_statements, nhsa_visits
+from api.routes import nhsa_details, nhsa_files, nhsa_platform, nhsa_statements, nhsa_visits
 from api.routes.persons import accumulators_out
 from api.routes.settlements import reverse_settlement
 from api.schemas import Text
@@ -280,6 +281,7 @@ HANDLERS: dict[str, Callable[[Call], Awaitable[bytes]]] = {
     "9002": nhsa_platform.sign_out,
     "2601": nhsa_platform.recall,
     "1101": nhsa_platform.person_info,
+    "9101": nhsa_files.upload,
 }
 
 
@@ -310,9 +312,12 @@ async def transaction(request: Request) -> Response:
         envelope = _envelope(_body(await request.body()))
         if envelope.fixmedins_code not in (None, caller.institution_id):
             raise InputError("fixmedins_code", f"{envelope.fixmedins_code} is not the institution of this API key")
+        if envelope.transaction == "9102":  # the file itself, not an envelope
+            return await nhsa_files.download(Call(request, caller, envelope))
         handler = HANDLERS.get(envelope.transaction)
         if handler is None:
-            raise InputError("infno", f"transaction {envelope.infno} is not offered (offered: {sorted(HANDLERS)})")
+            offered = sorted([*HANDLERS, "9102"])
+            raise InputError("infno", f"transaction {envelope.infno} is not offered (offered: {offered})")
         stored = await handler(Call(request, caller, envelope))
         return Response(nhsa.envelope_bytes(envelope, stored), media_type="application/json")
     except InputError as exc:

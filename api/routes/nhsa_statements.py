@@ -19,6 +19,7 @@ from api.books.driver import Driver
 from api.deps import CallerDep, PolicyDep, ReaderDep
 from api.errors import Problem
 from api.nhsa import InputError, data_of, parse
+from api.routes import nhsa_files
 from api.schemas import SignedYuan
 from settlement.money import fen_of, fen_to_yuan_text, yuan_number
 from tiers.tables import CompiledPolicy
@@ -44,6 +45,8 @@ class StatementData(BaseModel):
     medfee_sumamt: SignedYuan
     fund_pay_sumamt: SignedYuan
     fixmedins_setl_cnt: Annotated[int, Field(ge=0)]
+    file_qury_no: Annotated[str, Field(max_length=40)] | None = None
+    """3202: the hospital's detail file, uploaded with 9101."""
 
 
 def _period_books(
@@ -96,10 +99,24 @@ async def totals(call: Call) -> bytes:
 
 
 async def detail(call: Call) -> bytes:
+    """3202: with the hospital's rows (inline or a 9101 upload), row by row — the result file kept
+    for 9102; without, the period's detail file of the books (``GET /nhsa/files/…``)."""
     data, compared = await _compare(call)
-    number = f"{data.stmt_begndate:%Y%m%d}{data.stmt_enddate:%Y%m%d}{data.refd_setl_flag or 'A'}"
-    file = {"file_qury_no": number, "filename": f"3202-{number}.csv", "dld_endtime": None}
-    return nhsa.stored_reply({**compared, "fileinfo": file})
+    theirs = await nhsa_files.hospital_rows(call, data.file_qury_no)
+    if theirs is None:
+        number = f"{data.stmt_begndate:%Y%m%d}{data.stmt_enddate:%Y%m%d}{data.refd_setl_flag or 'A'}"
+        file = {"file_qury_no": number, "filename": f"3202-{number}.csv", "dld_endtime": None}
+        return nhsa.stored_reply({**compared, "fileinfo": file})
+    books = await call.read(lambda db: _period_books(db, call.caller.institution_id, data, call.policy))
+    result = nhsa_files.compare(theirs, books)
+    name = f"3202-{data.stmt_begndate:%Y%m%d}-{data.stmt_enddate:%Y%m%d}"
+    number = await nhsa_files.keep(call, nhsa_files.result_file(result, name), f"{name}.zip")
+    rows = nhsa_files.counts(result)
+    if rows["rows_1"] or rows["rows_2"] or rows["rows_3"]:
+        told = compared["stmtinfo"]
+        compared["stmtinfo"] = {**told, "stmt_rslt": "1", "stmt_rslt_dscr": f"{told['stmt_rslt_dscr']}; rows: {rows}"}
+    file = {"file_qury_no": number, "filename": f"{name}.zip", "dld_endtime": None}
+    return nhsa.stored_reply({**compared, "fileinfo": file, "rows": rows})
 
 
 FILE_COLUMNS = [

@@ -166,3 +166,56 @@ def test_2001_says_what_each_fund_would_do_for_the_person(registered: Server) ->
     assert rows["390100"]["begndate"] == "2025-04-01"
     assert unknown["infcode"] == -1
     assert "person_not_found" in unknown["err_msg"]
+
+
+def test_3202_row_by_row_with_an_uploaded_file_and_inline(registered: Server) -> None:
+    """9101 as YbRefund uploads (``fsUploadIn``: the zip's bytes base64, ``filename``), 3202 naming its
+    ``file_qury_no``, 9102 downloading the result (``application/octet-stream``, a zip of tab-separated
+    rows); then hsa-his's 3202 with the rows inline (``updateUP_3202``: ``fsUploadIn`` a list beside
+    ``data``, ``input`` a JSON string)."""
+    import base64
+    import io
+    import zipfile
+
+    with registered.client() as hospital:
+        person = new_id("RP")
+        setl = {}
+        for name, amount in (("A", 800), ("B", 500)):
+            data = {"psn_no": person, "mdtrt_id": new_id("RM"), "med_type": "11", "medfee_sumamt": amount}
+            info = ok(hospital, ybrefund("2207", {"data": data}, inf_time="2025-06-15 10:00:00"))["output"]["setlinfo"]
+            setl[name] = (info["setl_id"], data["mdtrt_id"], info["fund_pay_sumamt"])
+        rows = [
+            [setl["A"][0], setl["A"][1], person, "800.00", f"{setl['A'][2]:.2f}", "0.00", "0"],
+            [setl["B"][0], setl["B"][1], person, "500.00", "1.00", "0.00", "0"],  # the hospital's figure is wrong
+            ["X-UNKNOWN", "M0", person, "10.00", "5.00", "0.00", "0"],
+        ]
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w") as archive:
+            archive.writestr("3202.txt", "\n".join("\t".join(r) for r in rows) + "\n")
+        upload = {"fsUploadIn": {"in": base64.b64encode(packed.getvalue()).decode(), "filename": "3202.zip",
+                                 "fixmedins_code": "H-ONE"}}  # fmt: skip
+        number = ok(hospital, ybrefund("9101", upload))["output"]["file_qury_no"]
+        totals = {"stmt_begndate": "2025-06-15", "stmt_enddate": "2025-06-15", "clr_type": "11",
+                  "medfee_sumamt": 1300, "fund_pay_sumamt": setl["A"][2] + setl["B"][2], "fixmedins_setl_cnt": 2,
+                  "refd_setl_flag": "0"}  # fmt: skip
+        compared = ok(hospital, ybrefund("3202", {"data": {**totals, "file_qury_no": number}}))["output"]
+        wanted = {"file_qury_no": compared["fileinfo"]["file_qury_no"], "filename": "r.zip", "fixmedins_code": "H-ONE"}
+        result = hospital.post("/nhsa", json=ybrefund("9102", {"fsDownloadIn": wanted}))
+        inline = hsa_his("3202", {})
+        inline_rows = [{"psn_no": person, "mdtrt_id": setl[k][1], "setl_id": setl[k][0], "medfee_sumamt": amount,
+                        "fund_pay_sumamt": setl[k][2], "acct_pay": 0, "refd_setl_flag": "0", "type": "本市参保"}
+                       for k, amount in (("A", 800), ("B", 500))]  # fmt: skip
+        inline["input"] = json.dumps({"data": totals, "fsUploadIn": inline_rows, "flag": "1"}, ensure_ascii=False)
+        balanced = ok(hospital, inline)["output"]
+    assert compared["rows"] == {"rows_0": 1, "rows_1": 1, "rows_2": 1, "rows_3": 0}
+    assert compared["stmtinfo"]["stmt_rslt"] == "1"
+    assert result.headers["content-type"] == "application/octet-stream"
+    with zipfile.ZipFile(io.BytesIO(result.content)) as archive:
+        lines = [line.split("\t") for line in archive.read(archive.namelist()[0]).decode().splitlines()]
+    by_setl = {line[2]: line for line in lines}
+    assert by_setl[setl["A"][0]][4] == "0"
+    assert by_setl[setl["B"][0]][4] == "1"
+    assert "ours: medfee 500.00" in by_setl[setl["B"][0]][6]
+    assert by_setl["X-UNKNOWN"][4] == "2"
+    assert balanced["rows"] == {"rows_0": 2, "rows_1": 0, "rows_2": 0, "rows_3": 0}
+    assert balanced["stmtinfo"]["stmt_rslt"] == "0"

@@ -1,4 +1,4 @@
-"""the medical-insurance catalogue (医保目录) and visits' fee details (2204 / 2301 明细上传)
+"""the medical-insurance catalogue (医保目录), visits' fee details (2204 / 2301) and files (9101 / 9102)
 
 Revision ID: 0012
 Revises: 0011
@@ -64,8 +64,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("institution_id", "mdtrt_id", "feedetl_sn"),
     )
 
+    op.create_table(
+        "nhsafile",
+        sa.Column("file_qury_no", sa.String(length=40), nullable=False),
+        sa.Column("institution_id", sa.String(length=64), nullable=False),
+        sa.Column("filename", sa.String(length=128), nullable=False),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("file_qury_no"),
+    )
+    op.create_index("ix_nhsafile_institution_id", "nhsafile", ["institution_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_nhsafile_institution_id", table_name="nhsafile")
+    op.drop_table("nhsafile")
     op.drop_table("feedetail")
     op.drop_index("ix_catalogueitem_list_code", table_name="catalogueitem")
     op.drop_table("catalogueitem")
