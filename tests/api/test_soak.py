@@ -4,6 +4,7 @@ both databases, with faults; and the soak finds each bug planted in the service'
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -40,11 +41,18 @@ def _need(backend: str, postgres: Postgres | str) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_invariant_holds_through_a_history_with_faults(seed: int, backend: str, postgres: Postgres | str) -> None:
+    """As ``medrelief soak --faults`` runs it, in a process of its own: its faults (kill -9, a full
+    disk, a database restart) and the test process's state cannot meet. (Twice, in a full local
+    run, the test process aborted — SIGABRT inside pandas' regex parsing, after the in-process
+    schemathesis app — while checking a faulted history in-process; never alone, never in CI.)"""
     _need(backend, postgres)
-    result = run(seed, generate(seed, STEPS, faults=True), backend)
-    assert result.broken is None, (result.broken.step and result.broken.step.describe(), str(result.broken))
-    assert result.tally.steps == STEPS
-    assert result.tally.faults >= 1
+    args = ["soak", "--seed", str(seed), "--steps", str(STEPS), "--backend", backend, "--faults", "--no-shrink"]
+    done = medrelief(dict(os.environ), *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    total = re.search(r"total: (\d+) steps, \d+ invariant checks, (\d+) faults injected, violations: 0", done.stdout)
+    assert total is not None, done.stdout
+    assert int(total.group(1)) == STEPS
+    assert int(total.group(2)) >= 1
 
 
 @pytest.mark.parametrize("name", list(REGRESSIONS))
