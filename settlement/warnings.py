@@ -11,7 +11,7 @@ the claim that crossed are kept. Vectorised: no loop over claims.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -69,24 +69,25 @@ def _settlement_order(first: I64, then: I64) -> I64:
     return rank
 
 
-def burden(claims: pd.DataFrame, measure: str) -> I64:
-    """Each claim's burden (fen) as the policy measures it (:data:`tiers.early_warning.BURDENS`)."""
+def burden_of(measure: str, psn: I64, fulamt: I64, inscp: I64, funds: I64) -> I64:
+    """Burden (fen) as the policy measures it (:data:`tiers.early_warning.BURDENS`), from the
+    person's part, 全自费, the in-policy amount and what the funds paid."""
     if measure == "in_policy":
-        funds = list(fund_columns(claims.columns))
-        left: I64 = (claims["inscp_scp_amt"] - claims[funds].sum(axis=1)).to_numpy(np.int64)
-        return left
-    paid: I64 = claims["psn_part_amt"].to_numpy(np.int64)
-    if measure == "out_of_pocket":
-        without: I64 = paid - claims["fulamt_ownpay_amt"].to_numpy(np.int64)
-        return without
-    return paid
+        return inscp - funds
+    return psn - fulamt if measure == "out_of_pocket" else psn
 
 
-def _thresholds(watch: EarlyWarning, group: I64, days: pd.Series) -> I64:
-    """Each claim's threshold (fen) in force on its day, for its group (-1: not watched): per group,
-    one sorted search of the days among the dates its threshold changes."""
+def burden(claims: pd.DataFrame, measure: str) -> I64:
+    """Each claim's burden (fen) as the policy measures it (:func:`burden_of`)."""
+    funds = claims[list(fund_columns(claims.columns))].sum(axis=1).to_numpy(np.int64)
+    psn, fulamt, inscp = (claims[c].to_numpy(np.int64) for c in ("psn_part_amt", "fulamt_ownpay_amt", "inscp_scp_amt"))
+    return burden_of(measure, psn, fulamt, inscp, funds)
+
+
+def _thresholds(watch: EarlyWarning, group: I64, day: npt.NDArray[np.datetime64]) -> I64:
+    """Each claim's threshold (fen) in force on its ``day`` (datetime64[D]), for its group (-1: not
+    watched): per group, one sorted search of the days among the dates its threshold changes."""
     out = np.full(len(group), -1, np.int64)
-    day = days.to_numpy("datetime64[D]")
     for g, watched in enumerate(watch.groups):  # a handful of groups
         mine = group == g
         values = watched.threshold
@@ -97,12 +98,16 @@ def _thresholds(watch: EarlyWarning, group: I64, days: pd.Series) -> I64:
     return out
 
 
+def group_of_codes(watch: EarlyWarning, names: tuple[str, ...]) -> I64:
+    """Per category code (a position in ``names``): its group's index in ``watch.groups`` (-1: not watched)."""
+    ids = [g.id for g in watch.groups]
+    return np.array([ids.index(g.id) if (g := watch.group_of(n)) else -1 for n in names], np.int64)
+
+
 def _group_codes(watch: EarlyWarning, categories: pd.Series) -> I64:
     """Each claim's group (index in ``watch.groups``; -1: its category is not watched)."""
     codes, names = pd.factorize(categories)
-    ids = [g.id for g in watch.groups]
-    per_name = np.array([ids.index(g.id) if (g := watch.group_of(str(n))) else -1 for n in names], np.int64)
-    return per_name[codes] if len(names) else np.zeros(0, np.int64)
+    return group_of_codes(watch, tuple(str(n) for n in names))[codes] if len(names) else np.zeros(0, np.int64)
 
 
 def warnings(claims: pd.DataFrame, policy: Policy, *, everyone: bool = False) -> pd.DataFrame:
@@ -111,7 +116,7 @@ def warnings(claims: pd.DataFrame, policy: Policy, *, everyone: bool = False) ->
     watch = watch_of(policy)
     rows = claims.sort_values(["person_id", "year", "order"], kind="stable", ignore_index=True)
     group = _group_codes(watch, rows["category"])
-    threshold = _thresholds(watch, group, rows["day"])
+    threshold = _thresholds(watch, group, rows["day"].to_numpy("datetime64[D]"))
     running = pd.Series(burden(rows, watch.burden)).groupby([rows["person_id"], rows["year"]], sort=False).cumsum()
     crossed = (group >= 0) & (running.to_numpy(np.int64) >= threshold)
     rows = rows.assign(group=group, threshold=threshold, running=running.to_numpy(np.int64), crossed=crossed)
@@ -183,27 +188,47 @@ def book_rows(rows: pd.DataFrame) -> pd.DataFrame:
                          order=_settlement_order(days.astype(np.int64), ids.astype(np.int64)))  # fmt: skip
 
 
-SETTLEMENT_WARNING_COLUMNS = ("group", "threshold", "before", "after", "crossed", "above")
-"""A claim's early warning as it is settled: its group (id; "" not watched), the threshold, the
-year's burden before and after it (fen), whether it crossed the line (before < threshold ≤ after)
-or the year was already above it."""
+@dataclass(frozen=True)
+class Booked:
+    """Money of claims, or of person-years so far (fen, aligned arrays): the person's part, 全自费,
+    the in-policy amount and what the funds paid."""
+
+    psn: I64
+    fulamt: I64
+    inscp: I64
+    funds: I64
+
+    def burden(self, measure: str) -> I64:
+        return burden_of(measure, self.psn, self.fulamt, self.inscp, self.funds)
 
 
-def at_settlement(claims: pd.DataFrame, booked: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """:data:`SETTLEMENT_WARNING_COLUMNS` for claims being settled (:data:`CLAIM_COLUMNS` and their
-    fund columns, one per person-year) on their person-years' books so far (``booked``, aligned:
-    ``inscp_scp_amt``, ``psn_part_amt``, ``fulamt_ownpay_amt`` and ``fund_pay``, the funds' total) —
-    so the hospital can tell the patient, on the claim that crosses, where to apply."""
+@dataclass(frozen=True)
+class AtSettlement:
+    """Per claim as it is settled: its group (index, -1 not watched), the threshold, the year's
+    burden before and after it (fen), whether it crossed the line (before < threshold ≤ after) or
+    the year was already above it."""
+
+    group: I64
+    threshold: I64
+    before: I64
+    after: I64
+    crossed: npt.NDArray[np.bool_]
+    above: npt.NDArray[np.bool_]
+
+
+def at_settlement(policy: Policy, category: I64, day: npt.NDArray[np.datetime64], claims: Booked,
+                  before: Booked) -> AtSettlement:  # fmt: skip
+    """Early warning for claims being settled (``category``: codes into the policy's categories;
+    ``day``: datetime64[D]) on their person-years' books so far — so the hospital can tell the
+    patient, on the claim that crosses, where to apply. Arrays only: a batch of one costs µs."""
     watch = watch_of(policy)
-    group = _group_codes(watch, claims["category"].reset_index(drop=True))
-    threshold = _thresholds(watch, group, claims["day"].reset_index(drop=True))
-    before = burden(booked.reset_index(drop=True), watch.burden)
-    after = before + burden(claims.reset_index(drop=True), watch.burden)
+    group = group_of_codes(watch, policy.categories())[category]
+    threshold = _thresholds(watch, group, day)
+    so_far = before.burden(watch.burden)
+    after = so_far + claims.burden(watch.burden)
     watched = group >= 0
-    ids = np.array(["", *(g.id for g in watch.groups)], dtype=object)[group + 1]
-    return pd.DataFrame({"group": ids, "threshold": threshold, "before": before, "after": after,
-                         "crossed": watched & (before < threshold) & (after >= threshold),
-                         "above": watched & (before >= threshold)})  # fmt: skip
+    return AtSettlement(group, threshold, so_far, after, watched & (so_far < threshold) & (after >= threshold),
+                        watched & (so_far >= threshold))  # fmt: skip
 
 
 def person_warned(
@@ -213,8 +238,8 @@ def person_warned(
     ``names``): watched, and warned — the year's burden at or above the line of the person's group
     in force on 31 December (a simulated year has no claim that crossed first)."""
     watch = watch_of(policy)
-    group = _group_codes(watch, pd.Series(np.asarray(names, dtype=object)[category]))
-    day = pd.Series(np.full(len(category), np.datetime64(f"{year}-12-31"), dtype="datetime64[D]"))
+    group = group_of_codes(watch, names)[category]
+    day = np.full(len(category), np.datetime64(f"{year}-12-31"), dtype="datetime64[D]")
     threshold = _thresholds(watch, group, day)
     watched = group >= 0
     return watched, watched & (burden(person, watch.burden) >= threshold)

@@ -107,8 +107,13 @@ class AccumulatorData(BaseModel):
 async def _settle_data(call: Call) -> tuple[SettleData, list[str]]:
     """A settlement's data, with what the message omits (visit type, diagnosis, admission) taken from
     the visit it settles when one was registered (2201 / 2401), and the bill's parts from the visit's
-    fee details when it has any (2204 / 2301; :func:`api.routes.nhsa_details.parts_from`)."""
+    fee details when it has any (2204 / 2301; :func:`api.routes.nhsa_details.parts_from`) — checked
+    against them when the message states them but omits something else; a message that states
+    everything is settled as stated, without reading its visit."""
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
+    inpatient = SETTLING[call.envelope.transaction] == "21"
+    if nhsa.parts_given(data) and data.dise_codg and data.med_type and (data.begntime or not inpatient):
+        return data, []  # the message says it all: taken as stated (no read on the hot path)
     institution, mdtrt_id = call.caller.institution_id, data.mdtrt_id
 
     def work(db: Driver) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from settlement.engine import settle
@@ -116,20 +117,25 @@ def test_monitor_writes_the_warnings_and_what_approval_is_worth(tmp_path: Path) 
 def test_the_claim_that_crosses_as_it_is_settled_is_the_year_s_crossing_claim(tmp_path: Path) -> None:
     """Settling the claims one at a time on the books so far (the service's way) flags exactly
     the claim the year's warning names, and every later claim as above the line."""
-    from settlement.warnings import at_settlement
+    from settlement.warnings import Booked, at_settlement
+    from settlement.warnings import watch_of as warning_rules
 
     demo = load_policy("demo")
     rows = claim_rows(settle(pd.read_csv(_claims(tmp_path), dtype=str), demo))
     rows = rows.sort_values(["person_id", "year", "order"], ignore_index=True)
-    before = rows.groupby(["person_id", "year"])[["psn_part_amt", "fulamt_ownpay_amt", "inscp_scp_amt"]].cumsum()
-    funds = rows[["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]].sum(axis=1)
-    booked = before - rows[["psn_part_amt", "fulamt_ownpay_amt", "inscp_scp_amt"]]
-    booked["fund_pay"] = funds.groupby([rows["person_id"], rows["year"]]).cumsum() - funds
-    flags = at_settlement(rows, booked, demo)
-    crossing = set(rows["claim_id"][flags["crossed"]])
-    above = set(rows["claim_id"][flags["above"]])
+    money = rows[["psn_part_amt", "fulamt_ownpay_amt", "inscp_scp_amt"]].assign(
+        funds=rows[["hifp_pay", "hifmi_pay", "maf_pay", "supp_pay"]].sum(axis=1)
+    )
+    so_far = money.groupby([rows["person_id"], rows["year"]]).cumsum() - money  # the books before each claim
+    claims, before = (Booked(*(f[c].to_numpy("int64") for c in f.columns)) for f in (money, so_far))
+    codes = rows["category"].map(demo.categories().index).to_numpy("int64")
+    flags = at_settlement(demo, codes, rows["day"].to_numpy("datetime64[D]"), claims, before)
+    crossing = set(rows["claim_id"][flags.crossed])
+    above = set(rows["claim_id"][flags.above])
     warned = warnings(rows, demo)
     assert crossing == set(warned["crossing_claim"]) == {"A3", "C1"}
     assert above == {"A4"}
-    a3 = flags[rows["claim_id"] == "A3"].iloc[0]
-    assert (a3["group"], a3["before"], a3["after"], a3["threshold"]) == ("everybody", 1_500_000, 2_100_000, 2_000_000)
+    (at,) = np.flatnonzero(rows["claim_id"] == "A3")
+    watch = warning_rules(demo)
+    found = (watch.groups[flags.group[at]].id, flags.before[at], flags.after[at], flags.threshold[at])
+    assert found == ("everybody", 1_500_000, 2_100_000, 2_000_000)
