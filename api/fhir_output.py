@@ -28,7 +28,20 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from api.fhir import ADJUDICATION, BASE, BILL_PART, FUND_PAY_TYPE, PATIENT_SHARE, SELF_PAY, Classified, cny, codes
+from api.fhir import (
+    ADJUDICATION,
+    BASE,
+    BILL_PART,
+    FUND_PAY_TYPE,
+    HOSPITAL_LEVEL,
+    ICD10,
+    MED_TYPE,
+    PATIENT_SHARE,
+    SELF_PAY,
+    Classified,
+    cny,
+    codes,
+)
 from api.fhir_model import Claim
 from settlement.money import fen_of, yuan_number, yuan_text
 
@@ -259,4 +272,51 @@ def explanation_of_benefit(
         "payment": {"type": _concept(PAYMENT_TYPE, "complete"), "amount": _money(values["fund_pay_sumamt"])},
         "benefitBalance": [_balance(line, funds) for line in lines if int(line["cap"]) >= 0],
         **_notes(notes),
+    }
+
+
+_PARTS = (
+    ("fulamt_ownpay", "fulamt_ownpay_amt"),
+    ("overlmt_selfpay", "overlmt_selfpay"),
+    ("preselfpay", "preselfpay_amt"),
+)
+
+
+def stored_claim(values: Row) -> dict[str, Any]:
+    """The service's record of a settled claim as a FHIR Claim (what it settled, not the bytes a
+    client sent): its identifier, visit type, hospital level, dates, diagnosis, and the bill as items —
+    the in-policy part, then each self-pay part (:data:`BILL_PART` categories) — adding up to its total."""
+    inscp = int(values["inscp_scp_amt"])
+    parts = [(code, int(values[column])) for code, column in _PARTS if int(values[column])]
+    items = (
+        [{"sequence": 1, "productOrService": _concept(BILL_PART, "in_policy"), "net": _money(inscp)}] if inscp else []
+    )
+    items += [{"sequence": len(items) + n, "category": _concept(BILL_PART, code), "productOrService":
+               _concept(BILL_PART, code), "net": _money(fen)} for n, (code, fen) in enumerate(parts, 1)]  # fmt: skip
+    period = {"end": values["settle_date"].isoformat()}
+    if values.get("admission_date"):
+        period["start"] = values["admission_date"].isoformat()
+    diagnosis = values.get("diagnosis") or ""
+    return {
+        "resourceType": "Claim",
+        "id": values["setl_id"],
+        "identifier": [{"system": f"{BASE}/claim_id", "value": values["claim_id"]}],
+        "status": "cancelled" if values.get("status") == "reversed" else "active",
+        "type": _concept(CLAIM_TYPE, _kind(values)),
+        "subType": _concept(MED_TYPE, str(values["med_type"])),
+        "use": "claim",
+        "patient": {"reference": f"Patient/{values['person_id']}"},
+        "billablePeriod": period,
+        "created": values["settle_date"].isoformat(),
+        "provider": {"reference": f"Organization/{values['institution_id']}"},
+        "priority": _concept("http://terminology.hl7.org/CodeSystem/processpriority", "normal"),
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{values['person_id']}"}}],
+        "extension": [{"url": HOSPITAL_LEVEL, "valueInteger": int(values["hospital_level"])}],
+        **(
+            {"diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": _concept(ICD10[0], diagnosis)}]}
+            if diagnosis
+            else {}
+        ),
+        **({"item": items} if items else {}),
+        "total": _money(int(values["medfee_sumamt"])),
     }

@@ -23,7 +23,7 @@ from api.db import pooled_transaction
 from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempotency_key_of, json_of
 from api.errors import Problem
 from api.fhir import ClaimError, Classified, catalogued, claim_day, claim_in, read_claim, request_text
-from api.fhir_output import claim_response, explanation_of_benefit, resource_bytes
+from api.fhir_output import claim_response, explanation_of_benefit, resource_bytes, stored_claim
 from api.fhir_submit import patient_of, provider_of, unwrap
 from api.idempotency import claimed, request_hash
 from settlement.catalogue import classify
@@ -149,6 +149,11 @@ def explanation(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: Polic
     return Response(resource_bytes(eob), media_type=FHIR_JSON)
 
 
+@router.get("/Claim/{setl_id}", response_class=Response, summary="The service's record of a settled claim, read back")
+def claim_read(setl_id: SetlId, db: ReaderDep, caller: CallerDep) -> Response:
+    return Response(resource_bytes(stored_claim(_stored(db, caller, setl_id))), media_type=FHIR_JSON)
+
+
 @router.get("/ClaimResponse/{setl_id}", response_class=Response, summary="A settlement's ClaimResponse, read back")
 def claim_response_read(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> Response:
     row = _stored(db, caller, setl_id)
@@ -175,7 +180,7 @@ def capability_statement() -> dict[str, Any]:
                 "resource": [
                     {
                         "type": "Claim",
-                        "interaction": [{"code": "create"}],
+                        "interaction": [{"code": "create"}, {"code": "read"}],
                         "operation": [
                             {"name": "submit", "definition": "http://hl7.org/fhir/OperationDefinition/Claim-submit"}
                         ],

@@ -126,6 +126,7 @@ def test_a_hapi_style_round_trip(server: Server) -> None:
         capability = anonymous.get("/fhir/metadata").json()
     validate(capability)
     offered = {r["type"]: {i["code"] for i in r.get("interaction", [])} for r in capability["rest"][0]["resource"]}
+    assert {"create", "read"} <= offered["Claim"]
     assert {"read"} <= offered["ClaimResponse"]
     assert {"read"} <= offered["ExplanationOfBenefit"]
     with server.client("admin") as admin, server.client() as hospital:
@@ -133,7 +134,11 @@ def test_a_hapi_style_round_trip(server: Server) -> None:
         assert created.status_code == 201
         read = hospital.get(created.headers["location"])
         eob = hospital.get(f"/fhir/ExplanationOfBenefit/{created.json()['id']}")
-    validate(read.json(), eob.json())
+        claim = hospital.get(f"/fhir/Claim/{created.json()['id']}").json()
+    validate(read.json(), eob.json(), claim)
+    assert claim["identifier"][0]["value"] == read.json()["request"]["identifier"]["value"]
+    assert sum(Decimal(str(i["net"]["value"])) for i in claim["item"]) == Decimal(str(claim["total"]["value"]))
+    assert {i["category"]["coding"][0]["code"] for i in claim["item"] if "category" in i} == {"fulamt_ownpay"}
     assert _sums(read.json()) == _sums(created.json()) == _sums(eob.json())
     for balance in eob.json()["benefitBalance"]:
         (financial,) = balance["financial"]
