@@ -30,7 +30,7 @@ def _step_out(step: dict[str, Any], adjustments: list[dict[str, Any]]) -> StepOu
 
 def case_out(db: Driver, case_id: str, policy: CompiledPolicy) -> CaseOut:
     found = statement(db, case_id=case_id, policy=policy)
-    case, steps = found.case, books.steps(db, case_id=case_id)
+    case, steps = found.case, found.steps
     adjustments = books.run_adjustments(db, runs=[run for s in steps for run in s["runs"]])
     moved: dict[str, int] = defaultdict(int)
     for a in adjustments:

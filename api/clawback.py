@@ -19,7 +19,7 @@ from api.books import cases as books
 from api.books.driver import Driver
 from api.errors import Problem
 from api.years import YearRun
-from settlement.clawback import ADJUSTMENT_COLUMNS, ClawbackError, balances, mode_on
+from settlement.clawback import ADJUSTMENT_COLUMNS, BALANCE_COLUMNS, ClawbackError, balances, fund_totals, mode_on
 from tiers.clawback import rule_on
 from tiers.tables import CompiledPolicy
 
@@ -29,11 +29,12 @@ FUND_COLUMNS = ("output", "owed_by_person", "owed_to_person", "due", "borne_by_f
 
 @dataclass(frozen=True)
 class ClawbackStatement:
-    """A case's statement: the case, each revocation's mode and reference, the adjustments of the
+    """A case's statement: the case, each revocation's mode and reference, every step, the adjustments of the
     settlements concerned (:data:`api.books.cases.ADJUSTMENT_FIELDS`), per-fund totals."""
 
     case: dict[str, Any]
     revocations: list[dict[str, Any]]  # at, actor, mode, reference
+    steps: list[dict[str, Any]]  # every step of the case
     adjustments: list[dict[str, Any]]
     funds: pd.DataFrame  # FUND_COLUMNS
 
@@ -61,11 +62,10 @@ def _recovered(steps: list[dict[str, Any]]) -> dict[str, int]:
 def _funds(
     revocations: list[dict[str, Any]], adjustments: list[dict[str, Any]], steps: list[dict[str, Any]]
 ) -> pd.DataFrame:
-    money = ["owed_by_person", "owed_to_person", "due", "borne_by_fund"]
     frame = pd.DataFrame(adjustments, columns=list(books.ADJUSTMENT_FIELDS))
     parts = [balances(frame[frame["run_id"].isin(r["runs"])], r["mode"]) for r in revocations]
-    both = pd.concat(parts) if parts else pd.DataFrame(columns=["output", *money])
-    totals = both.groupby("output", sort=True)[money].sum().astype("int64")
+    both = pd.concat(parts) if parts else pd.DataFrame(columns=list(BALANCE_COLUMNS))
+    totals = fund_totals(both).set_index("output")
     totals["recovered"] = pd.Series(_recovered(steps), dtype="int64").reindex(totals.index, fill_value=0)
     totals["outstanding"] = totals["due"] - totals["recovered"]
     return totals.reset_index()[list(FUND_COLUMNS)]
@@ -79,7 +79,7 @@ def statement(db: Driver, *, case_id: str, policy: CompiledPolicy) -> ClawbackSt
     steps = books.steps(db, case_id=case_id)
     revocations = _revocations(steps, policy)
     adjustments = books.run_adjustments(db, runs=[run for r in revocations for run in r["runs"]])
-    return ClawbackStatement(found, revocations, adjustments, _funds(revocations, adjustments, steps))
+    return ClawbackStatement(found, revocations, steps, adjustments, _funds(revocations, adjustments, steps))
 
 
 def outstanding(found: ClawbackStatement, output: str) -> int:
