@@ -111,7 +111,8 @@ class SettleCommand:
     protocol) and request hash, and how its reply is rendered. ``register``: a person not yet
     known is registered on first sight (the platform's way) and settled without a relief identity,
     with a warning; ``declared``: categories the message says the person holds — checked against
-    the registry, never written into it."""
+    the registry, never written into it; ``submitted``: the document as the client sent it
+    (protocol, bytes), kept with the settlement to be read back."""
 
     caller: Caller
     claim: ClaimFacts
@@ -120,6 +121,7 @@ class SettleCommand:
     digest: str = ""
     register: bool = False
     declared: tuple[str, ...] = field(default=())
+    submitted: tuple[str, bytes] | None = None
 
     @property
     def wanted(self) -> reading.Wanted:
@@ -293,6 +295,9 @@ def _recorded(
         *writing.accumulator_writes(person_id=command.claim.person_id, year=command.claim.dated.year, sums=touched),
         *writing.audit_writes(institution, "settle", "settlement", setl_id, claim_id=command.claim.claim_id),
     ]
+    if command.submitted:
+        protocol, body = command.submitted
+        writes += writing.submitted_writes(setl_id=setl_id, protocol=protocol, body=body)
     if command.key:
         writes += writing.reply_writes(
             institution_id=institution, key=command.key, digest=command.digest, status=reply.status, body=reply.body

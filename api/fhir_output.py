@@ -156,8 +156,9 @@ def insurance(
     return out
 
 
-def _submitted_coverage(claim: Claim | None) -> str | None:
-    for entry in (claim.insurance if claim else []) or []:
+def focal_coverage(insurance: Any) -> str | None:
+    """The reference of the focal coverage among a submitted Claim's ``insurance`` entries."""
+    for entry in insurance if isinstance(insurance, list) else []:
         if isinstance(entry, dict) and entry.get("focal") and isinstance(entry.get("coverage"), dict):
             return str(entry["coverage"].get("reference") or "") or None
     return None
@@ -193,6 +194,7 @@ def claim_response(
     funds: dict[str, str],
     notes: Sequence[str] = (),
     classified: Classified | None = None,
+    coverage: str | None = None,
 ) -> dict[str, Any]:
     """The ClaimResponse of a settled or pre-settled claim (``claim``: as submitted; None for a stored
     settlement read back, without items), from its row and lines as the books hold them (fen);
@@ -222,7 +224,7 @@ def claim_response(
         ),
         "total": adjudications(values, lines, funds),
         **({"payment": paid} if use == "claim" else {}),
-        "insurance": insurance(lines, funds, submitted=_submitted_coverage(claim)),
+        "insurance": insurance(lines, funds, submitted=coverage if claim is None else focal_coverage(claim.insurance)),
         **_notes(notes),
     }
 
@@ -249,10 +251,11 @@ def _balance(line: Row, funds: dict[str, str]) -> dict[str, Any]:
 
 
 def explanation_of_benefit(
-    values: Row, lines: list[Row], adjustments: list[Row], funds: dict[str, str]
+    values: Row, lines: list[Row], adjustments: list[Row], funds: dict[str, str], coverage: str | None = None
 ) -> dict[str, Any]:
     """The EOB of a stored settlement as of that settlement: its totals, what was left of each
-    capped fund after it (from its lines), ``cancelled`` once reversed; later adjustments as notes."""
+    capped fund after it (from its lines), ``cancelled`` once reversed; later adjustments as notes;
+    ``coverage``: the submitted Claim's focal coverage, echoed on the first payer."""
     notes = [f"adjusted later: {a['output']} {yuan_text(int(a['delta']))} ({a['reason']})" for a in adjustments]
     return {
         "resourceType": "ExplanationOfBenefit",
@@ -267,7 +270,7 @@ def explanation_of_benefit(
         "provider": {"reference": f"Organization/{values['institution_id']}"},
         "outcome": "complete",
         "disposition": _disposition(values),
-        "insurance": insurance(lines, funds, sequenced=False),
+        "insurance": insurance(lines, funds, sequenced=False, submitted=coverage),
         "total": adjudications(values, lines, funds),
         "payment": {"type": _concept(PAYMENT_TYPE, "complete"), "amount": _money(values["fund_pay_sumamt"])},
         "benefitBalance": [_balance(line, funds) for line in lines if int(line["cap"]) >= 0],
@@ -280,6 +283,13 @@ _PARTS = (
     ("overlmt_selfpay", "overlmt_selfpay"),
     ("preselfpay", "preselfpay_amt"),
 )
+
+
+def submitted_claim(values: Row, document: dict[str, Any]) -> dict[str, Any]:
+    """The Claim its client submitted, read back: as it came, under the settlement's id, ``cancelled``
+    once the settlement is reversed."""
+    status = "cancelled" if values.get("status") == "reversed" else document.get("status", "active")
+    return {**document, "id": values["setl_id"], "status": status}
 
 
 def stored_claim(values: Row) -> dict[str, Any]:

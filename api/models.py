@@ -317,3 +317,13 @@ class NhsaFile(SQLModel, table=True):
     filename: str = Field(max_length=128)
     body: bytes = Field(sa_type=LargeBinary)
     created_at: datetime = Field(default_factory=now)
+
+
+class SubmittedDocument(SQLModel, table=True):
+    """A document a client submitted with its settlement, as it came (a FHIR Claim): read back by
+    the client, and the coverage it named echoed by the ExplanationOfBenefit."""
+
+    setl_id: str = Field(primary_key=True, foreign_key="settlement.setl_id", max_length=40)
+    protocol: str = Field(max_length=16)
+    body: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(default_factory=now)

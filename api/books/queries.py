@@ -41,6 +41,7 @@ _ACCUMULATORS = Statement.of(
 )
 _IDENTITIES = _select("identity", "person_id = :p", "id")
 _PERSONS_BY_ID_NUMBER = _select("person", "id_number = :n", "person_id")
+_SUBMITTED = Statement.of("SELECT body FROM submitteddocument WHERE setl_id = :s")
 _REPLY = Statement.of("SELECT request_hash, body FROM idempotencyrecord WHERE institution_id = :i AND key = :k")
 _PERSON = _select("person", "person_id = :p")
 _PERSON_LOCKED = Statement(sqlite=_PERSON.sqlite, postgresql=_PERSON.postgresql + " FOR UPDATE")
@@ -70,6 +71,12 @@ def settlement(db: Driver, *, setl_id: str) -> dict[str, Any] | None:
 
 def lines(db: Driver, *, setl_id: str) -> list[dict[str, Any]]:
     return [_typed("settlementline", row) for row in db.rows(_LINES, {"s": setl_id})]
+
+
+def submitted(db: Driver, *, setl_id: str) -> bytes | None:
+    """The document its client submitted with a settlement (a FHIR Claim), as it came; None if none was kept."""
+    rows = db.rows(_SUBMITTED, {"s": setl_id})
+    return bytes(rows[0][0]) if rows else None
 
 
 def adjustments(db: Driver, *, setl_id: str) -> list[dict[str, Any]]:

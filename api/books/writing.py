@@ -42,6 +42,11 @@ def settlement_writes(*, values: Mapping[str, Any], lines: list[dict[str, Any]])
     return [*inserts("settlement", [dict(values)]), *inserts("settlementline", rows)]
 
 
+def submitted_writes(*, setl_id: str, protocol: str, body: bytes) -> list[Write]:
+    """The document a client submitted with its settlement, kept as it came."""
+    return inserts("submitteddocument", [{"setl_id": setl_id, "protocol": protocol, "body": body, "created_at": now()}])
+
+
 def accumulator_writes(*, person_id: str, year: int, sums: Sums) -> list[Write]:
     """The person-year's rows of the buckets in ``sums`` set to those sums (upserted)."""
     rows = [

@@ -9,6 +9,7 @@ Errors are OperationOutcome resources (see :mod:`api.errors`).
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.metadata import version
 from typing import Any
@@ -23,9 +24,17 @@ from api.db import pooled_transaction
 from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempotency_key_of, json_of
 from api.errors import Problem
 from api.fhir import ClaimError, Classified, catalogued, claim_day, claim_in, read_claim, request_text
-from api.fhir_output import claim_response, explanation_of_benefit, resource_bytes, stored_claim
+from api.fhir_output import (
+    claim_response,
+    explanation_of_benefit,
+    focal_coverage,
+    resource_bytes,
+    stored_claim,
+    submitted_claim,
+)
 from api.fhir_submit import patient_of, provider_of, unwrap
 from api.idempotency import claimed, request_hash
+from api.jsonbody import write_json
 from settlement.catalogue import classify
 from tiers.tables import CompiledPolicy
 from tiers.vocabulary import Names
@@ -77,7 +86,8 @@ async def submit(request: Request) -> Response:
         return resource_bytes(claim_response(claim, settled.values, settled.lines, funds, settled.warnings, classified))
 
     digest = request_hash("fhir-submit", request_text(claim, native_claim))
-    command = desk.SettleCommand(caller, facts, render, key, digest)
+    document = ("fhir", write_json(submitted.claim))
+    command = desk.SettleCommand(caller, facts, render, key, digest, submitted=document)
     if claim.use == "predetermination":
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
             (done,) = desk.pre_settle_commands(db, [command], policy)
@@ -139,25 +149,43 @@ def _stored(db: ReaderDep, caller: CallerDep, setl_id: str) -> dict[str, Any]:
     return row
 
 
+def _document(db: ReaderDep, setl_id: str) -> dict[str, Any] | None:
+    """The Claim its client submitted with the settlement (None: settled by another protocol)."""
+    body = queries.submitted(db, setl_id=setl_id)
+    document = json.loads(body) if body else None
+    return document if isinstance(document, dict) else None
+
+
+def _coverage(db: ReaderDep, setl_id: str) -> str | None:
+    document = _document(db, setl_id)
+    return focal_coverage(document.get("insurance")) if document else None
+
+
 @router.get(
     "/ExplanationOfBenefit/{setl_id}", response_class=Response, summary="A settlement as an ExplanationOfBenefit"
 )
 def explanation(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> Response:
     row = _stored(db, caller, setl_id)
     lines, adjustments = queries.lines(db, setl_id=setl_id), queries.adjustments(db, setl_id=setl_id)
-    eob = explanation_of_benefit(row, lines, adjustments, fund_names(policy))
+    eob = explanation_of_benefit(row, lines, adjustments, fund_names(policy), _coverage(db, setl_id))
     return Response(resource_bytes(eob), media_type=FHIR_JSON)
 
 
-@router.get("/Claim/{setl_id}", response_class=Response, summary="The service's record of a settled claim, read back")
+@router.get(
+    "/Claim/{setl_id}", response_class=Response,
+    summary="A settled Claim read back: as submitted over FHIR, else the service's record of it",
+)  # fmt: skip
 def claim_read(setl_id: SetlId, db: ReaderDep, caller: CallerDep) -> Response:
-    return Response(resource_bytes(stored_claim(_stored(db, caller, setl_id))), media_type=FHIR_JSON)
+    row, document = _stored(db, caller, setl_id), _document(db, setl_id)
+    claim = submitted_claim(row, document) if document else stored_claim(row)
+    return Response(resource_bytes(claim), media_type=FHIR_JSON)
 
 
 @router.get("/ClaimResponse/{setl_id}", response_class=Response, summary="A settlement's ClaimResponse, read back")
 def claim_response_read(setl_id: SetlId, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> Response:
     row = _stored(db, caller, setl_id)
-    answer = claim_response(None, row, queries.lines(db, setl_id=setl_id), fund_names(policy))
+    lines = queries.lines(db, setl_id=setl_id)
+    answer = claim_response(None, row, lines, fund_names(policy), coverage=_coverage(db, setl_id))
     return Response(resource_bytes(answer), media_type=FHIR_JSON)
 
 

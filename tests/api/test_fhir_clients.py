@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.api.fhir_checks import validate
+from tests.api.helpers import claim as native_claim
 from tests.api.helpers import new_id, register
 from tests.api.servers import ROOT, Server
 
@@ -130,19 +131,39 @@ def test_a_hapi_style_round_trip(server: Server) -> None:
     assert {"read"} <= offered["ClaimResponse"]
     assert {"read"} <= offered["ExplanationOfBenefit"]
     with server.client("admin") as admin, server.client() as hospital:
-        created = hospital.post("/fhir/Claim", json=_claim(register(admin, "dibao", "2025-01-01")), headers=FHIR)
+        submitted = _claim(register(admin, "dibao", "2025-01-01"))
+        submitted["insurance"][0]["coverage"] = {"reference": "Coverage/CV-7"}
+        created = hospital.post("/fhir/Claim", json=submitted, headers=FHIR)
         assert created.status_code == 201
+        setl_id = created.json()["id"]
         read = hospital.get(created.headers["location"])
-        eob = hospital.get(f"/fhir/ExplanationOfBenefit/{created.json()['id']}")
-        claim = hospital.get(f"/fhir/Claim/{created.json()['id']}").json()
-    validate(read.json(), eob.json(), claim)
-    assert claim["identifier"][0]["value"] == read.json()["request"]["identifier"]["value"]
-    assert sum(Decimal(str(i["net"]["value"])) for i in claim["item"]) == Decimal(str(claim["total"]["value"]))
-    assert {i["category"]["coding"][0]["code"] for i in claim["item"] if "category" in i} == {"fulamt_ownpay"}
+        eob = hospital.get(f"/fhir/ExplanationOfBenefit/{setl_id}")
+        claim = hospital.get(f"/fhir/Claim/{setl_id}").json()
+        assert hospital.post(f"/v1/settlements/{setl_id}/reversal").status_code == 201
+        cancelled = hospital.get(f"/fhir/Claim/{setl_id}").json()
+    validate(read.json(), eob.json(), claim, cancelled)
+    assert claim == {**submitted, "id": setl_id}  # the Claim as it was sent, under the settlement's id
+    assert cancelled == {**submitted, "id": setl_id, "status": "cancelled"}
+    for answer in (read.json(), eob.json()):  # the coverage the Claim named, echoed on the focal payer
+        assert answer["insurance"][0]["coverage"]["reference"] == "Coverage/CV-7"
     assert _sums(read.json()) == _sums(created.json()) == _sums(eob.json())
     for balance in eob.json()["benefitBalance"]:
         (financial,) = balance["financial"]
         assert financial["allowedMoney"]["value"] >= financial["usedMoney"]["value"]
+
+
+def test_a_claim_settled_by_another_protocol_reads_as_the_services_record(server: Server) -> None:
+    """A claim settled natively has no submitted Claim: its read is the service's record — the bill
+    as items (the in-policy part, then each self-pay part) adding up to its total."""
+    with server.client("admin") as admin, server.client() as hospital:
+        settled = hospital.post("/v1/settlements", json=native_claim(register(admin, "dibao", "2024-01-01"))).json()
+        record = hospital.get(f"/fhir/Claim/{settled['setl_id']}").json()
+    validate(record)
+    assert record["id"] == settled["setl_id"]
+    assert record["identifier"][0]["value"] == settled["claim_id"]
+    assert [i["net"]["value"] for i in record["item"]] == [49000, 1000]
+    assert record["total"]["value"] == 50000
+    assert [i["category"]["coding"][0]["code"] for i in record["item"] if "category" in i] == ["fulamt_ownpay"]
 
 
 def test_items_coded_in_the_catalogue_are_split_into_their_parts(server: Server) -> None:
