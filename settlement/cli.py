@@ -347,48 +347,4 @@ def reconcile_command(
         raise typer.Exit(1)
 
 
-@app.command("statement")
-def statement_command(
-    settlements: Annotated[Path, typer.Argument(help="Settlement rows (medrelief export settlements).")],
-    out_path: Annotated[Path, typer.Option("--out", help="Totals (.csv or .parquet).")],
-    html_path: Annotated[Path | None, typer.Option("--html", help="Also an HTML statement with a chart.")] = None,
-    title: Annotated[str, typer.Option(help="Title of the HTML statement.")] = "Settlement statement",
-    policy: Annotated[
-        str | None, typer.Option(help="Name funds and visit types as this policy does (bundled name or YAML file).")
-    ] = None,
-) -> None:
-    """Totals per fund, insurance type, visit type and hospital; reversals counted separately."""
-    from settlement import io
-    from settlement.money import parse_signed_yuan, yuan_grouped
-    from settlement.statement import money, monthly, render_html
-    from settlement.statement import totals as statement_totals
-
-    try:
-        frame = io.read_text_table(settlements)
-        for column in money(frame):
-            fen, bad, reasons = parse_signed_yuan(frame[column])
-            if len(bad):
-                raise io.TableFileError(f"{settlements}: row {bad[0] + 2}: {column}: {reasons[0]}")
-            frame[column] = fen
-    except (io.TableFileError, KeyError) as exc:
-        raise fail(f"{settlements}: {exc}") from exc
-    result = statement_totals(frame)
-    if policy is not None:
-        from settlement.statement import named
-        from tiers.vocabulary import Names
-
-        result = named(result, Names(_load(policy)))
-    io.write_table(result, out_path, money(frame))
-    if html_path:
-        html_path.write_text(render_html(result, monthly(frame), title), encoding="utf-8")
-    grand = result[result["dimension"] == "all"]
-    out.print(
-        f"{int(grand['settlements'].iloc[0]):,} settlements, {int(grand['reversals'].iloc[0]):,} reversals; "
-        f"funds paid {yuan_grouped(int(grand['fund_pay_sumamt'].iloc[0]))} yuan",
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print("wrote " + ", ".join(str(p) for p in (out_path, html_path) if p))
-
-
-from settlement import accounts_cli, monitor_cli  # noqa: E402, F401  (register second-payout, post-hoc, monitor)
+from settlement import accounts_cli, monitor_cli, statement_cli  # noqa: E402, F401  (register their commands)

@@ -1,4 +1,5 @@
-"""Statements (对账单, like NHSA 3201/3202): totals of a period's settlements, and an HTML page.
+"""Statements (对账单, like NHSA 3201/3202): totals of a period's settlements (the page a fund
+sends is :mod:`settlement.statement_page`).
 
 Input: the rows of a period's books (the service's export, ``medrelief export settlements``) with
 ``setl_id, kind (settlement|reversal|adjustment), institution_id, settle_date, med_type, insutype``
@@ -11,11 +12,7 @@ total.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-from typing import Any
-
+import numpy as np
 import pandas as pd
 
 from tiers.codes import PAYMENT_COLUMNS, fund_columns
@@ -50,7 +47,9 @@ def _grouped(frame: pd.DataFrame, column: str, dimension: str) -> pd.DataFrame:
 
 
 def _by_fund(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per fund: its payments, and the settlements/reversals/adjustments in which it paid anything."""
+    """One row per fund: its net payments (and the total cost of the bills it paid in), the
+    settlements/reversals/adjustments in which it paid anything; the other money columns are empty
+    (a fund's row says nothing of the others' payments or the patient's share)."""
     rows = []
     for output in funds(frame):
         paid = _counted(frame[frame[output] != 0])
@@ -59,10 +58,31 @@ def _by_fund(frame: pd.DataFrame) -> pd.DataFrame:
                 "dimension": "fund",
                 "value": output,
                 **{count: int(paid[count].sum()) for count in COUNTS},
-                **{m: int(paid[m].sum()) if m in (output, "medfee_sumamt") else 0 for m in money(frame)},
+                **{m: int(paid[m].sum()) if m in (output, "medfee_sumamt") else pd.NA for m in money(frame)},
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype(dict.fromkeys(money(frame), "Int64"))
+
+
+def by_kind(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per fund (a row each), what settlements, reversals and adjustments paid, apart (fen), the rows
+    each kind paid anything in, and the net — the table a fund checks its payments against."""
+    paid = list(funds(frame))
+    kinds = [count.removesuffix("s") for count in COUNTS]
+    amounts = frame.groupby("kind")[paid].sum().reindex(kinds, fill_value=0)
+    counts = (frame[paid] != 0).groupby(frame["kind"]).sum().reindex(kinds, fill_value=0)
+    out = pd.DataFrame({"fund": paid})
+    for kind, count in zip(kinds, COUNTS, strict=True):
+        out[count] = counts.loc[kind].to_numpy(np.int64)
+        out[f"{kind}_amount"] = amounts.loc[kind].to_numpy(np.int64)
+    out["net"] = amounts.sum().to_numpy(np.int64)
+    return out
+
+
+def period(frame: pd.DataFrame) -> tuple[str, str]:
+    """The first and last settlement date of the rows (ISO dates)."""
+    days = pd.to_datetime(frame["settle_date"])
+    return days.min().date().isoformat(), days.max().date().isoformat()
 
 
 def totals(frame: pd.DataFrame) -> pd.DataFrame:
@@ -76,11 +96,13 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
 
 def named(statement: pd.DataFrame, names: Names) -> pd.DataFrame:
     """The statement with a ``name`` column after ``value``: each fund and visit type by the
-    policy's name (城乡居民基本医疗保险基金, 普通住院), the grand total as 合计."""
+    policy's name (城乡居民基本医疗保险基金, 普通住院), insurance types by the platform's, the grand
+    total as 合计."""
     value, dimension = statement["value"].astype(str), statement["dimension"]
     name = pd.Series("", index=statement.index, dtype=object)
     name[dimension == "fund"] = value[dimension == "fund"].map(names.fund)
     name[dimension == "med_type"] = value[dimension == "med_type"].map(names.visit_type)
+    name[dimension == "insutype"] = value[dimension == "insutype"].map(names.insurance_type)
     name[dimension == "all"] = "合计"
     out = statement.copy()
     out.insert(list(out.columns).index("value") + 1, "name", name)
@@ -91,42 +113,3 @@ def monthly(frame: pd.DataFrame) -> pd.DataFrame:
     """Net payments of each layer per month (fen), for the chart."""
     month = pd.to_datetime(frame["settle_date"]).dt.strftime("%Y-%m")
     return frame.assign(month=month).groupby("month", sort=True)[list(funds(frame))].sum()
-
-
-def _chart(per_month: pd.DataFrame) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(9, 4))
-    (per_month / 100).plot.bar(stacked=True, ax=axes)
-    axes.set_ylabel("yuan")
-    axes.set_title("Payments per month per layer")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96)
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _cell(value: Any, money: bool) -> str:
-    if money:
-        return f"{int(value) / 100:,.2f}"
-    return html.escape(str(value))
-
-
-def render_html(statement: pd.DataFrame, per_month: pd.DataFrame, title: str) -> str:
-    """A self-contained page: the chart (PNG inline) and the totals table."""
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in statement.columns)
-    shown = money(statement)
-    cells = [[_cell(v, c in shown) for v in statement[c].tolist()] for c in statement.columns]
-    rows = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>" for row in zip(*cells, strict=True))
-    return (
-        f"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif}td{text-align:right;padding:2px 8px}table{border-collapse:collapse}"
-        "td,th{border:1px solid #bbb}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
-        f"<img alt='payments per month per layer' src='data:image/png;base64,{_chart(per_month)}'>"
-        f"<table><tr>{head}</tr>{rows}</table></body></html>"
-    )

@@ -69,3 +69,13 @@ CATEGORY_NAMES: dict[str, str] = {
 
 LEVEL_NAMES: dict[int, str] = {1: "一级及以下", 2: "二级", 3: "三级"}
 """The names of the hospital levels (a policy may name them its own way)."""
+INSUTYPE_NAMES: dict[str, str] = {
+    "310": "职工基本医疗保险",
+    "320": "公务员医疗补助",
+    "330": "大额医疗费用补助",
+    "340": "离休人员医疗保障",
+    "390": "城乡居民基本医疗保险",
+    "392": "城乡居民大病医疗保险",
+    "510": "生育保险",
+}
+"""The national 险种类型 (``insutype``) names of the platform's code table."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tiers.codes import CATEGORY_NAMES, LEVEL_NAMES
+from tiers.codes import CATEGORY_NAMES, INSUTYPE_NAMES, LEVEL_NAMES
 from tiers.schema import Policy
 
 
@@ -27,6 +27,10 @@ class Names:
     def visit_type(self, code: str) -> str:
         """普通住院 for ``21``, 急诊留观 for a region's ``13``."""
         return self.policy.visit_type_name(code)
+
+    def insurance_type(self, code: str) -> str:
+        """城乡居民基本医疗保险 for ``390`` (the platform's 险种类型 names)."""
+        return INSUTYPE_NAMES.get(code, code)
 
     def level(self, level: int) -> str:
         """三级 for 3."""

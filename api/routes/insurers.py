@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +17,8 @@ from api.deps import CallerDep, PolicyDep, ReaderDep, Year
 from api.errors import Problem
 from api.queue import write
 from settlement.money import yuan_text
-from settlement.statement import money, monthly, named, render_html, totals
+from settlement.statement import by_kind, money, monthly, named, totals
+from settlement.statement_page import Heading, render_statement
 from tiers.vocabulary import Names
 
 router = APIRouter(prefix="/v1", tags=["insurers"])
@@ -32,6 +34,9 @@ def statement(
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     output: Annotated[Literal["json", "html"], Query(alias="format")] = "json",
+    issuer: Annotated[
+        str | None, Query(max_length=100, description="Who issues it (default: the policy's region)")
+    ] = None,
 ) -> Response:
     caller.require("read:all")
     if end < start:
@@ -41,14 +46,19 @@ def statement(
     if output == "html":
         if not len(frame):
             raise Problem(404, "no_settlements", f"no settlements from {start} to {end}", "from")
-        per_month = monthly(frame)
-        return HTMLResponse(render_html(result, per_month, f"Statement {start} – {end}"))
+        heading = Heading("结算对账单", issuer or policy.policy.region, str(start), str(end), policy.policy.name)
+        return HTMLResponse(render_statement(result, by_kind(frame), monthly(frame), heading))
     shown = money(result)
     rows = [
-        {c: (yuan_text(int(v)) if c in shown else v) for c, v in zip(result.columns, row, strict=True)}
+        {c: (_yuan(v) if c in shown else v) for c, v in zip(result.columns, row, strict=True)}
         for row in zip(*(result[c].tolist() for c in result.columns), strict=True)
     ]
     return JSONResponse({"from": str(start), "to": str(end), "rows": rows})
+
+
+def _yuan(fen: Any) -> str | None:
+    """An amount of the statement as yuan text; None where a row says nothing of it (a fund's row)."""
+    return None if pd.isna(fen) else yuan_text(int(fen))
 
 
 class SecondPayoutIn(BaseModel):

@@ -28,6 +28,8 @@ def test_statement_endpoint_equals_the_cli_statement(server: Server, tmp_path: P
     assert refused.status_code == 403
     assert empty.status_code == 404
     assert "data:image/png;base64," in page.text
+    assert ">示范市 (fictional)</td>" in page.text  # the issuer: the policy's region, unless the caller names one
+    assert "2026-01-01 至 2026-12-31" in page.text
     env = {**os.environ, "DATABASE_URL": server.database_url}
     exported, totals = tmp_path / "s.csv", tmp_path / "t.csv"
     assert (
@@ -38,7 +40,7 @@ def test_statement_endpoint_equals_the_cli_statement(server: Server, tmp_path: P
     )
     assert medrelief(env, "statement", str(exported), "--out", str(totals)).returncode == 0
     cli = pd.read_csv(totals, dtype=str).fillna("")
-    api = pd.DataFrame(answer.json()["rows"]).astype(str)
+    api = pd.DataFrame(answer.json()["rows"]).fillna("").astype(str)  # a fund's row: the others' columns empty
     pd.testing.assert_frame_equal(api[cli.columns], cli, check_dtype=False)
     grand = api[api["dimension"] == "all"].iloc[0]
     assert (grand["settlements"], grand["reversals"]) == ("2", "1")

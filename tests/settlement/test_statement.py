@@ -7,7 +7,9 @@ import pandas as pd
 
 from benchmarks.data import claims_frame
 from settlement.engine import settle
-from settlement.statement import MONEY, monthly, named, render_html, totals
+from settlement.money import yuan_grouped
+from settlement.statement import MONEY, by_kind, monthly, named, totals
+from settlement.statement_page import Heading, render_statement
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.loader import load_policy
 from tiers.vocabulary import Names
@@ -55,13 +57,51 @@ def test_every_grouping_adds_up_to_what_the_engine_paid() -> None:
     assert int(monthly(rows).to_numpy().sum()) == int(grand["fund_pay_sumamt"])
 
 
-def test_html_statement_has_the_chart_and_the_numbers() -> None:
+def test_each_fund_shows_settlements_reversals_and_adjustments_apart() -> None:
+    """By kind, per fund: what settlements paid, what reversals took back (negative), what
+    adjustments added — adding up to the fund's net, which is the statement's fund total."""
     rows, _ = _year()
-    statement = totals(rows)
-    page = render_html(statement, monthly(rows), "示范市 2024–2025")
+    kinds = by_kind(rows).set_index("fund")
+    statement = totals(rows).set_index(["dimension", "value"])
+    settled = rows[rows["kind"] == "settlement"]
+    for fund in PAYMENT_COLUMNS:
+        row = kinds.loc[fund]
+        assert row["settlement_amount"] == settled[fund].sum()
+        assert row["reversal_amount"] == -settled[fund].iloc[::50].sum()
+        assert row["adjustment_amount"] == (100 * len(rows[rows["kind"] == "adjustment"]) if fund == "maf_pay" else 0)
+        assert row["net"] == row["settlement_amount"] + row["reversal_amount"] + row["adjustment_amount"]
+        assert row["net"] == statement.loc[("fund", fund), fund]
+        assert row["settlements"] == int((settled[fund] != 0).sum())
+    fund_rows = statement.xs("fund", level="dimension")
+    assert fund_rows["fund_pay_sumamt"].isna().all()  # a fund's row says nothing of the others
+    assert fund_rows.loc["hifp_pay", "maf_pay"] is pd.NA
+
+
+def test_the_page_a_fund_sends() -> None:
+    """The page: issuer, period, the funds by name with settlements, reversals and adjustments
+    apart and their net, the breakdowns by name, the chart; money exact and grouped."""
+    rows, _ = _year()
+    statement = named(totals(rows), Names(load_policy("demo")))
+    heading = Heading("结算对账单", "示范市医疗保障局", "2024-01-01", "2024-12-31", "demo", "2025-01-15")
+    page = render_statement(statement, by_kind(rows), monthly(rows), heading)
     assert "data:image/png;base64," in page
-    grand = statement[statement["dimension"] == "all"].iloc[0]
-    assert f"{int(grand['hifp_pay']) / 100:,.2f}" in page
+    for text in (
+        "示范市医疗保障局",
+        "2024-01-01 至 2024-12-31",
+        "制表日期</th><td>2025-01-15",
+        "普通住院",
+        "城乡居民基本医疗保险",
+    ):
+        assert text in page, text
+    kinds = by_kind(rows).set_index("fund")
+    basic = {k: int(v) for k, v in kinds.loc["hifp_pay"].to_dict().items()}
+    cells = "".join(f'<td class="n">{v}</td>' for v in (
+        f"{basic['settlements']:,}", yuan_grouped(basic["settlement_amount"]),
+        f"{basic['reversals']:,}", yuan_grouped(basic["reversal_amount"]),
+        f"{basic['adjustments']:,}", yuan_grouped(basic["adjustment_amount"]), yuan_grouped(basic["net"]),
+    ))  # fmt: skip
+    assert f"<td>{Names(load_policy('demo')).fund('hifp_pay')}</td>{cells}" in page
+    assert "hifp_pay" not in page.split("<h2>")[2]  # the funds' table names, never ids
 
 
 def test_a_statement_names_funds_and_visit_types_as_the_policy_does() -> None:
