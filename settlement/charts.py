@@ -45,7 +45,10 @@ def png(draw: Callable[[Axes], None], title: str, size: tuple[float, float] = (9
     with matplotlib.rc_context({"font.sans-serif": [family, "DejaVu Sans"]} if family else {}):
         figure, axes = plt.subplots(figsize=size)
         draw(axes)
-        axes.set_title(title)
+        if axes in figure.axes:
+            axes.set_title(title)
+        else:  # ``draw`` made subplots of its own
+            figure.suptitle(title)
         figure.tight_layout()
         buffer = BytesIO()
         figure.savefig(buffer, format="png", dpi=96)

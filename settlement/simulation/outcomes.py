@@ -17,7 +17,9 @@ Per scenario and replication:
   the second payout due under the floor;
 * ``warnings`` — early warning (预警监测, when the policy declares it) per category: persons
   watched, warned (the year's burden at or above their group's line in force on 31 December) and,
-  against the baseline, kept out of the warning zone or pushed into it.
+  against the baseline, kept out of the warning zone or pushed into it;
+* ``deciles`` — against the baseline, per out-of-pocket group (deciles of the bottom 99%, the top
+  1% apart): mean out of pocket before and after, mean change, winners and losers.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pandas as pd
 
 from settlement.money import mean_half_up
 from settlement.simulation.blocks import GROUP_FIELDS, PERSON_MONEY, BlockResult
+from settlement.simulation.reform import deciles
 from settlement.supplementary import account, funded_layer, insured_categories, year_terms
 from settlement.warnings import person_warned
 from tiers.codes import CATEGORIES, MED_TYPES
@@ -53,6 +56,7 @@ class Measures:
     winners: pd.DataFrame
     supplementary: pd.DataFrame
     warnings: pd.DataFrame
+    deciles: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -76,6 +80,7 @@ def measure(
         winners=winners(result).assign(**tag),
         supplementary=supplementary(result, policies, year).assign(**tag),
         warnings=warned(result, policies, year).assign(**tag),
+        deciles=deciles(result).assign(**tag),
     )
 
 

@@ -24,6 +24,7 @@ from settlement.claims import ClaimTable
 from settlement.simulation.blocks import PERSON_MONEY, BlockResult, Source, Synthetic, combine, evaluate, partition
 from settlement.simulation.cohort import CohortSpec
 from settlement.simulation.outcomes import ALL, Measures, deltas, measure
+from settlement.simulation.reform import Stylised, load_stylised, stylised
 from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, compile_policy
 
@@ -51,9 +52,10 @@ class Simulation:
     policies: dict[str, Policy]
     year: int
     replications: int
+    stylised: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {**self.measures.tables(), "bands": self.bands}
+        return {**self.measures.tables(), "bands": self.bands, "stylised": self.stylised}
 
 
 def simulate(
@@ -65,8 +67,10 @@ def simulate(
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS,
     client: Client | None = None,
     progress: Progress | None = None,
+    cases: Stylised | None = None,
 ) -> Simulation:
-    """Settle ``cohort`` under each of ``policies`` (the baseline first) and measure the outcomes."""
+    """Settle ``cohort`` under each of ``policies`` (the baseline first) and measure the outcomes;
+    ``cases``: the stylised cases of the out-of-pocket curves (default ``defaults/stylised.yaml``)."""
     if replications < 1:
         raise SimulationError("replications must be at least 1")
     year, work = _work(cohort, seed, replications)
@@ -78,7 +82,9 @@ def simulate(
         if r == 0:
             person_deltas = deltas(combined)
     measures = Measures.stack(parts)
-    return Simulation(measures, bands(measures), person_deltas, policies, year, replications)
+    categories = [c for c in pd.unique(measures.oop["category"]) if c != ALL]
+    curves = stylised(compiled, cases or load_stylised(), categories, year)
+    return Simulation(measures, bands(measures), person_deltas, policies, year, replications, curves)
 
 
 def _work(cohort: CohortSpec | ClaimTable, seed: int, replications: int) -> tuple[int, list[list[Source]]]:

@@ -23,9 +23,11 @@ import pandas as pd
 import pytest
 
 from settlement.claims import from_frame
+from settlement.simulation.reform import by_category, by_fund, load_stylised, overall, stylised
 from settlement.simulation.run import Simulation, simulate
 from tests.helpers import claims_frame
 from tiers.reforms import load_scenarios, scenario_policies
+from tiers.tables import compile_policy
 
 DEFAULT_SCENARIOS = Path(__file__).parents[3] / "settlement" / "simulation" / "defaults" / "scenarios.yaml"
 BASE = {"settle_date": "2025-03-01", "accident": 0, "overlmt_selfpay": "0", "preselfpay_amt": "0"}
@@ -166,3 +168,52 @@ def test_warnings_per_scenario_and_category() -> None:
     assert found[("ci_plus5", "monitored")] == (1, 1, 0, 0)
     assert found[("supp_adds_monitored", "all")] == (2, 1, 1, 0)
     assert found[("deductible_halved", "general")] == (1, 1, 0, 0)
+
+
+def test_what_each_reform_changes_per_fund_and_category(result: Simulation) -> None:
+    """deductible_halved against the baseline (hand-checked above): 基本 +200.00 (P1) + 85.00 (P2),
+    大病 −130.00 (P1), 救助 −52.50 (P1) − 51.00 (P2); per category 低保 +17.50, 监测对象 +34.00.
+    One replication: the band is the difference itself."""
+    funds = by_fund(result.measures.outlay).set_index(["scenario", "fund"])
+    halved = funds.loc["deductible_halved"]
+    assert halved["difference"].to_dict() == {
+        "hifp_pay": 28_500,
+        "hifmi_pay": -13_000,
+        "maf_pay": -10_350,
+        "supp_pay": 0,
+    }
+    assert (halved["p05"] == halved["difference"]).all()
+    assert (halved["p95"] == halved["difference"]).all()
+    categories = by_category(result.measures.ratios).set_index(["scenario", "category"])["difference"]
+    assert categories.loc["deductible_halved"].to_dict() == {"dibao": 1_750, "monitored": 3_400, "general": 0}
+    assert (
+        overall(result.measures.summary, "fund_pay_sumamt").set_index("scenario").loc["deductible_halved", "difference"]
+        == 5_150
+    )  # = the winners' gain
+
+
+def test_winners_and_losers_by_out_of_pocket_decile(result: Simulation) -> None:
+    """Four persons ranked by baseline out of pocket: P3 55.00, P4 600.00, P1 2,303.75, P2 4,268.00.
+    The top 1% (of 4: one person) is P2; the other three fall in D1, D4, D7 (rank × 10 // 3).
+    deductible_halved: P1 −17.50 (D7), P2 −34.00 (top 1%)."""
+    deciles = result.measures.deciles
+    halved = deciles[deciles["scenario"] == "deductible_halved"].set_index("group")
+    assert halved.index.tolist() == ["D1", "D4", "D7", "top 1%"]
+    assert halved["baseline_mean"].tolist() == [5_500, 60_000, 230_375, 426_800]
+    assert halved["change"].tolist() == [0, 0, -1_750, -3_400]
+    assert halved["winners"].tolist() == [0, 0, 1, 1]
+    assert halved["losers"].sum() == 0
+
+
+def test_stylised_cases_pay_what_the_policy_says() -> None:
+    """A general person's 10,000.00 inpatient stay at a level-2 hospital (10% 全自费, 2% 超限价, 5%
+    先行自付 → in-policy 8,300.00): basic (8,300 − 500) × 80% = 6,240.00, 大病 nothing (15,000
+    deductible), no assistance → 3,760.00 out of pocket. Over bill sizes: pays + funds = bill, and
+    out of pocket never falls as the bill grows."""
+    policies = {name: compile_policy(p) for name, p in scenario_policies(load_scenarios(DEFAULT_SCENARIOS)).items()}
+    curves = stylised(policies, load_stylised(), ["general", "dibao", "monitored"], 2025)
+    general = curves[(curves["scenario"] == "baseline") & (curves["category"] == "general")].set_index("bill")
+    assert general.loc[1_000_000, "psn_part_amt"] == 376_000
+    assert (curves["psn_part_amt"] + curves["fund_pay_sumamt"] == curves["bill"]).all()
+    for _, line in curves.groupby(["scenario", "category"]):
+        assert line.sort_values("bill")["psn_part_amt"].is_monotonic_increasing
