@@ -24,6 +24,9 @@ from tiers.tables import CompiledPolicy
 from tiers.vocabulary import Names
 
 _env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
+STATE_NAMES = {"warned": "预警", "applied": "已申请", "approved": "已批准", "verified": "已核实",
+               "declined": "不予批准", "revoked": "已撤销"}  # fmt: skip
+MODE_NAMES = {"recover": "追回", "hold_harmless": "不予追回（基金承担）", "net_against_later": "从以后的支付中抵扣"}
 _env.filters["yuan"] = yuan_grouped
 _env.filters["capitals"] = yuan_in_capitals
 CSV_COLUMNS = ("case_id", "person_id", "setl_id", "claim_id", "settle_date", "institution_id", "output", "delta")
@@ -56,6 +59,8 @@ def statement_html(found: ClawbackStatement, person: dict[str, Any], policy: Com
         patient=person.get("name") or "",
         id_number=mask_id_number(str(person.get("id_number") or "")),
         modes=MODES,
+        mode_names=MODE_NAMES,
+        state=STATE_NAMES.get(found.case["state"], found.case["state"]),
         funds=found.funds.to_dict("records"),
         outstanding=int(found.funds["outstanding"].sum()),
         day=day,

@@ -6,6 +6,7 @@ and a reversed or reversal slip marked so nobody can miss it. A4/A5 print styles
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -20,8 +21,48 @@ from tiers.vocabulary import Names
 _env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
 _env.filters["yuan"] = lambda amount: yuan_grouped(fen_of(Decimal(amount)))
 _env.filters["capitals"] = lambda amount: yuan_in_capitals(fen_of(Decimal(amount)))
+_BAND = re.compile(r"(?P<lo>[0-9.]+)–(?P<hi>[0-9.]*) @ (?P<ratio>[0-9.]+%)")
+_REASONS = (
+    (re.compile(r"^identity (?P<c>\w+) granted from (?P<d>[0-9-]+)"), "追认{c}身份（自 {d} 起）"),
+    (re.compile(r"^identity (?P<c>\w+) revoked"), "撤销{c}身份"),
+    (re.compile(r"^reversal of (?P<s>\w+)"), "冲正结算 {s} 后重算"),
+)
+_CATEGORY_CHANGE = re.compile(r"; category (?P<a>\w+) → (?P<b>\w+)$")
 KINDS = {"settlement": "结算", "reversal": "冲正 (reversal)", "pre_settlement": "预结算 (trial, nothing stored)"}
 STATUSES = {"settled": "有效", "reversed": "已冲正 (reversed)", "not_stored": "未保存 (trial)"}
+
+
+def bands_in_words(bands: str) -> str:
+    """The explanation's bands as a patient reads them.
+
+    >>> bands_in_words("7500.00–50000.00 @ 65%; 50000.00– @ 75%")
+    '7,500.00–50,000.00 元部分按 65%，50,000.00 元以上部分按 75%'
+    """
+
+    def one(band: re.Match[str]) -> str:
+        lo, hi, ratio = (yuan_grouped(fen_of(Decimal(band["lo"]))), band["hi"], band["ratio"])
+        return f"{lo}–{yuan_grouped(fen_of(Decimal(hi)))} 元部分按 {ratio}" if hi else f"{lo} 元以上部分按 {ratio}"
+
+    return "，".join(one(band) for band in _BAND.finditer(bands)) or bands
+
+
+def reason_in_words(reason: str, names: Names) -> str:
+    """A re-settlement's reason in the patient's words (the stored text where no pattern fits).
+
+    >>> from tiers.loader import load_policy
+    >>> reason_in_words("identity dibao granted from 2024-01-01; category general → dibao", Names(load_policy("demo")))
+    '追认低保对象身份（自 2024-01-01 起）；按低保对象重新结算（原按普通参保人）'
+    """
+    head, change = _CATEGORY_CHANGE.split(reason, maxsplit=1)[0], _CATEGORY_CHANGE.search(reason)
+    words = head
+    for pattern, text in _REASONS:
+        found = pattern.match(head)
+        if found:
+            words = text.format(**{k: names.category(v) if k == "c" else v for k, v in found.groupdict().items()})
+            break
+    if change:
+        words += f"；按{names.category(change['b'])}重新结算（原按{names.category(change['a'])}）"
+    return words
 
 
 def patient_share(settlement: SettlementOut) -> Decimal:
@@ -42,4 +83,6 @@ def render_slip(settlement: SettlementOut, policy: Policy, person: dict[str, Any
         patient=str(person.get("name") or ""),
         id_number=mask_id_number(str(person.get("id_number") or "")),
         share_now=patient_share(settlement),
+        bands_in_words=bands_in_words,
+        reason_in_words=lambda reason: reason_in_words(reason, Names(policy)),
     )

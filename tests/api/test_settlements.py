@@ -242,6 +242,10 @@ def test_person_id_number_is_masked_and_slip_shows_each_layer(server: Server) ->
         for text in ("测试", "110101********1234", "1,020.43 元", "壹仟零贰拾元肆角叁分"):
             assert text in slip.text
         assert "110101199001011234" not in slip.text
+        # each fund's bands in a sentence: basic 70% above the 800 deductible, 大病 tilted for 低保
+        for text in ("800.00 元以上部分按 70%", "7,500.00–50,000.00 元部分按 65%"):
+            assert text in slip.text
+        assert " @ " not in slip.text
         reversal = hospital.post(f"/v1/settlements/{setl_id}/reversal").json()["setl_id"]
         assert "本结算已冲正" in hospital.get(f"/v1/settlements/{setl_id}/slip").text
         assert f"冲正单：撤销结算 {setl_id}" in hospital.get(f"/v1/settlements/{reversal}/slip").text
@@ -260,6 +264,7 @@ def test_the_slip_after_a_retroactive_grant_shows_the_patients_new_share(server:
     now = Decimal(settled["psn_part_amt"]) - moved
     assert f"调整后个人负担：<strong>{now:,.2f} 元</strong>" in slip
     assert f"应退还个人 {moved:,.2f} 元" in slip
+    assert "追认低保对象身份（自 2024-01-01 起）；按低保对象重新结算（原按普通参保人）" in slip
 
 
 @pytest.mark.parametrize(
