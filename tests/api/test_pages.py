@@ -74,7 +74,14 @@ SHOWN = {
     "slip-reversed": ("本结算已冲正",),
     "statement": ("结算对账单", "统计期间", "各基金支付", "净支付", "冲正", "按医疗类别", "普通住院"),
     "clawback": ("追回通知书", "容缺审批", "尚需退还"),
-    "report": ("What each reform changes", "top 1%", "stylised inpatient stay", "Reproduce", "sha256:", "replication 0 of 3"),
+    "report": (
+        "What each reform changes",
+        "top 1%",
+        "stylised inpatient stay",
+        "Reproduce",
+        "sha256:",
+        "replication 0 of 3",
+    ),
 }
 
 
