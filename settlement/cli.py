@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
 
+    from settlement import io
     from settlement.engine import SettledBatch
     from settlement.reconcile import Reconciliation
     from tiers.schema import Policy
@@ -298,6 +299,25 @@ def _totals_table(result: Reconciliation) -> Table:
     return table
 
 
+def _grouped(
+    ours: Path,
+    theirs: Path,
+    by: tuple[str, ...],
+    mapping: io.ColumnMapping | None,
+    fields: tuple[str, ...] | None,
+    excluded: tuple[str, ...],
+    out_path: Path | None,
+) -> Reconciliation:
+    """Both files read whole, reconciled per group (:mod:`settlement.reconcile_bulk`)."""
+    from settlement import io
+    from settlement.reconcile_bulk import reconcile_grouped
+
+    result = reconcile_grouped(io.read_text_table(ours), io.read_text_table(theirs), by, mapping, fields, excluded)
+    if out_path:
+        io.write_table(result.report, out_path, ("ours", "theirs"))
+    return result
+
+
 @app.command("reconcile")
 def reconcile_command(
     ours: Annotated[Path, typer.Argument(help="Our settlements (.csv/.parquet): key, refd_setl_flag, amounts.")],
@@ -310,6 +330,14 @@ def reconcile_command(
     ] = "",
     exclude: Annotated[
         str, typer.Option(help="Comma-separated money columns not to compare (e.g. one only our export carries).")
+    ] = "",
+    group_by: Annotated[
+        str,
+        typer.Option(
+            "--group-by",
+            help="Comma-separated columns (ours; theirs mapped): compare sums per group — one payment, many "
+            "settlements (e.g. institution_id,settle_month).",
+        ),
     ] = "",
 ) -> None:
     """Match THEIRS to OURS by key; report every row; exit 0 on PASS, 1 on FAIL, 2 on bad input.
@@ -337,10 +365,14 @@ def reconcile_command(
                 bar.update(tasks[stage], completed=done, total=total)
 
             their_names = io.ColumnMapping.load(mapping) if mapping else None
-            summary = reconcile_files(ours, theirs, key, their_names, chosen, out_path, progress, excluded)
+            by = tuple(c.strip() for c in group_by.split(",") if c.strip())
+            if by:
+                result = _grouped(ours, theirs, by, their_names, chosen, excluded, out_path)
+            else:
+                summary = reconcile_files(ours, theirs, key, their_names, chosen, out_path, progress, excluded)
+                result = summary.result
     except (ReconcileError, io.TableFileError) as exc:
         raise fail(str(exc)) from exc
-    result = summary.result
     out.print(fitted(_totals_table(result)))
     out.print(result.summary_line(), highlight=False, soft_wrap=True)
     if not result.passed:

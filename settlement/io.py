@@ -200,11 +200,12 @@ def side_of(text: pd.DataFrame, name: str, key: str, mapping: ColumnMapping | No
             raise TableFileError(f"{where}: key {text[key_column].iloc[bad[0]]}: {column}: {reasons[0]}")
         money[str(column)] = fen
     flag = mapping.reversed_column or "refd_setl_flag"
-    others = [str(c) for c in text.columns if str(c) not in money and c not in (key_column, flag)]
+    others = [str(c) for c in text.columns if str(c) not in money and c not in (key_column, flag, "category")]
     unknown = tuple(c for c in others if looks_like_money(text[c]))
     reversed_ = (
         text[flag].astype(str).isin(mapping.reversed_values).to_numpy(bool)
         if flag in text.columns
         else np.zeros(len(text), bool)
     )
-    return Side(name, text[key_column].astype(str), reversed_, money, unknown)
+    category = text["category"].astype(str).to_numpy(dtype=object) if "category" in text.columns else None
+    return Side(name, text[key_column].astype(str), reversed_, money, unknown, category)

@@ -125,6 +125,7 @@ class Side:
     reversed: Bools
     money: dict[str, I64]
     unknown: tuple[str, ...] = ()  # columns holding amounts under a name that is not a money field
+    category: npt.NDArray[np.object_] | None = None  # the relief category each row was settled under
 
     def columns(self) -> Columns:
         return Columns(tuple(self.money), self.unknown)
@@ -220,11 +221,11 @@ def reconcile(ours: Side, theirs: Side, fields: tuple[str, ...], plan: Plan | No
     ]
     for f, bad in differs.items():
         keep = bad & ~flipped
-        parts.append(
-            _rows(mine_keys, both[keep], "amount_differs", f, ours.money[f][both[keep]], theirs.money[f][partner[keep]])
-        )
+        mine_fen, their_fen = ours.money[f][both[keep]], theirs.money[f][partner[keep]]
+        why = differences_told(mine_fen, their_fen, *_categories(ours, theirs, both[keep], partner[keep]))
+        parts.append(_rows(mine_keys, both[keep], "amount_differs", f, mine_fen, their_fen, why))
     only_ours, only_theirs = np.flatnonzero(mine < 0), np.flatnonzero(other < 0)
-    parts.append(_rows(mine_keys, only_ours, "only_ours", "", None, None))
+    parts.append(_rows(mine_keys, only_ours, "only_ours", "", None, None, unbooked(mine_keys, only_ours)))
     parts.append(_rows(their_keys, only_theirs, "only_theirs", "", None, None))
     counts = {
         "matched": int((~flipped & ~any_difference).sum()),
@@ -234,6 +235,46 @@ def reconcile(ours: Side, theirs: Side, fields: tuple[str, ...], plan: Plan | No
         "reversed_one_side": int(flipped.sum()),
     }
     return Reconciliation(pd.concat(parts, ignore_index=True), counts, _totals(ours, theirs, fields), plan)
+
+
+def differences_told(
+    ours: I64, theirs: I64, our_category: npt.NDArray[np.object_] | None, their_category: npt.NDArray[np.object_] | None
+) -> npt.NDArray[np.object_]:
+    """Why an amount differs, where it can be told: the relief category differs (the identity the
+    claim was settled under), one fen apart (rounding), their amount is ours negated (a reversal
+    booked on one side); else empty.
+
+    >>> differences_told(np.array([100, 500, 700]), np.array([101, -500, 600]), None, None).tolist()
+    ['rounding: one fen apart', 'theirs is ours negated: a reversal booked on one side', '']
+    """
+    told = np.select(
+        [np.abs(ours - theirs) == 1, (theirs == -ours) & (ours != 0)],
+        ["rounding: one fen apart", "theirs is ours negated: a reversal booked on one side"],
+        "",
+    ).astype(object)
+    if our_category is not None and their_category is not None:
+        other = our_category != their_category
+        told[other] = "identity differs: ours " + our_category[other] + ", theirs " + their_category[other]
+    return told
+
+
+def _categories(
+    ours: Side, theirs: Side, mine: I64, partner: I64
+) -> tuple[npt.NDArray[np.object_] | None, npt.NDArray[np.object_] | None]:
+    if ours.category is None or theirs.category is None:
+        return None, None
+    return ours.category[mine], theirs.category[partner]
+
+
+def unbooked(keys: pa.Array, rows: I64) -> npt.NDArray[np.object_]:
+    """Our rows missing on their side that are re-settlement adjustments (keys ``<run_id>/<setl_id>``,
+    as ``medrelief export`` writes them): an adjustment the other side has not booked."""
+    chosen = keys.take(pa.array(rows, type=pa.int64()))
+    adjustment = pc.match_substring_regex(chosen, "^[^/]+/.+$")
+    told = pc.replace_substring_regex(
+        chosen, "^[^/]+/(.+)$", r"re-settlement adjustment of \1: not booked on their side"
+    )
+    return np.asarray(pc.if_else(adjustment, told, "").to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _totals(ours: Side, theirs: Side, fields: tuple[str, ...]) -> pd.DataFrame:

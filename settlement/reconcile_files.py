@@ -77,6 +77,8 @@ def _side_table(side: Side, rows: np.ndarray) -> pa.Table:
     columns = {"key": pa.array(np.asarray(side.key, dtype=object)[rows], pa.string())}
     columns["reversed"] = pa.array(side.reversed[rows])
     columns |= {f: pa.array(v[rows]) for f, v in side.money.items()}
+    if side.category is not None:
+        columns["category"] = pa.array(side.category[rows], pa.string())
     return pa.table(columns)
 
 
@@ -121,7 +123,8 @@ def _load(folder: Path, name: str, part: int, fields: tuple[str, ...]) -> Side:
     table = pq.read_table(path)
     money = {f: table.column(f).to_numpy() for f in fields}
     key = table.column("key").to_numpy(zero_copy_only=False)
-    return Side(name, key, table.column("reversed").to_numpy(zero_copy_only=False), money)
+    category = table.column("category").to_numpy(zero_copy_only=False) if "category" in table.column_names else None
+    return Side(name, key, table.column("reversed").to_numpy(zero_copy_only=False), money, category=category)
 
 
 def reconcile_files(

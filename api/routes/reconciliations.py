@@ -41,7 +41,9 @@ class ReconcileIn(BaseModel):
 
 def _ours(frame: pd.DataFrame) -> Side:
     money = {c: frame[c].to_numpy(np.int64) for c in frame.columns if is_money_field(str(c))}
-    return Side("ours", frame["setl_id"].astype(str), (frame["refd_setl_flag"] == 1).to_numpy(bool), money)
+    category = frame["category"].astype(str).to_numpy(dtype=object) if "category" in frame.columns else None
+    flags = (frame["refd_setl_flag"] == 1).to_numpy(bool)
+    return Side("ours", frame["setl_id"].astype(str), flags, money, category=category)
 
 
 def _yuan(value: Any) -> str | None:

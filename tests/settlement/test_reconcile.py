@@ -76,6 +76,7 @@ def test_cli_with_the_insurers_column_names(tmp_path: Path) -> None:
     differs = rows[rows.outcome == "amount_differs"][["key", "field", "ours", "theirs"]].to_numpy().tolist()
     assert differs == [["S002", "hifmi_pay", "5044.00", "5044.01"], ["S002", "psn_part_amt", "1020.43", "1020.42"]]
     assert rows.set_index("key").loc["S004", "note"] == "reversed in ours only"
+    assert set(rows[rows.outcome == "amount_differs"]["note"]) == {"rounding: one fen apart"}
     assert "hifmi_pay" in done.stdout
 
 
