@@ -70,6 +70,8 @@ class FundClawbackOut(BaseModel):
     due: YuanOut
     borne_by_fund: YuanOut
     recovered: YuanOut
+    netted: YuanOut
+    """Kept against what the fund later owed or paid the person (``net_against_later``)."""
     outstanding: YuanOut
 
 

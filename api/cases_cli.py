@@ -63,7 +63,7 @@ def _show(case: CaseOut) -> None:
     for fund in case.clawback:
         _say(
             f"  clawback {fund.output}: due {fund.due:.2f}, borne by the fund {fund.borne_by_fund:.2f}, "
-            f"recovered {fund.recovered:.2f}, outstanding {fund.outstanding:.2f}"
+            f"recovered {fund.recovered:.2f}, netted {fund.netted:.2f}, outstanding {fund.outstanding:.2f}"
         )
 
 

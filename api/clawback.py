@@ -19,11 +19,21 @@ from api.books import cases as books
 from api.books.driver import Driver
 from api.errors import Problem
 from api.years import YearRun
-from settlement.clawback import ADJUSTMENT_COLUMNS, BALANCE_COLUMNS, ClawbackError, balances, fund_totals, mode_on
+from settlement.clawback import (
+    ADJUSTMENT_COLUMNS,
+    BALANCE_COLUMNS,
+    ClawbackError,
+    balances,
+    fund_totals,
+    mode_on,
+    netted,
+)
 from tiers.clawback import rule_on
 from tiers.tables import CompiledPolicy
 
-FUND_COLUMNS = ("output", "owed_by_person", "owed_to_person", "due", "borne_by_fund", "recovered", "outstanding")
+FUND_COLUMNS = (
+    "output", "owed_by_person", "owed_to_person", "due", "borne_by_fund", "recovered", "netted", "outstanding",
+)  # fmt: skip
 """A statement's per-fund totals (fen)."""
 
 
@@ -60,15 +70,36 @@ def _recovered(steps: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def _funds(
-    revocations: list[dict[str, Any]], adjustments: list[dict[str, Any]], steps: list[dict[str, Any]]
+    revocations: list[dict[str, Any]],
+    adjustments: list[dict[str, Any]],
+    steps: list[dict[str, Any]],
+    later: dict[str, int],
 ) -> pd.DataFrame:
+    """Per fund: due, borne, recovered by hand, netted against what the fund later owed or paid the
+    person (``later``, under ``net_against_later``), outstanding."""
     frame = pd.DataFrame(adjustments, columns=list(books.ADJUSTMENT_FIELDS))
     parts = [balances(frame[frame["run_id"].isin(r["runs"])], r["mode"]) for r in revocations]
     both = pd.concat(parts) if parts else pd.DataFrame(columns=list(BALANCE_COLUMNS))
     totals = fund_totals(both).set_index("output")
     totals["recovered"] = pd.Series(_recovered(steps), dtype="int64").reindex(totals.index, fill_value=0)
-    totals["outstanding"] = totals["due"] - totals["recovered"]
+    nettable = both[both["mode"] == "net_against_later"].groupby("output")["due"].sum()
+    nettable = (nettable.reindex(totals.index, fill_value=0) - totals["recovered"]).clip(lower=0)
+    totals["netted"] = netted(nettable.astype("int64"), pd.Series(later, dtype="int64"))
+    totals["outstanding"] = totals["due"] - totals["recovered"] - totals["netted"]
     return totals.reset_index()[list(FUND_COLUMNS)]
+
+
+def _later(
+    db: Driver, case: dict[str, Any], revocations: list[dict[str, Any]], policy: CompiledPolicy
+) -> dict[str, int]:
+    """What the funds owed or paid the person since the first revocation that nets (none: nothing)."""
+    netting = [r for r in revocations if r["mode"] == "net_against_later"]
+    if not netting:
+        return {}
+    runs = {run for r in revocations for run in r["runs"]}
+    programs = {p.id: p.output for p in policy.policy.post_hoc}
+    since = min(r["at"] for r in netting)
+    return books.paid_to_person_since(db, person_id=case["person_id"], since=since, runs=runs, programs=programs)
 
 
 def statement(db: Driver, *, case_id: str, policy: CompiledPolicy) -> ClawbackStatement:
@@ -79,7 +110,8 @@ def statement(db: Driver, *, case_id: str, policy: CompiledPolicy) -> ClawbackSt
     steps = books.steps(db, case_id=case_id)
     revocations = _revocations(steps, policy)
     adjustments = books.run_adjustments(db, runs=[run for r in revocations for run in r["runs"]])
-    return ClawbackStatement(found, revocations, steps, adjustments, _funds(revocations, adjustments, steps))
+    later = _later(db, found, revocations, policy)
+    return ClawbackStatement(found, revocations, steps, adjustments, _funds(revocations, adjustments, steps, later))
 
 
 def outstanding(found: ClawbackStatement, output: str) -> int:

@@ -31,7 +31,7 @@ _env.filters["yuan"] = yuan_grouped
 _env.filters["capitals"] = yuan_in_capitals
 CSV_COLUMNS = ("case_id", "person_id", "setl_id", "claim_id", "settle_date", "institution_id", "output", "delta")
 """A statement's CSV rows: the settlement, the fund and its adjustment (yuan; negative: taken back);
-then per fund a ``TOTAL`` row with ``due``, ``borne_by_fund``, ``recovered`` and ``outstanding``."""
+then per fund a ``TOTAL`` row with ``due``, ``borne_by_fund``, ``recovered``, ``netted`` and ``outstanding``."""
 
 
 def statement_csv(found: ClawbackStatement) -> str:

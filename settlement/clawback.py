@@ -5,7 +5,8 @@ payment per fund (:mod:`settlement.personyear`). Per person, year and fund the a
 what the fund paid too much (the person now owes it: ``owed_by_person``) or too little (the fund owes
 the person: ``owed_to_person``). What is asked back of the person is the policy's choice in force on
 the day of the act (:mod:`tiers.clawback`): all of it (``recover``), nothing (``hold_harmless``: the
-fund bears it) or all of it netted against later payments (``net_against_later``).
+fund bears it) or all of it netted against later payments (``net_against_later``: what the fund
+later owes or pays the person is kept against it, :func:`netted`, until nothing is outstanding).
 
 The service previews any re-settlement with these numbers before committing it (a dry run), and a
 clawback statement adds up, per fund, to what the re-settlement took back. Vectorised.
@@ -48,6 +49,18 @@ def balances(adjustments: pd.DataFrame, mode: str) -> pd.DataFrame:
     frame = net.assign(owed_by_person=owed, owed_to_person=np.maximum(net["net"].to_numpy(np.int64), 0), mode=mode,
                        due=due, borne_by_fund=owed - due)  # fmt: skip
     return frame[list(BALANCE_COLUMNS)]
+
+
+def netted(nettable: pd.Series, later: pd.Series) -> pd.Series:
+    """Per fund (index ``output``): what is netted against later payments — the part still to be
+    recovered under ``net_against_later`` (``nettable``), up to what the fund later owed or paid the
+    person (``later``: re-settlements in the person's favour, post-hoc payments), fen.
+
+    >>> netted(pd.Series({"maf_pay": 919_440, "hifmi_pay": 488_800}), pd.Series({"maf_pay": 100_000})).to_dict()
+    {'maf_pay': 100000, 'hifmi_pay': 0}
+    """
+    owed = later.reindex(nettable.index, fill_value=0).clip(lower=0).astype(np.int64)
+    return pd.Series(np.minimum(nettable.to_numpy(np.int64), owed.to_numpy()), index=nettable.index, dtype=np.int64)
 
 
 def fund_totals(balances_: pd.DataFrame) -> pd.DataFrame:

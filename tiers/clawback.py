@@ -23,7 +23,7 @@ from tiers.declarations import Strict
 MODES = {
     "recover": "追回: the person repays what the funds paid above what they now should",
     "hold_harmless": "the funds bear it: nothing is asked of the person",
-    "net_against_later": "netted against what the funds pay the person later (recorded as recovered when netted)",
+    "net_against_later": "netted against what the funds later owe or pay the person (re-settlements, post-hoc)",
 }
 Mode = Literal["recover", "hold_harmless", "net_against_later"]
 

@@ -26,6 +26,8 @@ _RUN_ADJUSTMENTS = (
 _POST_HOC = Statement.of(
     "SELECT program, sum(paid) FROM posthocpayment WHERE person_id = :p AND year = :y GROUP BY program ORDER BY program"
 )
+_PERSON_ADJUSTMENTS = Statement.of("SELECT run_id, output, delta, created_at FROM adjustment WHERE person_id = :p")
+_PERSON_POST_HOC = Statement.of("SELECT program, paid, created_at FROM posthocpayment WHERE person_id = :p")
 _UPDATE = Statement.of(
     "UPDATE reliefcase SET state = :state, category = :category, effective_from = :effective_from, "
     "fast_track = :fast_track, identity_id = :identity_id, updated_at = :at WHERE id = :c"
@@ -68,6 +70,21 @@ def cases(db: Driver, *, year: int) -> list[dict[str, Any]]:
 def steps(db: Driver, *, case_id: str) -> list[dict[str, Any]]:
     rows = [dict(zip(columns("casestep"), row, strict=True)) for row in db.rows(_STEPS, {"c": case_id})]
     return [{**row, "at": _moment(row["at"]), "runs": row["runs"].split()} for row in rows]
+
+
+def paid_to_person_since(
+    db: Driver, *, person_id: str, since: datetime, runs: set[str], programs: dict[str, str]
+) -> dict[str, int]:
+    """What each fund owed or paid the person after ``since`` (fen): re-settlements in the person's
+    favour or not (adjustments not of ``runs``, netted) and post-hoc payments (``programs``: program → fund)."""
+    totals: dict[str, int] = {}
+    for run_id, output, delta, at in db.rows(_PERSON_ADJUSTMENTS, {"p": person_id}):
+        if run_id not in runs and _moment(at) > since:
+            totals[output] = totals.get(output, 0) + int(delta)
+    for program, paid, at in db.rows(_PERSON_POST_HOC, {"p": person_id}):
+        if program in programs and _moment(at) > since:
+            totals[programs[program]] = totals.get(programs[program], 0) + int(paid)
+    return totals
 
 
 def run_adjustments(db: Driver, *, runs: list[str]) -> list[dict[str, Any]]:

@@ -326,3 +326,58 @@ def test_the_story_under_a_real_region_s_policy(tmp_path: Path, monkeypatch: pyt
             assert "壹万陆仟贰佰叁拾捌元肆角" in html
     finally:
         running.stop()
+
+
+NETTING = """id: demo_net
+extends: demo
+name: demo, netting clawbacks against later payments
+valid_from: 2023-01-01
+reference: test policy
+clawback:
+  - from: 2020-01-01
+    mode: net_against_later
+    reference: test — Medicare Part D's choice for retroactive LIS terminations, here for revocations
+"""
+
+
+def test_a_clawback_netted_against_what_the_fund_later_owes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """demo with ``net_against_later``. A 50,000.00 住院 bill (level 3, 1,000.00 全自费) of a person
+    with no identity; 低保 approved fast-track then revoked: due 大病 4,888.00, 救助 9,194.40, 补充
+    1,001.17 (the approval's adjustments), nothing netted yet. Then 低保边缘 is granted from the
+    start of the year: the 救助 owes the person (49,000 − 33,740 − 156 − 4,000) × 60% = 6,662.40
+    — kept against the 9,194.40 (2,532.00 still outstanding); 大病 has no tilt for 低保边缘 (nothing
+    to net); 补充 nets what it now owes, up to its 1,001.17."""
+    policy = tmp_path / "demo-net.yaml"
+    policy.write_text(NETTING, encoding="utf-8")
+    monkeypatch.setenv("MEDRELIEF_POLICY", str(policy))
+    url = f"sqlite:///{tmp_path / 'net.db'}"
+    running = Server(url, prepare(url)).start()
+    try:
+        with running.client("admin") as admin, running.client() as hospital:
+            person = register(admin, category=None)
+            setl_id = hospital.post("/v1/settlements", json=claim(person, settle_date="2024-03-10")).json()["setl_id"]
+            case = admin.post("/v1/cases", json={"person_id": person, "year": 2024, "state": "applied"}).json()
+            approval = {"category": "dibao", "effective_from": "2024-01-01", "fast_track": True}
+            assert admin.post(f"/v1/cases/{case['case_id']}/approval", json=approval).status_code == 200
+            revoked = admin.post(f"/v1/cases/{case['case_id']}/revocation", json={}).json()
+            due = {"hifmi_pay": "4888.00", "maf_pay": "9194.40", "supp_pay": "1001.17"}
+            assert _paid_by_fund(revoked["clawback"]) == due
+            assert _paid_by_fund(revoked["clawback"], "netted") == dict.fromkeys(due, "0.00")
+            edge = {"category": "dibao_edge", "valid_from": "2024-01-01"}
+            assert admin.post(f"/v1/persons/{person}/identities", json=edge).status_code in (200, 201)
+            adjustments = hospital.get(f"/v1/settlements/{setl_id}").json()["adjustments"]
+            later = {a["output"]: _fen(a["delta"]) for a in adjustments if "dibao_edge granted" in a["reason"]}
+            shown = admin.get(f"/v1/cases/{case['case_id']}").json()["clawback"]
+            html = admin.get(f"/v1/cases/{case['case_id']}/clawback").text
+            year = admin.get("/v1/clawbacks", params={"year": 2024}).json()
+    finally:
+        running.stop()
+    assert later["maf_pay"] == 666_240
+    netted = _paid_by_fund(shown, "netted")
+    assert netted == {"hifmi_pay": "0.00", "maf_pay": "6662.40",
+                      "supp_pay": f"{Decimal(min(100_117, later.get('supp_pay', 0))) / 100:.2f}"}  # fmt: skip
+    outstanding = _paid_by_fund(shown, "outstanding")
+    assert outstanding["maf_pay"] == "2532.00"
+    assert outstanding["hifmi_pay"] == "4888.00"
+    assert "已抵扣" in html
+    assert {t["output"]: t["netted"] for t in year}["maf_pay"] == "6662.40"
