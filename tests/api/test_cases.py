@@ -302,7 +302,10 @@ def test_the_story_under_a_real_region_s_policy(tmp_path: Path, monkeypatch: pyt
       低保:    basic 64,896; 大病 none (19,104 < 40,000, the halved deductible); 救助 85% × 19,104 =
                16,238.40; the patient 8,000 + 2,865.60 = 10,865.60.
     Beijing declares no early-warning line, so the case opens on application; the revocation
-    recovers (社会救助暂行办法 第六十八条, an assumption for revocations) 16,238.40 from 救助."""
+    recovers (社会救助暂行办法 第六十八条, an assumption for revocations) 16,238.40 from 救助.
+    The story's own figures (9万多 → 4万多 without 低保, 5000多 after) come from Binhai's rules, which
+    are not in the sources: under no bundled region's file does a 92,000–99,000 住院 bill (any tier,
+    全自费 3,000–7,000, 先行自付 0–15,000) give both — searched; each region's figures differ."""
     monkeypatch.setenv("MEDRELIEF_POLICY", "beijing")
     url = f"sqlite:///{tmp_path / 'bj.db'}"
     running = Server(url, prepare(url)).start()
