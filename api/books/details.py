@@ -19,6 +19,10 @@ _DETAILS = Statement.of(
     f"SELECT {', '.join(columns('feedetail'))} FROM feedetail WHERE institution_id = :i AND mdtrt_id = :m "  # noqa: S608
     "ORDER BY created_at, feedetl_sn"
 )
+_PERSONS_ACTIVE = Statement.of(
+    "SELECT mdtrt_id, feedetl_sn, created_at FROM feedetail WHERE institution_id = :i AND person_id = :p "
+    "AND status = 'active' ORDER BY created_at"
+)
 _CANCEL_ALL = Statement.of(
     "UPDATE feedetail SET status = 'cancelled' WHERE institution_id = :i AND mdtrt_id = :m AND status = 'active'"
 )
@@ -78,6 +82,18 @@ def details(db: Driver, *, institution_id: str, mdtrt_id: str) -> list[dict[str,
         if isinstance(row["fee_ocur_time"], str):
             row["fee_ocur_time"] = datetime.fromisoformat(row["fee_ocur_time"])
     return rows
+
+
+def uploaded(db: Driver, *, institution_id: str, person_id: str, serials: set[str]) -> list[dict[str, Any]]:
+    """The still active rows of one upload of the person's (``serials``, its ``feedetl_sn``): of the
+    latest upload (one visit, one moment) that holds them all, else every active row with those serials."""
+    rows = db.rows(_PERSONS_ACTIVE, {"i": institution_id, "p": person_id})
+    found = [{"mdtrt_id": m, "feedetl_sn": str(s), "created_at": str(c)} for m, s, c in rows if str(s) in serials]
+    uploads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in found:
+        uploads.setdefault((row["mdtrt_id"], row["created_at"]), []).append(row)
+    whole = [rows for rows in uploads.values() if {r["feedetl_sn"] for r in rows} == serials]
+    return whole[-1] if whole else found
 
 
 def detail_writes(rows: list[dict[str, Any]]) -> list[Write]:

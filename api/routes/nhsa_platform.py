@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import desk, nhsa, nhsa_output, years
-from api.books import queries, visits, writing
+from api.books import details, queries, visits, writing
 from api.books.driver import Driver
 from api.db import INTEGRITY_ERRORS
 from api.desk import Settled
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 SETTLEMENTS = ("2207", "2304")
 REVERSALS = ("2208", "2305")
 REGISTRATIONS = ("2201", "2401")
+UPLOADS = ("2204", "2301")
+T = TypeVar("T")
 UNDONE = "2601-undone"
 """The request hash of the record 2601 leaves under an original ``msgid`` that never settled: a
 late arrival of that message is then refused instead of settling after its own 冲正."""
@@ -96,6 +99,8 @@ async def recall(call: Call) -> bytes:
         )
     if original in REGISTRATIONS:
         return await _unregister(call, data, done)
+    if original in UPLOADS:
+        return await _unupload(call, data, done)
     if original not in SETTLEMENTS:
         return nhsa.stored_reply(done, [f"transaction {data.oinfno} changed nothing: nothing to undo"])
     try:
@@ -119,6 +124,15 @@ async def recall(call: Call) -> bytes:
         return nhsa.stored_reply({**done, "setl_id": setl_id}, [f"settlement {setl_id} is already reversed"])
 
 
+async def _undoing(call: Call, work: Callable[[Driver], T]) -> T:
+    """``work`` in a write transaction — once more if the original message landed meanwhile (its
+    record under the msgid collided with the mark that it never will)."""
+    try:
+        return await write(call.request.app.state.database, work)
+    except INTEGRITY_ERRORS:
+        return await write(call.request.app.state.database, work)
+
+
 async def _unregister(call: Call, data: RecallData, done: dict[str, Any]) -> bytes:
     """2601 of a 2201 挂号 / 2401 入院: the visit it registered is cancelled (a message that never
     arrived is marked, as for a settlement, so it never registers)."""
@@ -133,13 +147,36 @@ async def _unregister(call: Call, data: RecallData, done: dict[str, Any]) -> byt
         db.commit([visits.status_write(institution_id=institution, mdtrt_id=mdtrt_id, status="cancelled")])
         return mdtrt_id
 
-    try:
-        mdtrt_id = await write(call.request.app.state.database, work)
-    except INTEGRITY_ERRORS:  # the registration landed meanwhile
-        mdtrt_id = await write(call.request.app.state.database, work)
+    mdtrt_id = await _undoing(call, work)
     if mdtrt_id is None:
         return nhsa.stored_reply(done, [f"no visit was registered by message {data.omsgid}; none will be"])
     return nhsa.stored_reply({**done, "mdtrt_id": mdtrt_id}, [f"visit {mdtrt_id} cancelled"])
+
+
+async def _unupload(call: Call, data: RecallData, done: dict[str, Any]) -> bytes:
+    """2601 of a 2204 / 2301 fee detail upload: the rows it stored are cancelled, as 2205/2302 would
+    (refused once the visit is settled); a message that never arrived is marked so it never stores."""
+    institution, person = call.caller.institution_id, data.psn_no
+    if not person:
+        raise InputError("input.data.psn_no", "the person (psn_no) whose fee details the message uploaded is required")
+
+    def work(db: Driver) -> list[str] | None:
+        kept = _original_reply(db, call, data.omsgid)
+        if kept is None or kept[0] == UNDONE:
+            return None
+        serials = {str(r["feedetl_sn"]) for r in json.loads(kept[1])["output"]["result"]}
+        rows = details.uploaded(db, institution_id=institution, person_id=person, serials=serials)
+        for mdtrt_id in sorted({r["mdtrt_id"] for r in rows}):
+            if queries.standing_of_claim(db, institution_id=institution, claim_id=mdtrt_id) is not None:
+                raise InputError("input.data.omsgid", f"visit {mdtrt_id} is settled: reverse the settlement first")
+        db.commit([details.cancel_write(institution_id=institution, mdtrt_id=r["mdtrt_id"], feedetl_sn=r["feedetl_sn"])
+                   for r in rows])  # fmt: skip
+        return [r["feedetl_sn"] for r in rows]
+
+    cancelled = await _undoing(call, work)
+    if cancelled is None:
+        return nhsa.stored_reply(done, [f"no fee details were uploaded by message {data.omsgid}; none will be"])
+    return nhsa.stored_reply({**done, "feedetl_sn": cancelled}, [f"{len(cancelled)} fee detail(s) cancelled"])
 
 
 class PersonQuery(BaseModel):

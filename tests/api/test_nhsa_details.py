@@ -142,6 +142,37 @@ def test_an_outpatient_batch_cancelled_leaves_the_bill_without_details(registere
     assert "no bill parts given" in settled["warn_msg"]
 
 
+def test_2601_undoes_an_upload_whose_answer_was_lost(registered: Server) -> None:
+    """YbRefund's 2204 whose answer never came back: the HIS sends 2601 with its msgid (``T2601``:
+    ``psn_no``, ``omsgid``, ``oinfno``) — the rows it stored are cancelled (5204 shows them invalid)
+    and the 2207 that follows has no details to take parts from. A 2601 that overtakes its upload
+    marks the msgid: the upload, when it lands, stores nothing."""
+    with registered.client() as hospital:
+        person = new_id("OP")
+        registration = {"data": {"psn_no": person, "insutype": "390", "begntime": "2025-05-07 09:00:00",
+                                 "mdtrt_cert_type": "02", "mdtrt_cert_no": "320602199001011234"}}  # fmt: skip
+        visit = ok(hospital, ybrefund("2201", registration))["output"]["data"]["mdtrt_id"]
+        row = {"feedetl_sn": "U1", "mdtrt_id": visit, "psn_no": person, "chrg_bchno": "B9", "fee_ocur_time":
+               "2025-05-07 09:30:00", "med_list_codg": "XJ01CAA040A001010100000", "medins_list_codg": "H1",
+               "det_item_fee_sumamt": 51.0, "cnt": 2, "pric": 25.5, "hosp_appr_flag": "1"}  # fmt: skip
+        upload = ybrefund("2204", {"feedetail": [row, {**row, "feedetl_sn": "U2"}]})
+        ok(hospital, upload)
+        undo = {"data": {"psn_no": person, "omsgid": upload["msgid"], "oinfno": "2204"}}
+        undone = ok(hospital, ybrefund("2601", undo))
+        listed = ok(hospital, ybrefund("5204", {"data": {"psn_no": person, "mdtrt_id": visit}}))["output"]
+        late = ybrefund("2204", {"feedetail": [{**row, "feedetl_sn": "U3"}]})
+        ok(hospital, ybrefund("2601", {"data": {"psn_no": person, "omsgid": late["msgid"], "oinfno": "2204"}}))
+        landed = ok(hospital, late)
+        after = ok(hospital, ybrefund("5204", {"data": {"psn_no": person, "mdtrt_id": visit}}))["output"]
+        data = {"psn_no": person, "mdtrt_id": visit, "medfee_sumamt": 102}
+        settled = ok(hospital, ybrefund("2207", {"data": data}, inf_time="2025-05-07 10:00:00"))
+    assert undone["output"]["feedetl_sn"] == ["U1", "U2"]
+    assert [(r["feedetl_sn"], r["vali_flag"]) for r in listed["feedetail"]] == [("U1", "0"), ("U2", "0")]
+    assert "undone by 2601" in landed["warn_msg"]
+    assert [r["feedetl_sn"] for r in after["feedetail"]] == ["U1", "U2"]  # U3 never stored
+    assert "no bill parts given" in settled["warn_msg"]
+
+
 def test_2001_says_what_each_fund_would_do_for_the_person(registered: Server) -> None:
     """2001 人员待遇享受检查 as YbRefund sends it (``data``: psn_no, insutype, med_type, begntime,
     dise_codg): a 低保 patient with a major disease is covered by every layer under demo; a person
