@@ -147,3 +147,32 @@ def settlement_output(
         visit = replace(visit, name=settled.person[0], id_number=settled.person[1])
     info = setlinfo(settled.values, settled.lines, msgid, policy, visit)
     return {"setlinfo": info, "setldetail": setldetail(settled.lines, policy)}
+
+
+CUM_TOTALS = (("C0000", None), ("F0000", "medfee_sumamt"), ("S0000", "inscp_scp_amt"), ("Q0000", "act_pay_dedc"))
+"""The platform's 累计类别 of a person-year's settlements, as HIS clients read 5206's ``cuminfo``
+(fengzaiqishi11/hsa-his ``InsureUnifiedPayReversalTradeBOImpl`` / 结算单: ``C0000`` 次数, ``F0000``
+业务总费用, ``S0000`` 分段计算费用, ``Q0000`` 已付起付线, each also per visit type as ``_BIZ<med_type>``)
+and the column each sums (None: a count)."""
+
+
+def cum_info(standing: list[dict[str, Any]], buckets: list[Any], policy: Policy) -> list[tuple[str, Decimal | int]]:
+    """``(cum_type_code, cum)`` of a person-year: the settlements' totals by :data:`CUM_TOTALS`
+    (overall and per visit type), then per fund ``D<fund_pay_type>`` what it paid and ``TS<fund_pay_type>``
+    its cumulative base (大病's 合规费用, TS390200), from the accumulators."""
+    out: list[tuple[str, Decimal | int]] = []
+    visit_types = sorted({str(s["med_type"]) for s in standing})
+    for code, column in CUM_TOTALS:
+        for suffix, rows in [("", standing), *((f"_BIZ{t}", [s for s in standing if s["med_type"] == t])
+                                               for t in visit_types)]:  # fmt: skip
+            total = len(rows) if column is None else Decimal(sum(int(s[column]) for s in rows)) / 100
+            out.append((code + suffix, total))
+    fund_types = {layer.id: layer.fund_pay_type for layer in policy.layers if layer.fund_pay_type}
+    for prefix, field in (("D", "paid_cum"), ("TS", "base_cum")):
+        sums: dict[str, Decimal] = {}
+        for bucket in buckets:
+            if bucket.layer in fund_types:
+                code = prefix + fund_types[bucket.layer]
+                sums[code] = sums.get(code, Decimal(0)) + Decimal(getattr(bucket, field))
+        out += sorted(sums.items())
+    return out

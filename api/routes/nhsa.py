@@ -37,7 +37,7 @@ from api.errors import Problem
 from api.idempotency import Reply, claimed, request_hash
 from api.jsonbody import JsonBodyError, read_json
 from api.nhsa import SETTLING, Envelope, InputError, SettleData, claim_moment, claim_of, data_of, parse
-from api.nhsa_output import settlement_output
+from api.nhsa_output import cum_info, settlement_output
 from api.routes import nhsa_details, nhsa_files, nhsa_platform, nhsa_statements, nhsa_visits
 from api.routes.persons import accumulators_out
 from api.routes.settlements import reverse_settlement
@@ -249,13 +249,21 @@ async def accumulators(call: Call) -> bytes:
     if data.cum_ym:
         year, month = int(data.cum_ym[:4]), int(data.cum_ym[4:])
         on = (pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)).date()
-    out = await call.read(lambda db: accumulators_out(db, call.policy, data.psn_no, on.year, on))
-    rows = [
+
+    def work(db: Driver) -> tuple[Any, list[dict[str, Any]]]:
+        out = accumulators_out(db, call.policy, data.psn_no, on.year, on)
+        return out, queries.standing(db, person_id=data.psn_no, year=on.year)
+
+    out, standing = await call.read(work)
+    cum = [
+        {"insutype": call.insutype, "year": out.year, "cum_ym": f"{on:%Y%m}", "cum_type_code": code,
+         "cum": value if isinstance(value, int) else nhsa.exact_yuan(value)}
+        for code, value in cum_info(standing, out.buckets, call.policy.policy)
+    ]  # fmt: skip
+    buckets = [
         {
-            "insutype": call.insutype,
-            "year": out.year,
-            "cum_ym": f"{on:%Y%m}",
-            "cum_type_code": f"{b.layer}.{b.bucket}",
+            "layer": b.layer,
+            "bucket": b.bucket,
             "cum": nhsa.exact_yuan(b.paid_cum),
             "base_cum": nhsa.exact_yuan(b.base_cum),
             "claims": b.claims,
@@ -263,7 +271,8 @@ async def accumulators(call: Call) -> bytes:
         }
         for b in out.buckets
     ]
-    return nhsa.stored_reply({"psn_no": data.psn_no, "relief_category": out.category, "cuminfo": rows})
+    body = {"psn_no": data.psn_no, "relief_category": out.category, "cuminfo": cum, "bucketinfo": buckets}
+    return nhsa.stored_reply(body)
 
 
 def _cap(cap: Any) -> dict[str, Any]:

@@ -118,8 +118,16 @@ def test_2305_reverses_and_5203_5206_read_the_books(server: Server) -> None:
         message_only = ("medins_setl_id", "setl_time", "mdtrt_cert_type", "clr_optins")
         assert {**queried, **{f: settled[f] for f in message_only}} == settled
         used = ok(hospital, request("5206-accumulators", psn_no=ids["psn_no"]))
-        paid = {row["cum_type_code"]: row["cum"] for row in used["cuminfo"]}
-        assert paid["basic.inpatient"] == 47600.0
+        # the platform's 累计类别 as HIS clients read them (hsa-his 结算单): 60,000.00 住院 at level 2
+        cum = {row["cum_type_code"]: row["cum"] for row in used["cuminfo"]}
+        assert {c: cum[c] for c in ("C0000", "C0000_BIZ21", "F0000", "S0000_BIZ21", "Q0000")} == {
+            "C0000": 1, "C0000_BIZ21": 1, "F0000": 60000.0, "S0000_BIZ21": 60000.0, "Q0000": 500.0,
+        }  # fmt: skip
+        # per fund, D<fund_pay_type>: basic 47,600.00, 大病 3,185.00, 救助 6,911.25; 大病's base TS390200
+        assert (cum["D390100"], cum["D390200"], cum["D610100"]) == (47600.0, 3185.0, 6911.25)
+        assert cum["TS390200"] == 12400.0
+        paid = {(row["layer"], row["bucket"]): row["cum"] for row in used["bucketinfo"]}
+        assert paid[("basic", "inpatient")] == 47600.0
         assert used["relief_category"] == "dibao"
         reversal = request("2305-reversal", setl_id=settled["setl_id"], psn_no=ids["psn_no"], mdtrt_id=ids["mdtrt_id"])
         reversed_ = ok(hospital, reversal)["setlinfo"]
