@@ -199,7 +199,11 @@ def parse(model: type[BaseModel], raw: Any, where: str) -> Any:
 
 
 def data_of(envelope: Envelope) -> dict[str, Any]:
-    data = envelope.input.get("data", envelope.input)
+    """The message's ``input.data`` — or its ``mdtrtinfo`` where a region's variant puts a settlement
+    there (Guangzhou's 2207/2304: liutao2019/IBORN_HIS_ALL ``RequestGzsiModel2207``) — or ``input``
+    itself (2601 from clients that send its fields bare)."""
+    given = envelope.input
+    data = given["data"] if "data" in given else given.get("mdtrtinfo", given)
     if not isinstance(data, dict):
         raise InputError("input.data", "expected an object")
     return data
