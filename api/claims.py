@@ -14,7 +14,7 @@ import numpy.typing as npt
 from api.books.writing import now
 from api.schemas import ClaimIn
 from settlement.accumulators import Ledger
-from settlement.claims import ClaimTable
+from settlement.claims import UNKNOWN_BIRTH, ClaimTable
 from settlement.engine import SettledBatch
 from settlement.money import fen_of
 from tiers.codes import CATEGORIES, CLAIM_FLAGS, MED_TYPES
@@ -83,12 +83,30 @@ def _ints(values: Sequence[int]) -> I64:
     return np.array(values, dtype=np.int64)
 
 
+def birth_date_of(id_number: str) -> date | None:
+    """The 出生日期 an 18-digit 身份证号 carries (digits 7–14), or None.
+
+    >>> birth_date_of("110101200803150011"), birth_date_of("110101********1234"), birth_date_of("")
+    (datetime.date(2008, 3, 15), None, None)
+    """
+    try:
+        return (
+            date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])) if len(id_number) == 18 else None
+        )
+    except ValueError:
+        return None
+
+
 def claims_table(
-    facts: Sequence[ClaimFacts], settles_as: Mapping[str, str], arrival: Sequence[int] | None = None
+    facts: Sequence[ClaimFacts],
+    settles_as: Mapping[str, str],
+    arrival: Sequence[int] | None = None,
+    births: Sequence[date | None] | None = None,
 ) -> ClaimTable:
     """The engine's table of ``facts`` (categories to come from identity periods: general until
     :func:`settlement.identities.with_candidates`; visit types as the policy's ``settles_as``
-    maps them), each person's claims in ``arrival`` order."""
+    maps them), each person's claims in ``arrival`` order; ``births``: each claim's person's birth
+    date (None: unknown), for a policy's age bands."""
     n = len(facts)
     persons = list(dict.fromkeys(f.person_id for f in facts))
     ids = [f.claim_id for f in facts]
@@ -110,6 +128,7 @@ def claims_table(
         overlmt_selfpay=_ints([f.overlmt_selfpay for f in facts]),
         preselfpay=_ints([f.preselfpay_amt for f in facts]),
         arrival=None if arrival is None else _ints(list(arrival)),
+        birth=None if births is None else _ints([UNKNOWN_BIRTH if b is None else (b - EPOCH).days for b in births]),
     )
 
 

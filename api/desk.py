@@ -25,7 +25,7 @@ from api import institutions
 from api.auth import Caller
 from api.books import reading, writing
 from api.books.driver import Driver, Write, merged
-from api.claims import ClaimFacts, claims_table, ledger_of, settlement_values
+from api.claims import ClaimFacts, birth_date_of, claims_table, ledger_of, settlement_values
 from api.early_warnings import early_warnings
 from api.errors import Problem
 from api.idempotency import Reply, replayed
@@ -239,8 +239,9 @@ def _engine(
         if key in buckets
     ]
     periods = [(f.person_id, c, s, e) for f, y in zip(facts, years, strict=True) if y for c, s, e in y.identities]
+    births = [birth_date_of(year.person[1]) if year else None for year in years] if policy.policy.age_bands else None
     table = with_candidates(
-        claims_table(facts, policy.settles_as), IdentityPeriods.of(periods, policy.profiles.categories)
+        claims_table(facts, policy.settles_as, births=births), IdentityPeriods.of(periods, policy.profiles.categories)
     )
     return settle_claims(table, policy, ledger_of(opening), explain=True)
 

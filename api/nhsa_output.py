@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from api.claims import birth_date_of
 from settlement.money import yuan_number
 from tiers.schema import NHSA_FIELDS, Policy
 
@@ -39,11 +40,8 @@ class Visit:
 
 def id_number_facts(id_number: str, on: date) -> dict[str, Any]:
     """性别, 出生日期 and 年龄 read from an 18-digit 身份证号 (blank for any other)."""
-    try:
-        born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    except (ValueError, IndexError):
-        born = None
-    if born is None or len(id_number) != 18:
+    born = birth_date_of(id_number)
+    if born is None:
         return {"gend": "", "brdy": "", "age": None}
     age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
     return {"gend": "1" if int(id_number[16]) % 2 else "2", "brdy": born.isoformat(), "age": age}

@@ -19,7 +19,7 @@ import numpy as np
 from api.auth import Caller
 from api.books import queries, reading, writing
 from api.books.driver import Driver, Write
-from api.claims import SETTLEMENT_MONEY, ClaimFacts, claims_table
+from api.claims import SETTLEMENT_MONEY, ClaimFacts, birth_date_of, claims_table
 from api.desk import Settled
 from api.errors import Problem
 from api.idempotency import Reply, replayed
@@ -60,12 +60,14 @@ def resettle_years(
     runs = []
     periods = _periods(db, person_id, policy)
     buckets, settles_as = set(policy.stack.buckets), policy.settles_as
+    birth = birth_date_of(str((queries.person(db, person_id=person_id) or {}).get("id_number") or ""))
     for year in years:
         standing = queries.standing(db, person_id=person_id, year=year)
         adjusted = queries.adjusted(db, person_id=person_id, year=year)
         own = {(f.setl_id, f.output): f.paid for f in queries.own_funds_paid(db, "person_year", p=person_id, y=year)}
         facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}, policy.policy.dated_by) for row in standing]
-        table = with_candidates(claims_table(facts, settles_as, [row["seq"] for row in standing]), periods)
+        births = [birth] * len(facts) if policy.policy.age_bands else None
+        table = with_candidates(claims_table(facts, settles_as, [row["seq"] for row in standing], births), periods)
         paid = {
             o: np.array([_stated(r, o, own) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)
             for o in policy.outputs

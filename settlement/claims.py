@@ -50,6 +50,8 @@ ADMISSION = "admission_date"
 admission (``dated_by: admission``) takes its parameters, identities and year from it."""
 ARRIVAL = "arrival"
 """Optional column: the order in which a person-year's claims arrived (the service's)."""
+BIRTH = "birth_date"
+"""Optional column: the person's birth date (empty: unknown), for a policy's age bands."""
 FLAG_COLUMNS = CLAIM_FLAGS
 """Optional 0/1 columns (0 where absent): the claim attributes rules may test (out_of_area, out_of_province,
 referral, emergency)."""
@@ -126,6 +128,8 @@ class ClaimTable:
     arrival: I64 | None = None
     """Arrival numbers: a person-year's claims settle in this order (ties: claim_id); None:
     (settle_date, claim_id) order."""
+    birth: I64 | None = None
+    """The person's birth date, days since 1970-01-01 (:data:`UNKNOWN_BIRTH` where not given); None: no column."""
 
     def __len__(self) -> int:
         return len(self.claim_id)
@@ -243,6 +247,36 @@ def _parse_flags(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProble
     return bits
 
 
+UNKNOWN_BIRTH = np.iinfo(np.int64).min
+"""A birth date not given."""
+
+
+def ages(birth: I64, day: I64) -> I64:
+    """Whole years from each birth date to each day (days since 1970-01-01): a birthday counts on
+    its day, 29 February's on 1 March in a common year.
+
+    >>> d = lambda text: np.array([np.datetime64(t, "D").astype(np.int64) for t in text])
+    >>> ages(d(["2008-03-15", "2008-03-15", "2000-02-29"]), d(["2026-03-14", "2026-03-15", "2025-02-28"])).tolist()
+    [17, 18, 24]
+    """
+    born, on = birth.astype("datetime64[D]"), day.astype("datetime64[D]")
+    born_month, on_month = born.astype("datetime64[M]"), on.astype("datetime64[M]")
+    years = on.astype("datetime64[Y]").astype(np.int64) - born.astype("datetime64[Y]").astype(np.int64)
+    month_day = (born_month.astype(np.int64) % 12) * 32 + (born - born_month).astype(np.int64)
+    today = (on_month.astype(np.int64) % 12) * 32 + (on - on_month).astype(np.int64)
+    years_done: I64 = (years - (today < month_day)).astype(np.int64)
+    return years_done
+
+
+def _parse_birth(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:
+    if BIRTH not in frame.columns:
+        return None
+    text = _text(frame, BIRTH)
+    given = (text != "").to_numpy(bool)
+    days = _parse_day(text.where(given, "1970-01-01"), ids, problems, BIRTH)
+    return np.where(given, days, UNKNOWN_BIRTH)
+
+
 def _parse_arrival(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:
     if ARRIVAL not in frame.columns:
         return None
@@ -289,7 +323,7 @@ def from_frame(
     codes = _check_codes(frame, ids, problems, None if identities else categories)
     codes["med"] = _visit_codes(frame, ids, problems, settles_as or {m: m for m in MED_TYPES})
     arrival = _parse_arrival(frame, ids, problems)
-    flags = _parse_flags(frame, ids, problems)
+    flags, birth = _parse_flags(frame, ids, problems), _parse_birth(frame, ids, problems)
     parsed = {c: _parse_amount(frame[c], ids, c, problems) for c in AMOUNT_COLUMNS}
     amounts = {c: fen for c, (fen, _) in parsed.items()}
     unreadable = np.logical_or.reduce([bad for _, bad in parsed.values()])
@@ -320,4 +354,5 @@ def from_frame(
         level=codes["level"],
         accident=codes["accident"],
         flags=flags,
+        birth=birth,
     )

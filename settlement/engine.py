@@ -19,10 +19,19 @@ import numpy.typing as npt
 import pandas as pd
 
 from settlement import accumulators
-from settlement.claims import CategoryCandidates, ClaimProblem, ClaimTable, ClaimValidationError, from_frame
+from settlement.claims import (
+    UNKNOWN_BIRTH,
+    CategoryCandidates,
+    ClaimProblem,
+    ClaimTable,
+    ClaimValidationError,
+    ages,
+    from_frame,
+)
 from settlement.layers import BucketTrace, layer_traces
 from settlement.scan import Candidates, Scanned, SortedBatch, scan_layers, sorted_batch
 from tiers.codes import CLAIM_FLAGS
+from tiers.declarations import AGE_FLAG, AgeBand
 from tiers.schema import Policy
 from tiers.tables import CompiledPolicy, compile_policy
 
@@ -175,13 +184,26 @@ def _tier_positions(claims: ClaimTable, policy: CompiledPolicy) -> I64:
 
 
 def _flag_bits(claims: ClaimTable, policy: CompiledPolicy) -> I64:
-    """Each claim's attributes the policy's rules test, as bits in the policy's ``flags`` order."""
+    """Each claim's attributes the policy's rules test, as bits in the policy's ``flags`` order:
+    the claim's own (:data:`tiers.codes.CLAIM_FLAGS`), then each age band the person's age on the
+    claim's day falls in (none without a birth date)."""
     bits = np.zeros(len(claims), np.int64)
-    if claims.flags is None:
-        return bits
     for i, flag in enumerate(policy.profiles.flags):
-        bits |= ((claims.flags >> CLAIM_FLAGS.index(flag)) & 1) << i
+        if flag.startswith(AGE_FLAG):
+            bits |= _in_band(claims, policy.policy.age_bands[flag.removeprefix(AGE_FLAG)]).astype(np.int64) << i
+        elif claims.flags is not None:
+            bits |= ((claims.flags >> CLAIM_FLAGS.index(flag)) & 1) << i
     return bits
+
+
+def _in_band(claims: ClaimTable, band: AgeBand) -> npt.NDArray[np.bool_]:
+    if claims.birth is None:
+        return np.zeros(len(claims), bool)
+    known = claims.birth != UNKNOWN_BIRTH
+    age = ages(np.where(known, claims.birth, claims.day), claims.day)
+    upper = band.to_age if band.to_age is not None else np.iinfo(np.int64).max
+    inside: npt.NDArray[np.bool_] = known & (age >= band.from_age) & (age <= upper)
+    return inside
 
 
 def _check_categories(claims: ClaimTable, chosen: CategoryCandidates, policy: CompiledPolicy) -> None:

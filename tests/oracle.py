@@ -19,6 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tiers.codes import CLAIM_FLAGS
+from tiers.declarations import AgeBand
 from tiers.resolve import ResolvedRule, resolve
 from tiers.schema import Policy, When
 
@@ -32,7 +33,20 @@ class Acc:
     claims: int = 0
 
 
-def _matches(when: When, claim: dict[str, Any], lists: dict[str, tuple[str, ...]]) -> bool:
+def _age(claim: dict[str, Any]) -> int | None:
+    """The person's age in whole years on the claim's day (None: no birth date given)."""
+    if not claim.get("birth_date"):
+        return None
+    born, on = date.fromisoformat(str(claim["birth_date"])), date.fromisoformat(str(claim["dated"]))
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _in_band(claim: dict[str, Any], band: AgeBand) -> bool:
+    age = _age(claim)
+    return age is not None and band.from_age <= age and (band.to_age is None or age <= band.to_age)
+
+
+def _matches(when: When, claim: dict[str, Any], lists: dict[str, tuple[str, ...]], bands: dict[str, AgeBand]) -> bool:
     def in_list(name: str) -> bool:
         return any(str(claim["diagnosis"]).startswith(p) for p in lists[name])
 
@@ -44,7 +58,8 @@ def _matches(when: When, claim: dict[str, Any], lists: dict[str, tuple[str, ...]
         when.diagnosis_not_in is None or not in_list(when.diagnosis_not_in),
         when.accident is None or bool(int(claim["accident"])) == when.accident,
         *(getattr(when, f) is None or bool(int(claim.get(f, 0))) == getattr(when, f) for f in CLAIM_FLAGS),
-        when.any_of is None or any(_matches(w, claim, lists) for w in when.any_of),
+        when.age_band is None or any(_in_band(claim, bands[b]) for b in when.age_band),
+        when.any_of is None or any(_matches(w, claim, lists, bands) for w in when.any_of),
     ]
     return all(checks)
 
@@ -99,14 +114,15 @@ def _settle_one(
 ) -> dict[str, Decimal]:
     """One claim under ``claim["category"]``: its amounts; ``accs`` updated. Its visit type is
     matched as what the policy says it settles as (13 急诊留观 as 21, where a policy says so)."""
-    claim = {**claim, "med_type": policy.settles_as()[str(claim["med_type"])]}
+    claim = {**claim, "med_type": policy.settles_as()[str(claim["med_type"])], "dated": _dated(claim, policy)}
     on = date.fromisoformat(_dated(claim, policy))
     total = claim["medfee_sumamt"]
     inscp = total - claim["fulamt_ownpay_amt"] - claim["overlmt_selfpay"] - claim["preselfpay_amt"]
     row = {"inscp_scp_amt": inscp, "act_pay_dedc": Decimal("0.00")}
     residual = inscp
     for layer in resolve(policy, on).layers:
-        rule = next((r for r in layer.rules if _matches(_when(policy, layer.id, r.id), claim, lists)), None)
+        bands = policy.age_bands
+        rule = next((r for r in layer.rules if _matches(_when(policy, layer.id, r.id), claim, lists, bands)), None)
         pay = Decimal("0.00")
         if rule is not None:
             acc = accs[(claim["person_id"], on.year, layer.id, rule.bucket)]

@@ -1,13 +1,13 @@
 """What a policy declares besides its layers — its vocabulary: disease lists, relief categories of
-its own, visit types, hospital tiers, reference figures, the platform's identity codes and the
+its own, visit types, hospital tiers, age bands, reference figures, the platform's identity codes and the
 claim attributes a program counts by — and the strict base model every policy element shares."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tiers.codes import CLAIM_FLAGS, MedType
 from tiers.params import Amount
@@ -84,6 +84,28 @@ class HospitalTier(Strict):
     name: str
     reference: str | None = None
     assumption: str | None = None
+
+
+class AgeBand(Strict):
+    """An age group rules may name (``when: {age_band: [...]}``): the person's age in whole years on
+    the day the claim is dated by, from ``from_age`` to ``to_age`` (both included; none: no upper
+    end). Claims carry the person's ``birth_date`` (the service takes it from the ID number)."""
+
+    name: str
+    from_age: int = Field(default=0, ge=0, le=150)
+    to_age: int | None = Field(default=None, ge=0, le=150)
+    reference: str
+    assumption: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.to_age is not None and self.to_age < self.from_age:
+            raise ValueError(f"to_age {self.to_age} is below from_age {self.from_age}")
+        return self
+
+
+AGE_FLAG = "age:"
+"""Prefix of an age band's name among a policy's claim attributes (:meth:`tiers.schema.Policy.flags`)."""
 
 
 class ReferenceFigure(Strict):

@@ -1,5 +1,6 @@
 """Checks of a whole policy that no single element can make: every by-tier value names exactly the
-policy's hospital tiers, every relief category named is one the policy has."""
+policy's hospital tiers, every relief category named is one the policy has, every disease list and
+age band a rule's ``when`` names is declared."""
 
 from __future__ import annotations
 
@@ -81,3 +82,28 @@ def category_problems(policy: Policy) -> list[str]:
         for where, codes in named
         if codes - known
     ]
+
+
+def _when_names(when: When) -> tuple[set[str], set[str]]:
+    """The disease lists and age bands a ``when`` names, ``any_of`` included."""
+    ages = set(when.age_band or ())
+    for sub in when.any_of or ():
+        ages |= _when_names(sub)[1]
+    return when.disease_lists(), ages
+
+
+def when_problems(policy: Policy) -> list[str]:
+    """Every rule whose ``when`` names a disease list or an age band the policy does not declare."""
+    problems = []
+    for kind, layers in (("layers", policy.layers), ("post_hoc", policy.post_hoc)):
+        for i, layer in enumerate(layers):
+            for j, rule in enumerate(layer.rules):
+                lists, ages = _when_names(rule.when)
+                lists, ages = lists - set(policy.disease_lists), ages - set(policy.age_bands)
+                where = f"{kind}.{i}.rules.{j}.when"
+                if lists:
+                    problems.append(f"{where}: unknown disease list(s) {sorted(lists)}")
+                if ages:
+                    problems.append(f"{where}.age_band: unknown age band(s) {sorted(ages)} (declared: "
+                                    f"{sorted(policy.age_bands)})")  # fmt: skip
+    return problems

@@ -19,8 +19,10 @@ from pydantic import Field, field_validator, model_validator
 from tiers.clawback import Clawback
 from tiers.codes import CATEGORIES, CLAIM_FLAGS, HOSPITAL_LEVELS, PAYMENT_COLUMNS, MedType
 from tiers.declarations import (
+    AGE_FLAG,
     ENGINE_VISIT_TYPES,
     VISIT_CODE,
+    AgeBand,
     CategoryCode,
     ClaimFlags,
     DiseaseList,
@@ -41,7 +43,7 @@ from tiers.params import (
     Points,
     Ratio,
 )
-from tiers.policy_checks import category_problems, tier_problems
+from tiers.policy_checks import category_problems, tier_problems, when_problems
 
 __all__ = [
     "ENGINE_VISIT_TYPES", "Band", "CategoryCode", "ClaimFlags", "Deductible", "DiseaseList", "Funding",
@@ -69,11 +71,14 @@ class When(_Strict):
     """规范转诊: the claim comes with a regular referral (claim column ``referral``)."""
     emergency: bool | None = None
     """急诊抢救: an emergency (claim column ``emergency``)."""
+    age_band: tuple[str, ...] | None = None
+    """The person's age on the claim's date within one of these of the policy's ``age_bands``."""
     any_of: tuple[When, ...] | None = None
 
     def flags(self) -> set[str]:
-        """The claim attributes (:data:`tiers.codes.CLAIM_FLAGS`) it tests, ``any_of`` included."""
-        found = {f for f in CLAIM_FLAGS if getattr(self, f) is not None}
+        """The claim attributes (:data:`tiers.codes.CLAIM_FLAGS`) and age bands (``age:<band>``) it
+        tests, ``any_of`` included."""
+        found = {f for f in CLAIM_FLAGS if getattr(self, f) is not None} | {AGE_FLAG + b for b in self.age_band or ()}
         for sub in self.any_of or ():
             found |= sub.flags()
         return found
@@ -290,6 +295,7 @@ class Policy(_Strict):
     assumptions: tuple[str, ...] = ()
     disease_lists: dict[str, DiseaseList] = Field(default_factory=dict)
     reference_figures: dict[str, ReferenceFigure] = Field(default_factory=dict)
+    age_bands: dict[str, AgeBand] = Field(default_factory=dict)
     visit_types: dict[str, VisitType] = Field(default_factory=dict)
     """The visit types claims may carry (default: the engine's 11, 14 and 21)."""
     relief_categories: dict[str, ReliefCategory] = Field(default_factory=dict)
@@ -308,7 +314,7 @@ class Policy(_Strict):
 
     _id = field_validator("id")(_check_id)
 
-    @field_validator("reference_figures", "relief_categories")
+    @field_validator("reference_figures", "relief_categories", "age_bands")
     @classmethod
     def _names(cls, named: dict[str, Any]) -> dict[str, Any]:
         for name in named:
@@ -326,9 +332,11 @@ class Policy(_Strict):
         return types
 
     def flags(self) -> tuple[str, ...]:
-        """The claim attributes its rules test (in :data:`tiers.codes.CLAIM_FLAGS` order)."""
+        """The claim attributes its rules test (in :data:`tiers.codes.CLAIM_FLAGS` order), then the
+        age bands they name (``age:<band>``, in declaration order)."""
         tested = {f for layer in (*self.layers, *self.post_hoc) for rule in layer.rules for f in rule.when.flags()}
-        return tuple(f for f in CLAIM_FLAGS if f in tested)
+        ages = tuple(AGE_FLAG + band for band in self.age_bands)
+        return tuple(f for f in (*CLAIM_FLAGS, *ages) if f in tested)
 
     def categories(self) -> tuple[str, ...]:
         """Every relief category of the policy: the national ten, then its own (the engine's codes
@@ -370,17 +378,12 @@ class Policy(_Strict):
         ids = [layer.id for layer in self.layers]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate layer ids")
-        problems = tier_problems(self) + category_problems(self)
+        problems = tier_problems(self) + category_problems(self) + when_problems(self)
         if problems:
             raise ValueError(problems[0])
         for i, program in enumerate(self.post_hoc):
             if program.output not in self.outputs():
                 raise ValueError(f"post_hoc.{i}.output: {program.output!r} is no layer's output {list(self.outputs())}")
-        for i, layer in enumerate(self.layers):
-            for j, rule in enumerate(layer.rules):
-                missing = rule.when.disease_lists() - set(self.disease_lists)
-                if missing:
-                    raise ValueError(f"layers.{i}.rules.{j}.when: unknown disease list(s) {sorted(missing)}")
         return self
 
     def outputs(self) -> tuple[str, ...]:

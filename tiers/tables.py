@@ -18,7 +18,8 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from tiers.codes import CATEGORIES, HOSPITAL_LEVELS, MED_TYPES
+from tiers.codes import CATEGORIES, CLAIM_FLAGS, HOSPITAL_LEVELS, MED_TYPES
+from tiers.declarations import AGE_FLAG
 from tiers.resolve import ResolvedPolicy, ResolvedRule, Terms, claim_terms, resolve, version_dates
 from tiers.schema import Layer, Policy, When
 
@@ -38,7 +39,8 @@ ADMISSIONS = 2  # first claim of the bucket-year, or a repeat (for repeat_factor
 class ProfileSpace:
     """How profiles are packed: ``(((((cat·M + med)·L + lev)·2^D + lists)·2 + accident)·2^F + flags``,
     ``lev`` the position of the claim's hospital tier among the policy's ``tiers``, ``flags`` a bit
-    per claim attribute the policy's rules test (``flags``, of :data:`tiers.codes.CLAIM_FLAGS`)."""
+    per claim attribute the policy's rules test (``flags``: of :data:`tiers.codes.CLAIM_FLAGS`, then the age
+    bands ``age:<band>`` they name)."""
 
     disease_lists: tuple[str, ...]
     tiers: tuple[int, ...] = HOSPITAL_LEVELS
@@ -100,9 +102,12 @@ def when_mask(when: When, fields: dict[str, I64], space: ProfileSpace) -> Bools:
         mask &= (fields["bits"] >> lists.index(when.diagnosis_not_in)) % 2 == 0
     if when.accident is not None:
         mask &= fields["accident"] == int(when.accident)
-    for flag in space.flags:
+    for flag in (f for f in space.flags if f in CLAIM_FLAGS):
         if getattr(when, flag) is not None:
             mask &= (fields["flags"] >> space.flags.index(flag)) % 2 == int(getattr(when, flag))
+    if when.age_band is not None:  # in any of the bands named
+        bits = [(fields["flags"] >> space.flags.index(AGE_FLAG + band)) % 2 == 1 for band in when.age_band]
+        mask &= np.logical_or.reduce(bits)
     if when.any_of is not None:
         mask &= np.logical_or.reduce([when_mask(w, fields, space) for w in when.any_of])
     return mask

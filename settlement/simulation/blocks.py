@@ -177,5 +177,7 @@ def _block_of(claims: ClaimTable, rows: I64) -> Block:
         fulamt_ownpay=claims.fulamt_ownpay[rows],
         overlmt_selfpay=claims.overlmt_selfpay[rows],
         preselfpay=claims.preselfpay[rows],
+        flags=None if claims.flags is None else claims.flags[rows],
+        birth=None if claims.birth is None else claims.birth[rows],
     )
     return Block(category, table)

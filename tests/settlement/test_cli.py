@@ -141,7 +141,9 @@ def test_policy_check_prints_what_a_file_assumes_and_refuses_a_broken_one(tmp_pa
     assert checked.exit_code == 0, checked.output
     assert "ok beijing" in checked.output
     assert "layers.1.rules.0.tilts.0: mapping 城乡低收入家庭救助人员 to dibao_edge" in checked.output
-    assert "Assumptions (10)" in checked.output  # Art. 20 is no longer one: its deductibles are kept apart
+    assert "Assumptions (12)" in checked.output  # Art. 20 is no longer one; 学生儿童 as an age band: two
+    assert "age band children (学生儿童 (under 18)): 0–17 on the claim's day (birth_date)" in checked.output
+    assert "age_bands.children: 学生儿童 is a group of the insured" in checked.output
     assert "clawback.0: the Beijing texts in hand say nothing of an identity revoked" in checked.output
     assert "visit types: 11 门（急）诊, 14 门诊特殊病, 21 住院, 13 急诊留观 → 21" in checked.output
     figures = runner.invoke(app, ["policy", "check", "sanming"], env={"COLUMNS": "300"})

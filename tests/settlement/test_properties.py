@@ -74,10 +74,13 @@ def claim_rows(
                 "accident": draw(st.integers(0, 1)),
                 **({f: draw(st.integers(0, 1)) for f in FLAG_COLUMNS} if flags else {}),
                 **(
-                    {"admission_date": (settled - timedelta(days=draw(st.integers(0, 40)))).isoformat()}
+                    {
+                        "admission_date": (settled - timedelta(days=draw(st.integers(0, 40)))).isoformat(),
+                        "birth_date": _birth(draw, settled),
+                    }
                     if flags
                     else {}
-                ),
+                ),  # fmt: skip
                 "medfee_sumamt": _yuan(total),
                 "fulamt_ownpay_amt": _yuan(parts[0]),
                 "overlmt_selfpay": _yuan(parts[1]),
@@ -85,6 +88,19 @@ def claim_rows(
             }
         )
     return rows
+
+
+def _dates(draw: st.DrawFn, settled: date) -> dict[str, str]:
+    """An admission up to 40 days before the settlement, and a birth date."""
+    return {"admission_date": (settled - timedelta(days=draw(st.integers(0, 40)))).isoformat(),
+            "birth_date": _birth(draw, settled)}  # fmt: skip
+
+
+def _birth(draw: st.DrawFn, settled: date) -> str:
+    """A birth date: any age to 100, often just around the 18th birthday (age bands), sometimes none."""
+    near = st.integers(18 * 365 - 2, 18 * 365 + 8).map(lambda days: settled - timedelta(days=days))
+    born = draw(st.one_of(st.none(), near, st.integers(0, 100 * 366).map(lambda d: settled - timedelta(days=d))))
+    return born.isoformat() if born is not None else ""
 
 
 def _yuan(fen: int) -> str:
@@ -103,6 +119,7 @@ def _within(rows: list[dict[str, Any]], policy: CompiledPolicy) -> list[dict[str
     return [
         {**r, "settle_date": _later(r["settle_date"], shift),
          **({"admission_date": _later(r["admission_date"], shift)} if "admission_date" in r else {}),
+         **({"birth_date": _later(r["birth_date"], shift)} if r.get("birth_date") else {}),
          "med_type": r["med_type"] if r["med_type"] in types else "21",
          "category": r["category"] if r["category"] in policy.profiles.categories else "general",
          "hospital_level": tiers[(r["hospital_level"] - 1) % len(tiers)]}

@@ -101,6 +101,18 @@ def _broken(tmp_path: Path, edit: str, replacement: str) -> Path:
             "not a whole number of fen",
         ),
         ("ratio_add: 0.05", "ratio_add: 0.25", "layers.1.rules.0", "outside [0, 1]"),
+        (
+            'when: {med_type: ["21"]}',
+            'when: {med_type: ["21"], age_band: [children]}',
+            "layers.0.rules.0.when.age_band",
+            "unknown age band(s) ['children'] (declared: [])",
+        ),
+        (
+            "identity_codes:",
+            "age_bands:\n  children: {name: 儿童, from_age: 18, to_age: 6, reference: x}\nidentity_codes:",
+            "age_bands.children",
+            "to_age 6 is below from_age 18",
+        ),
     ],
 )
 def test_broken_file_names_file_and_key_path(
