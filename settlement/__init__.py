@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 def _system_allocator() -> None:
     """Arrow allocates from the system's malloc, not its bundled mimalloc: mimalloc 3.3+ (pyarrow
-    25–26) corrupts the heap when threads come and go (apache/arrow#50908, microsoft/mimalloc#1287)
-    — a service's thread pool does exactly that; the test process died with ``free(): invalid
-    pointer`` in Arrow string kernels. Arrow picks its pool when it is imported (the environment
-    variable), or later through ``set_memory_pool``; an environment that chose a pool keeps it."""
+    25–26) is reported to corrupt memory when threads come and go (apache/arrow#50908,
+    microsoft/mimalloc#1287), as a service's thread pool does — a precaution (its cost is in
+    benchmarks/README.md). Arrow picks its pool when it is imported (the environment variable), or
+    later through ``set_memory_pool``; an environment that chose a pool keeps it."""
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     arrow = sys.modules.get("pyarrow")
     if arrow is not None and os.environ["ARROW_DEFAULT_MEMORY_POOL"] == "system":
