@@ -73,14 +73,7 @@ def claim_rows(
                 "diagnosis": draw(st.sampled_from(DIAGNOSES)),
                 "accident": draw(st.integers(0, 1)),
                 **({f: draw(st.integers(0, 1)) for f in FLAG_COLUMNS} if flags else {}),
-                **(
-                    {
-                        "admission_date": (settled - timedelta(days=draw(st.integers(0, 40)))).isoformat(),
-                        "birth_date": _birth(draw, settled),
-                    }
-                    if flags
-                    else {}
-                ),  # fmt: skip
+                **(_dates(draw, settled) if flags else {}),
                 "medfee_sumamt": _yuan(total),
                 "fulamt_ownpay_amt": _yuan(parts[0]),
                 "overlmt_selfpay": _yuan(parts[1]),
