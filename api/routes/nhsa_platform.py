@@ -21,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import desk, nhsa, nhsa_output, years
 from api.books import details, queries, visits, writing
 from api.books.driver import Driver
+from api.claims import ClaimFacts
 from api.db import INTEGRITY_ERRORS
 from api.desk import Settled
 from api.errors import Problem
-from api.idempotency import request_hash
+from api.idempotency import claimed, request_hash
 from api.nhsa import InputError, data_of, parse
 from api.nhsa_output import settlement_output
 from api.queue import write
@@ -86,28 +87,24 @@ def _original_reply(db: Driver, call: Call, omsgid: str) -> tuple[str, bytes] | 
 
 
 async def recall(call: Call) -> bytes:
-    """2601 冲正: undo the settlement an earlier message (``omsgid``) made — after a timed-out 2207 the
-    hospital has no ``setl_id`` to reverse. Idempotent: a message that never settled is marked so it
-    never will; one already reversed is answered as done. A reversal (2208/2305) is not undone."""
+    """2601 冲正: undo what an earlier message (``omsgid``) did — after a timed-out 2207 the hospital
+    has no ``setl_id`` to reverse. A settlement is reversed, a reversal (2208/2305) settled again, a
+    registration cancelled, a fee detail upload's rows cancelled. Idempotent: a message that never
+    arrived is marked so it never does anything; one already undone is answered as done."""
     call.caller.require("settle")
     data: RecallData = parse(RecallData, data_of(call.envelope), "input.data")
     original = data.oinfno[:4]
     done = {"omsgid": data.omsgid, "oinfno": data.oinfno}
     if original in REVERSALS:
-        raise InputError(
-            "input.data.oinfno", f"a reversal ({data.oinfno}) is not undone by 2601: settle the claim again"
-        )
+        return await _unreverse(call, data, done)
     if original in REGISTRATIONS:
         return await _unregister(call, data, done)
     if original in UPLOADS:
         return await _unupload(call, data, done)
     if original not in SETTLEMENTS:
         return nhsa.stored_reply(done, [f"transaction {data.oinfno} changed nothing: nothing to undo"])
-    try:
-        found = await write(call.request.app.state.database, lambda db: _original_reply(db, call, data.omsgid))
-    except INTEGRITY_ERRORS:  # the original landed meanwhile
-        found = await call.read(lambda db: _original_reply(db, call, data.omsgid))
-    if found is None or found[0] == UNDONE:
+    found = await _original(call, data)
+    if found is None:
         return nhsa.stored_reply(done, [f"no settlement was made by message {data.omsgid}; none will be"])
     setl_id = str(json.loads(found[1])["output"]["setlinfo"]["setl_id"])
     msgid, policy = call.envelope.msgid, call.policy.policy
@@ -122,6 +119,47 @@ async def recall(call: Call) -> bytes:
         if problem.code != "already_reversed":
             raise
         return nhsa.stored_reply({**done, "setl_id": setl_id}, [f"settlement {setl_id} is already reversed"])
+
+
+async def _original(call: Call, data: RecallData) -> tuple[str, bytes] | None:
+    """The reply the message left, or None — then it is marked so it never does anything."""
+    try:
+        found = await write(call.request.app.state.database, lambda db: _original_reply(db, call, data.omsgid))
+    except INTEGRITY_ERRORS:  # the original landed meanwhile
+        found = await call.read(lambda db: _original_reply(db, call, data.omsgid))
+    return None if found is None or found[0] == UNDONE else found
+
+
+async def _unreverse(call: Call, data: RecallData, done: dict[str, Any]) -> bytes:
+    """2601 of a 2208 / 2305 退费 whose answer was lost: the claim it took back is settled again from
+    its stored facts — a new settlement (arrival order: now), answered as a settlement is."""
+    found = await _original(call, data)
+    if found is None:
+        return nhsa.stored_reply(done, [f"no reversal was made by message {data.omsgid}; none will be"])
+    reversal, institution = str(json.loads(found[1])["output"]["setlinfo"]["setl_id"]), call.caller.institution_id
+
+    def reversed_claim(db: Driver) -> tuple[dict[str, Any] | None, str | None]:
+        row = queries.settlement(db, setl_id=reversal)
+        first = queries.settlement(db, setl_id=str(row["reverses"])) if row and row.get("reverses") else None
+        claim = str(first["claim_id"]) if first else ""
+        return first, queries.standing_of_claim(db, institution_id=institution, claim_id=claim) if first else None
+
+    first, standing = await call.read(reversed_claim)
+    if first is None:
+        raise InputError("input.data.omsgid", f"message {data.omsgid} reversed no settlement of this service")
+    if standing is not None:
+        return nhsa.stored_reply({**done, "setl_id": standing}, [f"the claim stands again as settlement {standing}"])
+    msgid, policy = call.envelope.msgid, call.policy.policy
+
+    def render(settled: Settled) -> bytes:
+        note = f"the reversal {reversal} undone: settlement {first['setl_id']}'s claim settled again"
+        return nhsa.stored_reply({**done, **settlement_output(settled, msgid, policy)}, [note, *settled.warnings])
+
+    facts = ClaimFacts.of_row(first, policy.dated_by)
+    command = desk.SettleCommand(call.caller, facts, render, call.key, request_hash("nhsa-unreverse", reversal))
+    with claimed(institution, command.key):
+        reply = await call.request.app.state.settlements.settle(command)
+    return bytes(reply.body)
 
 
 async def _undoing(call: Call, work: Callable[[Driver], T]) -> T:

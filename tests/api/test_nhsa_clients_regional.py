@@ -147,3 +147,39 @@ def test_codemiddleware_settles_and_recalls_with_every_value_a_string(registered
     assert recall["output"]["setlinfo"]["setl_id"] != inpatient["output"]["setlinfo"]["setl_id"]
     assert refused["infcode"] == -1
     assert "medfee_sumamt" in refused["err_msg"]
+
+
+def test_a_lost_reversal_is_undone_by_2601(registered: Any) -> None:
+    """The Neusoft middleware's 2208 whose answer is lost; 2601 with its msgid (``oinfno`` 2208) settles
+    the claim again from its stored facts — the same amounts, a new settlement; a second 2601 finds
+    the claim standing; a 2601 of a 2208 that never arrived marks it, and that 2208 reverses nothing."""
+    person = new_id("NS")
+    with registered.client() as hospital, registered.client("admin") as admin:
+        body = {"person_id": person, "identities": [{"category": "dibao", "valid_from": "2025-01-01"}]}
+        assert admin.post("/v1/persons", json=body).status_code == 201
+        clinic = [("psn_no", person), ("med_type", "11"), ("medfee_sumamt", "420.50"), ("mdtrt_id", new_id("MZ")),
+                  ("insutype", "390"), ("fulamt_ownpay_amt", "20.50"), ("overlmt_selfpay", "0"),
+                  ("preselfpay_amt", "0"), ("inscp_scp_amt", "400.00")]  # fmt: skip
+        settled = _send(hospital, codemiddleware("2207", clinic))["output"]["setlinfo"]
+        refund = [("psn_no", person), ("setl_id", settled["setl_id"]), ("mdtrt_id", dict(clinic)["mdtrt_id"])]
+        lost = codemiddleware("2208", refund)
+        _send(hospital, lost)
+        undo = [("psn_no", person), ("omsgid", json.loads(lost)["msgid"]), ("oinfno", "2208")]
+        again = _send(hospital, codemiddleware("2601", undo))
+        twice = _send(hospital, codemiddleware("2601", undo))
+        never = codemiddleware("2208", refund)
+        marked = _send(hospital, codemiddleware("2601", [*undo[:1], ("omsgid", json.loads(never)["msgid"]),
+                                                          ("oinfno", "2208")]))  # fmt: skip
+        late = post(hospital, json.loads(never))
+        standing = hospital.get(f"/v1/settlements/{again['output']['setlinfo']['setl_id']}").json()
+    assert again["infcode"] == 0, again["err_msg"]
+    info = again["output"]["setlinfo"]
+    assert info["setl_id"] != settled["setl_id"]
+    for field in ("hifp_pay", "maf_pay", "psn_part_amt", "fund_pay_sumamt"):
+        assert Decimal(str(info[field])) == Decimal(str(settled[field])), field
+    assert "undone" in again["warn_msg"]
+    assert twice["output"]["setl_id"] == info["setl_id"]  # another 2601 of it: the claim already stands again
+    assert "stands again" in twice["warn_msg"]
+    assert standing["status"] == "settled"
+    assert "none will be" in marked["warn_msg"]
+    assert late["infcode"] == -1  # its msgid is taken: it reverses nothing
