@@ -55,8 +55,9 @@ def reconcile_grouped(
     """Reconcile two tables of text cells by the groups of ``by`` (our column names; theirs mapped)."""
     if not by:
         raise ReconcileError("no column to group by")
-    theirs = theirs.rename(columns=(mapping or io.ColumnMapping()).columns)
-    bare = io.ColumnMapping(reversed_column=(mapping or io.ColumnMapping()).reversed_column)
+    mapping = mapping or io.ColumnMapping()
+    theirs = theirs.rename(columns=mapping.columns)
+    bare = mapping.model_copy(update={"columns": {}, "key": None})  # renamed already; the reversal flag kept
     mine = io.side_of(_grouping(ours, by, "ours").drop(columns=list(by), errors="ignore"), "ours", GROUP)
     other = io.side_of(_grouping(theirs, by, "theirs").drop(columns=list(by), errors="ignore"), "theirs", GROUP, bare)
     (mine, mine_rows), (other, other_rows) = _summed(mine), _summed(other)
