@@ -86,7 +86,8 @@ async def submit(request: Request) -> Response:
         return resource_bytes(claim_response(claim, settled.values, settled.lines, funds, settled.warnings, classified))
 
     digest = request_hash("fhir-submit", request_text(claim, native_claim))
-    document = ("fhir", write_json(submitted.claim))
+    sent = await request.body() if submitted.claim is raw else write_json(submitted.claim)  # a Claim: as it came
+    document = ("fhir", sent)
     command = desk.SettleCommand(caller, facts, render, key, digest, submitted=document)
     if claim.use == "predetermination":
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
