@@ -120,7 +120,8 @@ async def _settle_data(call: Call) -> tuple[SettleData, list[str]]:
         found = visits.visit(db, institution_id=institution, mdtrt_id=mdtrt_id)
         return found, details.details(db, institution_id=institution, mdtrt_id=mdtrt_id) if found else []
 
-    visit, rows = await call.read(work)
+    with pooled_transaction(call.request.app.state.database, read_only=True) as db:  # on the loop, as batches are
+        visit, rows = work(db)
     return nhsa_details.parts_from(nhsa_visits.completed(data, visit), rows)
 
 
