@@ -39,3 +39,14 @@ def fitted(table: Table, console_: Console | None = None) -> Table:
 def _natural_width(table: Table, console_: Console) -> int:
     """The width ``table`` takes when nothing is cut or wrapped."""
     return Measurement.get(console_, console_.options.update_width(10_000), table).maximum
+
+
+def _usage_metavar(argument: typer.core.TyperArgument, ctx: typer.Context, *, usage: bool = False) -> str:
+    """A required argument in a usage line as the shells' convention writes it (``CLAIMS``), not
+    typer's ``{claims}``; optional ones keep their brackets."""
+    text = _TYPER_METAVAR(argument, ctx, usage=usage)
+    return text[1:-1].upper() if usage and text.startswith("{") and text.endswith("}") else text
+
+
+_TYPER_METAVAR = typer.core.TyperArgument.make_metavar
+typer.core.TyperArgument.make_metavar = _usage_metavar  # type: ignore[method-assign,assignment]

@@ -180,3 +180,16 @@ def test_policy_show_and_diff_include_post_hoc_programs() -> None:
     assert "second_and_third_class: category dibao,fanpin,illness_poverty" in shown.output
     changed = runner.invoke(app, ["policy", "diff", "demo", "yichang", "--date", "2025-01-01"], env={"COLUMNS": "300"})
     assert "tilted (post-hoc, base: after assistance) → maf_pay / dibao rule added" in changed.output
+
+
+def test_help_pages_name_arguments_as_shells_do() -> None:
+    """Usage lines write required arguments as ``CLAIMS`` (typer would write ``{claims}``)."""
+    for command, usage in (
+        (["settle", "--help"], "[OPTIONS] CLAIMS"),
+        (["reconcile", "--help"], "[OPTIONS] OURS THEIRS"),
+    ):
+        shown = runner.invoke(app, command, env={"COLUMNS": "100"})
+        assert shown.exit_code == 0, shown.output
+        line = next(text for text in shown.output.splitlines() if "Usage:" in text)
+        assert line.rstrip().endswith(usage), line
+        assert "{" not in line
