@@ -71,8 +71,11 @@ def patient_share(settlement: SettlementOut) -> Decimal:
     return Decimal(settlement.psn_part_amt) - sum((Decimal(a.delta) for a in settlement.adjustments), Decimal(0))
 
 
-def render_slip(settlement: SettlementOut, policy: Policy, person: dict[str, Any] | None = None) -> str:
-    """The slip of a stored settlement; ``person``: the registry's row (name, ID number)."""
+def render_slip(
+    settlement: SettlementOut, policy: Policy, person: dict[str, Any] | None = None, paper: str = "A4"
+) -> str:
+    """The slip of a stored settlement; ``person``: the registry's row (name, ID number); ``paper``:
+    A4, or A5 (smaller type and margins in print)."""
     person = person or {}
     return _env.get_template("slip.html").render(
         s=settlement,
@@ -83,6 +86,7 @@ def render_slip(settlement: SettlementOut, policy: Policy, person: dict[str, Any
         patient=str(person.get("name") or ""),
         id_number=mask_id_number(str(person.get("id_number") or "")),
         share_now=patient_share(settlement),
+        paper=paper,
         bands_in_words=bands_in_words,
         reason_in_words=lambda reason: reason_in_words(reason, Names(policy)),
     )

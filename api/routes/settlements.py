@@ -7,7 +7,7 @@ The native JSON protocol's translator onto the desk: a body becomes a
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -162,6 +162,14 @@ def by_claim(
 
 
 @router.get("/{setl_id}/slip", response_class=HTMLResponse, summary="Printable settlement slip (结算单)")
-def slip(setl_id: SetlId, request: Request, db: ReaderDep, caller: CallerDep, policy: PolicyDep) -> HTMLResponse:
+def slip(
+    setl_id: SetlId,
+    request: Request,
+    db: ReaderDep,
+    caller: CallerDep,
+    policy: PolicyDep,
+    paper: Annotated[Literal["A4", "A5"], Query(description="The paper it prints on")] = "A4",
+) -> HTMLResponse:
     settlement = stored(db, caller, setl_id)
-    return HTMLResponse(render_slip(settlement, policy.policy, queries.person(db, person_id=settlement.person_id)))
+    person = queries.person(db, person_id=settlement.person_id)
+    return HTMLResponse(render_slip(settlement, policy.policy, person, paper))

@@ -20,6 +20,8 @@ import pytest
 
 A4_PRINT_WIDTH = 703
 """CSS pixels of A4 less 12 mm margins each side (186 mm at 96 px per inch)."""
+A5_PRINT_WIDTH = 499
+"""CSS pixels of A5 less 8 mm margins each side (132 mm)."""
 FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -48,10 +50,12 @@ class Page:
 
 class Browser:
     def __init__(self, driver: Any) -> None:
-        self.driver = driver
+        self.driver, self.width = driver, A4_PRINT_WIDTH
 
-    def open(self, path: Path, screenshot: str | None = None) -> Page:
-        """Open a page file as it prints; keep a screenshot as ``$MEDRELIEF_SCREENSHOTS/<name>.png`` when asked."""
+    def open(self, path: Path, screenshot: str | None = None, width: int = A4_PRINT_WIDTH) -> Page:
+        """Open a page file as it prints on paper ``width`` px wide (A4 by default); keep a screenshot as
+        ``$MEDRELIEF_SCREENSHOTS/<name>.png`` when asked."""
+        self.width = width
         self.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
         self._size(1000)
         self.driver.get(path.resolve().as_uri())
@@ -64,7 +68,7 @@ class Browser:
         return Page(text, measured["width"], measured["scroll"], measured["past"])
 
     def _size(self, height: int) -> None:
-        metrics = {"width": A4_PRINT_WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False}
+        metrics = {"width": self.width, "height": height, "deviceScaleFactor": 1, "mobile": False}
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
 
 

@@ -1,8 +1,8 @@
 """Every page a person reads, opened in a real headless browser as it prints on A4: the patient's
 slip (after a retroactive 低保 approval, with its adjustments; and reversed), the statement a fund
 sends, the clawback statement of a revoked fast-track approval, and the simulation report. Each
-shows what it must and nothing runs past the right edge. ``MEDRELIEF_SCREENSHOTS=docs/screenshots``
-keeps a screenshot of each (the ones in the docs)."""
+shows what it must and nothing runs past the right edge (the slip also on A5).
+``MEDRELIEF_SCREENSHOTS=docs/screenshots`` keeps a screenshot of each (the ones in the docs)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.browser import Browser, browser
+from tests.api.browser import A4_PRINT_WIDTH, A5_PRINT_WIDTH, Browser, browser
 from tests.api.helpers import claim, register
 from tests.api.servers import ROOT, Server, prepare
 
@@ -51,12 +51,14 @@ def _from_the_service(server: Server) -> dict[str, str]:
         approval = {"category": "dibao", "effective_from": "2024-01-01", "fast_track": True}
         assert admin.post(f"/v1/cases/{case}/approval", json=approval).status_code == 200
         adjusted = hospital.get(f"/v1/settlements/{first}/slip").text
+        small = hospital.get(f"/v1/settlements/{first}/slip", params={"paper": "A5"}).text
         assert admin.post(f"/v1/cases/{case}/revocation", json={"note": "核对不符"}).status_code == 200
         other = register(admin)
         second = hospital.post("/v1/settlements", json=claim(other, settle_date="2024-04-01")).json()["setl_id"]
         assert hospital.post(f"/v1/settlements/{second}/reversal").status_code == 201
         return {
             "slip": adjusted,
+            "slip-a5": small,
             "slip-reversed": hospital.get(f"/v1/settlements/{second}/slip").text,
             "statement": insurer.get("/v1/statements?from=2024-01-01&to=2024-12-31&format=html").text,
             "clawback": admin.get(f"/v1/cases/{case}/clawback").text,
@@ -71,6 +73,7 @@ def chromium() -> Iterator[Browser]:
 
 SHOWN = {
     "slip": ("医疗费用结算单", "测试", "110101", "大写", "重新结算调整", "医疗救助"),
+    "slip-a5": ("医疗费用结算单", "大写", "重新结算调整"),
     "slip-reversed": ("本结算已冲正",),
     "statement": ("结算对账单", "统计期间", "各基金支付", "净支付", "冲正", "按医疗类别", "普通住院"),
     "clawback": ("追回通知书", "容缺审批", "尚需退还"),
@@ -87,7 +90,8 @@ SHOWN = {
 
 @pytest.mark.parametrize("name", list(SHOWN))
 def test_a_page_shows_what_it_must_and_fits_a4(chromium: Browser, pages: dict[str, Path], name: str) -> None:
-    page = chromium.open(pages[name], screenshot=name if os.environ.get("MEDRELIEF_SCREENSHOTS") else None)
+    width = A5_PRINT_WIDTH if name.endswith("-a5") else A4_PRINT_WIDTH
+    page = chromium.open(pages[name], name if os.environ.get("MEDRELIEF_SCREENSHOTS") else None, width)
     for text in SHOWN[name]:
         assert text in page.text, (name, text)
     assert page.past_the_edge == [], (name, page.past_the_edge)
