@@ -89,10 +89,10 @@ def birth_date_of(id_number: str) -> date | None:
     >>> birth_date_of("110101200803150011"), birth_date_of("110101********1234"), birth_date_of("")
     (datetime.date(2008, 3, 15), None, None)
     """
+    if len(id_number) != 18:
+        return None
     try:
-        return (
-            date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14])) if len(id_number) == 18 else None
-        )
+        return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError:
         return None
 
