@@ -1,12 +1,13 @@
 """The test processes leave without Python's finalisation once pytest has reported.
 
 The pytest process has died, rarely and at random, with ``free(): invalid pointer`` (glibc's
-heap check) in the engine's own tests — always after the API tests had run in the same process,
-never in a server process under load; its source is not found yet (the session notes list what
-was ruled out). README's test command therefore runs the API tests in a process of their own, after
-the rest, and both processes end with :func:`os._exit` once the results are written, so a late
-free in the interpreter's teardown cannot turn a reported result into a crash. Nothing is lost:
-the summary, the exit status and pytest's cache are written before.
+heap check) in the engine's own tests — always after a Dask client had run in the same process
+(the simulation's Dask test, since moved into a ``medrelief simulate --dask`` process of its own),
+never in a server process; the exact source is not found. As containment, README's test command
+runs the API tests in a process of their own, and both processes end with :func:`os._exit` once
+the results are written, so a late free in the interpreter's teardown cannot turn a reported
+result into a crash. Nothing is lost: the summary, the exit status and pytest's cache are written
+before.
 """
 
 from __future__ import annotations
