@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api.fhir_model import Claim
+from api.fhir_model import Claim, validate
 from api.schemas import ClaimIn
 from settlement.money import fen_of
 
@@ -67,21 +67,22 @@ class ClaimError(ValueError):
 def read_claim(raw: dict[str, Any]) -> Claim:
     """Validate a Claim resource (what settling it reads); the first error names its path."""
     try:
-        return Claim.model_validate(raw)
+        return validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ClaimError("Claim." + ".".join(str(p) for p in first["loc"]), first["msg"]) from exc
 
 
 def codes(concept: Any, system: str) -> list[str]:
-    return [str(c.code) for c in (concept.coding or []) if c.system == system] if concept else []
+    """The codes of a CodeableConcept (a dict, or None) in ``system``."""
+    return [str(c.get("code")) for c in concept.get("coding") or [] if c.get("system") == system] if concept else []
 
 
 def _med_type(claim: Claim) -> str:
-    coded = codes(claim.subType, MED_TYPE)
+    coded = codes(claim.get("subType"), MED_TYPE)
     if coded:
         return coded[0]
-    kinds = [str(c.code) for c in claim.type.coding or []]
+    kinds = [str(c.get("code")) for c in claim["type"].get("coding") or []]
     for kind in kinds:
         if kind in BY_TYPE:
             return BY_TYPE[kind]
@@ -89,32 +90,33 @@ def _med_type(claim: Claim) -> str:
 
 
 def _level(claim: Claim) -> int:
-    for extension in claim.extension or []:
-        if extension.url == HOSPITAL_LEVEL:
-            return int(extension.valueInteger or 0)
+    for extension in claim.get("extension") or []:
+        if extension["url"] == HOSPITAL_LEVEL:
+            return int(extension.get("valueInteger") or 0)
     raise ClaimError("Claim.extension", f"hospital level missing: extension {HOSPITAL_LEVEL} (valueInteger 1–3)")
 
 
-def _flag(claim: Claim, url: str) -> bool:
-    """A claim attribute given as a ``valueBoolean`` extension (absent: false)."""
-    return any(e.url == url and bool(e.valueBoolean) for e in claim.extension or [])
+def _flags(claim: Claim) -> set[str]:
+    """The claim attributes given as ``valueBoolean`` extensions that are true (absent: false)."""
+    return {e["url"] for e in claim.get("extension") or [] if e.get("valueBoolean")}
 
 
 def _diagnosis(claim: Claim) -> str:
-    for entry in claim.diagnosis or []:
-        for coding in (entry.diagnosisCodeableConcept.coding or []) if entry.diagnosisCodeableConcept else []:
-            if coding.system in ICD10:
-                return str(coding.code)
+    for entry in claim.get("diagnosis") or []:
+        concept = entry.get("diagnosisCodeableConcept") or {}
+        for coding in concept.get("coding") or []:
+            if coding.get("system") in ICD10:
+                return str(coding.get("code"))
     return ""
 
 
 def cny(money: Any, where: str) -> Decimal:
-    if money is None or money.value is None:
+    value = money.get("value") if money else None
+    if value is None:
         raise ClaimError(where, "an amount is required")
-    if money.currency not in (None, "CNY"):
-        raise ClaimError(where, f"currency {money.currency} is not CNY")
-    value: Decimal = money.value
-    return value
+    if money.get("currency") not in (None, "CNY"):
+        raise ClaimError(where, f"currency {money['currency']} is not CNY")
+    return Decimal(value)
 
 
 def _day(text: str, where: str) -> date:
@@ -128,47 +130,52 @@ def catalogued(claim: Claim, day: date) -> list[tuple[int, str, date, int, int]]
     """The items to classify by the catalogue: (index, code, day, net fen, quantity in 1/10,000) of
     each item coded in :data:`CATALOGUE_CODE` and not already a bill part."""
     out = []
-    for i, item in enumerate(claim.item or []):
-        code = codes(item.productOrService, CATALOGUE_CODE)
-        if code and not codes(item.category, BILL_PART):
-            served = _day(item.servicedDate, f"Claim.item[{i}].servicedDate") if item.servicedDate else day
-            quantity = item.quantity.value if item.quantity and item.quantity.value is not None else Decimal(1)
-            out.append((i, code[0], served, fen_of(cny(item.net, f"Claim.item[{i}].net")), int(quantity * 10_000)))
+    for i, item in enumerate(claim.get("item") or []):
+        code = codes(item.get("productOrService"), CATALOGUE_CODE)
+        if code and not codes(item.get("category"), BILL_PART):
+            serviced = item.get("servicedDate")
+            served = _day(serviced, f"Claim.item[{i}].servicedDate") if serviced else day
+            quantity = (item.get("quantity") or {}).get("value")
+            quantity = Decimal(1) if quantity is None else quantity
+            net = fen_of(cny(item.get("net"), f"Claim.item[{i}].net"))
+            out.append((i, code[0], served, net, int(quantity * 10_000)))
     return out
 
 
 def _parts(claim: Claim, total: Decimal, classified: Classified) -> dict[str, Decimal]:
     parts = dict.fromkeys(SELF_PAY, Decimal(0))
     items = Decimal(0)
-    for i, item in enumerate(claim.item or []):
-        net = cny(item.net, f"Claim.item[{i}].net")
+    for i, item in enumerate(claim.get("item") or []):
+        net = cny(item.get("net"), f"Claim.item[{i}].net")
         items += net
-        for code in codes(item.category, BILL_PART):
+        for code in codes(item.get("category"), BILL_PART):
             if code in parts:
                 parts[code] += net
-        for part, fen in zip(SELF_PAY, classified.get(i, (0, 0, 0)), strict=True):
+        for part, fen in zip(SELF_PAY, classified.get(i, ()), strict=False):
             parts[part] += Decimal(fen) / 100
-    if claim.item and items != total:
+    if claim.get("item") and items != total:
         raise ClaimError("Claim.total", f"{total} is not the sum of the items' net ({items})")
     return parts
 
 
 def claim_day(claim: Claim) -> date:
     """The claim's date: ``billablePeriod.end``, else ``created``."""
-    ended = claim.billablePeriod.end if claim.billablePeriod else None
-    return _day(ended, "Claim.billablePeriod.end") if ended else _day(claim.created, "Claim.created")
+    ended = (claim.get("billablePeriod") or {}).get("end")
+    return _day(ended, "Claim.billablePeriod.end") if ended else _day(claim["created"], "Claim.created")
 
 
 def claim_in(claim: Claim, person_id: str, classified: Classified | None = None) -> ClaimIn:
     """The native claim of a FHIR Claim of the person ``person_id`` (its patient, resolved by
     :func:`api.fhir_submit.patient_of`), its catalogue items ``classified`` (see the module docstring)."""
-    identifier = next((str(i.value) for i in claim.identifier or [] if i.value), None) or claim.id
+    identifier = next((str(i["value"]) for i in claim.get("identifier") or [] if i.get("value")), None)
+    identifier = identifier or claim.get("id")
     if not identifier:
         raise ClaimError("Claim.identifier", "a claim identifier (or id) is required")
-    ended = claim.billablePeriod.end if claim.billablePeriod else None
-    started = claim.billablePeriod.start if claim.billablePeriod else None
-    when, where = (ended, "Claim.billablePeriod.end") if ended else (claim.created, "Claim.created")
-    total = cny(claim.total, "Claim.total")
+    period = claim.get("billablePeriod") or {}
+    ended, started = period.get("end"), period.get("start")
+    when, where = (ended, "Claim.billablePeriod.end") if ended else (claim["created"], "Claim.created")
+    total = cny(claim.get("total"), "Claim.total")
+    flags = _flags(claim)
     fields = {
         "claim_id": identifier,
         "person_id": person_id,
@@ -177,11 +184,11 @@ def claim_in(claim: Claim, person_id: str, classified: Classified | None = None)
         "settle_date": _day(when, where),
         "admission_date": _day(started, "Claim.billablePeriod.start") if started else None,
         "diagnosis": _diagnosis(claim),
-        "accident": claim.accident is not None,
-        "out_of_area": _flag(claim, OUT_OF_AREA),
-        "out_of_province": _flag(claim, OUT_OF_PROVINCE),
-        "referral": claim.referral is not None or _flag(claim, REFERRAL),
-        "emergency": _flag(claim, EMERGENCY),
+        "accident": claim.get("accident") is not None,
+        "out_of_area": OUT_OF_AREA in flags,
+        "out_of_province": OUT_OF_PROVINCE in flags,
+        "referral": claim.get("referral") is not None or REFERRAL in flags,
+        "emergency": EMERGENCY in flags,
         "medfee_sumamt": total,
         **{f"{k}_amt" if k != "overlmt_selfpay" else k: v for k, v in _parts(claim, total, classified or {}).items()},
     }
@@ -197,6 +204,9 @@ def request_text(claim: Claim, native: ClaimIn) -> str:
     read — the native claim, ``use``, ``type`` and each item's sequence, bill part and net — so a
     retry serialised differently (spacing, key order, elements the service does not read) is the
     same request, and a changed amount is not."""
-    items = [(i.sequence, codes(i.category, BILL_PART), str(i.net.value) if i.net else "") for i in claim.item or []]
-    kinds = [(c.system, c.code) for c in claim.type.coding or []]
-    return f"{native.model_dump_json()}|{claim.use}|{kinds}|{items}"
+    items = [
+        (i["sequence"], codes(i.get("category"), BILL_PART), str((i.get("net") or {}).get("value", "")))
+        for i in claim.get("item") or []
+    ]
+    kinds = [(c.get("system"), c.get("code")) for c in claim["type"].get("coding") or []]
+    return f"{native.model_dump_json()}|{claim['use']}|{kinds}|{items}"

@@ -1,19 +1,21 @@
-"""The parts of a FHIR R4 Claim the service reads, as pydantic models (strict where it matters).
+"""The parts of a FHIR R4 Claim the service reads, as typed dicts pydantic checks (strict where it matters).
 
 A Claim is validated for what settling it uses — its identifiers, patient, type and subType,
 use, dates, extensions, diagnoses, items and total — with FHIR's own rules for those elements
 (codes and references as strings, dates as FHIR dates, money as decimals, no empty arrays);
-other elements are accepted as they come and echoed where the response carries them. Validating
-the whole resource with ``fhir.resources`` cost several times the rest of a settlement
-(``benchmarks/README.md``).
+other elements are accepted as they come and echoed where the response carries them. The Claim
+read is the dict it came as, checked: :func:`validate` answers the same dict shape, so the
+translation reads plain dicts (``benchmarks/README.md`` says what models and ``fhir.resources``
+cost).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 FHIR_DATE = r"^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?"
 DATE = Annotated[str, Field(pattern=FHIR_DATE + r"$")]
@@ -32,89 +34,109 @@ FhirDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
 Many = Annotated[list[Any], Field(min_length=1)]
 
 
-class _Element(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+_OPEN = ConfigDict(extra="allow")
+"""Every element keeps what it carries beyond what the service reads (echoed where answered)."""
 
 
-class Coding(_Element):
-    system: str | None = None
-    code: str | None = None
-    display: str | None = None
+@with_config(_OPEN)
+class Coding(TypedDict):
+    system: NotRequired[str | None]
+    code: NotRequired[str | None]
+    display: NotRequired[str | None]
 
 
-class CodeableConcept(_Element):
-    coding: Annotated[list[Coding], Field(min_length=1)] | None = None
-    text: str | None = None
+@with_config(_OPEN)
+class CodeableConcept(TypedDict):
+    coding: NotRequired[Annotated[list[Coding], Field(min_length=1)] | None]
+    text: NotRequired[str | None]
 
 
-class Identifier(_Element):
-    system: str | None = None
-    value: str | None = None
+@with_config(_OPEN)
+class Identifier(TypedDict):
+    system: NotRequired[str | None]
+    value: NotRequired[str | None]
 
 
-class Reference(_Element):
-    reference: str | None = None
-    identifier: Identifier | None = None
-    display: str | None = None
+@with_config(_OPEN)
+class Reference(TypedDict):
+    reference: NotRequired[str | None]
+    identifier: NotRequired[Identifier | None]
+    display: NotRequired[str | None]
 
 
-class Money(_Element):
-    value: FhirDecimal | None = None
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+@with_config(_OPEN)
+class Money(TypedDict):
+    value: NotRequired[FhirDecimal | None]
+    currency: NotRequired[Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None]
 
 
-class Period(_Element):
-    start: DATE_TIME | None = None
-    end: DATE_TIME | None = None
+@with_config(_OPEN)
+class Period(TypedDict):
+    start: NotRequired[DATE_TIME | None]
+    end: NotRequired[DATE_TIME | None]
 
 
-class Extension(_Element):
+@with_config(_OPEN)
+class Extension(TypedDict):
     url: str
-    valueInteger: int | None = None
-    valueBoolean: bool | None = None
+    valueInteger: NotRequired[int | None]
+    valueBoolean: NotRequired[bool | None]
 
 
-class Diagnosis(_Element):
+@with_config(_OPEN)
+class Diagnosis(TypedDict):
     sequence: Annotated[int, Field(ge=1)]
-    diagnosisCodeableConcept: CodeableConcept | None = None
+    diagnosisCodeableConcept: NotRequired[CodeableConcept | None]
 
 
-class Quantity(_Element):
-    value: FhirDecimal | None = None
+@with_config(_OPEN)
+class Quantity(TypedDict):
+    value: NotRequired[FhirDecimal | None]
 
 
-class Item(_Element):
+@with_config(_OPEN)
+class Item(TypedDict):
     sequence: Annotated[int, Field(ge=1)]
-    category: CodeableConcept | None = None
-    productOrService: CodeableConcept | None = None
-    servicedDate: DATE | None = None
-    quantity: Quantity | None = None
-    net: Money | None = None
+    category: NotRequired[CodeableConcept | None]
+    productOrService: NotRequired[CodeableConcept | None]
+    servicedDate: NotRequired[DATE | None]
+    quantity: NotRequired[Quantity | None]
+    net: NotRequired[Money | None]
 
 
-class Accident(_Element):
-    date: DATE | None = None
+@with_config(_OPEN)
+class Accident(TypedDict):
+    date: NotRequired[DATE | None]
 
 
-class Claim(_Element):
+@with_config(_OPEN)
+class Claim(TypedDict):
     """A FHIR R4 Claim: the elements the service reads."""
 
     resourceType: Literal["Claim"]
-    id: str | None = None
-    identifier: Annotated[list[Identifier], Field(min_length=1)] | None = None
+    id: NotRequired[str | None]
+    identifier: NotRequired[Annotated[list[Identifier], Field(min_length=1)] | None]
     status: Literal["active", "cancelled", "draft", "entered-in-error"]
     type: CodeableConcept
-    subType: CodeableConcept | None = None
+    subType: NotRequired[CodeableConcept | None]
     use: Literal["claim", "preauthorization", "predetermination"]
     patient: Reference
-    billablePeriod: Period | None = None
+    billablePeriod: NotRequired[Period | None]
     created: DATE_TIME
     provider: Reference
     priority: CodeableConcept
     insurance: Annotated[list[dict[str, Any]], Field(min_length=1)]
-    extension: Annotated[list[Extension], Field(min_length=1)] | None = None
-    diagnosis: Annotated[list[Diagnosis], Field(min_length=1)] | None = None
-    item: Annotated[list[Item], Field(min_length=1)] | None = None
-    total: Money | None = None
-    accident: Accident | None = None
-    referral: Reference | None = None
+    extension: NotRequired[Annotated[list[Extension], Field(min_length=1)] | None]
+    diagnosis: NotRequired[Annotated[list[Diagnosis], Field(min_length=1)] | None]
+    item: NotRequired[Annotated[list[Item], Field(min_length=1)] | None]
+    total: NotRequired[Money | None]
+    accident: NotRequired[Accident | None]
+    referral: NotRequired[Reference | None]
+
+
+_CLAIM = TypeAdapter(Claim)
+
+
+def validate(raw: Any) -> Claim:
+    """The Claim checked (a ``pydantic.ValidationError`` names the first problem's path)."""
+    return _CLAIM.validate_python(raw)

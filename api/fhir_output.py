@@ -23,6 +23,7 @@ are listed as process notes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -57,13 +58,13 @@ def _money(fen: int) -> dict[str, Any]:
     return {"value": yuan_number(fen), "currency": "CNY"}
 
 
-def _concept(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+def concept(system: str, code: str, display: str | None = None) -> dict[str, Any]:
     coding = {"system": system, "code": code, **({"display": display} if display else {})}
     return {"coding": [coding]}
 
 
-CATEGORY = {code: _concept(ADJUDICATION, code) for code in ("submitted", "eligible", "deductible", "benefit")}
-CATEGORY["patient-share"] = _concept(PATIENT_SHARE, "patient-share")
+CATEGORY = {code: concept(ADJUDICATION, code) for code in ("submitted", "eligible", "deductible", "benefit")}
+CATEGORY["patient-share"] = concept(PATIENT_SHARE, "patient-share")
 """The adjudication categories, built once (a response shares them: they are only written out)."""
 
 
@@ -73,7 +74,7 @@ def fund_code(line: Row) -> str:
 
 
 def _fund_category(line: Row, funds: dict[str, str]) -> dict[str, Any]:
-    return _concept(FUND_PAY_TYPE, fund_code(line), funds.get(str(line["output"])))
+    return concept(FUND_PAY_TYPE, fund_code(line), funds.get(str(line["output"])))
 
 
 def _entry(category: dict[str, Any], fen: int) -> dict[str, Any]:
@@ -105,37 +106,59 @@ def split(amount: int, weights: list[int]) -> list[int]:
     if total == 0:
         return [amount] + [0] * (len(weights) - 1)
     shares = [amount * w // total for w in weights]
-    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
-    for i in order[: amount - sum(shares)]:
-        shares[i] += 1
+    left = amount - sum(shares)
+    if left:
+        order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+        for i in order[:left]:
+            shares[i] += 1
     return shares
+
+
+@dataclass(frozen=True)
+class ItemShare:
+    """An item's adjudication in fen: its net, what is eligible, its share of the deductible and
+    of each fund's payment (in the lines' order)."""
+
+    sequence: int
+    net: int
+    eligible: int
+    deductible: int
+    paid: list[int]
+
+
+def item_shares(claim: Claim, values: Row, lines: list[Row], classified: Classified) -> list[ItemShare]:
+    """Per item: what is eligible (in-policy) — nothing of a self-pay part (全自费, 超限价, 先行自付),
+    a catalogue item's net less its self-pay parts, else all of it; the eligible items share the
+    deductible and each fund's payment pro rata to what is eligible (largest remainder, so every
+    column adds up to the total to the fen); the patient's share is the rest."""
+    items = claim.get("item") or []
+    nets = [fen_of(cny(item.get("net"), f"Claim.item[{i}].net")) for i, item in enumerate(items)]
+    own = [bool(set(codes(item.get("category"), BILL_PART)) & set(SELF_PAY)) for item in items]
+    eligible = [
+        0 if o else net - sum(classified.get(i, (0, 0, 0))) for i, (net, o) in enumerate(zip(nets, own, strict=True))
+    ]
+    columns = [split(values["act_pay_dedc"], eligible), *[split(line["paid"], eligible) for line in lines]]
+    return [
+        ItemShare(item["sequence"], nets[n], eligible[n], columns[0][n], [column[n] for column in columns[1:]])
+        for n, item in enumerate(items)
+    ]
 
 
 def _item_adjudications(
     claim: Claim, values: Row, lines: list[Row], funds: dict[str, str], classified: Classified
 ) -> list[dict[str, Any]]:
-    """Per item: what is eligible (in-policy) — nothing of a self-pay part (全自费, 超限价, 先行自付),
-    a catalogue item's net less its self-pay parts, else all of it; the eligible items share the
-    deductible and each fund's payment pro rata to what is eligible (largest remainder, so every
-    column adds up to the total to the fen); the patient's share is the rest."""
-    items = claim.item or []
-    nets = [fen_of(cny(item.net, f"Claim.item[{i}].net")) for i, item in enumerate(items)]
-    own = [bool(set(codes(item.category, BILL_PART)) & set(SELF_PAY)) for item in items]
-    eligible = [
-        0 if o else net - sum(classified.get(i, (0, 0, 0))) for i, (net, o) in enumerate(zip(nets, own, strict=True))
-    ]
-    columns = [split(values["act_pay_dedc"], eligible), *[split(line["paid"], eligible) for line in lines]]
+    """Per item (:func:`item_shares`): submitted, eligible, deductible, benefit, the patient's share
+    and each fund's part (the last three only of an eligible item)."""
     categories = [_fund_category(line, funds) for line in lines]
     entries = []
-    for n, (item, net) in enumerate(zip(items, nets, strict=True)):
-        deductible, *paid = (column[n] for column in columns)
-        rows = [_entry(CATEGORY["submitted"], net), _entry(CATEGORY["eligible"], eligible[n])]
-        if eligible[n]:
-            rows += [_entry(CATEGORY["deductible"], deductible), _entry(CATEGORY["benefit"], sum(paid))]
-        rows.append(_entry(CATEGORY["patient-share"], net - sum(paid)))
-        if eligible[n]:
-            rows += [_entry(c, fen) for c, fen in zip(categories, paid, strict=True)]
-        entries.append({"itemSequence": item.sequence, "adjudication": rows})
+    for share in item_shares(claim, values, lines, classified):
+        rows = [_entry(CATEGORY["submitted"], share.net), _entry(CATEGORY["eligible"], share.eligible)]
+        if share.eligible:
+            rows += [_entry(CATEGORY["deductible"], share.deductible), _entry(CATEGORY["benefit"], sum(share.paid))]
+        rows.append(_entry(CATEGORY["patient-share"], share.net - sum(share.paid)))
+        if share.eligible:
+            rows += [_entry(c, fen) for c, fen in zip(categories, share.paid, strict=True)]
+        entries.append({"itemSequence": share.sequence, "adjudication": rows})
     return entries
 
 
@@ -168,11 +191,11 @@ def _kind(values: Row) -> str:
     return "institutional" if values["med_type"] == "21" else "professional"
 
 
-def _status(values: Row) -> str:
+def status_of(values: Row) -> str:
     return "cancelled" if values.get("status") == "reversed" else "active"
 
 
-def _disposition(values: Row) -> str:
+def disposition(values: Row) -> str:
     if not values["setl_id"]:
         return f"试算 (predetermination) under policy {values['policy_id']} as {values['category']}: nothing stored"
     if values.get("kind") == "reversal":
@@ -181,7 +204,7 @@ def _disposition(values: Row) -> str:
     return f"{state}: settlement {values['setl_id']} under policy {values['policy_id']} as {values['category']}"
 
 
-def _notes(notes: Sequence[str]) -> dict[str, Any]:
+def process_notes(notes: Sequence[str]) -> dict[str, Any]:
     return (
         {"processNote": [{"number": n, "type": "display", "text": t} for n, t in enumerate(notes, 1)]} if notes else {}
     )
@@ -200,14 +223,14 @@ def claim_response(
     settlement read back, without items), from its row and lines as the books hold them (fen);
     ``notes``: what the hospital should be told (an early warning among them), as process notes."""
     setl_id = values["setl_id"] or None
-    use = claim.use if claim else "claim"
-    kind = claim.type.model_dump(exclude_none=True) if claim else _concept(CLAIM_TYPE, _kind(values))
+    use = claim["use"] if claim else "claim"
+    kind = echoed(claim["type"]) if claim else concept(CLAIM_TYPE, _kind(values))
     stored = {"id": setl_id, "identifier": [{"system": f"{BASE}/setl_id", "value": setl_id}]} if setl_id else {}
-    paid = {"type": _concept(PAYMENT_TYPE, "complete"), "amount": _money(values["fund_pay_sumamt"])}
+    paid = {"type": concept(PAYMENT_TYPE, "complete"), "amount": _money(values["fund_pay_sumamt"])}
     return {
         "resourceType": "ClaimResponse",
         **stored,
-        "status": _status(values),
+        "status": status_of(values),
         "type": kind,
         "use": use,
         "patient": {"reference": f"Patient/{values['person_id']}"},
@@ -218,15 +241,26 @@ def claim_response(
         },
         "request": {"identifier": {"value": values["claim_id"]}},
         "outcome": "complete",
-        "disposition": _disposition(values),
+        "disposition": disposition(values),
         **(
-            {"item": _item_adjudications(claim, values, lines, funds, classified or {})} if claim and claim.item else {}
+            {"item": _item_adjudications(claim, values, lines, funds, classified or {})}
+            if claim and claim.get("item")
+            else {}
         ),
         "total": adjudications(values, lines, funds),
         **({"payment": paid} if use == "claim" else {}),
-        "insurance": insurance(lines, funds, submitted=coverage if claim is None else focal_coverage(claim.insurance)),
-        **_notes(notes),
+        "insurance": insurance(lines, funds, submitted=focal_coverage(claim["insurance"]) if claim else coverage),
+        **process_notes(notes),
     }
+
+
+def echoed(element: Any) -> Any:
+    """A submitted element as answered back: without the nulls FHIR JSON does not carry."""
+    if isinstance(element, dict):
+        return {k: echoed(v) for k, v in element.items() if v is not None}
+    if isinstance(element, list):
+        return [echoed(v) for v in element]
+    return element
 
 
 def resource_bytes(resource: dict[str, Any]) -> bytes:
@@ -237,12 +271,12 @@ def resource_bytes(resource: dict[str, Any]) -> bytes:
 def _balance(line: Row, funds: dict[str, str]) -> dict[str, Any]:
     used = int(line["cap_used_before"]) + int(line["paid"])
     return {
-        "category": _concept(CAP_BUCKET, f"{line['layer']}.{line['bucket']}", funds.get(str(line["output"]))),
+        "category": concept(CAP_BUCKET, f"{line['layer']}.{line['bucket']}", funds.get(str(line["output"]))),
         "name": str(line["rule"]),
-        "term": _concept(BENEFIT_TERM, "annual"),
+        "term": concept(BENEFIT_TERM, "annual"),
         "financial": [
             {
-                "type": _concept(BENEFIT_TYPE, "benefit"),
+                "type": concept(BENEFIT_TYPE, "benefit"),
                 "allowedMoney": _money(int(line["cap"])),
                 "usedMoney": _money(used),
             }
@@ -261,20 +295,20 @@ def explanation_of_benefit(
         "resourceType": "ExplanationOfBenefit",
         "id": values["setl_id"],
         "identifier": [{"system": f"{BASE}/setl_id", "value": values["setl_id"]}],
-        "status": _status(values),
-        "type": _concept(CLAIM_TYPE, _kind(values)),
+        "status": status_of(values),
+        "type": concept(CLAIM_TYPE, _kind(values)),
         "use": "claim",
         "patient": {"reference": f"Patient/{values['person_id']}"},
         "created": values["settle_date"].isoformat(),
         "insurer": {"reference": f"Organization/{values['policy_id']}"},
         "provider": {"reference": f"Organization/{values['institution_id']}"},
         "outcome": "complete",
-        "disposition": _disposition(values),
+        "disposition": disposition(values),
         "insurance": insurance(lines, funds, sequenced=False, submitted=coverage),
         "total": adjudications(values, lines, funds),
-        "payment": {"type": _concept(PAYMENT_TYPE, "complete"), "amount": _money(values["fund_pay_sumamt"])},
+        "payment": {"type": concept(PAYMENT_TYPE, "complete"), "amount": _money(values["fund_pay_sumamt"])},
         "benefitBalance": [_balance(line, funds) for line in lines if int(line["cap"]) >= 0],
-        **_notes(notes),
+        **process_notes(notes),
     }
 
 
@@ -299,10 +333,10 @@ def stored_claim(values: Row) -> dict[str, Any]:
     inscp = int(values["inscp_scp_amt"])
     parts = [(code, int(values[column])) for code, column in _PARTS if int(values[column])]
     items = (
-        [{"sequence": 1, "productOrService": _concept(BILL_PART, "in_policy"), "net": _money(inscp)}] if inscp else []
+        [{"sequence": 1, "productOrService": concept(BILL_PART, "in_policy"), "net": _money(inscp)}] if inscp else []
     )
-    items += [{"sequence": len(items) + n, "category": _concept(BILL_PART, code), "productOrService":
-               _concept(BILL_PART, code), "net": _money(fen)} for n, (code, fen) in enumerate(parts, 1)]  # fmt: skip
+    items += [{"sequence": len(items) + n, "category": concept(BILL_PART, code), "productOrService":
+               concept(BILL_PART, code), "net": _money(fen)} for n, (code, fen) in enumerate(parts, 1)]  # fmt: skip
     period = {"end": values["settle_date"].isoformat()}
     if values.get("admission_date"):
         period["start"] = values["admission_date"].isoformat()
@@ -312,18 +346,18 @@ def stored_claim(values: Row) -> dict[str, Any]:
         "id": values["setl_id"],
         "identifier": [{"system": f"{BASE}/claim_id", "value": values["claim_id"]}],
         "status": "cancelled" if values.get("status") == "reversed" else "active",
-        "type": _concept(CLAIM_TYPE, _kind(values)),
-        "subType": _concept(MED_TYPE, str(values["med_type"])),
+        "type": concept(CLAIM_TYPE, _kind(values)),
+        "subType": concept(MED_TYPE, str(values["med_type"])),
         "use": "claim",
         "patient": {"reference": f"Patient/{values['person_id']}"},
         "billablePeriod": period,
         "created": values["settle_date"].isoformat(),
         "provider": {"reference": f"Organization/{values['institution_id']}"},
-        "priority": _concept("http://terminology.hl7.org/CodeSystem/processpriority", "normal"),
+        "priority": concept("http://terminology.hl7.org/CodeSystem/processpriority", "normal"),
         "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": f"Coverage/{values['person_id']}"}}],
         "extension": [{"url": HOSPITAL_LEVEL, "valueInteger": int(values["hospital_level"])}],
         **(
-            {"diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": _concept(ICD10[0], diagnosis)}]}
+            {"diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": concept(ICD10[0], diagnosis)}]}
             if diagnosis
             else {}
         ),

@@ -5,6 +5,11 @@
 - Numbers are read exactly: a decimal number becomes a ``Decimal``, never a float; ``NaN`` and
   ``Infinity`` (not JSON) are refused.
 - The body must be UTF-8.
+
+A body is read by ``jiter`` (pydantic's JSON parser: decimals, duplicate keys caught), and only a
+body it refuses (or a string it cannot hold: a lone surrogate escape) is read again by Python's
+reader, whose errors name the key or position (``benchmarks/README.md``: a FHIR Claim read in
+half the time).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from typing import Any
+
+import jiter
 
 
 class JsonBodyError(ValueError):
@@ -45,6 +52,17 @@ def read_json(body: bytes | str) -> Any:
     ...
     api.jsonbody.JsonBodyError: duplicate key 'a' in a JSON object
     """
+    try:
+        return jiter.from_json(
+            body.encode("utf-8") if isinstance(body, str) else body,
+            allow_inf_nan=False, cache_mode="keys", catch_duplicate_keys=True, float_mode="decimal",
+        )  # fmt: skip
+    except ValueError:
+        return _python_read(body)
+
+
+def _python_read(body: bytes | str) -> Any:
+    """Python's reader: the same values, and an error that says where a body goes wrong."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         return json.loads(text, object_pairs_hook=_object, parse_float=Decimal, parse_constant=_constant)

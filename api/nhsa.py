@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from contextlib import suppress
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -45,6 +47,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 SETTLING = {"2206": "11", "2207": "11", "2303": "21", "2304": "21"}
 """Pre-settlement and settlement transactions → the visit type they settle by default."""
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+_PADDED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?\Z")
 
 
 HospitalTierCode = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),
@@ -67,6 +70,9 @@ def _moment(raw: Any) -> Any:
     if isinstance(raw, datetime):  # built by the service itself (2001's probe)
         return raw
     if isinstance(raw, str):
+        if _PADDED.match(raw):  # the usual spelling, read without strptime's locale-aware machinery
+            with suppress(ValueError):  # 2025-02-30: refused below, in the same words
+                return datetime.fromisoformat(raw)
         for form in TIME_FORMATS:
             try:
                 return datetime.strptime(raw, form)
@@ -90,10 +96,16 @@ def tolerant(raw: dict[str, Any]) -> dict[str, Any]:
     as ``""`` or ``null`` are absent; names are matched in lower case and through :data:`ALIASES`
     (the specification's own spelling wins when both are sent)."""
     out: dict[str, Any] = {}
-    for key, value in sorted(raw.items(), key=lambda kv: str(kv[0]).lower() != kv[0] or kv[0] in ALIASES):
+    respelled = []
+    for key, value in raw.items():
         if value is None or value == "":
             continue
-        name = ALIASES.get(str(key).lower(), str(key).lower())
+        name = str(key).lower()
+        if name == key and name not in ALIASES:
+            out[name] = value
+        else:
+            respelled.append((ALIASES.get(name, name), value))
+    for name, value in respelled:
         out.setdefault(name, value)
     return out
 
@@ -184,7 +196,7 @@ class SettleData(BaseModel):
     certno: Annotated[str, Field(max_length=50)] = ""
     mdtrt_cert_type: Annotated[str, Field(max_length=3)] = ""
     medins_setl_id: Annotated[str, Field(max_length=30)] | None = None
-    exp_content: Annotated[Extension, BeforeValidator(_json_object)] = Extension()
+    exp_content: Annotated[Extension, BeforeValidator(_json_object)] = Field(default_factory=Extension)
     idetinfo: list[IdetInfo] = Field(default_factory=list, max_length=20)
 
 
@@ -300,12 +312,12 @@ def stored_reply(output: dict[str, Any], warnings: tuple[str, ...] | list[str] =
     return to_json(body)
 
 
-def ref_msgid(envelope: Envelope | None, now: datetime) -> str:
-    """Our reply id: division code (6) + time (14) + serial (10), stable for one msgid."""
+def ref_msgid(envelope: Envelope | None, time: str) -> str:
+    """Our reply id: division code (6) + time (14, ``yyyyMMddHHmmss``) + serial (10), stable for one msgid."""
     if envelope is None:
-        return f"000000{now:%Y%m%d%H%M%S}0000000000"
+        return f"000000{time}0000000000"
     serial = int(hashlib.sha256(f"{envelope.fixmedins_code or ''}\n{envelope.msgid}".encode()).hexdigest(), 16) % 10**10
-    return f"{(envelope.mdtrtarea_admvs or '000000')[:6]:0>6}{now:%Y%m%d%H%M%S}{serial:010d}"
+    return f"{(envelope.mdtrtarea_admvs or '000000')[:6]:0>6}{time}{serial:010d}"
 
 
 def envelope_bytes(envelope: Envelope | None, stored: bytes | None = None, error: str | None = None) -> bytes:
@@ -314,7 +326,7 @@ def envelope_bytes(envelope: Envelope | None, stored: bytes | None = None, error
     stamp = now.strftime("%Y%m%d%H%M%S%f")[:17]
     head = {
         "infcode": 0 if error is None else -1,
-        "inf_refmsgid": ref_msgid(envelope, now),
+        "inf_refmsgid": ref_msgid(envelope, stamp[:14]),
         "refmsg_time": stamp,
         "respond_time": stamp,
         "err_msg": error,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
@@ -32,6 +33,7 @@ from api.fhir_output import (
     stored_claim,
     submitted_claim,
 )
+from api.fhir_reply import claim_response_json
 from api.fhir_submit import patient_of, provider_of, unwrap
 from api.idempotency import claimed, request_hash
 from api.jsonbody import write_json
@@ -76,20 +78,21 @@ async def submit(request: Request) -> Response:
         native_claim = claim_in(claim, person, classified)
     except ClaimError as exc:
         raise Problem(422, "invalid_claim", str(exc), exc.param) from exc
-    if claim.use not in ("claim", "predetermination"):
-        raise Problem(422, "unsupported_use", f"Claim.use {claim.use!r}: only claim and predetermination", "Claim.use")
+    if claim["use"] not in ("claim", "predetermination"):
+        detail = f"Claim.use {claim['use']!r}: only claim and predetermination"
+        raise Problem(422, "unsupported_use", detail, "Claim.use")
     facts = desk.check_claim(native_claim, policy, caller)
 
     funds = fund_names(policy)
 
     def render(settled: desk.Settled) -> bytes:
-        return resource_bytes(claim_response(claim, settled.values, settled.lines, funds, settled.warnings, classified))
+        return claim_response_json(claim, settled.values, settled.lines, funds, settled.warnings, classified)
 
     digest = request_hash("fhir-submit", request_text(claim, native_claim))
     sent = await request.body() if submitted.claim is raw else write_json(submitted.claim)  # a Claim: as it came
     document = ("fhir", sent)
     command = desk.SettleCommand(caller, facts, render, key, digest, submitted=document)
-    if claim.use == "predetermination":
+    if claim["use"] == "predetermination":
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
             (done,) = desk.pre_settle_commands(db, [command], policy)
         if isinstance(done, Problem):
@@ -100,8 +103,23 @@ async def submit(request: Request) -> Response:
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
     created = _CREATED.match(reply.body) if reply.status == 201 else None
     if created:
-        headers["Location"] = f"{request.base_url}fhir/ClaimResponse/{created.group(1).decode()}"
+        headers["Location"] = f"{_base_url(request)}fhir/ClaimResponse/{created.group(1).decode()}"
     return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
+
+
+def _base_url(request: Request) -> str:
+    """``request.base_url``, worked out once per scheme, host and root path (Starlette builds it
+    anew on every call)."""
+    scope = request.scope
+    server = tuple(scope["server"]) if scope.get("server") else None
+    return _base_of(scope["scheme"], request.headers.get("host"), server, scope.get("root_path", ""))
+
+
+@lru_cache(maxsize=64)
+def _base_of(scheme: str, host: str | None, server: tuple[Any, ...] | None, root_path: str) -> str:
+    headers = [(b"host", host.encode("latin-1"))] if host is not None else []
+    scope = {"type": "http", "scheme": scheme, "server": server, "root_path": root_path, "path": "/"}
+    return str(Request({**scope, "headers": headers, "query_string": b""}).base_url)
 
 
 def _classified(request: Request, items: list[tuple[int, str, Any, int, int]]) -> Classified:
