@@ -31,7 +31,7 @@ from api.errors import Problem
 from api.idempotency import Reply, claimed, request_hash
 from api.queue import write
 from api.resettled import preview_out
-from api.schemas import AdjustmentOut, ClaimIn, SettlementOut
+from api.schemas import NO_CONTROL, AdjustmentOut, ClaimIn, SettlementOut
 from api.slip import render_slip
 from settlement.money import yuan_of
 from tiers.codes import PAYMENT_COLUMNS
@@ -153,7 +153,7 @@ def read(setl_id: SetlId, db: ReaderDep, caller: CallerDep) -> SettlementOut:
 
 @router.get("", response_model=SettlementOut, summary="The standing settlement of one of your claims, by claim id")
 def by_claim(
-    claim_id: Annotated[str, Query(min_length=1, max_length=64)], db: ReaderDep, caller: CallerDep
+    claim_id: Annotated[str, Query(min_length=1, max_length=64, pattern=NO_CONTROL)], db: ReaderDep, caller: CallerDep
 ) -> SettlementOut:
     setl_id = queries.standing_of_claim(db, institution_id=caller.institution_id, claim_id=claim_id)
     if setl_id is None:
