@@ -111,12 +111,12 @@ def _diagnosis(claim: Claim) -> str:
 
 
 def cny(money: Any, where: str) -> Decimal:
-    value = money.get("value") if money else None
+    value: Decimal | None = money.get("value") if money else None
     if value is None:
         raise ClaimError(where, "an amount is required")
     if money.get("currency") not in (None, "CNY"):
         raise ClaimError(where, f"currency {money['currency']} is not CNY")
-    return Decimal(value)
+    return value
 
 
 def _day(text: str, where: str) -> date:

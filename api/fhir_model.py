@@ -31,7 +31,6 @@ def _decimal(value: Any) -> Any:
 
 
 FhirDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
-Many = Annotated[list[Any], Field(min_length=1)]
 
 
 _OPEN = ConfigDict(extra="allow")

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from api.claims import birth_date_of
+from settlement.claims import age_on
 from settlement.money import yuan_number
 from tiers.schema import NHSA_FIELDS, Policy
 
@@ -43,8 +44,7 @@ def id_number_facts(id_number: str, on: date) -> dict[str, Any]:
     born = birth_date_of(id_number)
     if born is None:
         return {"gend": "", "brdy": "", "age": None}
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    return {"gend": "1" if int(id_number[16]) % 2 else "2", "brdy": born.isoformat(), "age": age}
+    return {"gend": "1" if int(id_number[16]) % 2 else "2", "brdy": born.isoformat(), "age": age_on(born, on)}
 
 
 def _person_fields(visit: Visit, on: date) -> dict[str, Any]:

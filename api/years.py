@@ -60,7 +60,8 @@ def resettle_years(
     runs = []
     periods = _periods(db, person_id, policy)
     buckets, settles_as = set(policy.stack.buckets), policy.settles_as
-    birth = birth_date_of(str((queries.person(db, person_id=person_id) or {}).get("id_number") or ""))
+    person = (queries.person(db, person_id=person_id) or {}) if policy.policy.age_bands else {}  # 身份证号 → age
+    birth = birth_date_of(str(person.get("id_number") or ""))
     for year in years:
         standing = queries.standing(db, person_id=person_id, year=year)
         adjusted = queries.adjusted(db, person_id=person_id, year=year)

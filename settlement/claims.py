@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -266,6 +267,19 @@ def ages(birth: I64, day: I64) -> I64:
     today = (on_month.astype(np.int64) % 12) * 32 + (on - on_month).astype(np.int64)
     years_done: I64 = (years - (today < month_day)).astype(np.int64)
     return years_done
+
+
+def age_on(born: date, on: date) -> int:
+    """:func:`ages` of one birth date on one day.
+
+    >>> age_on(date(2000, 2, 29), date(2025, 2, 28)), age_on(date(2000, 2, 29), date(2025, 3, 1))
+    (24, 25)
+    """
+    days = np.array([born.toordinal(), on.toordinal()], np.int64) - _EPOCH_ORDINAL
+    return int(ages(days[:1], days[1:])[0])
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _parse_birth(frame: pd.DataFrame, ids: pd.Series, problems: list[ClaimProblem]) -> I64 | None:

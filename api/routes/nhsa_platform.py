@@ -123,10 +123,7 @@ async def recall(call: Call) -> bytes:
 
 async def _original(call: Call, data: RecallData) -> tuple[str, bytes] | None:
     """The reply the message left, or None — then it is marked so it never does anything."""
-    try:
-        found = await write(call.request.app.state.database, lambda db: _original_reply(db, call, data.omsgid))
-    except INTEGRITY_ERRORS:  # the original landed meanwhile
-        found = await call.read(lambda db: _original_reply(db, call, data.omsgid))
+    found = await _undoing(call, lambda db: _original_reply(db, call, data.omsgid))
     return None if found is None or found[0] == UNDONE else found
 
 
