@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from api import institutions
 from api.auth import Caller
 from api.books import reading, writing
-from api.books.driver import Driver, Write, merged
+from api.books.driver import Driver, Read, Write, merged
 from api.claims import ClaimFacts, birth_date_of, claims_table, ledger_of, settlement_values
 from api.early_warnings import early_warnings
 from api.errors import Problem
@@ -129,11 +129,51 @@ class SettleCommand:
         return reading.Wanted(self.caller.institution_id, self.key, facts.person_id, facts.dated, facts.claim_id)
 
     @property
-    def slots(self) -> tuple[tuple[str, ...], ...]:
-        """What two commands of one batch may not share: the person, the institution's claim, the key."""
-        institution = self.caller.institution_id
-        person, claim = ("person", self.claim.person_id), ("claim", institution, self.claim.claim_id)
-        return (person, claim, ("key", institution, self.key)) if self.key else (person, claim)
+    def slots(self) -> Slots:
+        return slots_of(self.caller.institution_id, self.claim.person_id, self.claim.claim_id, self.key)
+
+
+Slots = tuple[tuple[str, ...], ...]
+
+
+def slots_of(institution: str, person_id: str, claim_id: str, key: str | None) -> Slots:
+    """What two commands of one batch may not share: the person, the institution's claim, the key."""
+    person, claim = ("person", person_id), ("claim", institution, claim_id)
+    return (person, claim, ("key", institution, key)) if key else (person, claim)
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """A settlement the books complete (an NHSA 2304 that leaves its admission, diagnosis or bill
+    parts to the visit it settles): ``reads`` run in the batch's own transaction, before its
+    reading, in one round trip with the batch's other incomplete commands'; ``complete`` makes the
+    command of their rows (one list per read), or raises what refuses it — that command's own
+    refusal. ``slots``: the command's, known from the message (see :attr:`SettleCommand.slots`)."""
+
+    slots: Slots
+    reads: tuple[Read, ...]
+    complete: Callable[[list[list[tuple[Any, ...]]]], SettleCommand]
+
+
+Command = SettleCommand | Incomplete
+
+
+def completed(db: Driver, commands: Sequence[Command]) -> list[SettleCommand | Exception]:
+    """Each command whole: an :class:`Incomplete` one completed from its reads (all read at once),
+    or the exception that refused it."""
+    pending = [c for c in commands if isinstance(c, Incomplete)]
+    rows = iter(db.read_all([read for c in pending for read in c.reads]) if pending else [])
+    out: list[SettleCommand | Exception] = []
+    for command in commands:
+        if isinstance(command, SettleCommand):
+            out.append(command)
+            continue
+        got = [next(rows) for _ in command.reads]
+        try:
+            out.append(command.complete(got))
+        except Exception as refused:  # one command's refusal is its own, as in a batch
+            out.append(refused)
+    return out
 
 
 def _not_registered(person_id: str) -> Problem:
@@ -246,18 +286,27 @@ def _engine(
     return settle_claims(table, policy, ledger_of(opening), explain=True)
 
 
-def _check_distinct(commands: Sequence[SettleCommand]) -> None:
+def _check_distinct(commands: Sequence[Command]) -> None:
     slots = [slot for command in commands for slot in command.slots]
     if len(set(slots)) < len(slots):
         raise ValueError("a batch settles one claim per person, claim and key")
 
 
-def settle_commands(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[Reply | Problem]:
+def settle_commands(db: Driver, given: Sequence[Command], policy: CompiledPolicy) -> list[Reply | Exception]:
     """结算 of claims of distinct persons in one transaction (group commit): each gets its reply
     (``render``ed, stored under its key) or its problem; a claim refused (a replayed key, an
-    unknown person, a claim already settled) does not stop the others. The caller holds each key
-    in this process (:func:`api.idempotency.claimed`)."""
-    _check_distinct(commands)
+    unknown person, a claim already settled, an incomplete one its books refuse) does not stop
+    the others. The caller holds each key in this process (:func:`api.idempotency.claimed`)."""
+    _check_distinct(given)
+    whole = completed(db, given)
+    settled = iter(_settle(db, [c for c in whole if isinstance(c, SettleCommand)], policy))
+    return [c if isinstance(c, Exception) else next(settled) for c in whole]
+
+
+def _settle(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[Reply | Problem]:
+    if not commands:
+        db.rollback()
+        return []
     found = _read(db, commands, register=True)
     results: list[Reply | Problem | None] = [_refused(c, f) for c, f in zip(commands, found, strict=True)]
     todo = [i for i, r in enumerate(results) if r is None]
@@ -315,8 +364,9 @@ def pre_settle_commands(
     db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy
 ) -> list[Settled | Problem]:
     """试算: each claim's settlement on its person-year as it stands, nothing stored (``db``'s
-    transaction is rolled back once read). A person the platform may register on first sight is
-    pre-settled without a relief identity, with a warning."""
+    transaction is rolled back once read; an :class:`Incomplete` command is :func:`completed`
+    first, in it). A person the platform may register on first sight is pre-settled without a
+    relief identity, with a warning."""
     try:
         found = reading.read(db, [c.wanted for c in commands])
     finally:

@@ -250,11 +250,16 @@ def claim_moment(envelope: Envelope, data: SettleData, now: datetime) -> datetim
     return data.setl_time or envelope.inf_time or now
 
 
+def claim_id_of(data: SettleData) -> str:
+    """The native claim id of a settlement: its visit (``mdtrt_id``), with its charge batch if any."""
+    return data.mdtrt_id if not data.chrg_bchno else f"{data.mdtrt_id}|{data.chrg_bchno}"
+
+
 def claim_of(envelope: Envelope, data: SettleData, level: int, now: datetime) -> ClaimIn:
     """The native claim of a settlement transaction at hospital tier ``level`` (the registry's,
     :func:`api.institutions.claim_tier`), its time from the message or ``now``."""
     moment = claim_moment(envelope, data, now)
-    claim_id = data.mdtrt_id if not data.chrg_bchno else f"{data.mdtrt_id}|{data.chrg_bchno}"
+    claim_id = claim_id_of(data)
     # every field was validated by SettleData with the claim's own types and limits (ids, visit
     # type, level, ICD-10 code, amounts): the native claim is built without validating it again
     claim = ClaimIn.model_construct(

@@ -31,7 +31,6 @@ from starlette.concurrency import run_in_threadpool
 from api import desk
 from api.books.driver import Driver
 from api.db import immediate_writer, is_sqlite, is_unique_violation, pooled_transaction, write_gate
-from api.errors import Problem
 from api.idempotency import Reply
 from tiers.tables import CompiledPolicy
 
@@ -44,7 +43,7 @@ TURNS = 2
 the next turn): the queue waits this long for newcomers before it takes a batch."""
 GATHER_SECONDS = 0.005
 """The longest a batch waits for newcomers that keep arriving (its latency bound)."""
-Waiting = tuple[desk.SettleCommand, "asyncio.Future[Reply]"]
+Waiting = tuple[desk.Command, "asyncio.Future[Reply]"]
 
 
 def _waiting_writer(database: Engine, work: Callable[[Driver], T]) -> T:
@@ -83,8 +82,8 @@ class SettlementQueue:
         self._waiting: list[Waiting] = []
         self._draining: asyncio.Task[None] | None = None
 
-    async def settle(self, request: desk.SettleCommand) -> Reply:
-        """The reply to ``request``, once its batch is committed (a Problem is raised)."""
+    async def settle(self, request: desk.Command) -> Reply:
+        """The reply to ``request``, once its batch is committed (what refused it is raised)."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         if self._draining is None:
@@ -126,12 +125,12 @@ class SettlementQueue:
         self._waiting = left
         return taken
 
-    async def _settled(self, requests: list[desk.SettleCommand], retry: bool = True) -> list[Reply | BaseException]:
+    async def _settled(self, requests: list[desk.Command], retry: bool = True) -> list[Reply | BaseException]:
         """Each request's reply or error; a batch that fails as a whole, one request at a time. A
         claim refused by the database's uniqueness (another worker stored the same claim or key a
         moment before) is tried once more: it then reads what the other stored (409, or a replay)."""
         try:
-            done: list[Reply | Problem] = await write(
+            done: list[Reply | Exception] = await write(
                 self.database, lambda db: desk.settle_commands(db, requests, self.policy)
             )
             return list(done)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from api.books.driver import Driver, Statement, Write, inserts
+from api.books.driver import Driver, Read, Statement, Write, inserts
 from api.books.queries import columns
 from api.books.reading import as_date
 from api.books.writing import now
@@ -76,12 +76,21 @@ def catalogue_of(db: Driver, codes: list[str]) -> pd.DataFrame:
 
 def details(db: Driver, *, institution_id: str, mdtrt_id: str) -> list[dict[str, Any]]:
     """A visit's fee details (active and cancelled), in upload order."""
-    rows = [dict(zip(columns("feedetail"), row, strict=True)) for row in db.rows(_DETAILS, {"i": institution_id,
-                                                                                          "m": mdtrt_id})]  # fmt: skip
-    for row in rows:
+    return details_of(db.rows(*details_read(institution_id=institution_id, mdtrt_id=mdtrt_id)))
+
+
+def details_read(*, institution_id: str, mdtrt_id: str) -> Read:
+    """The read of :func:`details` (to run with others: :meth:`Driver.read_all`)."""
+    return _DETAILS, {"i": institution_id, "m": mdtrt_id}
+
+
+def details_of(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The rows of :func:`details_read` as :func:`details` gives them."""
+    found = [dict(zip(columns("feedetail"), row, strict=True)) for row in rows]
+    for row in found:
         if isinstance(row["fee_ocur_time"], str):
             row["fee_ocur_time"] = datetime.fromisoformat(row["fee_ocur_time"])
-    return rows
+    return found
 
 
 def uploaded(db: Driver, *, institution_id: str, person_id: str, serials: set[str]) -> list[dict[str, Any]]:

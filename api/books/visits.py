@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from api.books.driver import Driver, Statement, Write, inserts
+from api.books.driver import Driver, Read, Statement, Write, inserts
 from api.books.queries import columns
 from api.books.writing import now
 
@@ -26,7 +26,16 @@ _STATUS = Statement.of("UPDATE visit SET status = :status WHERE institution_id =
 
 def visit(db: Driver, *, institution_id: str, mdtrt_id: str) -> dict[str, Any] | None:
     """An institution's visit, or None."""
-    rows = db.rows(_VISIT, {"i": institution_id, "m": mdtrt_id})
+    return visit_of(db.rows(*visit_read(institution_id=institution_id, mdtrt_id=mdtrt_id)))
+
+
+def visit_read(*, institution_id: str, mdtrt_id: str) -> Read:
+    """The read of :func:`visit` (to run with others: :meth:`Driver.read_all`)."""
+    return _VISIT, {"i": institution_id, "m": mdtrt_id}
+
+
+def visit_of(rows: list[tuple[Any, ...]]) -> dict[str, Any] | None:
+    """The rows of :func:`visit_read` as :func:`visit` gives them."""
     if not rows:
         return None
     found = dict(zip(columns("visit"), rows[0], strict=True))

@@ -104,25 +104,28 @@ class AccumulatorData(BaseModel):
     cum_ym: Annotated[str, Field(pattern=r"^(19|2[0-9])[0-9]{2}(0[1-9]|1[0-2])$", description="yyyyMM")] | None = None
 
 
-async def _settle_data(call: Call) -> tuple[SettleData, list[str]]:
-    """A settlement's data, with what the message omits (visit type, diagnosis, admission) taken from
-    the visit it settles when one was registered (2201 / 2401), and the bill's parts from the visit's
-    fee details when it has any (2204 / 2301; :func:`api.routes.nhsa_details.parts_from`) — checked
-    against them when the message states them but omits something else; a message that states
-    everything is settled as stated, without reading its visit."""
+def _settlement(call: Call) -> desk.Command:
+    """A settlement's command. What the message omits (visit type, diagnosis, admission) is taken
+    from the visit it settles when one was registered (2201 / 2401), and the bill's parts from the
+    visit's fee details when it has any (2204 / 2301; :func:`api.routes.nhsa_details.parts_from`) —
+    checked against them when the message states them but omits something else: the visit is read
+    in the batch's own transaction (:class:`api.desk.Incomplete`). A message that states everything
+    is settled as stated, without reading its visit."""
     data: SettleData = parse(SettleData, data_of(call.envelope), "input.data")
     inpatient = SETTLING[call.envelope.transaction] == "21"
     if nhsa.parts_given(data) and data.dise_codg and data.med_type and (data.begntime or not inpatient):
-        return data, []  # the message says it all: taken as stated (no read on the hot path)
+        return _command(call, (data, []))  # the message says it all: taken as stated
     institution, mdtrt_id = call.caller.institution_id, data.mdtrt_id
 
-    def work(db: Driver) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        found = visits.visit(db, institution_id=institution, mdtrt_id=mdtrt_id)
-        return found, details.details(db, institution_id=institution, mdtrt_id=mdtrt_id) if found else []
+    def complete(rows: list[list[tuple[Any, ...]]]) -> desk.SettleCommand:
+        visit = visits.visit_of(rows[0])
+        fees = details.details_of(rows[1]) if visit else []
+        return _command(call, nhsa_details.parts_from(nhsa_visits.completed(data, visit), fees))
 
-    with pooled_transaction(call.request.app.state.database, read_only=True) as db:  # on the loop, as batches are
-        visit, rows = work(db)
-    return nhsa_details.parts_from(nhsa_visits.completed(data, visit), rows)
+    reads = (visits.visit_read(institution_id=institution, mdtrt_id=mdtrt_id),
+             details.details_read(institution_id=institution, mdtrt_id=mdtrt_id))  # fmt: skip
+    slots = desk.slots_of(institution, data.psn_no, nhsa.claim_id_of(data), call.key)
+    return desk.Incomplete(slots, reads, complete)
 
 
 def _command(call: Call, prepared: tuple[SettleData, list[str]]) -> desk.SettleCommand:
@@ -150,8 +153,10 @@ def _command(call: Call, prepared: tuple[SettleData, list[str]]) -> desk.SettleC
 
 async def nhsa_pre_settle(call: Call) -> bytes:
     call.caller.require("settle")
-    command = _command(call, await _settle_data(call))
     with pooled_transaction(call.request.app.state.batch_database, read_only=True) as db:
+        (command,) = desk.completed(db, [_settlement(call)])
+        if isinstance(command, Exception):
+            raise command
         (done,) = desk.pre_settle_commands(db, [command], call.policy)
     if isinstance(done, Problem):
         raise done
@@ -160,8 +165,8 @@ async def nhsa_pre_settle(call: Call) -> bytes:
 
 async def nhsa_settle(call: Call) -> bytes:
     call.caller.require("settle")
-    command = _command(call, await _settle_data(call))
-    with claimed(call.caller.institution_id, command.key):
+    command = _settlement(call)
+    with claimed(call.caller.institution_id, call.key):
         reply: Reply = await call.request.app.state.settlements.settle(command)
     return reply.body
 

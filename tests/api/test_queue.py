@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from api import desk, native, registry
 from api.auth import SCOPES, Caller, create_key
-from api.books import checks
+from api.books import checks, visits
 from api.db import migrate, open_database, pooled_transaction
 from api.errors import Problem
 from api.idempotency import Reply, request_hash
@@ -81,15 +81,15 @@ def _request(claim: ClaimIn, key: str | None = None, caller: Caller = HOSPITAL) 
     return desk.SettleCommand(caller, facts, native.render, key if key is not None else claim.claim_id, digest)
 
 
-def _settled(engine: Engine, requests: list[desk.SettleCommand]) -> list[Reply | Problem]:
+def _settled(engine: Engine, requests: Sequence[desk.Command]) -> list[Reply | Exception]:
     with pooled_transaction(engine) as db:
         return desk.settle_commands(db, requests, DEMO)
 
 
-def _money(result: Reply | Problem) -> dict[str, Any]:
+def _money(result: Reply | Exception) -> dict[str, Any]:
     """A reply's amounts and lines (ids and times differ between databases), or the problem's code."""
-    if isinstance(result, Problem):
-        return {"problem": result.code}
+    if isinstance(result, Exception):
+        return {"problem": result.code if isinstance(result, Problem) else repr(result)}
     body = json.loads(result.body)
     return {k: v for k, v in body.items() if k not in ("setl_id",)} | {"status": result.status}
 
@@ -109,6 +109,38 @@ def test_batches_settle_as_one_claim_at_a_time(engines: tuple[Engine, Engine]) -
             assert checks.problems(db, DEMO) == []
 
 
+def test_an_incomplete_command_is_completed_in_the_batch_and_refused_alone(engines: tuple[Engine, Engine]) -> None:
+    """A command the books complete (NHSA's settlement that leaves its admission to its visit)
+    reads in the batch's transaction; completed, it settles as the whole command does alone; one
+    whose completion refuses it is refused alone."""
+    batched, alone = engines
+    read = (visits.visit_read(institution_id="H1", mdtrt_id="V-NONE"),)
+    seen: list[list[list[tuple[Any, ...]]]] = []
+
+    def whole(rows: list[list[tuple[Any, ...]]]) -> desk.SettleCommand:
+        seen.append(rows)
+        return _request(_claim("P2", 0))
+
+    def refused(rows: list[list[tuple[Any, ...]]]) -> desk.SettleCommand:
+        raise ValueError("visit V-NONE was cancelled")
+
+    def slots(person: str) -> desk.Slots:
+        return desk.slots_of("H1", person, f"C-{person}-0", f"C-{person}-0")
+
+    batch: list[desk.Command] = [_request(_claim("P1", 0)), desk.Incomplete(slots("P2"), read, whole),
+             desk.Incomplete(slots("P3"), read, refused), _request(_claim("P4", 0))]  # fmt: skip
+    results = _settled(batched, batch)
+    assert seen == [[[]]]  # its read ran, with the batch (no such visit)
+    assert isinstance(results[2], ValueError)
+    assert "V-NONE was cancelled" in str(results[2])
+    assert [r.status for r in results if isinstance(r, Reply)] == [201, 201, 201]
+    assert _money(results[1]) == _money(_settled(alone, [_request(_claim("P2", 0))])[0])
+    with pooled_transaction(batched) as db:
+        assert checks.problems(db, DEMO) == []
+        assert db.rows(*read[0]) == []
+    assert all(isinstance(r, ValueError) for r in _settled(batched, [desk.Incomplete(slots("P5"), read, refused)]))
+
+
 def test_a_batch_refuses_only_the_claims_it_must(engines: tuple[Engine, Engine]) -> None:
     engine, _ = engines
     first, later, settled = _request(_claim("P1", 0)), _request(_claim("P2", 3)), _request(_claim("P5", 0))
@@ -125,7 +157,7 @@ def test_a_batch_refuses_only_the_claims_it_must(engines: tuple[Engine, Engine])
     results = _settled(engine, batch)
     assert isinstance(results[0], Reply)
     assert results[0].replayed
-    assert [r.code if isinstance(r, Problem) else r.status for r in results[1:]] == [
+    assert [r.code if isinstance(r, Problem) else getattr(r, "status", r) for r in results[1:]] == [
         "idempotency_key_reused",
         "person_not_found",
         "already_settled",
@@ -154,7 +186,7 @@ def test_a_batch_takes_one_claim_per_person_claim_and_key() -> None:
     waiting_queue._waiting = [(r, asyncio.Future(loop=asyncio.new_event_loop())) for r in waiting]
     batches = []
     while waiting_queue._waiting:
-        batches.append([r.claim.claim_id for r, _ in waiting_queue._next_batch()])
+        batches.append([r.claim.claim_id for r, _ in waiting_queue._next_batch() if isinstance(r, desk.SettleCommand)])
     assert batches == [
         ["C-P1-0", "C-P2-0", "C-P4-0"],
         ["C-P1-1", "C-P3-0", "C-P2-1"],
@@ -170,7 +202,7 @@ def test_the_queue_batches_what_waits_and_isolates_a_failing_claim(
 
     settle = desk.settle_commands
 
-    def counted(db: Any, requests: list[desk.SettleCommand], policy: Any) -> list[Reply | Problem]:
+    def counted(db: Any, requests: list[desk.Command], policy: Any) -> list[Reply | Exception]:
         sizes.append(len(requests))
         return settle(db, requests, policy)
 
