@@ -35,6 +35,7 @@ from settlement.engine import SettledBatch
 from settlement.engine import settle as settle_claims
 from settlement.explanation import columns as explanation
 from settlement.identities import IdentityPeriods, with_candidates
+from settlement.periods import period_of
 from tiers.tables import CompiledPolicy
 
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -197,12 +198,12 @@ def _refused(command: SettleCommand, found: reading.Found) -> Reply | Problem | 
     return None
 
 
-def _read(db: Driver, commands: Sequence[SettleCommand], register: bool) -> list[reading.Found]:
+def _read(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolicy) -> list[reading.Found]:
     """The batch's reading; persons to register on first sight are registered first, then read
     again under their new rows' locks (two first sights of one person never both see it empty)."""
-    found = reading.read(db, [c.wanted for c in commands])
+    found = reading.read(db, [c.wanted for c in commands], policy.period_start_of)
     new = sorted({c.claim.person_id for c, f in zip(commands, found, strict=True) if c.register and f.year is None})
-    if not register or not new:
+    if not new:
         return found
     writes: list[Write] = []
     for person in new:
@@ -211,7 +212,7 @@ def _read(db: Driver, commands: Sequence[SettleCommand], register: bool) -> list
             *writing.audit_writes("platform", "register", "person", person),
         ]
     db.run_all(merged(writes))
-    again = reading.read(db, [c.wanted for c in commands])
+    again = reading.read(db, [c.wanted for c in commands], policy.period_start_of)
     return [f if f.year is not None or not c.register else g for c, f, g in zip(commands, found, again, strict=True)]
 
 
@@ -271,8 +272,9 @@ def _engine(
     buckets = set(policy.stack.buckets)
     years = [found[r].year for r in rows]
     facts = [commands[r].claim for r in rows]
+    starts = policy.period_start_of
     opening = [
-        (f.person_id, f.dated.year, key, sums)
+        (f.person_id, period_of(f.dated, starts[key[0]]), key, sums)
         for f, year in zip(facts, years, strict=True)
         if year is not None
         for key, sums in year.accumulators.items()
@@ -307,7 +309,7 @@ def _settle(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolic
     if not commands:
         db.rollback()
         return []
-    found = _read(db, commands, register=True)
+    found = _read(db, commands, policy)
     results: list[Reply | Problem | None] = [_refused(c, f) for c, f in zip(commands, found, strict=True)]
     todo = [i for i, r in enumerate(results) if r is None]
     writes: list[Write] = []
@@ -315,7 +317,7 @@ def _settle(db: Driver, commands: Sequence[SettleCommand], policy: CompiledPolic
         for i, (done, added) in zip(
             todo, _settled(_engine(commands, found, todo, policy), todo, commands, found), strict=True
         ):
-            results[i] = _recorded(commands[i], found[i], done, added, writes)
+            results[i] = _recorded(commands[i], found[i], done, added, writes, policy)
     if writes and planted("transaction"):  # the settlement's rows and its accumulators apart
         db.commit(merged([w for w in writes if not _accumulating(w)]))
         db.commit(merged([w for w in writes if _accumulating(w)]))
@@ -331,9 +333,15 @@ def _accumulating(write: Write) -> bool:
 
 
 def _recorded(
-    command: SettleCommand, found: reading.Found, done: Settled, added: reading.Sums, writes: list[Write]
+    command: SettleCommand,
+    found: reading.Found,
+    done: Settled,
+    added: reading.Sums,
+    writes: list[Write],
+    policy: CompiledPolicy,
 ) -> Reply:
-    """The reply of a settled claim; its rows appended to ``writes``."""
+    """The reply of a settled claim; its rows appended to ``writes`` (its accumulators in each
+    layer's period holding its day)."""
     assert found.year is not None
     institution, setl_id = command.caller.institution_id, writing.new_id("S")
     values = {**done.values, "setl_id": setl_id}
@@ -342,7 +350,7 @@ def _recorded(
     reply = Reply(201, command.render(settled))
     writes += [
         *writing.settlement_writes(values=values, lines=done.lines),
-        *writing.accumulator_writes(person_id=command.claim.person_id, year=command.claim.dated.year, sums=touched),
+        *writing.accumulator_writes(person_id=command.claim.person_id, year=_periods(command, policy), sums=touched),
         *writing.audit_writes(institution, "settle", "settlement", setl_id, claim_id=command.claim.claim_id),
     ]
     if command.submitted:
@@ -353,6 +361,11 @@ def _recorded(
             institution_id=institution, key=command.key, digest=command.digest, status=reply.status, body=reply.body
         )
     return reply
+
+
+def _periods(command: SettleCommand, policy: CompiledPolicy) -> dict[str, int]:
+    """Each layer's accumulation period (its starting year) holding the claim's day."""
+    return {layer: period_of(command.claim.dated, starts) for layer, starts in policy.period_start_of.items()}
 
 
 def _plus(before: tuple[int, int, int] | None, added: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -368,7 +381,7 @@ def pre_settle_commands(
     first, in it). A person the platform may register on first sight is pre-settled without a
     relief identity, with a warning."""
     try:
-        found = reading.read(db, [c.wanted for c in commands])
+        found = reading.read(db, [c.wanted for c in commands], policy.period_start_of)
     finally:
         db.rollback()
     empty = reading.PersonYear([], {}, 1, None)

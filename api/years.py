@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from api.errors import Problem
 from api.idempotency import Reply, replayed
 from api.planted import planted
 from settlement.identities import IdentityPeriods, with_candidates
+from settlement.periods import calendar_only
 from settlement.personyear import resettle
 from tiers.codes import PAYMENT_COLUMNS
 from tiers.tables import CompiledPolicy
@@ -56,38 +58,69 @@ def _periods(db: Driver, person_id: str, policy: CompiledPolicy) -> IdentityPeri
 def resettle_years(
     db: Driver, *, actor: str, person_id: str, years: list[int], policy: CompiledPolicy, reason: str
 ) -> list[YearRun]:
-    """Re-settle the person's ``years`` (see the module's text); the writes run in ``db``."""
-    runs = []
+    """Re-settle the person's ``years`` (see the module's text); the writes run in ``db``. Where a
+    layer's accumulation period is not the calendar year, periods chain the years together: the
+    person's whole history is re-settled in one run."""
     periods = _periods(db, person_id, policy)
-    buckets, settles_as = set(policy.stack.buckets), policy.settles_as
     person = (queries.person(db, person_id=person_id) or {}) if policy.policy.age_bands else {}  # 身份证号 → age
     birth = birth_date_of(str(person.get("id_number") or ""))
-    for year in years:
-        standing = queries.standing(db, person_id=person_id, year=year)
-        adjusted = queries.adjusted(db, person_id=person_id, year=year)
-        own = {(f.setl_id, f.output): f.paid for f in queries.own_funds_paid(db, "person_year", p=person_id, y=year)}
-        facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}, policy.policy.dated_by) for row in standing]
-        births = [birth] * len(facts) if policy.policy.age_bands else None
-        table = with_candidates(claims_table(facts, settles_as, [row["seq"] for row in standing], births), periods)
-        paid = {
-            o: np.array([_stated(r, o, own) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)
-            for o in policy.outputs
-        }
-        result = resettle(table, paid, policy)
-        run_id = writing.new_id("A")
-        notes = _notes(standing, [policy.profiles.categories[c] for c in result.category.tolist()], reason)
-        made = list(zip(*(result.adjustments[c].tolist() for c in ("claim_id", "output", "delta")), strict=True))
-        stored = queries.accumulators(db, person_id=person_id, year=year)
-        sums = {key: (0, 0, 0) for key in stored if key in buckets}  # buckets no standing claim uses any more
-        sums |= _sums(result.closing())
-        writes: list[Write] = [
-            *writing.adjustment_writes(run_id=run_id, rows=[(s, person_id, year, o, d, notes[s]) for s, o, d in made]),
-            *writing.accumulator_writes(person_id=person_id, year=year, sums=sums),
-            *writing.audit_writes(actor, "resettle", "person_year", person_id, year=year, run_id=run_id, reason=reason),
-        ]
-        db.run_all(writes)
-        runs.append(YearRun(run_id, person_id, year, len(standing), reason, made))
-    return runs
+    return [
+        _resettle(db, actor, person_id, group, policy, reason, periods, birth)
+        for group in _groups(db, person_id, years, policy)
+    ]
+
+
+def _groups(db: Driver, person_id: str, years: list[int], policy: CompiledPolicy) -> list[list[int]]:
+    """The calendar years re-settled together: each alone, or every year of the person at once."""
+    if calendar_only(policy.period_starts):
+        return [[year] for year in years]
+    every = sorted({*years, *queries.years_settled(db, person_id=person_id, start=date.min, end=None)})
+    return [every] if every else []
+
+
+def _resettle(db: Driver, actor: str, person_id: str, group: list[int], policy: CompiledPolicy, reason: str,
+              periods: IdentityPeriods, birth: date | None) -> YearRun:  # fmt: skip
+    buckets, settles_as = set(policy.stack.buckets), policy.settles_as
+    standing = [row for year in group for row in queries.standing(db, person_id=person_id, year=year)]
+    adjusted = {k: v for year in group for k, v in queries.adjusted(db, person_id=person_id, year=year).items()}
+    own = {(f.setl_id, f.output): f.paid for year in group
+           for f in queries.own_funds_paid(db, "person_year", p=person_id, y=year)}  # fmt: skip
+    facts = [ClaimFacts.of_row({**row, "claim_id": row["setl_id"]}, policy.policy.dated_by) for row in standing]
+    births = [birth] * len(facts) if policy.policy.age_bands else None
+    table = with_candidates(claims_table(facts, settles_as, [row["seq"] for row in standing], births), periods)
+    paid = {
+        o: np.array([_stated(r, o, own) + adjusted.get((r["setl_id"], o), 0) for r in standing], np.int64)
+        for o in policy.outputs
+    }
+    result = resettle(table, paid, policy)
+    run_id = writing.new_id("A")
+    notes = _notes(standing, [policy.profiles.categories[c] for c in result.category.tolist()], reason)
+    made = list(zip(*(result.adjustments[c].tolist() for c in ("claim_id", "output", "delta")), strict=True))
+    year_of = {row["setl_id"]: int(row["year"]) for row in standing}
+    writes: list[Write] = [
+        *writing.adjustment_writes(
+            run_id=run_id, rows=[(s, person_id, year_of[s], o, d, notes[s]) for s, o, d in made]
+        ),
+        *_accumulator_writes(db, person_id, group, result.closing(), buckets, policy),
+        *writing.audit_writes(actor, "resettle", "person_year", person_id, year=group[0], run_id=run_id, reason=reason),
+    ]
+    db.run_all(writes)
+    return YearRun(run_id, person_id, group[0], len(standing), reason, made)
+
+
+def _accumulator_writes(db: Driver, person_id: str, group: list[int], closing: Any, buckets: set[tuple[str, str]],
+                        policy: CompiledPolicy) -> list[Write]:  # fmt: skip
+    """The re-settled periods' accumulators in place of the stored ones (a bucket no standing claim
+    uses any more: zero). With calendar years only, the group's one year; else every period."""
+    years = group if calendar_only(policy.period_starts) else queries.accumulator_years(db, person_id=person_id)
+    sums = {(year, *key): (0, 0, 0) for year in years
+            for key in queries.accumulators(db, person_id=person_id, year=year) if key in buckets}  # fmt: skip
+    sums |= _sums(closing)
+    by_year: dict[int, reading.Sums] = {}
+    for (year, layer, bucket), value in sums.items():
+        by_year.setdefault(year, {})[(layer, bucket)] = value
+    return [w for year, part in sorted(by_year.items()) for w in
+            writing.accumulator_writes(person_id=person_id, year=year, sums=part)]  # fmt: skip
 
 
 def _stated(row: dict[str, Any], output: str, own: dict[tuple[str, str], int]) -> int:
@@ -95,9 +128,9 @@ def _stated(row: dict[str, Any], output: str, own: dict[tuple[str, str], int]) -
     return int(row[output]) if output in PAYMENT_COLUMNS else own.get((row["setl_id"], output), 0)
 
 
-def _sums(closing: Any) -> reading.Sums:
-    columns = (closing[c].tolist() for c in ("layer", "bucket", "base_cum", "paid_cum", "claims"))
-    return {(la, b): (int(x), int(y), int(z)) for la, b, x, y, z in zip(*columns, strict=True)}
+def _sums(closing: Any) -> dict[tuple[int, str, str], tuple[int, int, int]]:
+    columns = (closing[c].tolist() for c in ("year", "layer", "bucket", "base_cum", "paid_cum", "claims"))
+    return {(int(yr), la, b): (int(x), int(y), int(z)) for yr, la, b, x, y, z in zip(*columns, strict=True)}
 
 
 def _notes(standing: list[dict[str, Any]], now: list[str], reason: str) -> dict[str, str]:

@@ -1,12 +1,14 @@
 """Year-to-date accumulators (累计信息): what each person has used of each bucket in a year.
 
-One entry per (person_id, year, layer, bucket) with ``base_cum`` (cumulative base of the bucket,
+One entry per (person_id, year, layer, bucket) — ``year`` the layer's accumulation period, known by
+the year it starts in (the calendar year unless the layer declares another start,
+:mod:`settlement.periods`) — with ``base_cum`` (cumulative base of the bucket,
 fen), ``paid_cum`` (cumulative payments, fen) and ``claims`` (claims settled in the bucket).
 Closing = opening + what the batch added; entries the batch did not touch are carried unchanged,
 so a closing table can be the next batch's opening table. Inside the engine they are arrays
 (:class:`Ledger`); a DataFrame with :data:`COLUMNS` is the file format. A batch finds its
-opening entries once (:class:`Openings`: each entry's person-year in the batch and bucket code)
-and hands them to the scan grouped by person-year (:class:`OpeningEntries`).
+opening entries once (:class:`Openings`: each entry's segment in the batch and bucket code) and
+hands them to the scan grouped by segment (:class:`OpeningEntries`).
 """
 
 from __future__ import annotations
@@ -102,23 +104,44 @@ def empty() -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Segments:
-    """The batch's person-years, in sorted order: person code and calendar year."""
+    """The batch's segments (person-years, or persons where a layer's accumulation period is not
+    the calendar year; :func:`settlement.scan.sorted_batch`), in sorted order: person code and each
+    layer's first and last period among the segment's claims (``[L, S]``, by the year each
+    period starts in)."""
 
     person: I64
-    year: I64
+    first_period: I64
+    last_period: I64
     persons: Objects
 
-    def locate(self, person_id: Objects, year: I64) -> I64:
-        """Segment of each (person_id, year), or -1 when the batch has no claim there."""
+    def locate(self, person_id: Objects, year: I64, layer: I64) -> tuple[I64, I64]:
+        """The segment and slot of each (person_id, ``year``: a period of its ``layer``), or -1
+        when no claim of the batch is in that period."""
+        segment = np.full(len(person_id), -1, np.int64)
+        slot = np.full(len(person_id), -1, np.int64)
         if len(person_id) == 0 or len(self.person) == 0:
-            return np.full(len(person_id), -1, np.int64)
+            return segment, slot
         code = person_codes(self.persons, person_id)
-        lo, span = int(self.year.min()), int(self.year.max() - self.year.min()) + 1
-        known = (code >= 0) & (year >= lo) & (year < lo + span)
-        key = np.where(known, code * span + (year - lo), -1)
-        seg_key = self.person * span + (self.year - lo)
-        pos = np.minimum(np.searchsorted(seg_key, key), len(seg_key) - 1)
-        return np.where(known & (seg_key[pos] == key), pos, -1)
+        for la in np.unique(layer).tolist():  # a few layers
+            mine = np.flatnonzero(layer == la)
+            segment[mine] = _containing(
+                self.person, self.first_period[la], self.last_period[la], code[mine], year[mine]
+            )
+        hit = np.flatnonzero(segment >= 0)
+        slot[hit] = year[hit] - self.first_period[layer[hit], segment[hit]]
+        return segment, slot
+
+
+def _containing(person: I64, first: I64, last: I64, code: I64, year: I64) -> I64:
+    """The segment of each (person code, period) — the last segment of the person starting at or
+    before it, if it lasts that long — or -1. Segments are sorted by person, then time."""
+    lo = min(int(first.min()), int(year.min()))
+    span = max(int(last.max()), int(year.max())) - lo + 1
+    seg_key = person * span + (first - lo)
+    pos = np.searchsorted(seg_key, code * span + (year - lo), side="right") - 1
+    at = np.maximum(pos, 0)
+    inside = (code >= 0) & (pos >= 0) & (person[at] == code) & (year <= last[at])
+    return np.where(inside, pos, -1).astype(np.int64)
 
 
 SMALL = 64
@@ -170,36 +193,42 @@ class OpeningEntries:
 
     start: I64  # [segments + 1]
     bucket: I64  # [m]
+    slot: I64  # [m] the entry's period among its segment's
     amounts: I64  # [3, m]
 
 
 @dataclass(frozen=True)
 class Openings:
     """A batch's opening accumulators, located: each ledger entry's segment in the batch (-1:
-    none of the batch's person-years) and bucket code (:func:`bucket_codes`)."""
+    none of the batch's segments) and bucket code (:func:`bucket_codes`)."""
 
     ledger: Ledger
     segment: I64
+    slot: I64
     bucket: I64
     n_segments: int
 
     @classmethod
-    def located(cls, ledger: Ledger, bucket: I64, segments: Segments) -> Openings:
-        """``ledger`` (``bucket``: its :func:`bucket_codes`) placed on a batch's ``segments``."""
-        return cls(ledger, segments.locate(ledger.person_id, ledger.year), bucket, len(segments.person))
+    def located(cls, ledger: Ledger, bucket: I64, segments: Segments, bucket_offset: I64) -> Openings:
+        """``ledger`` (``bucket``: its :func:`bucket_codes`) placed on a batch's ``segments``: each
+        entry in the segment and slot of its person and layer period (``bucket_offset``: the
+        layers' first bucket codes)."""
+        layer = np.searchsorted(bucket_offset, bucket, side="right").astype(np.int64) - 1
+        segment, slot = segments.locate(ledger.person_id, ledger.year, layer)
+        return cls(ledger, segment, slot, bucket, len(segments.person))
 
     def by_segment(self) -> OpeningEntries:
-        """The entries of the batch's person-years, grouped by segment (a stable sort)."""
+        """The entries of the batch's segments, grouped by segment (a stable sort)."""
         hit = np.flatnonzero(self.segment >= 0)
         hit = hit[np.argsort(self.segment[hit], kind="stable")]
         start = np.zeros(self.n_segments + 1, np.int64)
         np.cumsum(np.bincount(self.segment[hit], minlength=self.n_segments), out=start[1:])
         amounts = np.vstack([getattr(self.ledger, column)[hit] for column in AMOUNTS]).astype(np.int64)
-        return OpeningEntries(start, self.bucket[hit], amounts)
+        return OpeningEntries(start, self.bucket[hit], self.slot[hit], amounts)
 
 
-ADDED = ("bucket", "segment", "base_added", "paid_added", "claims")
-"""The rows of what a batch added: a column per touched person-year (segment) and bucket code."""
+ADDED = ("bucket", "segment", "slot", "base_added", "paid_added", "claims")
+"""The rows of what a batch added: a column per touched segment, bucket code and slot."""
 
 
 def delta(added: I64, segments: Segments, policy: CompiledPolicy) -> Ledger:
@@ -208,14 +237,15 @@ def delta(added: I64, segments: Segments, policy: CompiledPolicy) -> Ledger:
     added = added[:, np.argsort(added[0], kind="stable")]
     code, segment = added[0], added[1]
     names = np.array(policy.stack.buckets, dtype=object).reshape(-1, 2)
+    layer = np.searchsorted(policy.stack.bucket_offset, code, side="right") - 1
     return Ledger(
         person_id=segments.persons[segments.person[segment]],
-        year=segments.year[segment],
+        year=segments.first_period[layer, segment] + added[2],
         layer=names[code, 0],
         bucket=names[code, 1],
-        base_cum=added[2],
-        paid_cum=added[3],
-        claims=added[4],
+        base_cum=added[3],
+        paid_cum=added[4],
+        claims=added[5],
     )
 
 

@@ -195,7 +195,7 @@ def policy_show(
             layer = row["layer"]
             out.print(f"\n[bold]{layer}[/]")
         out.print(f"  [cyan]{row['rule']}[/]: {row['applies to']} → bucket {row['bucket']}", highlight=False)
-        for key in ("deductible", "bands", "cap", "per claim", "tilts"):
+        for key in ("deductible", "bands", "cap", "per claim", "tilts", "period"):
             if row[key]:
                 out.print(f"      {key}: {row[key]}", highlight=False)
     _print_assumptions(policy)

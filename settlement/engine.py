@@ -1,6 +1,7 @@
 """The settlement engine: the four layers over a batch of claims, in one vectorised pass.
 
-``settle(claims, policy, opening=None)`` sorts the batch once — by person-year, then
+``settle(claims, policy, opening=None)`` sorts the batch once — by person-year (by person where a
+layer's accumulation period is not the calendar year, :mod:`settlement.periods`), then
 (settle_date, claim_id), or the claims' ``arrival`` order when given — runs the layers in
 policy order, each on what the previous ones left of the in-policy amount, settles each claim
 under its most favourable candidate category (就高不重复), and returns every claim's payments
@@ -18,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from settlement import accumulators
+from settlement import accumulators, periods
 from settlement.claims import (
     UNKNOWN_BIRTH,
     CategoryCandidates,
@@ -120,7 +121,7 @@ class SettledBatch:
         return pd.DataFrame(columns)
 
     def delta(self) -> accumulators.Ledger:
-        """What this batch added to the accumulators, per person-year and bucket touched."""
+        """What this batch added to the accumulators, per person, layer period and bucket touched."""
         return accumulators.delta(self.scanned.added, self.segments, self.policy)
 
     def closing(self) -> pd.DataFrame:
@@ -238,14 +239,17 @@ def _candidates(claims: ClaimTable, policy: CompiledPolicy) -> Candidates:
     return Candidates(chosen.start, profile)
 
 
-def _order_keys(claims: ClaimTable) -> tuple[I64, I64]:
+def _order_keys(claims: ClaimTable, by_year: bool) -> tuple[I64, I64]:
     """What orders a person's claims: (settle_date, rank of claim_id), or with arrival numbers the
-    year's first day (so the year still groups them) and the rank of (arrival, claim_id)."""
+    rank of (arrival, claim_id) — within the year (``by_year``: the year's first day as the day,
+    so the year still groups them), else over the person's whole batch (one day for all)."""
     if claims.arrival is None:
         return claims.day, claims.claim_rank
-    years = claims.day.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
     rank = np.empty(len(claims), np.int64)
     rank[np.lexsort((claims.claim_rank, claims.arrival))] = np.arange(len(claims), dtype=np.int64)
+    if not by_year:
+        return np.zeros(len(claims), np.int64), rank
+    years = claims.day.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]").astype(np.int64)
     return years, rank
 
 
@@ -284,12 +288,16 @@ def settle(
     )
     candidates = _candidates(table, compiled)
     start, start_bucket = _opening(opening, compiled)
-    day, rank = _order_keys(table)
+    by_year = periods.calendar_only(compiled.period_starts)
+    day, rank = _order_keys(table, by_year)
     several = table.candidates is not None
     first = candidates.profile[candidates.start[:-1]] if several else candidates.profile
     counts = np.diff(candidates.start) if several else np.zeros(0, np.int64)
-    order, batch, person_year = sorted_batch(table.person, day, rank, table.inscp, first, counts)
-    segments = accumulators.Segments(person_year[0], person_year[1], table.persons)
-    openings = accumulators.Openings.located(start, start_bucket, segments)
+    layer_periods = periods.of_claims(table.day, compiled.period_starts)
+    order, batch, table_of = sorted_batch(
+        table.person, day, rank, table.inscp, first, counts, layer_periods, by_year=by_year
+    )
+    segments = accumulators.Segments(table_of.person, table_of.first_period, table_of.last_period, table.persons)
+    openings = accumulators.Openings.located(start, start_bucket, segments, compiled.stack.bucket_offset)
     scanned = scan_layers(compiled.stack, batch, order, candidates, openings.by_segment(), detail=explain)
     return SettledBatch(table, compiled, order, batch, candidates, segments, openings, scanned)

@@ -1,9 +1,11 @@
 """The compiled passes: settlement order, then every layer and bucket in one scan.
 
-The batch, sorted by person-year and in settlement order inside it, is walked once (numba,
-``nopython``); each row goes through the layers in policy order, each on what the earlier
-layers left of its in-policy amount. In the bucket its rule names, a layer's running base
-and running payment start, per person-year, at the opening accumulators. For a row of term
+The batch, sorted by segment — the person-year, or where a layer's accumulation period is not the
+calendar year the person (:mod:`settlement.periods`) — and in settlement order inside it, is
+walked once (numba, ``nopython``); each row goes through the layers in policy order, each on what
+the earlier layers left of its in-policy amount. In the bucket its rule names, in the period of the
+layer holding the row's day (its **slot**: the periods of a segment numbered from its first), a
+layer's running base and running payment start at the opening accumulators. For a row of term
 ``t``:
 
 - ``before``/``after``: the running base before and after the claim (an annual deductible and
@@ -33,23 +35,24 @@ import numpy.typing as npt
 
 from settlement import money
 from settlement.accumulators import ADDED, OpeningEntries
+from settlement.periods import years_of
 from tiers.tables import ADMISSIONS, LayerStack
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 ROW_FIELDS = ("term", "admission", "before", "after", "raw", "paid", "paid_before")
-EPOCH_YEAR = 1970
 
 
 class Rows(NamedTuple):
     """The batch in settlement order (``n`` rows)."""
 
-    segment: I64  # [n] the row's person-year (index into the batch's segments)
+    segment: I64  # [n] the row's segment (index into the batch's segments)
     position: I64  # [n] the row's input position
     inscp: I64  # [n] fen: in-policy amount, what the first layer works on
     profile: I64  # [n] dated profile of the row's first candidate
     n_candidates: I64  # [n] how many candidates the row's claim has (≥ 1)
+    slot: I64  # [L, n] each layer's period of the row's day, numbered from its segment's first
 
 
 class Candidates(NamedTuple):
@@ -83,11 +86,12 @@ class Opening(NamedTuple):
 
     start: I64  # [segments + 1]
     bucket: I64  # [e] bucket code
+    slot: I64  # [e] the entry's period among its segment's (see Rows.slot)
     amounts: I64  # [3, e] base_cum, paid_cum (fen), claims
 
 
 class Running(NamedTuple):
-    """Per bucket code, in the current person-year."""
+    """Per bucket code and slot (``[codes, slots]``), in the current segment."""
 
     base: I64  # fen: cumulative base, opening included
     paid: I64  # fen: cumulative payments, opening included
@@ -104,26 +108,37 @@ class Out(NamedTuple):
     applied: I64  # [L, n] fen: the deductible each layer's payment bore
     chosen: I64  # [n] the candidate settled (0-based within the claim's candidates)
     profile: I64  # [n] its dated profile
-    added: I64  # [len(ADDED), ≤ n·L] per touched person-year and bucket: what the batch added
+    added: I64  # [len(ADDED), ≤ 2·n·L] per touched segment, bucket and slot: what the batch added
     detail: I64  # [L, len(ROW_FIELDS), n] when kept, else [L, len(ROW_FIELDS), 0]
 
 
 @dataclass(frozen=True)
 class SortedBatch:
-    """The batch in settlement order: each row's person-year segment, in-policy amount, first
-    candidate's dated profile and number of candidates."""
+    """The batch in settlement order: each row's segment, in-policy amount, first candidate's
+    dated profile, number of candidates and slot per layer (:class:`Rows`)."""
 
     segment: I64
     inscp: I64
     profile: I64
     n_candidates: I64
+    slot: I64  # [L, n]
+
+
+@dataclass(frozen=True)
+class SegmentTable:
+    """The batch's segments (``S``, in sorted order): the person, and each layer's first and last
+    accumulation period among the segment's rows (slot 0 is the first)."""
+
+    person: I64  # [S] person code
+    first_period: I64  # [L, S]
+    last_period: I64  # [L, S]
 
 
 @dataclass(frozen=True)
 class Scanned:
     """Every layer's payments and deductibles borne (``[L, n]``, sorted order); each row's chosen
-    candidate and its dated profile; what each bucket added per person-year touched (``added``:
-    a row per :data:`ADDED`, by segment then bucket code); on request every row's
+    candidate and its dated profile; what each bucket added per segment and slot touched
+    (``added``: a row per :data:`ADDED`, by segment); on request every row's
     :data:`ROW_FIELDS` per layer (``[L, fields, n]``)."""
 
     paid: I64
@@ -135,7 +150,9 @@ class Scanned:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out, commit: bool, keep: bool) -> int:
+def _through_layers(
+    t: Tables, run: Running, slots: I64, p: int, base: int, i: int, out: Out, commit: bool, keep: bool
+) -> int:
     """Row ``i`` of dated profile ``p`` through every layer on the running state: what the funds
     pay in all (fen). Only with ``commit`` are the state and ``out`` written."""
     total = 0
@@ -144,11 +161,12 @@ def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out
         if c < 0:
             continue
         cc = t.cap_bucket_of_profile[la, p]  # c, unless deductibles are kept apart under one cap
+        s = slots[la, i]  # the layer's period of the row's day
         local = t.term_of_profile[la, p]
         term = t.term_offset[la] + local
-        paid_before = run.paid[cc]
-        repeat = 1 if t.has_repeat[la] and (run.claims[c] > 0 or run.claims_before[c] > 0) else 0
-        before = run.base[c] if t.per_year[term] else 0
+        paid_before = run.paid[cc, s]
+        repeat = 1 if t.has_repeat[la] and (run.claims[c, s] > 0 or run.claims_before[c, s] > 0) else 0
+        before = run.base[c, s] if t.per_year[term] else 0
         after = before + base
         at = term * ADMISSIONS + repeat
         scaled = 0
@@ -162,11 +180,11 @@ def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out
                 out.detail[la, 0, i], out.detail[la, 1, i], out.detail[la, 2, i] = local, repeat, before
                 out.detail[la, 3, i], out.detail[la, 4, i], out.detail[la, 5, i] = after, raw, paid
                 out.detail[la, 6, i] = paid_before
-            run.base[c] += base
-            run.paid[cc] += paid
-            run.base_added[c] += base
-            run.paid_added[cc] += paid
-            run.claims[c] += 1
+            run.base[c, s] += base
+            run.paid[cc, s] += paid
+            run.base_added[c, s] += base
+            run.paid_added[cc, s] += paid
+            run.claims[c, s] += 1
             out.paid[la, i] = paid
             out.applied[la, i] = min(after, t.deductible[at]) - min(before, t.deductible[at])
         base -= paid
@@ -176,23 +194,26 @@ def _through_layers(t: Tables, run: Running, p: int, base: int, i: int, out: Out
 
 @numba.njit(cache=True, nogil=True)
 def _close(run: Running, seg: int, out: Out, n_out: int) -> int:
-    """Close a person-year: what each bucket it touched added goes to ``out.added``; the state is
-    cleared for the next."""
+    """Close a segment: what each bucket and slot it touched added goes to ``out.added``; the state
+    is cleared for the next."""
     for c in range(run.base.shape[0]):
-        if run.claims[c] or run.paid_added[c]:  # a cap bucket of its own is paid into without claims
-            out.added[0, n_out], out.added[1, n_out], out.added[2, n_out] = c, seg, run.base_added[c]
-            out.added[3, n_out], out.added[4, n_out] = run.paid_added[c], run.claims[c]
-            n_out += 1
-        run.base[c] = run.paid[c] = run.base_added[c] = run.paid_added[c] = run.claims_before[c] = run.claims[c] = 0
+        for s in range(run.base.shape[1]):
+            if run.claims[c, s] or run.paid_added[c, s]:  # a cap bucket of its own is paid into without claims
+                out.added[0, n_out], out.added[1, n_out], out.added[2, n_out] = c, seg, s
+                out.added[3, n_out], out.added[4, n_out] = run.base_added[c, s], run.paid_added[c, s]
+                out.added[5, n_out] = run.claims[c, s]
+                n_out += 1
+            run.base[c, s] = run.paid[c, s] = run.base_added[c, s] = 0
+            run.paid_added[c, s] = run.claims_before[c, s] = run.claims[c, s] = 0
     return n_out
 
 
 @numba.njit(cache=True, nogil=True)
 def _open(run: Running, seg: int, opening: Opening) -> None:
-    """Open a person-year from its opening entries."""
+    """Open a segment from its opening entries."""
     for e in range(opening.start[seg], opening.start[seg + 1]):
-        c = opening.bucket[e]
-        run.base[c], run.paid[c], run.claims_before[c] = (
+        c, s = opening.bucket[e], opening.slot[e]
+        run.base[c, s], run.paid[c, s], run.claims_before[c, s] = (
             opening.amounts[0, e],
             opening.amounts[1, e],
             opening.amounts[2, e],
@@ -214,12 +235,12 @@ def _scan(rows: Rows, candidates: Candidates, t: Tables, opening: Opening, run: 
             first = candidates.start[rows.position[i]]
             most, best = -1, first
             for k in range(first, first + rows.n_candidates[i]):
-                got = _through_layers(t, run, candidates.profile[k], rows.inscp[i], i, out, False, False)
+                got = _through_layers(t, run, rows.slot, candidates.profile[k], rows.inscp[i], i, out, False, False)
                 if got > most:
                     most, best = got, k
             out.chosen[i], profile = best - first, candidates.profile[best]
         out.profile[i] = profile
-        _through_layers(t, run, profile, rows.inscp[i], i, out, True, keep)
+        _through_layers(t, run, rows.slot, profile, rows.inscp[i], i, out, True, keep)
     if seg >= 0:
         n_out = _close(run, seg, out, n_out)
     return n_out
@@ -242,23 +263,26 @@ def scan_layers(
 
     Row by row in settlement order (``order``: each sorted row's input position), each layer in
     policy order works on what the earlier layers left of the row's in-policy amount, in the
-    bucket its rule names, from that bucket's running base and payments in the row's person-year
-    (starting at ``opening``); of a claim's ``candidates`` the most favourable is settled.
+    bucket its rule names, from that bucket's running base and payments in the row's segment and
+    the layer's period of its day (``batch.slot``; starting at ``opening``); of a claim's
+    ``candidates`` the most favourable is settled.
     ``detail`` also keeps every row's :data:`ROW_FIELDS` per layer (for the explanation).
     """
     n_layers, n = len(stack.term_offset), len(batch.inscp)
-    n_segments, n_codes = len(opening.start) - 1, int(stack.bucket_offset[-1])
+    n_codes = int(stack.bucket_offset[-1])
     out = Out(
         paid=np.zeros((n_layers, n), np.int64),
         applied=np.zeros((n_layers, n), np.int64),
         chosen=np.zeros(n, np.int64),
         profile=np.zeros(n, np.int64),
-        added=np.empty((len(ADDED), min(n * n_layers, n_segments * n_codes)), np.int64),  # at most
+        # at most: a row adds to two buckets per layer (its own and a shared cap's)
+        added=np.empty((len(ADDED), 2 * n * n_layers), np.int64),
         detail=np.zeros((n_layers, len(ROW_FIELDS), n if detail else 0), np.int64),
     )
-    run = Running(*(np.zeros(n_codes, np.int64) for _ in Running._fields))
-    rows = Rows(batch.segment, order, batch.inscp, batch.profile, batch.n_candidates)
-    entries = Opening(opening.start, opening.bucket, opening.amounts)
+    n_slots = int(batch.slot.max()) + 1 if batch.slot.size else 1
+    run = Running(*(np.zeros((n_codes, n_slots), np.int64) for _ in Running._fields))
+    rows = Rows(batch.segment, order, batch.inscp, batch.profile, batch.n_candidates, batch.slot)
+    entries = Opening(opening.start, opening.bucket, opening.slot, opening.amounts)
     n_added = _scan(rows, candidates, _tables(stack), entries, run, out, detail)
     return Scanned(
         out.paid, out.applied, out.chosen, out.profile, out.added[:, :n_added], out.detail if detail else None
@@ -268,21 +292,21 @@ def scan_layers(
 @numba.njit(cache=True, nogil=True)
 def _gather(keys: I64, rank_bits: int, day_bits: int, codes: I64, position_of_rank: I64, year_of_day: I64,
             inscp: I64, profile: I64, n_candidates: I64, out: I64, segments: I64) -> int:  # fmt: skip
-    """Decode the sorted keys: each row's input position, person-year segment, in-policy amount,
-    first profile and number of candidates (empty ``n_candidates``: one each) into ``out`` (rows
-    0–4), each segment's [person, year] into ``segments``."""
+    """Decode the sorted keys: each row's input position, segment, in-policy amount, first profile
+    and number of candidates (empty ``n_candidates``: one each) into ``out`` (rows 0–4), each
+    segment's [person, year (or 0: the person's whole history)] into ``segments``."""
     s = -1
-    last_person = last_year = -1
+    last_person = last_first_day = -1
     for i in range(keys.shape[0]):
         j = position_of_rank[keys[i] & ((1 << rank_bits) - 1)]
         code = keys[i] >> rank_bits
         if codes.shape[0]:
             code = codes[code]
-        person, year = code >> day_bits, year_of_day[code & ((1 << day_bits) - 1)]
-        if i == 0 or person != last_person or year != last_year:
+        person, first_day = code >> day_bits, year_of_day[code & ((1 << day_bits) - 1)]
+        if i == 0 or person != last_person or first_day != last_first_day:
             s += 1
-            segments[0, s], segments[1, s] = person, year
-            last_person, last_year = person, year
+            segments[0, s], segments[1, s] = person, first_day
+            last_person, last_first_day = person, first_day
         out[0, i], out[1, i], out[2, i], out[3, i] = j, s, inscp[j], profile[j]
         out[4, i] = n_candidates[j] if n_candidates.shape[0] else 1
     return s + 1
@@ -313,16 +337,28 @@ class PackedKeys:
 
 
 def sorted_batch(
-    person: I64, day: I64, rank: I64, inscp: I64, profile: I64, n_candidates: I64, max_bits: int = 62
-) -> tuple[I64, SortedBatch, I64]:
+    person: I64,
+    day: I64,
+    rank: I64,
+    inscp: I64,
+    profile: I64,
+    n_candidates: I64,
+    periods: I64,
+    *,
+    by_year: bool = True,
+    max_bits: int = 62,
+) -> tuple[I64, SortedBatch, SegmentTable]:
     """The batch in settlement order: by person, ``day``, then ``rank`` (a permutation of
     ``0..n-1``: the claim ids' order, or the arrival order); ``inscp`` (fen), ``profile`` (the
-    first candidate's dated profile) and ``n_candidates`` (empty: one each) travel with their rows.
+    first candidate's dated profile), ``n_candidates`` (empty: one each) and ``periods`` (``[L,
+    n]``: each layer's accumulation period of the claim's day) travel with their rows.
 
-    ``day`` orders the claims and decides the person-year (a day of the year: pass the year's
-    first day to settle in ``rank`` order within the person-year). Returns the input position
-    of each sorted row; the sorted rows' person-year segment and in-policy amount; and the
-    [person, year] × segments table. One ``np.sort`` of packed int64 keys (~3× faster than an
+    A segment is a person-year (``by_year``: the calendar year of ``day``, which every layer's
+    period then is; pass the year's first day to settle in ``rank`` order within it) or a
+    person's whole batch (where a layer's period is not the calendar year, so years chain: pass one
+    ``day`` for all to settle in ``rank`` order). Returns the input position of each sorted row; the
+    sorted rows (segment, in-policy amount, …, each layer's slot: its period numbered from the
+    segment's first); and the segments. One ``np.sort`` of packed int64 keys (~3× faster than an
     argsort), decoded with shifts in one compiled pass; ``max_bits`` is the room in a key
     (lowered by tests to take the dense-renumbering path).
     """
@@ -330,14 +366,27 @@ def sorted_batch(
     out = np.empty((5, n), np.int64)
     segments = np.empty((2, n), np.int64)
     if n == 0:
-        return out[0], SortedBatch(out[1], out[2], out[3], out[4]), segments
+        empty = np.zeros((len(periods), 0), np.int64)
+        return out[0], SortedBatch(out[1], out[2], out[3], out[4], empty), SegmentTable(out[0], empty, empty)
     first = int(day.min())
     packed = PackedKeys.of(person, day - first, rank, max_bits)
-    span = np.arange(first, first + (1 << packed.day_bits), dtype=np.int64).astype("datetime64[D]")
-    year_of_day = span.astype("datetime64[Y]").astype(np.int64) + EPOCH_YEAR
+    span = np.arange(first, first + (1 << packed.day_bits), dtype=np.int64)
+    year_of_day = years_of(span) if by_year else np.zeros(len(span), np.int64)
     keys = np.sort(packed.keys)
     position_of_rank = np.empty(n, np.int64)
     position_of_rank[rank] = np.arange(n, dtype=np.int64)
     fields = (packed.rank_bits, packed.day_bits, packed.codes, position_of_rank, year_of_day)
     n_segments = _gather(keys, *fields, inscp, profile, n_candidates, out, segments)
-    return out[0], SortedBatch(out[1], out[2], out[3], out[4]), segments[:, :n_segments]
+    if by_year:  # every layer's period is the segment's year: one slot
+        years = np.broadcast_to(segments[1, :n_segments], (len(periods), n_segments))
+        slot = np.zeros((len(periods), n), np.int64)
+        return (
+            out[0],
+            SortedBatch(out[1], out[2], out[3], out[4], slot),
+            SegmentTable(segments[0, :n_segments], years, years),
+        )
+    label = periods[:, out[0]]
+    starts = np.flatnonzero(np.r_[True, out[1, 1:] != out[1, :-1]])
+    lowest, highest = np.minimum.reduceat(label, starts, axis=1), np.maximum.reduceat(label, starts, axis=1)
+    batch = SortedBatch(out[1], out[2], out[3], out[4], (label - lowest[:, out[1]]).astype(np.int64))
+    return out[0], batch, SegmentTable(segments[0, :n_segments], lowest, highest)

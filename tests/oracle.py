@@ -2,8 +2,11 @@
 
 It reads the policy through :func:`tiers.resolve.resolve` (parameters in force on the claim's
 date) but derives every deductible, band, ratio and cap itself, keeps its accumulators in a
-plain dict, and settles claims in (settle_date, claim_id) order — or, where the claims carry an
-``arrival`` number, each person-year's claims in (arrival, claim_id) order. A claim with a list
+plain dict keyed by (person, period, layer, bucket) — a layer's period is the year its
+accumulation period (calendar, or from the day its ``period`` starts) began in — and settles claims
+in (settle_date, claim_id) order — or, where the claims carry an ``arrival`` number, each
+person-year's claims in (arrival, claim_id) order (each person's, where a layer's period is not
+the calendar year). A claim with a list
 of ``categories`` (a person holding several identities) is settled under each on a copy of the
 accumulators and the one the funds pay most on is kept (the first among equals, in
 ``tiers.codes.CATEGORIES`` order). The engine must agree with it to the fen on any batch
@@ -103,9 +106,18 @@ def _dated(claim: dict[str, Any], policy: Policy) -> str:
     return admitted if policy.dated_by == "admission" and admitted else str(claim["settle_date"])
 
 
-def _order(claim: dict[str, Any]) -> tuple[Any, ...]:
+def _period(on: date, starts: tuple[int, int]) -> int:
+    """The year the accumulation period (starting each year on ``starts``) holding ``on`` began in."""
+    return on.year if (on.month, on.day) >= starts else on.year - 1
+
+
+def _order(claim: dict[str, Any], policy: Policy) -> tuple[Any, ...]:
+    """Date order; with arrival numbers, arrival order within the person-year — or, where a
+    layer's period is not the calendar year (periods overlap years), within the person."""
     if "arrival" in claim:
-        return (str(claim["person_id"]), str(claim["dated"])[:4], int(claim["arrival"]), str(claim["claim_id"]))
+        calendar = all(layer.period_start == (1, 1) for layer in policy.layers)
+        year = str(claim["dated"])[:4] if calendar else ""
+        return (str(claim["person_id"]), year, int(claim["arrival"]), str(claim["claim_id"]))
     return (str(claim["dated"]), str(claim["claim_id"]))
 
 
@@ -120,13 +132,14 @@ def _settle_one(
     inscp = total - claim["fulamt_ownpay_amt"] - claim["overlmt_selfpay"] - claim["preselfpay_amt"]
     row = {"inscp_scp_amt": inscp, "act_pay_dedc": Decimal("0.00")}
     residual = inscp
-    for layer in resolve(policy, on).layers:
+    for layer, declared in zip(resolve(policy, on).layers, policy.layers, strict=True):
         bands = policy.age_bands
+        period = _period(on, declared.period_start)
         rule = next((r for r in layer.rules if _matches(_when(policy, layer.id, r.id), claim, lists, bands)), None)
         pay = Decimal("0.00")
         if rule is not None:
-            acc = accs[(claim["person_id"], on.year, layer.id, rule.bucket)]
-            capped_in = accs[(claim["person_id"], on.year, layer.id, rule.cap_bucket or rule.bucket)]
+            acc = accs[(claim["person_id"], period, layer.id, rule.bucket)]
+            capped_in = accs[(claim["person_id"], period, layer.id, rule.cap_bucket or rule.bucket)]
             pay = _layer_payment(rule, claim, acc, residual, capped_in.paid)
             if layer.output == "hifp_pay":
                 row["act_pay_dedc"] = _deductible_applied(rule, claim, acc, residual)
@@ -155,12 +168,12 @@ def settle_reference(
     ``categories`` list instead of ``category`` for several candidates; ``arrival`` optional).
 
     Returns per claim_id the layer payments, act_pay_dedc, inscp, fund and personal totals and the
-    ``category`` used, and the closing accumulators keyed by (person_id, year, layer_id, bucket).
+    ``category`` used, and the closing accumulators keyed by (person_id, period, layer_id, bucket).
     """
     lists = {name: dl.icd10_prefixes for name, dl in policy.disease_lists.items()}
     accs = _copy(opening or {})
     out: dict[str, dict[str, Any]] = {}
-    for claim in sorted(({**c, "dated": _dated(c, policy)} for c in claims), key=_order):
+    for claim in sorted(({**c, "dated": _dated(c, policy)} for c in claims), key=lambda c: _order(c, policy)):
         candidates = claim.get("categories", [claim.get("category")])
         if len(candidates) == 1:  # nothing to choose: settle on the accumulators themselves
             row = _settle_one({**claim, "category": candidates[0]}, policy, accs, lists)

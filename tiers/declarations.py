@@ -1,16 +1,17 @@
-"""What a policy declares besides its layers — its vocabulary: disease lists, relief categories of
-its own, visit types, hospital tiers, age bands, reference figures, the platform's identity codes and the
-claim attributes a program counts by — and the strict base model every policy element shares."""
+"""What a policy declares besides its rules — its vocabulary: disease lists, relief categories of
+its own, visit types, hospital tiers, age bands, reference figures, the platform's identity codes, the
+claim attributes a program counts by, a layer's funding and accumulation period — and the strict base
+model every policy element shares."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tiers.codes import CLAIM_FLAGS, MedType
-from tiers.params import Amount
+from tiers.params import Amount, Ratio
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -138,3 +139,46 @@ class ClaimFlags(Strict):
     def wanted(self) -> dict[str, bool]:
         """The attributes set, in :data:`tiers.codes.CLAIM_FLAGS` order."""
         return {f: bool(getattr(self, f)) for f in CLAIM_FLAGS if getattr(self, f) is not None}
+
+
+_MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+class AccumulationPeriod(Strict):
+    """累计周期: the year a layer's deductibles, bands and caps run over — one starting on
+    ``starts`` (``MM-DD``) each year: ``01-01`` the calendar year (the default), another day an
+    insurance year (保险年度). A period is known by the year it starts in (the accumulators'
+    ``year``): with ``starts: 07-01``, 2025-03-10 is in period 2024."""
+
+    starts: str
+    reference: str
+    assumption: str | None = None
+
+    @field_validator("starts")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        found = _MONTH_DAY.match(value)
+        if not found or int(found.group(2)) > _DAYS_IN_MONTH[int(found.group(1)) - 1]:
+            raise ValueError(f"{value!r}: a period starts on a day of every year, MM-DD (02-29 is not one)")
+        return value
+
+    @property
+    def month_day(self) -> tuple[int, int]:
+        month, day = self.starts.split("-")
+        return int(month), int(day)
+
+
+class Funding(Strict):
+    """How a premium-funded layer (补充保险) is financed; used by insurer accounting."""
+
+    premium_per_person: Amount
+    loss_ratio_floor: Ratio
+    second_payout: bool = True
+    allocation: Literal["remaining_self_pay", "covered_self_pay", "equal_shares"] = "remaining_self_pay"
+    """How the second payout is shared among insured persons, each at most what is left to them:
+    pro rata to the in-policy self-pay left after every layer on all their claims of the year
+    (``remaining_self_pay``) or only on the claims the layer covered (``covered_self_pay``: its
+    diseases and accidents), or in equal shares (``equal_shares``)."""
+    reference: str
+    assumption: str | None = None

@@ -22,10 +22,12 @@ from tiers.declarations import (
     AGE_FLAG,
     ENGINE_VISIT_TYPES,
     VISIT_CODE,
+    AccumulationPeriod,
     AgeBand,
     CategoryCode,
     ClaimFlags,
     DiseaseList,
+    Funding,
     HospitalTier,
     IdentityCodes,
     ReferenceFigure,
@@ -190,21 +192,6 @@ class Rule(_Strict):
         return (Band.model_construct(from_=None, ratio=self.ratio),)
 
 
-class Funding(_Strict):
-    """How a premium-funded layer (补充保险) is financed; used by insurer accounting."""
-
-    premium_per_person: Amount
-    loss_ratio_floor: Ratio
-    second_payout: bool = True
-    allocation: Literal["remaining_self_pay", "covered_self_pay", "equal_shares"] = "remaining_self_pay"
-    """How the second payout is shared among insured persons, each at most what is left to them:
-    pro rata to the in-policy self-pay left after every layer on all their claims of the year
-    (``remaining_self_pay``) or only on the claims the layer covered (``covered_self_pay``: its
-    diseases and accidents), or in equal shares (``equal_shares``)."""
-    reference: str
-    assumption: str | None = None
-
-
 _OUTPUT = re.compile(r"^[a-z][a-z0-9_]{0,35}_pay$")
 NHSA_FIELDS = {"hifp_pay": "hifp_pay", "hifmi_pay": "hifmi_pay", "maf_pay": "maf_pay", "supp_pay": "oth_pay"}
 """The platform's setlinfo field each standard output is reported under (other layers: ``oth_pay``
@@ -233,9 +220,16 @@ class Layer(_Strict):
     rules: tuple[Rule, ...] = Field(min_length=1)
     funding: Funding | None = None
     assumption: str | None = None
+    period: AccumulationPeriod | None = None
+    """The year its accumulators run over (default: the calendar year)."""
 
     _id = field_validator("id")(_check_id)
     _output = field_validator("output")(_check_output)
+
+    @property
+    def period_start(self) -> tuple[int, int]:
+        """(month, day) its accumulation period starts on each year."""
+        return self.period.month_day if self.period else (1, 1)
 
     @field_validator("rules")
     @classmethod

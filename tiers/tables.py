@@ -243,6 +243,16 @@ class CompiledPolicy:
         return self.policy.outputs()
 
     @cached_property
+    def period_starts(self) -> tuple[tuple[int, int], ...]:
+        """(month, day) each layer's accumulation period starts on (``(1, 1)``: the calendar year)."""
+        return tuple(layer.period_start for layer in self.policy.layers)
+
+    @cached_property
+    def period_start_of(self) -> dict[str, tuple[int, int]]:
+        """:attr:`period_starts` by layer id."""
+        return {layer.id: layer.period_start for layer in self.policy.layers}
+
+    @cached_property
     def stack(self) -> LayerStack:
         """The layers' tables side by side (built once, on first use)."""
         return LayerStack.of(self.layers)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from tiers.codes import CLAIM_FLAGS
 from tiers.params import key_path
 from tiers.resolve import ResolvedRule, resolve
-from tiers.schema import Policy, When
+from tiers.schema import Layer, Policy, When
 
 
 def _percent(ratio: Decimal) -> str:
@@ -68,16 +68,24 @@ def policy_rows(policy: Policy, on: date) -> list[dict[str, str]]:
     """One row per rule of every layer and post-hoc program: who it applies to and the numbers in
     force on ``on``."""
     resolved = resolve(policy, on)
-    rows = [_row(layer.id, layer.output, rule, spec.when, resolved.version)
+    rows = [_row(layer.id, layer.output, rule, spec.when, resolved.version) | {"period": _period(layer_spec)}
             for layer, layer_spec in zip(resolved.layers, policy.layers, strict=True)
             for rule, spec in zip(layer.rules, layer_spec.rules, strict=True)]  # fmt: skip
     for program in policy.post_hoc:  # resolved as a policy of that one layer, as the engine settles it
         (alone,) = resolve(policy.model_copy(update={"layers": (program,), "post_hoc": ()}), on).layers
         base = " + ".join([program.base.replace("_", " "), *program.adds])
         label = f"{program.id} (post-hoc, base: {base})"
-        rows += [_row(label, program.output, rule, spec.when, resolved.version)
+        rows += [_row(label, program.output, rule, spec.when, resolved.version) | {"period": ""}
                  for rule, spec in zip(alone.rules, program.rules, strict=True)]  # fmt: skip
     return rows
+
+
+def _period(layer: Layer) -> str:
+    """What the layer's deductibles, bands and caps accumulate over, where it is not the calendar
+    year ("": the calendar year)."""
+    if layer.period is None or layer.period_start == (1, 1):
+        return ""
+    return f"a year from {layer.period.starts} (known by the year it starts in)"
 
 
 def _row(layer: str, output: str, rule: ResolvedRule, when: When, version: date) -> dict[str, str]:
@@ -130,7 +138,7 @@ def _collect(node: object, path: tuple[str, ...], found: list[tuple[str, str]]) 
             _collect(item, (*path, *key_path(k)), found)
 
 
-COMPARED = ("applies to", "bucket", "deductible", "bands", "cap", "per claim", "tilts")
+COMPARED = ("applies to", "bucket", "deductible", "bands", "cap", "per claim", "tilts", "period")
 """The fields of :func:`policy_rows` that :func:`policy_diff` compares."""
 
 

@@ -2,7 +2,9 @@
 
 - Σ settlements (reversal rows are negative) + Σ adjustments == Σ accumulators, per person, year
   and fund, to the fen; post-hoc payments (and second payouts) count under their program's fund
-  like their accumulator rows;
+  like their accumulator rows; a fund whose accumulation period is not the calendar year (its
+  accumulators' ``year`` is its period's, a settlement's its calendar year) over all the person's
+  years;
 - every settlement has one line per layer of the policy (no half-written settlement);
 - a reversed settlement and its reversal net to zero in every fund, with its adjustments;
 - no institution has two standing settlements of one claim.
@@ -96,12 +98,23 @@ def _own_funds_unnetted(own_funds: list[queries.OwnFundPaid], adjusted: dict[tup
     ]
 
 
+def _over_years(totals: Totals, outputs: set[str]) -> Totals:
+    """``totals`` with the years of ``outputs`` summed (year 0: all years)."""
+    if not outputs:
+        return totals
+    out: Totals = defaultdict(int)
+    for (person, year, output), value in totals.items():
+        out[(person, 0 if output in outputs else year, output)] += value
+    return out
+
+
 def problems(db: Driver, policy: CompiledPolicy) -> list[str]:
     """Every disagreement found (empty: the books are consistent)."""
     outputs, own_funds = _outputs(policy), queries.own_funds_paid(db, "all")
-    paid, accumulated = _paid(db, outputs, own_funds), _accumulated(db, outputs)
+    spread = {layer.output for layer in policy.policy.layers if layer.period_start != (1, 1)}
+    paid, accumulated = (_over_years(t, spread) for t in (_paid(db, outputs, own_funds), _accumulated(db, outputs)))
     found = [
-        f"{k[0]}/{k[1]} {k[2]}: settlements + adjustments {paid.get(k, 0)} fen"
+        f"{k[0]}/{k[1] or 'all years'} {k[2]}: settlements + adjustments {paid.get(k, 0)} fen"
         f" ≠ accumulators {accumulated.get(k, 0)} fen"
         for k in sorted(set(paid) | set(accumulated))
         if paid.get(k, 0) != accumulated.get(k, 0)

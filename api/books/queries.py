@@ -46,6 +46,7 @@ _REPLY = Statement.of("SELECT request_hash, body FROM idempotencyrecord WHERE in
 _PERSON = _select("person", "person_id = :p")
 _PERSON_LOCKED = Statement(sqlite=_PERSON.sqlite, postgresql=_PERSON.postgresql + " FOR UPDATE")
 _NEXT_SEQ = Statement.of("SELECT coalesce(max(seq), 0) + 1 FROM settlement WHERE person_id = :p")
+_ACCUMULATOR_YEARS = Statement.of("SELECT DISTINCT year FROM accumulator WHERE person_id = :p")
 _YEARS = Statement.of(
     "SELECT DISTINCT year FROM settlement WHERE person_id = :p AND kind = 'settlement' AND status = 'settled' "
     "AND settle_date >= :a AND settle_date <= :b"
@@ -127,6 +128,11 @@ def stored_reply(db: Driver, *, institution_id: str, key: str) -> tuple[str, byt
 def next_seq(db: Driver, *, person_id: str) -> int:
     """The person's next arrival number."""
     return int(db.rows(_NEXT_SEQ, {"p": person_id})[0][0])
+
+
+def accumulator_years(db: Driver, *, person_id: str) -> list[int]:
+    """The years (accumulation periods) the person has accumulator rows in."""
+    return sorted(int(r[0]) for r in db.rows(_ACCUMULATOR_YEARS, {"p": person_id}))
 
 
 def years_settled(db: Driver, *, person_id: str, start: date, end: date | None) -> list[int]:

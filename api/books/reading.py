@@ -16,7 +16,7 @@ lock from ``BEGIN IMMEDIATE``: a plain statement per part.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -25,9 +25,14 @@ from typing import Any
 
 from api.books.driver import Driver, Read, Statement
 from api.planted import planted
+from settlement.periods import CALENDAR, MonthDay, calendar_only, period_of
 
+Periods = Mapping[str, MonthDay]
+"""Where a layer's accumulation period starts each year, by layer id (absent: 1 January)."""
+CALENDAR_YEARS: Periods = {}
 Sums = dict[tuple[str, str], tuple[int, int, int]]
-"""A person-year's accumulators: (layer, bucket) → (base_cum, paid_cum, claims), fen."""
+"""A claim's accumulators — of each layer's period holding its day: (layer, bucket) → (base_cum,
+paid_cum, claims), fen."""
 Booked = tuple[int, int, int, int]
 """What a person-year's books add up to so far (fen): the person's part, 全自费, the in-policy
 amount and the funds' payments — adjustments included."""
@@ -172,8 +177,12 @@ class Found:
     year: PersonYear | None  # None: no person asked for, or the person is not registered
 
 
-def reads(db: Driver, wanted: list[Wanted]) -> list[Read]:
-    """The statements reading what ``wanted`` needs (see :func:`found`)."""
+def reads(db: Driver, wanted: list[Wanted], periods: Periods = CALENDAR_YEARS) -> list[Read]:
+    """The statements reading what ``wanted`` needs (see :func:`found`): the accumulators of each
+    claim's year, and of the year before where a layer's period starts on another day than 1
+    January (``periods``: layer id → (month, day), absent: the calendar year)."""
+    days = [w.day for w in wanted if w.day]
+    before = [] if calendar_only(list(periods.values())) else [d.year - 1 for d in days]
     keyed = [w for w in wanted if w.key]
     claims = [w for w in wanted if w.claim_id]
     persons = sorted({w.person_id for w in wanted if w.person_id})
@@ -181,7 +190,7 @@ def reads(db: Driver, wanted: list[Wanted]) -> list[Read]:
         "ki": [w.institution_id for w in keyed],
         "kk": [w.key for w in keyed],
         "p": persons,
-        "y": sorted({w.day.year for w in wanted if w.day}),
+        "y": sorted({d.year for d in days} | set(before)),
         "ci": [w.institution_id for w in claims],
         "cc": [w.claim_id for w in claims],
     }
@@ -193,8 +202,11 @@ def reads(db: Driver, wanted: list[Wanted]) -> list[Read]:
     return [(statement, {"locks": locks, "p": persons}), (PG_READING, values)]
 
 
-def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -> list[Found]:
-    """The rows of :func:`reads`, one :class:`Found` per wanted claim, in order."""
+def found(
+    db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]], periods: Periods = CALENDAR_YEARS
+) -> list[Found]:
+    """The rows of :func:`reads`, one :class:`Found` per wanted claim, in order (its accumulators:
+    those of each layer's period holding the claim's day)."""
     if db.postgresql:
         (locked,), ((*reading,),) = rows  # two statements of one row: the locks, the JSON arrays
         free: Iterator[bool] = iter(locked[0])
@@ -215,7 +227,7 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
         if w.person_id is not None and w.person_id in registered and w.day is not None:
             year = PersonYear(
                 [_period(r) for r in identities_of.get(w.person_id, [])],
-                _sums(accumulators_of.get(w.person_id, []), w.day.year),
+                _sums(accumulators_of.get(w.person_id, []), w.day, periods),
                 last_seq.get(w.person_id, 0) + 1,
                 settled.get((w.institution_id, str(w.claim_id))),
                 registered[w.person_id],
@@ -225,9 +237,9 @@ def found(db: Driver, wanted: list[Wanted], rows: list[list[tuple[Any, ...]]]) -
     return out
 
 
-def read(db: Driver, wanted: list[Wanted]) -> list[Found]:
+def read(db: Driver, wanted: list[Wanted], periods: Periods = CALENDAR_YEARS) -> list[Found]:
     """:func:`reads` then :func:`found`: one round trip."""
-    return found(db, wanted, db.read_all(reads(db, wanted)))
+    return found(db, wanted, db.read_all(reads(db, wanted, periods)), periods)
 
 
 def _booked(booked: list[list[Any]], adjusted: list[list[Any]]) -> dict[tuple[str, int], Booked]:
@@ -264,5 +276,10 @@ def _period(row: list[Any]) -> Period:
     return str(category), as_date(start), None if end is None else as_date(end)
 
 
-def _sums(accumulators: list[list[Any]], year: int) -> Sums:
-    return {(r[2], r[3]): (int(r[4]), int(r[5]), int(r[6])) for r in accumulators if int(r[1]) == year}
+def _sums(accumulators: list[list[Any]], day: date, periods: Periods) -> Sums:
+    """The rows of each layer's period holding ``day`` (a post-hoc program's: its calendar year)."""
+    return {
+        (r[2], r[3]): (int(r[4]), int(r[5]), int(r[6]))
+        for r in accumulators
+        if int(r[1]) == period_of(day, periods.get(str(r[2]), CALENDAR))
+    }

@@ -47,12 +47,13 @@ def submitted_writes(*, setl_id: str, protocol: str, body: bytes) -> list[Write]
     return inserts("submitteddocument", [{"setl_id": setl_id, "protocol": protocol, "body": body, "created_at": now()}])
 
 
-def accumulator_writes(*, person_id: str, year: int, sums: Sums) -> list[Write]:
-    """The person-year's rows of the buckets in ``sums`` set to those sums (upserted)."""
+def accumulator_writes(*, person_id: str, year: int | Mapping[str, int], sums: Sums) -> list[Write]:
+    """The person's rows of the buckets in ``sums`` set to those sums (upserted), in ``year`` — or,
+    a mapping, in the period (its starting year) of each layer id."""
     rows = [
         {
             "person_id": person_id,
-            "year": year,
+            "year": year if isinstance(year, int) else year[key[0]],
             "layer": key[0],
             "bucket": key[1],
             **dict(zip(_SUMS, value, strict=True)),

@@ -224,7 +224,10 @@ def accumulators(
     db: ReaderDep,
     caller: CallerDep,
     policy: PolicyDep,
-    year: Annotated[int, Query(ge=1900, le=2200)],
+    year: Annotated[
+        int,
+        Query(ge=1900, le=2200, description="The year (a layer with a period of its own: its period starting in it)"),
+    ],
     on: Annotated[
         date | None, Query(description="Date for the category and caps (default: today, within the year)")
     ] = None,

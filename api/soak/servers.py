@@ -148,6 +148,14 @@ def sockets_of(pid: int, port: int, state: str) -> int:
     return count
 
 
+def _command_line(pid: int) -> str:
+    """A process's command line, or "" when it is gone (a child listed a moment before it exited)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def running(pid: int) -> bool:
     """Whether ``pid`` runs (a process killed is dead only once the kernel has torn it down; an
     exited child stays a zombie until it is reaped)."""
@@ -228,7 +236,7 @@ class Server:
         if self.process.poll() is not None:
             raise ServerDown(f"the server exited with {self.process.returncode}")
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [int(c) for c in children if "multiprocessing.spawn" in Path(f"/proc/{c}/cmdline").read_text()]
+        return [int(c) for c in children if "multiprocessing.spawn" in _command_line(int(c))]
 
     def wait_for_workers(self) -> None:
         """Wait until every worker listens: the first to start answers health checks alone, and

@@ -74,11 +74,12 @@ ENTRY = st.tuples(st.integers(0, 5), YEARS, st.integers(0, len(PAIRS) - 1), st.i
 def test_openings_by_segment_equal_a_loop(entries: list[tuple[int, int, int, int]]) -> None:
     """Each opening entry lands on the segment of its person-year, in ledger order; others nowhere."""
     persons = "ABCDEF"
-    segments = Segments(np.array([0, 1, 1, 3]), np.array([2024, 2024, 2025, 2024]), np.array(list("ABCD"), object))
+    years = np.tile([2024, 2024, 2025, 2024], (len(DEMO.policy.layers), 1))  # every layer on calendar years
+    segments = Segments(np.array([0, 1, 1, 3]), years, years, np.array(list("ABCD"), object))
     segment_of = {("A", 2024): 0, ("B", 2024): 1, ("B", 2025): 2, ("D", 2024): 3}
     pairs, who = [PAIRS[e[2]] for e in entries], [persons[e[0]] for e in entries]
     ledger = _ledger(pairs, who, [e[1] for e in entries], [e[3] for e in entries])
-    grouped = Openings.located(ledger, ledger.check(DEMO), segments).by_segment()
+    grouped = Openings.located(ledger, ledger.check(DEMO), segments, DEMO.stack.bucket_offset).by_segment()
     for segment in range(4):
         expected = [
             (code, amount, amount * 2, amount % 7)

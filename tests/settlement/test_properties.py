@@ -24,6 +24,7 @@ from tiers.tables import CompiledPolicy, compile_policy
 CLAIM_CAP = str(Path(__file__).parents[1] / "cases" / "claim-cap.yaml")
 CHARITY = str(Path(__file__).parents[1] / "cases" / "charity.yaml")  # a fifth layer of the region's own
 ADMISSION_DATED = str(Path(__file__).parents[1] / "cases" / "admission-dated.yaml")
+INSURANCE_YEAR = str(Path(__file__).parents[1] / "cases" / "insurance-year.yaml")  # periods from 10-01, 07-01
 POLICIES = {
     name: compile_policy(load_policy(name))
     for name in (
@@ -38,6 +39,7 @@ POLICIES = {
         CLAIM_CAP,
         CHARITY,
         ADMISSION_DATED,
+        INSURANCE_YEAR,
     )
 }
 DIAGNOSES = ["C50.1", "I21.0", "I63.9", "N18.5", "N18.4", "Q25.0", "J18.9", "S72.0", ""]
@@ -143,10 +145,17 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 def test_engine_equals_reference(rows: list[dict[str, Any]], name: str) -> None:
     frame = claims_frame(_within(rows, POLICIES[name]))
     engine = result_in_yuan(settle(frame, POLICIES[name]))
-    reference, _ = settle_reference(oracle_rows(frame), POLICIES[name].policy)
+    reference, accumulated = settle_reference(oracle_rows(frame), POLICIES[name].policy)
     for claim_id, expected in reference.items():
         assert engine[claim_id] == {c: expected[c] for c in engine[claim_id]}, claim_id
         assert set(RESULT_COLUMNS) <= set(engine[claim_id]), claim_id
+    closing = settle(frame, POLICIES[name]).closing()
+    keys = zip(*(closing[c].tolist() for c in ("person_id", "year", "layer", "bucket")), strict=True)
+    amounts = zip(*(closing[c].tolist() for c in ("base_cum", "paid_cum", "claims")), strict=True)
+    found = {
+        key: (Decimal(base) / 100, Decimal(paid) / 100, n) for key, (base, paid, n) in zip(keys, amounts, strict=True)
+    }
+    assert found == {k: (a.base, a.paid, a.claims) for k, a in accumulated.items() if a.claims or a.paid}
 
 
 @SETTINGS
@@ -177,9 +186,9 @@ def test_demo_caps_never_exceeded(rows: list[dict[str, Any]]) -> None:
 
 
 @SETTINGS
-@given(rows=claim_rows(), cuts=st.lists(st.integers(1, 23), max_size=4))
-def test_any_split_into_batches_equals_one_batch(rows: list[dict[str, Any]], cuts: list[int]) -> None:
-    policy = POLICIES["demo"]
+@given(rows=claim_rows(), cuts=st.lists(st.integers(1, 23), max_size=4), name=st.sampled_from(["demo", INSURANCE_YEAR]))
+def test_any_split_into_batches_equals_one_batch(rows: list[dict[str, Any]], cuts: list[int], name: str) -> None:
+    policy = POLICIES[name]
     frame = _ordered(claims_frame(rows))
     whole = settle(frame, policy)
     bounds = sorted({0, len(frame), *[c for c in cuts if c < len(frame)]})
@@ -194,9 +203,9 @@ def test_any_split_into_batches_equals_one_batch(rows: list[dict[str, Any]], cut
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=claim_rows(max_claims=16))
-def test_claim_by_claim_equals_one_batch(rows: list[dict[str, Any]]) -> None:
-    policy = POLICIES["demo"]
+@given(rows=claim_rows(max_claims=16), name=st.sampled_from(["demo", INSURANCE_YEAR]))
+def test_claim_by_claim_equals_one_batch(rows: list[dict[str, Any]], name: str) -> None:
+    policy = POLICIES[name]
     frame = _ordered(claims_frame(rows))
     opening, parts = None, []
     for i in range(len(frame)):
