@@ -110,26 +110,47 @@ class Segments:
     period starts in)."""
 
     person: I64
-    first_period: I64
-    last_period: I64
+    first_period: I64  # [L, S], or [1, S] with person_years
+    last_period: I64  # as first_period
     persons: Objects
+    person_years: bool = False  # every layer's period is the segment's (calendar) year
+
+    def period_of(self, layer: I64, segment: I64) -> I64:
+        """The first period of each (layer, segment)."""
+        periods: I64 = self.first_period[0, segment] if self.person_years else self.first_period[layer, segment]
+        return periods
 
     def locate(self, person_id: Objects, year: I64, layer: I64) -> tuple[I64, I64]:
-        """The segment and slot of each (person_id, ``year``: a period of its ``layer``), or -1
-        when no claim of the batch is in that period."""
+        """The segment and slot of each (person_id, ``year``: a period of its ``layer``; unused for
+        person-years), or -1 when no claim of the batch is in that period."""
+        if len(person_id) == 0 or len(self.person) == 0:
+            return np.full(len(person_id), -1, np.int64), np.full(len(person_id), -1, np.int64)
+        code = person_codes(self.persons, person_id)
+        if self.person_years:  # one pass: every layer's period is the segment's year
+            segment = _person_year(self.person, self.first_period[0], code, year)
+            return segment, np.minimum(segment, 0)
         segment = np.full(len(person_id), -1, np.int64)
         slot = np.full(len(person_id), -1, np.int64)
-        if len(person_id) == 0 or len(self.person) == 0:
-            return segment, slot
-        code = person_codes(self.persons, person_id)
-        for la in np.unique(layer).tolist():  # a few layers
+        for la in range(len(self.first_period)):  # a few layers
             mine = np.flatnonzero(layer == la)
-            segment[mine] = _containing(
-                self.person, self.first_period[la], self.last_period[la], code[mine], year[mine]
-            )
+            if len(mine):
+                segment[mine] = _containing(
+                    self.person, self.first_period[la], self.last_period[la], code[mine], year[mine]
+                )
         hit = np.flatnonzero(segment >= 0)
         slot[hit] = year[hit] - self.first_period[layer[hit], segment[hit]]
         return segment, slot
+
+
+def _person_year(person: I64, year_of: I64, code: I64, year: I64) -> I64:
+    """The segment of each (person code, year) among person-year segments, or -1."""
+    lo, span = int(year_of.min()), int(year_of.max() - year_of.min()) + 1
+    known = (code >= 0) & (year >= lo) & (year < lo + span)
+    key = np.where(known, code * span + (year - lo), -1)
+    seg_key = person * span + (year_of - lo)
+    pos = np.minimum(np.searchsorted(seg_key, key), len(seg_key) - 1)
+    found: I64 = np.where(known & (seg_key[pos] == key), pos, -1)
+    return found
 
 
 def _containing(person: I64, first: I64, last: I64, code: I64, year: I64) -> I64:
@@ -213,8 +234,8 @@ class Openings:
         """``ledger`` (``bucket``: its :func:`bucket_codes`) placed on a batch's ``segments``: each
         entry in the segment and slot of its person and layer period (``bucket_offset``: the
         layers' first bucket codes)."""
-        layer = np.searchsorted(bucket_offset, bucket, side="right").astype(np.int64) - 1
-        segment, slot = segments.locate(ledger.person_id, ledger.year, layer)
+        layer = bucket if segments.person_years else np.searchsorted(bucket_offset, bucket, side="right") - 1
+        segment, slot = segments.locate(ledger.person_id, ledger.year, layer.astype(np.int64))
         return cls(ledger, segment, slot, bucket, len(segments.person))
 
     def by_segment(self) -> OpeningEntries:
@@ -240,7 +261,7 @@ def delta(added: I64, segments: Segments, policy: CompiledPolicy) -> Ledger:
     layer = np.searchsorted(policy.stack.bucket_offset, code, side="right") - 1
     return Ledger(
         person_id=segments.persons[segments.person[segment]],
-        year=segments.first_period[layer, segment] + added[2],
+        year=segments.period_of(layer, segment) + added[2],
         layer=names[code, 0],
         bucket=names[code, 1],
         base_cum=added[3],

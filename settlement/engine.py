@@ -293,11 +293,14 @@ def settle(
     several = table.candidates is not None
     first = candidates.profile[candidates.start[:-1]] if several else candidates.profile
     counts = np.diff(candidates.start) if several else np.zeros(0, np.int64)
-    layer_periods = periods.of_claims(table.day, compiled.period_starts)
+    starts = compiled.period_starts
+    layer_periods = None if by_year else periods.of_claims(table.day, starts)
     order, batch, table_of = sorted_batch(
-        table.person, day, rank, table.inscp, first, counts, layer_periods, by_year=by_year
+        table.person, day, rank, table.inscp, first, counts, len(starts), layer_periods
     )
-    segments = accumulators.Segments(table_of.person, table_of.first_period, table_of.last_period, table.persons)
+    segments = accumulators.Segments(
+        table_of.person, table_of.first_period, table_of.last_period, table.persons, person_years=by_year
+    )
     openings = accumulators.Openings.located(start, start_bucket, segments, compiled.stack.bucket_offset)
     scanned = scan_layers(compiled.stack, batch, order, candidates, openings.by_segment(), detail=explain)
     return SettledBatch(table, compiled, order, batch, candidates, segments, openings, scanned)

@@ -48,10 +48,8 @@ def period_years(day: I64, starts: MonthDay) -> I64:
 
 def of_claims(day: I64, starts: Sequence[MonthDay]) -> I64:
     """``[L, n]``: each layer's period (``starts``: where each layer's begins) of each day."""
-    if calendar_only(starts):
-        years: I64 = np.broadcast_to(years_of(day), (len(starts), len(day)))
-        return years
-    return np.vstack([period_years(day, s) for s in starts]).astype(np.int64)
+    distinct = {s: period_years(day, s) for s in set(starts)}
+    return np.vstack([distinct[s] for s in starts]).astype(np.int64)
 
 
 def period_of(on: date, starts: MonthDay) -> int:

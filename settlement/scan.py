@@ -52,7 +52,7 @@ class Rows(NamedTuple):
     inscp: I64  # [n] fen: in-policy amount, what the first layer works on
     profile: I64  # [n] dated profile of the row's first candidate
     n_candidates: I64  # [n] how many candidates the row's claim has (≥ 1)
-    slot: I64  # [L, n] each layer's period of the row's day, numbered from its segment's first
+    slot: I64  # [L, n] each layer's period of the row's day, numbered from its segment's first ([L, 1]: all 0)
 
 
 class Candidates(NamedTuple):
@@ -121,17 +121,18 @@ class SortedBatch:
     inscp: I64
     profile: I64
     n_candidates: I64
-    slot: I64  # [L, n]
+    slot: I64  # [L, n], or [L, 1] where every row's slot is 0
 
 
 @dataclass(frozen=True)
 class SegmentTable:
     """The batch's segments (``S``, in sorted order): the person, and each layer's first and last
-    accumulation period among the segment's rows (slot 0 is the first)."""
+    accumulation period among the segment's rows (slot 0 is the first; person-years: one row, the
+    year, for every layer)."""
 
     person: I64  # [S] person code
-    first_period: I64  # [L, S]
-    last_period: I64  # [L, S]
+    first_period: I64  # [L, S], or [1, S] for person-years
+    last_period: I64  # as first_period
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def _through_layers(
         if c < 0:
             continue
         cc = t.cap_bucket_of_profile[la, p]  # c, unless deductibles are kept apart under one cap
-        s = slots[la, i]  # the layer's period of the row's day
+        s = slots[la, i if slots.shape[1] > 1 else 0]  # the layer's period of the row's day
         local = t.term_of_profile[la, p]
         term = t.term_offset[la] + local
         paid_before = run.paid[cc, s]
@@ -269,17 +270,18 @@ def scan_layers(
     ``detail`` also keeps every row's :data:`ROW_FIELDS` per layer (for the explanation).
     """
     n_layers, n = len(stack.term_offset), len(batch.inscp)
-    n_codes = int(stack.bucket_offset[-1])
+    n_segments, n_codes = len(opening.start) - 1, int(stack.bucket_offset[-1])
+    n_slots = int(batch.slot.max()) + 1 if batch.slot.size else 1
     out = Out(
         paid=np.zeros((n_layers, n), np.int64),
         applied=np.zeros((n_layers, n), np.int64),
         chosen=np.zeros(n, np.int64),
         profile=np.zeros(n, np.int64),
-        # at most: a row adds to two buckets per layer (its own and a shared cap's)
-        added=np.empty((len(ADDED), 2 * n * n_layers), np.int64),
+        # at most: a row adds to two buckets per layer (its own and a shared cap's); a segment closes
+        # each bucket and slot once
+        added=np.empty((len(ADDED), min(2 * n * n_layers, n_segments * n_codes * n_slots)), np.int64),
         detail=np.zeros((n_layers, len(ROW_FIELDS), n if detail else 0), np.int64),
     )
-    n_slots = int(batch.slot.max()) + 1 if batch.slot.size else 1
     run = Running(*(np.zeros((n_codes, n_slots), np.int64) for _ in Running._fields))
     rows = Rows(batch.segment, order, batch.inscp, batch.profile, batch.n_candidates, batch.slot)
     entries = Opening(opening.start, opening.bucket, opening.slot, opening.amounts)
@@ -343,20 +345,21 @@ def sorted_batch(
     inscp: I64,
     profile: I64,
     n_candidates: I64,
-    periods: I64,
+    n_layers: int,
+    periods: I64 | None = None,
     *,
-    by_year: bool = True,
     max_bits: int = 62,
 ) -> tuple[I64, SortedBatch, SegmentTable]:
     """The batch in settlement order: by person, ``day``, then ``rank`` (a permutation of
     ``0..n-1``: the claim ids' order, or the arrival order); ``inscp`` (fen), ``profile`` (the
     first candidate's dated profile), ``n_candidates`` (empty: one each) and ``periods`` (``[L,
-    n]``: each layer's accumulation period of the claim's day) travel with their rows.
+    n]``: each of the ``n_layers`` layers' accumulation period of the claim's day) travel with
+    their rows.
 
-    A segment is a person-year (``by_year``: the calendar year of ``day``, which every layer's
-    period then is; pass the year's first day to settle in ``rank`` order within it) or a
-    person's whole batch (where a layer's period is not the calendar year, so years chain: pass one
-    ``day`` for all to settle in ``rank`` order). Returns the input position of each sorted row; the
+    A segment is a person-year (``periods`` None: every layer's period is the calendar year of
+    ``day``; pass the year's first day to settle in ``rank`` order within it) or a person's whole
+    batch (where a layer's period is not the calendar year, so years chain: pass one ``day`` for
+    all to settle in ``rank`` order). Returns the input position of each sorted row; the
     sorted rows (segment, in-policy amount, …, each layer's slot: its period numbered from the
     segment's first); and the segments. One ``np.sort`` of packed int64 keys (~3× faster than an
     argsort), decoded with shifts in one compiled pass; ``max_bits`` is the room in a key
@@ -366,20 +369,20 @@ def sorted_batch(
     out = np.empty((5, n), np.int64)
     segments = np.empty((2, n), np.int64)
     if n == 0:
-        empty = np.zeros((len(periods), 0), np.int64)
+        empty = np.zeros((n_layers, 0), np.int64)
         return out[0], SortedBatch(out[1], out[2], out[3], out[4], empty), SegmentTable(out[0], empty, empty)
     first = int(day.min())
     packed = PackedKeys.of(person, day - first, rank, max_bits)
     span = np.arange(first, first + (1 << packed.day_bits), dtype=np.int64)
-    year_of_day = years_of(span) if by_year else np.zeros(len(span), np.int64)
+    year_of_day = years_of(span) if periods is None else np.zeros(len(span), np.int64)
     keys = np.sort(packed.keys)
     position_of_rank = np.empty(n, np.int64)
     position_of_rank[rank] = np.arange(n, dtype=np.int64)
     fields = (packed.rank_bits, packed.day_bits, packed.codes, position_of_rank, year_of_day)
     n_segments = _gather(keys, *fields, inscp, profile, n_candidates, out, segments)
-    if by_year:  # every layer's period is the segment's year: one slot
-        years = np.broadcast_to(segments[1, :n_segments], (len(periods), n_segments))
-        slot = np.zeros((len(periods), n), np.int64)
+    if periods is None:  # every layer's period is the segment's year: one slot
+        years = segments[1:, :n_segments]
+        slot = np.zeros((n_layers, 1), np.int64)
         return (
             out[0],
             SortedBatch(out[1], out[2], out[3], out[4], slot),

@@ -70,12 +70,13 @@ ENTRY = st.tuples(st.integers(0, 5), YEARS, st.integers(0, len(PAIRS) - 1), st.i
 
 
 @settings(max_examples=40, deadline=None)
-@given(entries=st.lists(ENTRY, max_size=2 * SMALL, unique_by=lambda e: e[:3]))
-def test_openings_by_segment_equal_a_loop(entries: list[tuple[int, int, int, int]]) -> None:
-    """Each opening entry lands on the segment of its person-year, in ledger order; others nowhere."""
+@given(entries=st.lists(ENTRY, max_size=2 * SMALL, unique_by=lambda e: e[:3]), person_years=st.booleans())
+def test_openings_by_segment_equal_a_loop(entries: list[tuple[int, int, int, int]], person_years: bool) -> None:
+    """Each opening entry lands on the segment of its person-year, in ledger order; others nowhere
+    (found in one pass for person-years, or layer by layer)."""
     persons = "ABCDEF"
     years = np.tile([2024, 2024, 2025, 2024], (len(DEMO.policy.layers), 1))  # every layer on calendar years
-    segments = Segments(np.array([0, 1, 1, 3]), years, years, np.array(list("ABCD"), object))
+    segments = Segments(np.array([0, 1, 1, 3]), years, years, np.array(list("ABCD"), object), person_years)
     segment_of = {("A", 2024): 0, ("B", 2024): 1, ("B", 2025): 2, ("D", 2024): 3}
     pairs, who = [PAIRS[e[2]] for e in entries], [persons[e[0]] for e in entries]
     ledger = _ledger(pairs, who, [e[1] for e in entries], [e[3] for e in entries])

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from settlement.engine import settle
 from settlement.explanation import explain
-from settlement.periods import years_of
 from settlement.scan import sorted_batch
 from tests.helpers import claims_frame
 from tests.settlement.test_properties import claim_rows
@@ -25,20 +24,18 @@ def test_order_is_person_day_claim_for_packed_and_dense_keys(rows: list[tuple[in
     claim_rank = np.random.default_rng(len(rows)).permutation(len(rows)).astype(np.int64)
     inscp = np.arange(len(rows), dtype=np.int64) * 7
     none = np.zeros(0, np.int64)
-    periods = np.broadcast_to(years_of(day), (2, len(day)))
-    order, batch, segments = sorted_batch(
-        person, day, claim_rank, inscp, inscp, none, periods, max_bits=8 if dense else 62
-    )
+    order, batch, segments = sorted_batch(person, day, claim_rank, inscp, inscp, none, 2, max_bits=8 if dense else 62)
     expected = np.lexsort((claim_rank, day, person))
     assert order.tolist() == expected.tolist()
     assert batch.inscp.tolist() == inscp[expected].tolist()
     years = day[expected].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     person_years = list(zip(person[expected].tolist(), years.tolist(), strict=True))
     pairs = list(dict.fromkeys(person_years))
-    assert list(zip(segments.person.tolist(), segments.first_period[1].tolist(), strict=True)) == pairs
+    assert list(zip(segments.person.tolist(), segments.first_period[0].tolist(), strict=True)) == pairs
     assert [pairs[s] for s in batch.segment.tolist()] == person_years
+    assert segments.first_period.shape == (1, len(pairs))  # one period (the year) for every layer
     assert (segments.first_period == segments.last_period).all()
-    assert (batch.slot == 0).all()  # a person-year: each layer's one period
+    assert batch.slot.tolist() == [[0], [0]]  # a person-year: each layer's one period
 
 
 @settings(max_examples=60, deadline=None)
