@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from settlement.cli import app
 from settlement.engine import settle
 from settlement.periods import of_claims, period_years
 from tests.helpers import claims_frame, oracle_rows, result_in_yuan
@@ -116,3 +118,15 @@ def test_arrival_order_over_the_person_equals_the_reference(rows: list[dict[str,
     expected, _ = settle_reference(oracle, INSURANCE_YEAR.policy)
     for claim_id, want in expected.items():
         assert engine[claim_id] == {c: want[c] for c in engine[claim_id]}, claim_id
+
+
+def test_policy_check_show_and_diff_print_the_periods() -> None:
+    path = str(Path(__file__).parents[1] / "cases" / "insurance-year.yaml")
+    checked = CliRunner().invoke(app, ["policy", "check", path], env={"COLUMNS": "300"})
+    assert checked.exit_code == 0, checked.output
+    assert "hifmi_pay accumulates over a year from 10-01" in checked.output
+    assert "layers.3.period: the insurance year of the contract (tests)" in checked.output
+    shown = CliRunner().invoke(app, ["policy", "show", path, "--date", "2025-01-01"], env={"COLUMNS": "300"})
+    assert "period: a year from 07-01 (known by the year it starts in)" in shown.output
+    diff = CliRunner().invoke(app, ["policy", "diff", "demo", path, "--date", "2025-01-01"], env={"COLUMNS": "300"})
+    assert "critical_illness period: — → a year from 10-01" in diff.output
