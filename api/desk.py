@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo
 from api import institutions
 from api.auth import Caller
 from api.books import reading, writing
-from api.books.driver import Driver, Read, Write, merged
+from api.books.driver import Driver, Write, merged
 from api.claims import ClaimFacts, birth_date_of, claims_table, ledger_of, settlement_values
+from api.commands import Incomplete, Slots, completed, slots_of
 from api.early_warnings import early_warnings
 from api.errors import Problem
 from api.idempotency import Reply, replayed
@@ -134,47 +135,11 @@ class SettleCommand:
         return slots_of(self.caller.institution_id, self.claim.person_id, self.claim.claim_id, self.key)
 
 
-Slots = tuple[tuple[str, ...], ...]
-
-
-def slots_of(institution: str, person_id: str, claim_id: str, key: str | None) -> Slots:
-    """What two commands of one batch may not share: the person, the institution's claim, the key."""
-    person, claim = ("person", person_id), ("claim", institution, claim_id)
-    return (person, claim, ("key", institution, key)) if key else (person, claim)
-
-
-@dataclass(frozen=True)
-class Incomplete:
-    """A settlement the books complete (an NHSA 2304 that leaves its admission, diagnosis or bill
-    parts to the visit it settles): ``reads`` run in the batch's own transaction, before its
-    reading, in one round trip with the batch's other incomplete commands'; ``complete`` makes the
-    command of their rows (one list per read), or raises what refuses it — that command's own
-    refusal. ``slots``: the command's, known from the message (see :attr:`SettleCommand.slots`)."""
-
-    slots: Slots
-    reads: tuple[Read, ...]
-    complete: Callable[[list[list[tuple[Any, ...]]]], SettleCommand]
-
-
 Command = SettleCommand | Incomplete
+"""What the desk settles: a whole command, or one the books complete (:mod:`api.commands`)."""
 
-
-def completed(db: Driver, commands: Sequence[Command]) -> list[SettleCommand | Exception]:
-    """Each command whole: an :class:`Incomplete` one completed from its reads (all read at once),
-    or the exception that refused it."""
-    pending = [c for c in commands if isinstance(c, Incomplete)]
-    rows = iter(db.read_all([read for c in pending for read in c.reads]) if pending else [])
-    out: list[SettleCommand | Exception] = []
-    for command in commands:
-        if isinstance(command, SettleCommand):
-            out.append(command)
-            continue
-        got = [next(rows) for _ in command.reads]
-        try:
-            out.append(command.complete(got))
-        except Exception as refused:  # one command's refusal is its own, as in a batch
-            out.append(refused)
-    return out
+__all__ = ["FUTURE_TOLERANCE", "Command", "Incomplete", "Render", "SettleCommand", "Settled", "Slots", "check_claim",
+           "completed", "now", "pre_settle_commands", "settle_commands", "slots_of", "today"]  # fmt: skip
 
 
 def _not_registered(person_id: str) -> Problem:
