@@ -298,17 +298,17 @@ def _gather(keys: I64, rank_bits: int, day_bits: int, codes: I64, position_of_ra
     and number of candidates (empty ``n_candidates``: one each) into ``out`` (rows 0–4), each
     segment's [person, year (or 0: the person's whole history)] into ``segments``."""
     s = -1
-    last_person = last_first_day = -1
+    last_person = last_year = -1
     for i in range(keys.shape[0]):
         j = position_of_rank[keys[i] & ((1 << rank_bits) - 1)]
         code = keys[i] >> rank_bits
         if codes.shape[0]:
             code = codes[code]
-        person, first_day = code >> day_bits, year_of_day[code & ((1 << day_bits) - 1)]
-        if i == 0 or person != last_person or first_day != last_first_day:
+        person, year = code >> day_bits, year_of_day[code & ((1 << day_bits) - 1)]
+        if i == 0 or person != last_person or year != last_year:
             s += 1
-            segments[0, s], segments[1, s] = person, first_day
-            last_person, last_first_day = person, first_day
+            segments[0, s], segments[1, s] = person, year
+            last_person, last_year = person, year
         out[0, i], out[1, i], out[2, i], out[3, i] = j, s, inscp[j], profile[j]
         out[4, i] = n_candidates[j] if n_candidates.shape[0] else 1
     return s + 1
