@@ -107,3 +107,21 @@ def test_a_large_year_split_in_two_equals_one_batch() -> None:
     assert parts.equals(whole.frame().set_index("claim_id").sort_index())
     closing = second.closing().reset_index(drop=True)
     assert closing.equals(whole.closing().reset_index(drop=True))
+
+
+def test_one_claim_adding_to_more_buckets_than_layers_keeps_every_entry() -> None:
+    """A Beijing general-outpatient claim alone (the service's one-claim batch): its deductible
+    bucket counts the claim, the shared cap bucket (``cap_bucket``) the payment, and two more layers
+    pay — four entries from one row of three layers. The scan's buffer once held n·L = 3 of them:
+    the fourth was written past its end and its segment read back as garbage."""
+    beijing = compile_policy(load_policy("beijing"))
+    row = {"claim_id": "X", "person_id": "P", "category": "dibao", "med_type": "11", "hospital_level": "3",
+           "settle_date": "2025-03-01", "diagnosis": "J18.9", "accident": "0", "medfee_sumamt": "20000",
+           "fulamt_ownpay_amt": "0", "overlmt_selfpay": "0", "preselfpay_amt": "0"}  # fmt: skip
+    result = settle(pd.DataFrame([row]), beijing)
+    closing = result.closing()
+    assert len(closing) == 4 > len(beijing.layers)
+    assert set(closing["person_id"]) == {"P"}
+    paid = closing.groupby("layer")["paid_cum"].sum().to_dict()
+    frame = result.frame().iloc[0]
+    assert paid == {"basic": frame["hifp_pay"], "critical_illness": frame["hifmi_pay"], "assistance": frame["maf_pay"]}
