@@ -13,7 +13,7 @@ Note = Annotated[str, Field(max_length=500, pattern=NO_CONTROL)]
 
 
 class CaseIn(Strict):
-    person_id: Annotated[str, Field(min_length=1, max_length=64)]
+    person_id: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL)]
     year: Annotated[int, Field(ge=1900, le=2200)]
     state: Literal["warned", "applied"] = "warned"
     """How the case starts: from a warning, or from the person's own application (依申请)."""

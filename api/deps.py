@@ -14,6 +14,7 @@ from api.auth import Caller, authenticate, recently_verified
 from api.books.driver import Driver
 from api.db import pooled_transaction
 from api.jsonbody import JsonBodyError, read_json
+from api.schemas import NO_CONTROL
 from tiers.tables import CompiledPolicy
 
 T = TypeVar("T")
@@ -148,7 +149,7 @@ async def _policy(request: Request) -> CompiledPolicy:
 
 PolicyDep = Annotated[CompiledPolicy, Depends(_policy)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="Retry-safe key", **KEY_RULES)]
-PersonId = Annotated[str, Path(min_length=1, max_length=64)]
-SetlId = Annotated[str, Path(min_length=1, max_length=40)]
+PersonId = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL)]
+SetlId = Annotated[str, Path(min_length=1, max_length=40, pattern=NO_CONTROL)]
 IdentityId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Year = Annotated[int, Path(ge=1900, le=2200)]

@@ -5,6 +5,8 @@
 - Numbers are read exactly: a decimal number becomes a ``Decimal``, never a float; ``NaN`` and
   ``Infinity`` (not JSON) are refused.
 - The body must be UTF-8.
+- A string holding NUL (``\\u0000``) is refused with its key path: no database of the books can
+  store it (PostgreSQL refuses it in text), and no field of any protocol needs it.
 
 A body is read by ``jiter`` (pydantic's JSON parser: decimals, duplicate keys caught), and only a
 body it refuses (or a string it cannot hold: a lone surrogate escape) is read again by Python's
@@ -52,24 +54,51 @@ def read_json(body: bytes | str) -> Any:
     ...
     api.jsonbody.JsonBodyError: duplicate key 'a' in a JSON object
     """
+    raw = body.encode("utf-8") if isinstance(body, str) else body
     try:
-        return jiter.from_json(
-            body.encode("utf-8") if isinstance(body, str) else body,
-            allow_inf_nan=False, cache_mode="keys", catch_duplicate_keys=True, float_mode="decimal",
-        )  # fmt: skip
+        value = jiter.from_json(
+            raw, allow_inf_nan=False, cache_mode="keys", catch_duplicate_keys=True, float_mode="decimal"
+        )
     except ValueError:
         return _python_read(body)
+    return _without_nul(value, raw)
 
 
 def _python_read(body: bytes | str) -> Any:
     """Python's reader: the same values, and an error that says where a body goes wrong."""
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
-        return json.loads(text, object_pairs_hook=_object, parse_float=Decimal, parse_constant=_constant)
+        value = json.loads(text, object_pairs_hook=_object, parse_float=Decimal, parse_constant=_constant)
+        return _without_nul(value, text.encode("utf-8", "surrogatepass"))
     except UnicodeDecodeError as error:
         raise JsonBodyError(f"the body is not UTF-8 ({error.reason} at byte {error.start})") from error
     except json.JSONDecodeError as error:
         raise JsonBodyError(f"not JSON: {error.msg} (line {error.lineno}, column {error.colno})") from error
+
+
+def _without_nul(value: Any, raw: bytes) -> Any:
+    """``value``, unless a string in it holds NUL (JSON can only write it ``\\u0000``: the bytes say
+    at once whether to look)."""
+    if b"\\u0000" not in raw:
+        return value
+    path = _nul_at(value, ())
+    if path is not None:
+        raise JsonBodyError("a string holds the character NUL (\\u0000), which cannot be stored", path)
+    return value
+
+
+def _nul_at(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The path of the first string (or key) holding NUL, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*path, key)
+        found = _nul_at(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
 
 
 def write_json(value: Any) -> bytes:

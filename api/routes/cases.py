@@ -30,11 +30,12 @@ from api.desk import today
 from api.errors import Problem
 from api.queue import write
 from api.resettled import preview_out
+from api.schemas import NO_CONTROL
 from settlement.money import fen_of, yuan_of
 from tiers.tables import CompiledPolicy
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
-CaseId = Annotated[str, Path(min_length=1, max_length=40)]
+CaseId = Annotated[str, Path(min_length=1, max_length=40, pattern=NO_CONTROL)]
 DryRun = Annotated[bool, Query(description="Preview what the step would adjust and who would owe; nothing kept")]
 
 

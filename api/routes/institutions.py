@@ -14,9 +14,10 @@ from api.books.driver import Driver
 from api.deps import CallerDep, PolicyDep, ReaderDep, body_of, hand_read
 from api.errors import Problem
 from api.queue import write
+from api.schemas import NO_CONTROL
 
 router = APIRouter(prefix="/v1/institutions", tags=["institutions"])
-Code = Annotated[str, Path(min_length=1, max_length=64)]
+Code = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL)]
 
 
 class InstitutionIn(BaseModel):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import CallerDep
 from api.errors import Problem
+from api.schemas import NO_CONTROL
 from tiers.loader import PolicyError, bundled_names, load_policy
 from tiers.resolve import version_dates
 from tiers.schema import Policy
@@ -36,7 +37,9 @@ def list_policies(caller: CallerDep) -> list[dict[str, Any]]:
 
 @router.get("/{name}", summary="The parameters in force on a date")
 def show(
-    name: Annotated[str, Path(max_length=64)], caller: CallerDep, on: Annotated[date, Query(alias="date")]
+    name: Annotated[str, Path(max_length=64, pattern=NO_CONTROL)],
+    caller: CallerDep,
+    on: Annotated[date, Query(alias="date")],
 ) -> dict[str, Any]:
     caller.require("policies")
     if name not in bundled_names():

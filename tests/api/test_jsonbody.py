@@ -66,3 +66,24 @@ def test_numbers_are_exact_and_written_back_as_they_came() -> None:
 
 def test_a_lone_surrogate_is_read_as_python_reads_it() -> None:
     assert read_json(b'{"a": "\\ud800"}') == {"a": "\ud800"}
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (b'{"person_id": "P\\u00001"}', ("person_id",)),
+        (b'{"a": [1, {"b\\u0000": 2}]}', ("a", "1", "b\x00")),
+        (b'{"a": ["x", "\\u0000"]}', ("a", "1")),
+    ],
+)
+def test_a_nul_character_is_refused_where_it_is(body: bytes, path: tuple[str, ...]) -> None:
+    """No database of the books can store NUL (PostgreSQL refuses it in text: a 500 once)."""
+    for read in (read_json, _python_read):
+        with pytest.raises(JsonBodyError) as refused:
+            read(body)
+        assert refused.value.path == path
+        assert "NUL" in refused.value.reason
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul() -> None:
+    assert read_json(b'{"a": "\\\\u0000"}') == {"a": "\\u0000"}
