@@ -127,7 +127,7 @@ class Segments:
             return np.full(len(person_id), -1, np.int64), np.full(len(person_id), -1, np.int64)
         code = person_codes(self.persons, person_id)
         if self.person_years:  # one pass: every layer's period is the segment's year
-            segment = _person_year(self.person, self.first_period[0], code, year)
+            segment = _containing(self.person, self.first_period[0], self.last_period[0], code, year)
             return segment, np.minimum(segment, 0)
         segment = np.full(len(person_id), -1, np.int64)
         slot = np.full(len(person_id), -1, np.int64)
@@ -140,17 +140,6 @@ class Segments:
         hit = np.flatnonzero(segment >= 0)
         slot[hit] = year[hit] - self.first_period[layer[hit], segment[hit]]
         return segment, slot
-
-
-def _person_year(person: I64, year_of: I64, code: I64, year: I64) -> I64:
-    """The segment of each (person code, year) among person-year segments, or -1."""
-    lo, span = int(year_of.min()), int(year_of.max() - year_of.min()) + 1
-    known = (code >= 0) & (year >= lo) & (year < lo + span)
-    key = np.where(known, code * span + (year - lo), -1)
-    seg_key = person * span + (year_of - lo)
-    pos = np.minimum(np.searchsorted(seg_key, key), len(seg_key) - 1)
-    found: I64 = np.where(known & (seg_key[pos] == key), pos, -1)
-    return found
 
 
 def _containing(person: I64, first: I64, last: I64, code: I64, year: I64) -> I64:

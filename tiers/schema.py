@@ -231,6 +231,11 @@ class Layer(_Strict):
         """(month, day) its accumulation period starts on each year."""
         return self.period.month_day if self.period else (1, 1)
 
+    @property
+    def own_year(self) -> AccumulationPeriod | None:
+        """Its period, where it is not the calendar year."""
+        return self.period if self.period_start != (1, 1) else None
+
     @field_validator("rules")
     @classmethod
     def _unique_rules(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:

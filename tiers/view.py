@@ -83,9 +83,7 @@ def policy_rows(policy: Policy, on: date) -> list[dict[str, str]]:
 def _period(layer: Layer) -> str:
     """What the layer's deductibles, bands and caps accumulate over, where it is not the calendar
     year ("": the calendar year)."""
-    if layer.period is None or layer.period_start == (1, 1):
-        return ""
-    return f"a year from {layer.period.starts} (known by the year it starts in)"
+    return f"a year from {layer.own_year.starts} (known by the year it starts in)" if layer.own_year else ""
 
 
 def _row(layer: str, output: str, rule: ResolvedRule, when: When, version: date) -> dict[str, str]:

@@ -111,7 +111,7 @@ def _over_years(totals: Totals, outputs: set[str]) -> Totals:
 def problems(db: Driver, policy: CompiledPolicy) -> list[str]:
     """Every disagreement found (empty: the books are consistent)."""
     outputs, own_funds = _outputs(policy), queries.own_funds_paid(db, "all")
-    spread = {layer.output for layer in policy.policy.layers if layer.period_start != (1, 1)}
+    spread = {layer.output for layer in policy.policy.layers if layer.own_year}
     paid, accumulated = (_over_years(t, spread) for t in (_paid(db, outputs, own_funds), _accumulated(db, outputs)))
     found = [
         f"{k[0]}/{k[1] or 'all years'} {k[2]}: settlements + adjustments {paid.get(k, 0)} fen"
