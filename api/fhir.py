@@ -24,6 +24,8 @@ The answers (ClaimResponse, ExplanationOfBenefit) are built by :mod:`api.fhir_ou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -126,35 +128,62 @@ def _day(text: str, where: str) -> date:
     return date.fromisoformat(text[:10])
 
 
-def catalogued(claim: Claim, day: date) -> list[tuple[int, str, date, int, int]]:
+@dataclass(frozen=True, slots=True)
+class BillItem:
+    """A Claim item as settling and answering it read it: its position and ``sequence``, its bill
+    parts (codes in :data:`BILL_PART`), its ``net`` (yuan, exact) and the code of its product in
+    the region's catalogue (:data:`CATALOGUE_CODE`), if it has one."""
+
+    index: int
+    sequence: int
+    parts: tuple[str, ...]
+    net: Decimal
+    catalogue: str | None
+
+    @property
+    def self_pay(self) -> bool:
+        """Wholly a self-pay part (全自费, 超限价 or 先行自付)."""
+        return any(part in SELF_PAY for part in self.parts)
+
+
+def bill_items(claim: Claim) -> tuple[BillItem, ...]:
+    """The Claim's items, read once (each must carry its net amount in CNY)."""
+    out = []
+    for i, item in enumerate(claim.get("item") or []):
+        net = cny(item.get("net"), f"Claim.item[{i}].net")
+        catalogue = codes(item.get("productOrService"), CATALOGUE_CODE)
+        parts = tuple(codes(item.get("category"), BILL_PART))
+        out.append(BillItem(i, item["sequence"], parts, net, catalogue[0] if catalogue else None))
+    return tuple(out)
+
+
+def catalogued(claim: Claim, items: Sequence[BillItem], day: date) -> list[tuple[int, str, date, int, int]]:
     """The items to classify by the catalogue: (index, code, day, net fen, quantity in 1/10,000) of
     each item coded in :data:`CATALOGUE_CODE` and not already a bill part."""
     out = []
-    for i, item in enumerate(claim.get("item") or []):
-        code = codes(item.get("productOrService"), CATALOGUE_CODE)
-        if code and not codes(item.get("category"), BILL_PART):
-            serviced = item.get("servicedDate")
-            served = _day(serviced, f"Claim.item[{i}].servicedDate") if serviced else day
-            quantity = (item.get("quantity") or {}).get("value")
-            quantity = Decimal(1) if quantity is None else quantity
-            net = fen_of(cny(item.get("net"), f"Claim.item[{i}].net"))
-            out.append((i, code[0], served, net, int(quantity * 10_000)))
+    for bill in items:
+        if bill.catalogue is None or bill.parts:
+            continue
+        item = (claim.get("item") or [])[bill.index]
+        serviced = item.get("servicedDate")
+        served = _day(serviced, f"Claim.item[{bill.index}].servicedDate") if serviced else day
+        quantity = (item.get("quantity") or {}).get("value")
+        quantity = Decimal(1) if quantity is None else quantity
+        out.append((bill.index, bill.catalogue, served, fen_of(bill.net), int(quantity * 10_000)))
     return out
 
 
-def _parts(claim: Claim, total: Decimal, classified: Classified) -> dict[str, Decimal]:
+def _parts(items: Sequence[BillItem], total: Decimal, classified: Classified) -> dict[str, Decimal]:
     parts = dict.fromkeys(SELF_PAY, Decimal(0))
-    items = Decimal(0)
-    for i, item in enumerate(claim.get("item") or []):
-        net = cny(item.get("net"), f"Claim.item[{i}].net")
-        items += net
-        for code in codes(item.get("category"), BILL_PART):
+    for item in items:
+        for code in item.parts:
             if code in parts:
-                parts[code] += net
-        for part, fen in zip(SELF_PAY, classified.get(i, ()), strict=False):
+                parts[code] += item.net
+        for part, fen in zip(SELF_PAY, classified.get(item.index, ()), strict=False):
             parts[part] += Decimal(fen) / 100
-    if claim.get("item") and items != total:
-        raise ClaimError("Claim.total", f"{total} is not the sum of the items' net ({items})")
+    summed = sum((item.net for item in items), Decimal(0))
+    if items and summed != total:
+        raise ClaimError("Claim.total", f"{total} is not the sum of the items' net ({summed})")
     return parts
 
 
@@ -164,9 +193,10 @@ def claim_day(claim: Claim) -> date:
     return _day(ended, "Claim.billablePeriod.end") if ended else _day(claim["created"], "Claim.created")
 
 
-def claim_in(claim: Claim, person_id: str, classified: Classified | None = None) -> ClaimIn:
+def claim_in(claim: Claim, person_id: str, items: Sequence[BillItem], classified: Classified | None = None) -> ClaimIn:
     """The native claim of a FHIR Claim of the person ``person_id`` (its patient, resolved by
-    :func:`api.fhir_submit.patient_of`), its catalogue items ``classified`` (see the module docstring)."""
+    :func:`api.fhir_submit.patient_of`), its ``items`` (:func:`bill_items`), its catalogue items
+    ``classified`` (see the module docstring)."""
     identifier = next((str(i["value"]) for i in claim.get("identifier") or [] if i.get("value")), None)
     identifier = identifier or claim.get("id")
     if not identifier:
@@ -190,7 +220,7 @@ def claim_in(claim: Claim, person_id: str, classified: Classified | None = None)
         "referral": claim.get("referral") is not None or REFERRAL in flags,
         "emergency": EMERGENCY in flags,
         "medfee_sumamt": total,
-        **{f"{k}_amt" if k != "overlmt_selfpay" else k: v for k, v in _parts(claim, total, classified or {}).items()},
+        **{f"{k}_amt" if k != "overlmt_selfpay" else k: v for k, v in _parts(items, total, classified or {}).items()},
     }
     try:
         return ClaimIn.model_validate(fields)
@@ -199,14 +229,11 @@ def claim_in(claim: Claim, person_id: str, classified: Classified | None = None)
         raise ClaimError(str(first["loc"][0]), first["msg"]) from exc
 
 
-def request_text(claim: Claim, native: ClaimIn) -> str:
+def request_text(claim: Claim, native: ClaimIn, items: Sequence[BillItem]) -> str:
     """What a Claim is remembered by under an ``Idempotency-Key``: what settling and answering it
     read — the native claim, ``use``, ``type`` and each item's sequence, bill part and net — so a
     retry serialised differently (spacing, key order, elements the service does not read) is the
     same request, and a changed amount is not."""
-    items = [
-        (i["sequence"], codes(i.get("category"), BILL_PART), str((i.get("net") or {}).get("value", "")))
-        for i in claim.get("item") or []
-    ]
+    bill = [(item.sequence, list(item.parts), str(item.net)) for item in items]
     kinds = [(c.get("system"), c.get("code")) for c in claim["type"].get("coding") or []]
-    return f"{native.model_dump_json()}|{claim['use']}|{kinds}|{items}"
+    return f"{native.model_dump_json()}|{claim['use']}|{kinds}|{bill}"

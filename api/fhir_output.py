@@ -38,10 +38,9 @@ from api.fhir import (
     ICD10,
     MED_TYPE,
     PATIENT_SHARE,
-    SELF_PAY,
+    BillItem,
     Classified,
-    cny,
-    codes,
+    bill_items,
 )
 from api.fhir_model import Claim
 from settlement.money import fen_of, yuan_number, yuan_text
@@ -114,6 +113,26 @@ def split(amount: int, weights: list[int]) -> list[int]:
     return shares
 
 
+@dataclass(frozen=True, slots=True)
+class ItemBase:
+    """An item as its adjudication reads it, in fen: its sequence, its net and what of it is
+    eligible (in-policy) — nothing of a self-pay part (全自费, 超限价, 先行自付), a catalogue item's
+    net less its self-pay parts, else all of it."""
+
+    sequence: int
+    net: int
+    eligible: int
+
+
+def item_bases(items: Sequence[BillItem], classified: Classified) -> tuple[ItemBase, ...]:
+    """The Claim's items (:func:`api.fhir.bill_items`) as their adjudication reads them."""
+    bases = []
+    for item in items:
+        net = fen_of(item.net)
+        bases.append(ItemBase(item.sequence, net, 0 if item.self_pay else net - sum(classified.get(item.index, ()))))
+    return tuple(bases)
+
+
 @dataclass(frozen=True)
 class ItemShare:
     """An item's adjudication in fen: its net, what is eligible, its share of the deductible and
@@ -126,20 +145,14 @@ class ItemShare:
     paid: list[int]
 
 
-def item_shares(claim: Claim, values: Row, lines: list[Row], classified: Classified) -> list[ItemShare]:
-    """Per item: what is eligible (in-policy) — nothing of a self-pay part (全自费, 超限价, 先行自付),
-    a catalogue item's net less its self-pay parts, else all of it; the eligible items share the
-    deductible and each fund's payment pro rata to what is eligible (largest remainder, so every
-    column adds up to the total to the fen); the patient's share is the rest."""
-    items = claim.get("item") or []
-    nets = [fen_of(cny(item.get("net"), f"Claim.item[{i}].net")) for i, item in enumerate(items)]
-    own = [bool(set(codes(item.get("category"), BILL_PART)) & set(SELF_PAY)) for item in items]
-    eligible = [
-        0 if o else net - sum(classified.get(i, (0, 0, 0))) for i, (net, o) in enumerate(zip(nets, own, strict=True))
-    ]
+def item_shares(items: Sequence[ItemBase], values: Row, lines: list[Row]) -> list[ItemShare]:
+    """Per item (:func:`item_bases`): the eligible items share the deductible and each fund's
+    payment pro rata to what is eligible (largest remainder, so every column adds up to the total
+    to the fen); the patient's share is the rest."""
+    eligible = [item.eligible for item in items]
     columns = [split(values["act_pay_dedc"], eligible), *[split(line["paid"], eligible) for line in lines]]
     return [
-        ItemShare(item["sequence"], nets[n], eligible[n], columns[0][n], [column[n] for column in columns[1:]])
+        ItemShare(item.sequence, item.net, item.eligible, columns[0][n], [column[n] for column in columns[1:]])
         for n, item in enumerate(items)
     ]
 
@@ -151,7 +164,7 @@ def _item_adjudications(
     and each fund's part (the last three only of an eligible item)."""
     categories = [_fund_category(line, funds) for line in lines]
     entries = []
-    for share in item_shares(claim, values, lines, classified):
+    for share in item_shares(item_bases(bill_items(claim), classified), values, lines):
         rows = [_entry(CATEGORY["submitted"], share.net), _entry(CATEGORY["eligible"], share.eligible)]
         if share.eligible:
             rows += [_entry(CATEGORY["deductible"], share.deductible), _entry(CATEGORY["benefit"], sum(share.paid))]

@@ -15,9 +15,10 @@ plausibility). Reports throughput, p50/p99 latency and errors, then checks the b
 (Σ settlements + adjustments == accumulators, every cap respected).
 
 ``--protocol native nhsa fhir`` settles the same kind of claims through each protocol in turn,
-on one server, ``--rounds`` times alternating at every concurrency (a side-by-side comparison on
-a noisy machine): the native ``POST /v1/settlements``, the platform's 2207/2304 in its envelope
-(``POST /nhsa``, ``msgid`` the key) and a FHIR Claim (``POST /fhir/Claim``).
+on one server, ``--rounds`` times alternating at every concurrency, the order rotated each round
+(a side-by-side comparison on a noisy machine): the native ``POST /v1/settlements``, the
+platform's 2207/2304 in its envelope (``POST /nhsa``, ``msgid`` the key) and a FHIR Claim
+(``POST /fhir/Claim``).
 """
 
 from __future__ import annotations
@@ -216,6 +217,18 @@ def _register(server: Server, n: int) -> list[str]:
     return persons
 
 
+def rotated(protocols: tuple[str, ...], round_: int) -> tuple[str, ...]:
+    """The protocols' order in a round, rotated by one each round: over as many rounds as there
+    are protocols each runs once in every position, so none always runs on the books the others
+    have just grown (a person-year's reading grows with its settlements).
+
+    >>> [rotated(("native", "nhsa", "fhir"), r) for r in range(3)]
+    [('native', 'nhsa', 'fhir'), ('nhsa', 'fhir', 'native'), ('fhir', 'native', 'nhsa')]
+    """
+    shift = round_ % len(protocols)
+    return protocols[shift:] + protocols[:shift]
+
+
 def run(
     backend: str,
     url: str,
@@ -233,8 +246,8 @@ def run(
         people = _register(server, persons)
         results = []
         for concurrency in levels:
-            for _ in range(rounds):
-                for protocol in protocols:
+            for round_ in range(rounds):
+                for protocol in rotated(protocols, round_):
                     if client == "wrk":
                         done, errors, p50, p99 = _wrk_level(server, persons, concurrency, seconds)
                     else:

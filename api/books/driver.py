@@ -8,7 +8,8 @@ statement where SQLAlchemy's execution path costs tens (see ``benchmarks/README.
 Values are stored exactly as SQLAlchemy stores them, so ORM reads see the same rows: on SQLite
 dates as ``YYYY-MM-DD`` and datetimes as ``YYYY-MM-DD HH:MM:SS.ffffff`` text; PostgreSQL gets
 the Python objects for the statements (psycopg adapts them, as it does under SQLAlchemy) and
-their text in JSON for the inserts, read by each column type's own input (:func:`_json_rows`).
+their text in JSON for the inserts, read by each column type's own input (:func:`_json_rows`),
+bytes apart in binary.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-import psycopg
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlmodel import SQLModel
 
@@ -109,12 +109,19 @@ def insert_sql(
     :func:`_json_rows`), each value cast to its column's type. The PostgreSQL text and parameter
     type are the same whatever the batch, so psycopg prepares the statement once per connection
     (a multi-row ``VALUES`` of ``$n`` differed with each batch's size and its integers' types:
-    PostgreSQL parsed and planned it anew every time, and psycopg adapted every value in Python)."""
+    PostgreSQL parsed and planned it anew every time, and psycopg adapted every value in Python).
+    A ``bytea`` column's values come apart, as an array parameter of their own sent in binary
+    (``%b``, the row's ordinality its index), not as hex inside the JSON (written in Python, read
+    by PostgreSQL as JSON and again as hex; and psycopg's text form of a ``bytea[]`` escapes every
+    value with a regular expression): ``benchmarks/README.md``."""
     _check(table, columns + upsert_on)
     if postgresql:
-        types = _pg_types(table)
-        values = ", ".join(f"(r->>{i})::{types[c]}" for i, c in enumerate(columns))
-        rows = f"SELECT {values} FROM jsonb_array_elements($1::jsonb) AS r"  # noqa: S608  (names checked above)
+        types, binary = _pg_types(table), _binary(table, columns)
+        values = ", ".join(
+            "(%b::bytea[])[n]" if i in binary else f"(r->>{i})::{types[c]}" for i, c in enumerate(columns)
+        )
+        each = "WITH ORDINALITY AS j(r, n)" if binary else "AS r"
+        rows = f"SELECT {values} FROM jsonb_array_elements(%s::jsonb) {each}"  # noqa: S608  (names checked above)
     else:
         rows = "VALUES (" + ", ".join("?" * len(columns)) + ")"
     sql = f"INSERT INTO {table} ({', '.join(columns)}) {rows}"
@@ -134,18 +141,34 @@ def _pg_types(table: str) -> dict[str, str]:
     return {c.name: re.sub(r"\(.*\)", "", c.type.compile(dialect=dialect)) for c in columns}
 
 
+@lru_cache(maxsize=512)
+def _binary(table: str, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions of ``columns`` holding ``bytea`` (sent apart from the JSON on PostgreSQL)."""
+    types = _pg_types(table)
+    return tuple(i for i, c in enumerate(columns) if types[c] == "BYTEA")
+
+
+def _pg_params(table: str, columns: tuple[str, ...], values: list[tuple[Any, ...]]) -> list[Any]:
+    """The parameters of :func:`insert_sql`'s PostgreSQL statement, in the order it names them:
+    each ``bytea`` column's values as one list (sent in binary), then the rows as JSON (their bytes
+    left out)."""
+    binary = _binary(table, columns)
+    if not binary:
+        return [_json_rows(values)]
+    text = [tuple(None if i in binary else v for i, v in enumerate(row)) for row in values]
+    return [*([row[i] for row in values] for i in binary), _json_rows(text)]
+
+
 def _json_rows(values: list[tuple[Any, ...]]) -> str:
     """Rows as one JSON array of arrays (serialized in C): dates and datetimes in ISO 8601
-    (with the offset: a ``timestamptz`` reads the same instant psycopg would have sent), bytes
-    as ``bytea``'s hex text."""
+    (with the offset: a ``timestamptz`` reads the same instant psycopg would have sent); bytes
+    are sent apart (:func:`_pg_params`)."""
     return json.dumps(values, default=_json_value, separators=(",", ":"))
 
 
 def _json_value(value: Any) -> str:
     if isinstance(value, date):  # datetime too
         return value.isoformat()
-    if isinstance(value, bytes):
-        return "\\x" + value.hex()
     raise TypeError(f"no JSON for {type(value).__name__} {value!r}")
 
 
@@ -219,7 +242,8 @@ class Driver:
         if not self.postgresql:
             self._connection.executemany(insert_sql(*key), rows.values)
             return
-        psycopg.RawCursor(self._connection).execute(insert_sql(*key, postgresql=True), [_json_rows(rows.values)])
+        params = _pg_params(rows.table, rows.columns, rows.values)
+        self._connection.cursor().execute(insert_sql(*key, postgresql=True), params)
 
     def _pipeline(self, statements: int) -> AbstractContextManager[Any]:
         return self._connection.pipeline() if self.postgresql and statements > 1 else nullcontext()

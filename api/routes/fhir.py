@@ -20,11 +20,12 @@ from fastapi import APIRouter, Request, Response
 from starlette.routing import Route
 
 from api import desk
+from api.auth import Caller
 from api.books import details, queries
 from api.db import pooled_transaction
 from api.deps import CallerDep, PolicyDep, ReaderDep, SetlId, caller_of, idempotency_key_of, json_of
 from api.errors import Problem
-from api.fhir import ClaimError, Classified, catalogued, claim_day, claim_in, read_claim, request_text
+from api.fhir import ClaimError, Classified, bill_items, catalogued, claim_day, claim_in, read_claim, request_text
 from api.fhir_output import (
     claim_response,
     explanation_of_benefit,
@@ -33,7 +34,7 @@ from api.fhir_output import (
     stored_claim,
     submitted_claim,
 )
-from api.fhir_reply import claim_response_json
+from api.fhir_reply import answering, response_json
 from api.fhir_submit import patient_of, provider_of, unwrap
 from api.idempotency import claimed, request_hash
 from api.jsonbody import write_json
@@ -59,8 +60,29 @@ SUBMIT = {"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": {"
 async def submit(request: Request) -> Response:
     caller, key = caller_of(request), idempotency_key_of(request)
     caller.require("settle")
+    command, use = _command(request, caller, key, await json_of(request), await request.body())
+    if use == "predetermination":
+        with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
+            (done,) = desk.pre_settle_commands(db, [command], request.app.state.policy)
+        if isinstance(done, Problem):
+            raise done
+        return Response(command.render(done), media_type=FHIR_JSON)
+    with claimed(caller.institution_id, key):
+        reply = await request.app.state.settlements.settle(command)
+    headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
+    created = _CREATED.match(reply.body) if reply.status == 201 else None
+    if created:
+        headers["Location"] = f"{_base_url(request)}fhir/ClaimResponse/{created.group(1).decode()}"
+    return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
+
+
+def _command(
+    request: Request, caller: Caller, key: str | None, raw: Any, body: bytes
+) -> tuple[desk.SettleCommand, str]:
+    """The desk's command of a submission (``raw``: its JSON, ``body``: its bytes) and the Claim's
+    ``use``. Its answer keeps only what it repeats of the Claim (:func:`answering`): the submitted
+    resource is not held while the settlement waits for its batch."""
     policy = request.app.state.policy
-    raw = await json_of(request)
     try:
         submitted = unwrap(raw)
         claim = read_claim(submitted.claim)
@@ -73,38 +95,25 @@ async def submit(request: Request) -> Response:
         raise Problem(403, "provider_mismatch", detail, "Claim.provider")
     person = named[1] if named[0] == "person" else _person_by_id_number(request, named[1])
     try:
-        items = catalogued(claim, claim_day(claim))
-        classified = _classified(request, items) if items else {}
-        native_claim = claim_in(claim, person, classified)
+        items = bill_items(claim)
+        listed = catalogued(claim, items, claim_day(claim))
+        classified = _classified(request, listed) if listed else {}
+        native_claim = claim_in(claim, person, items, classified)
+        answer = answering(claim, items, classified)
     except ClaimError as exc:
         raise Problem(422, "invalid_claim", str(exc), exc.param) from exc
     if claim["use"] not in ("claim", "predetermination"):
         detail = f"Claim.use {claim['use']!r}: only claim and predetermination"
         raise Problem(422, "unsupported_use", detail, "Claim.use")
     facts = desk.check_claim(native_claim, policy, caller)
-
     funds = fund_names(policy)
 
     def render(settled: desk.Settled) -> bytes:
-        return claim_response_json(claim, settled.values, settled.lines, funds, settled.warnings, classified)
+        return response_json(answer, settled.values, settled.lines, funds, settled.warnings)
 
-    digest = request_hash("fhir-submit", request_text(claim, native_claim))
-    sent = await request.body() if submitted.claim is raw else write_json(submitted.claim)  # a Claim: as it came
-    document = ("fhir", sent)
-    command = desk.SettleCommand(caller, facts, render, key, digest, submitted=document)
-    if claim["use"] == "predetermination":
-        with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
-            (done,) = desk.pre_settle_commands(db, [command], policy)
-        if isinstance(done, Problem):
-            raise done
-        return Response(render(done), media_type=FHIR_JSON)
-    with claimed(caller.institution_id, key):
-        reply = await request.app.state.settlements.settle(command)
-    headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
-    created = _CREATED.match(reply.body) if reply.status == 201 else None
-    if created:
-        headers["Location"] = f"{_base_url(request)}fhir/ClaimResponse/{created.group(1).decode()}"
-    return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
+    digest = request_hash("fhir-submit", request_text(claim, native_claim, items))
+    document = ("fhir", body if submitted.claim is raw else write_json(submitted.claim))  # a Claim: as it came
+    return desk.SettleCommand(caller, facts, render, key, digest, submitted=document), claim["use"]
 
 
 def _base_url(request: Request) -> str:

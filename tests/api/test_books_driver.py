@@ -39,12 +39,21 @@ def test_insert_text_in_each_style() -> None:
     assert insert_sql("person", ("person_id", "name")) == "INSERT INTO person (person_id, name) VALUES (?, ?)"
     assert insert_sql("accumulator", ("person_id", "paid_cum", "claims"), postgresql=True) == (
         "INSERT INTO accumulator (person_id, paid_cum, claims)"
-        " SELECT (r->>0)::VARCHAR, (r->>1)::BIGINT, (r->>2)::INTEGER FROM jsonb_array_elements($1::jsonb) AS r"
+        " SELECT (r->>0)::VARCHAR, (r->>1)::BIGINT, (r->>2)::INTEGER FROM jsonb_array_elements(%s::jsonb) AS r"
     )
     upsert = insert_sql("accumulator", ("person_id", "claims"), upsert_on=("person_id",), postgresql=True)
     assert upsert.endswith("ON CONFLICT (person_id) DO UPDATE SET claims = excluded.claims")
     kept = insert_sql("person", ("person_id",), upsert_on=("person_id",), update=False)
     assert kept == "INSERT INTO person (person_id) VALUES (?) ON CONFLICT (person_id) DO NOTHING"
+
+
+def test_postgresql_sends_bytes_apart_from_the_json() -> None:
+    sql = insert_sql("submitteddocument", ("setl_id", "body", "protocol"), postgresql=True)
+    assert sql == (
+        "INSERT INTO submitteddocument (setl_id, body, protocol)"
+        " SELECT (r->>0)::VARCHAR, (%b::bytea[])[n], (r->>2)::VARCHAR"
+        " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS j(r, n)"
+    )
 
 
 def test_merged_gathers_each_tables_rows_at_its_first_place() -> None:
@@ -168,3 +177,18 @@ def test_bytes_dates_and_nulls_arrive_as_they_were(session: Session) -> None:
     granted = session.exec(select(Identity)).one()
     assert (granted.valid_from, granted.valid_to, granted.source) == (date(2024, 2, 29), None, "民政")
     assert granted.revoked_at is None
+
+
+def test_each_rows_bytes_arrive_in_its_own_row(session: Session) -> None:
+    db = driver(session)
+    at = datetime(2024, 3, 5, tzinfo=UTC)
+    bodies = {f"K{n}": bytes([n]) * (n * 997) for n in range(1, 6)}  # distinct sizes, up to ~5 KB
+    common = {"institution_id": "H1", "request_hash": "h", "created_at": at}
+    records = [
+        {**common, "key": key, "status_code": 200 + n, "body": body} for n, (key, body) in enumerate(bodies.items())
+    ]
+    db.run_all(inserts("idempotencyrecord", records))
+    stored = session.exec(select(IdempotencyRecord)).all()
+    assert {r.key: (r.body, r.status_code) for r in stored} == {
+        key: (body, 200 + n) for n, (key, body) in enumerate(bodies.items())
+    }
