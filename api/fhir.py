@@ -130,9 +130,9 @@ def _day(text: str, where: str) -> date:
 
 @dataclass(frozen=True, slots=True)
 class BillItem:
-    """A Claim item as settling and answering it read it: its position and ``sequence``, its bill
-    parts (codes in :data:`BILL_PART`), its ``net`` (yuan, exact) and the code of its product in
-    the region's catalogue (:data:`CATALOGUE_CODE`), if it has one."""
+    """A Claim item as the settlement and the answer read it: its position and ``sequence``, its
+    bill parts (codes in :data:`BILL_PART`), its ``net`` (yuan, exact) and the code of its product
+    in the region's catalogue (:data:`CATALOGUE_CODE`), if it has one."""
 
     index: int
     sequence: int
