@@ -245,9 +245,9 @@ def policy_check(path: Annotated[str, typer.Argument(help="A policy YAML file (o
     funds = (f"{la.output} {la.fund_pay_type_name or la.name} ({la.fund_pay_type or '-'}, NHSA {la.platform_field()})"
              for la in policy.layers)  # fmt: skip
     out.print(f"funds: {', '.join(funds)}", highlight=False)
-    for own, output in ((la.own_year, la.output) for la in policy.layers):
-        if own:
-            out.print(f"{output} accumulates over a year from {own.starts}", highlight=False)
+    for la in policy.layers:
+        if la.own_year:
+            out.print(f"{la.output} accumulates over a year from {la.own_year.starts}", highlight=False)
     for name, band in policy.age_bands.items():
         ages = f"{band.from_age}–{band.to_age}" if band.to_age is not None else f"{band.from_age} and over"
         out.print(f"age band {name} ({band.name}): {ages} on the claim's day (birth_date)", highlight=False)
