@@ -46,11 +46,13 @@ def test_the_settlement_reading_searches_every_table_by_an_index(tmp_path: Path)
         "sqlite_autoindex_person_1",
         "ix_identity_person_id",
         "sqlite_autoindex_accumulator_1",
-        "ix_settlement_person_id",
+        "ix_settlement_person_year",  # the person's settlements: last arrival, the year's sums
         "ix_adjustment_person_id",
         "ux_settlement_standing_claim",  # without it SQLite once walked all of a hospital's settlements
     }
     assert all("INDEX" in line for line in plan if line.startswith("SEARCH"))
+    # a person's settlements are read from the index alone: not a table row per settlement
+    assert sum("settlement USING COVERING INDEX ix_settlement_person_year" in line for line in plan) == 2
     scans = [line for line in plan if line.startswith("SCAN") and "json_each" not in line]
     assert scans == ["SCAN r"] * 3  # r: the rows made by the GROUP BYs (last arrival, the books so far)
 
