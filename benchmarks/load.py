@@ -18,7 +18,8 @@ plausibility). Reports throughput, p50/p99 latency and errors, then checks the b
 on one server, ``--rounds`` times alternating at every concurrency, the order rotated each round
 (a side-by-side comparison on a noisy machine): the native ``POST /v1/settlements``, the
 platform's 2207/2304 in its envelope (``POST /nhsa``, ``msgid`` the key) and a FHIR Claim
-(``POST /fhir/Claim``).
+(``POST /fhir/Claim``). At the end each protocol's rate over native's in the same round
+(:func:`paired_ratios`): the median and quartiles over the rounds.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Level:
     per_second: float
     p50_ms: float
     p99_ms: float
+    round: int = 0
 
 
 def _claim(person: str, rng: random.Random) -> dict[str, Any]:
@@ -229,6 +231,35 @@ def rotated(protocols: tuple[str, ...], round_: int) -> tuple[str, ...]:
     return protocols[shift:] + protocols[:shift]
 
 
+def paired_ratios(levels: list[Level], baseline: str = "native") -> dict[tuple[int, str], list[float]]:
+    """Each protocol's settlements/s over the ``baseline``'s in the same round, by (concurrency,
+    protocol): a ratio of two runs a few seconds apart, which the machine's drift (other tenants,
+    the books growing) moves far less than it moves either run.
+
+    >>> runs = [(0, "native", 1000), (0, "fhir", 900), (1, "fhir", 460), (1, "native", 500)]
+    >>> levels = [Level("sqlite", protocol, 1, 16, 0, 0, rate, 0, 0, r) for r, protocol, rate in runs]
+    >>> paired_ratios(levels)
+    {(16, 'fhir'): [0.9, 0.92]}
+    """
+    rates = {(level.concurrency, level.round, level.protocol): level.per_second for level in levels}
+    out: dict[tuple[int, str], list[float]] = {}
+    for (concurrency, round_, protocol), rate in rates.items():
+        base = rates.get((concurrency, round_, baseline))
+        if protocol != baseline and base:
+            out.setdefault((concurrency, protocol), []).append(round(rate / base, 3))
+    return out
+
+
+def _print_ratios(levels: list[Level]) -> None:
+    for (concurrency, protocol), ratios in paired_ratios(levels).items():
+        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        print(
+            f"{protocol} / native at concurrency {concurrency}: median {statistics.median(ratios):.2f} of "
+            f"{len(ratios)} rounds (quartiles {quartiles[0]:.2f}–{quartiles[2]:.2f})",
+            flush=True,
+        )
+
+
 def run(
     backend: str,
     url: str,
@@ -252,11 +283,12 @@ def run(
                         done, errors, p50, p99 = _wrk_level(server, persons, concurrency, seconds)
                     else:
                         done, errors, p50, p99 = _socket_level(server, people, concurrency, seconds, protocol)
-                    level = Level(backend, protocol, workers, concurrency, done, errors, done / seconds, p50, p99)
-                    results.append(level)
+                    rate = done / seconds
+                    results.append(Level(backend, protocol, workers, concurrency, done, errors, rate, p50, p99, round_))
                     print(json.dumps(asdict(results[-1])), flush=True)
     finally:
         server.stop()
+    _print_ratios(results)
     database = open_database(url)
     with pooled_transaction(database, read_only=True) as db:
         problems = checks.problems(db, compile_policy(load_policy("demo")))
