@@ -14,8 +14,9 @@ from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, UniqueC
 from sqlmodel import Field, SQLModel
 
 STANDING = "kind = 'settlement' AND status = 'settled'"
-PERSON_YEAR_SUMS = ("psn_part_amt", "fulamt_ownpay_amt", "inscp_scp_amt", "fund_pay_sumamt")
 """A settlement that stands: not reversed, not a reversal."""
+PERSON_YEAR_SUMS = ("psn_part_amt", "fulamt_ownpay_amt", "inscp_scp_amt", "fund_pay_sumamt")
+"""What the reading sums over a person-year's settlements (early warning's burden)."""
 
 
 def now() -> datetime:
