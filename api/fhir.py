@@ -160,11 +160,11 @@ def bill_items(claim: Claim) -> tuple[BillItem, ...]:
 def catalogued(claim: Claim, items: Sequence[BillItem], day: date) -> list[tuple[int, str, date, int, int]]:
     """The items to classify by the catalogue: (index, code, day, net fen, quantity in 1/10,000) of
     each item coded in :data:`CATALOGUE_CODE` and not already a bill part."""
-    out = []
+    out, submitted = [], claim.get("item") or []
     for bill in items:
         if bill.catalogue is None or bill.parts:
             continue
-        item = (claim.get("item") or [])[bill.index]
+        item = submitted[bill.index]
         serviced = item.get("servicedDate")
         served = _day(serviced, f"Claim.item[{bill.index}].servicedDate") if serviced else day
         quantity = (item.get("quantity") or {}).get("value")

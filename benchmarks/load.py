@@ -222,7 +222,7 @@ def _register(server: Server, n: int) -> list[str]:
 def rotated(protocols: tuple[str, ...], round_: int) -> tuple[str, ...]:
     """The protocols' order in a round, rotated by one each round: over as many rounds as there
     are protocols each runs once in every position, so none always runs on the books the others
-    have just grown (a person-year's reading grows with its settlements).
+    have just grown (the database grows through the run).
 
     >>> [rotated(("native", "nhsa", "fhir"), r) for r in range(3)]
     [('native', 'nhsa', 'fhir'), ('nhsa', 'fhir', 'native'), ('fhir', 'native', 'nhsa')]
