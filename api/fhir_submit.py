@@ -36,7 +36,10 @@ def unwrap(raw: Any) -> Submitted:
     """The Claim of a submission in any of the three forms (see the module's text)."""
     kind = raw.get("resourceType") if isinstance(raw, dict) else None
     if kind == "Parameters":
-        found = [p.get("resource") for p in raw.get("parameter") or [] if p.get("name") == "resource"]
+        parameters = raw.get("parameter") or []
+        if not isinstance(parameters, list):
+            raise ClaimError("Parameters.parameter", "a list of parameters")
+        found = [p.get("resource") for p in parameters if isinstance(p, dict) and p.get("name") == "resource"]
         if not found or not isinstance(found[0], dict):
             raise ClaimError("Parameters.parameter", "no parameter 'resource' holding the Claim")
         return unwrap(found[0])

@@ -2,11 +2,13 @@
 being settled make up the next.
 
 Every settlement, whichever protocol sent it, is a :class:`~api.desk.SettleCommand` handed to
-this worker's :class:`SettlementQueue`, which the route awaits. The queue lets the event loop
-read what has arrived (until a couple of turns bring nothing new, at most
-:data:`GATHER_SECONDS`), then settles every command waiting (at most :data:`MAX_BATCH`; one claim
-per person, claim and key; otherwise in arrival order) with :func:`api.desk.settle_commands`: one reading,
-one engine call, one write of all rows, one commit. A request alone (concurrency 1) is a batch of
+this worker's :class:`SettlementQueue`, which the route awaits — or the translation that makes
+it (a :data:`Translation`: the request read, its message not yet translated). The queue lets the
+event loop read what has arrived (until a couple of turns bring nothing new, at most
+:data:`GATHER_SECONDS`), translates what waits, back to back (a translation that fails is its
+request's answer), then settles every command waiting (at most :data:`MAX_BATCH`; one claim per
+person, claim and key; otherwise in arrival order) with :func:`api.desk.settle_commands`: one
+reading, one engine call, one write of all rows, one commit. A request alone (concurrency 1) is a batch of
 one and waits for nobody; under load the reads, the engine's fixed cost, the statements and the
 commit are shared by the batch. A batch
 that fails as a whole (a database error) is tried again one request at a time, so one request's
@@ -43,7 +45,11 @@ TURNS = 2
 the next turn): the queue waits this long for newcomers before it takes a batch."""
 GATHER_SECONDS = 0.005
 """The longest a batch waits for newcomers that keep arriving (its latency bound)."""
-Waiting = tuple[desk.Command, "asyncio.Future[Reply]"]
+Translation = Callable[[], desk.Command]
+"""A request's message translated into the desk's command when its batch is taken (what it
+raises, a :class:`~api.errors.Problem` for one, answers the request)."""
+Waiting = tuple[desk.Command | Translation, "asyncio.Future[Reply]"]
+Ready = tuple[desk.Command, "asyncio.Future[Reply]"]
 
 
 def _waiting_writer(database: Engine, work: Callable[[Driver], T]) -> T:
@@ -64,7 +70,7 @@ async def write(database: Engine, work: Callable[[Driver], T]) -> T:
     return await run_in_threadpool(_waiting_writer, database, work)
 
 
-def _answer(batch: list[Waiting], results: list[Reply | BaseException]) -> None:
+def _answer(batch: list[Ready], results: list[Reply | BaseException]) -> None:
     for (_, future), result in zip(batch, results, strict=True):
         if future.done():  # its request was cancelled meanwhile
             continue
@@ -72,6 +78,22 @@ def _answer(batch: list[Waiting], results: list[Reply | BaseException]) -> None:
             future.set_exception(result)
         else:
             future.set_result(result)
+
+
+def _translated(waiting: list[Waiting]) -> list[Ready]:
+    """The waiting requests as commands, each translation run now (one that raises answers its
+    request with what it raised and leaves the queue)."""
+    ready: list[Ready] = []
+    for request, future in waiting:
+        if isinstance(request, desk.SettleCommand | desk.Incomplete):
+            ready.append((request, future))
+            continue
+        try:
+            ready.append((request(), future))
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+    return ready
 
 
 class SettlementQueue:
@@ -82,8 +104,9 @@ class SettlementQueue:
         self._waiting: list[Waiting] = []
         self._draining: asyncio.Task[None] | None = None
 
-    async def settle(self, request: desk.Command) -> Reply:
-        """The reply to ``request``, once its batch is committed (what refused it is raised)."""
+    async def settle(self, request: desk.Command | Translation) -> Reply:
+        """The reply to ``request`` (a command, or its :data:`Translation`), once its batch is
+        committed (what refused it is raised)."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
         if self._draining is None:
@@ -96,7 +119,8 @@ class SettlementQueue:
             while self._waiting:
                 await self._gathered()
                 batch = self._next_batch()
-                _answer(batch, await self._settled([request for request, _ in batch]))
+                if batch:
+                    _answer(batch, await self._settled([request for request, _ in batch]))
         finally:
             self._draining = None
 
@@ -111,13 +135,13 @@ class SettlementQueue:
             for _ in range(TURNS):
                 await asyncio.sleep(0)
 
-    def _next_batch(self) -> list[Waiting]:
+    def _next_batch(self) -> list[Ready]:
         """The waiting requests to settle now: in arrival order, none sharing a person, claim or
         key with one taken or still waiting before it (that one goes first)."""
-        taken: list[Waiting] = []
+        taken: list[Ready] = []
         left: list[Waiting] = []
         seen: set[Hashable] = set()
-        for waiting in self._waiting:
+        for waiting in _translated(self._waiting):
             slots = waiting[0].slots
             free = len(taken) < self.max_batch and seen.isdisjoint(slots)
             (taken if free else left).append(waiting)

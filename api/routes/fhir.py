@@ -60,20 +60,30 @@ SUBMIT = {"requestBody": {"required": True, "content": {FHIR_JSON: {"schema": {"
 async def submit(request: Request) -> Response:
     caller, key = caller_of(request), idempotency_key_of(request)
     caller.require("settle")
-    command, use = _command(request, caller, key, await json_of(request), await request.body())
-    if use == "predetermination":
+    raw, body = await json_of(request), await request.body()
+    if _asks_trial(raw):
+        command, _ = _command(request, caller, key, raw, body)
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
             (done,) = desk.pre_settle_commands(db, [command], request.app.state.policy)
         if isinstance(done, Problem):
             raise done
         return Response(command.render(done), media_type=FHIR_JSON)
     with claimed(caller.institution_id, key):
-        reply = await request.app.state.settlements.settle(command)
+        reply = await request.app.state.settlements.settle(lambda: _command(request, caller, key, raw, body)[0])
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
     created = _CREATED.match(reply.body) if reply.status == 201 else None
     if created:
         headers["Location"] = f"{_base_url(request)}fhir/ClaimResponse/{created.group(1).decode()}"
     return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
+
+
+def _asks_trial(raw: Any) -> bool:
+    """Whether a submission's Claim says ``use: predetermination`` (read before the Claim is
+    checked: :func:`_command` checks it, and refuses every ``use`` but claim and predetermination)."""
+    try:
+        return bool(unwrap(raw).claim.get("use") == "predetermination")
+    except ClaimError:
+        return False
 
 
 def _command(

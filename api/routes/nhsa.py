@@ -165,9 +165,8 @@ async def nhsa_pre_settle(call: Call) -> bytes:
 
 async def nhsa_settle(call: Call) -> bytes:
     call.caller.require("settle")
-    command = _settlement(call)
     with claimed(call.caller.institution_id, call.key):
-        reply: Reply = await call.request.app.state.settlements.settle(command)
+        reply: Reply = await call.request.app.state.settlements.settle(lambda: _settlement(call))
     return reply.body
 
 

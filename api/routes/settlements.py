@@ -82,9 +82,9 @@ async def pre_settle(request: Request) -> Response:
 async def post_settlement(request: Request) -> Response:
     caller, key = caller_of(request), idempotency_key_of(request)
     caller.require("settle")
-    command = settle_command(request, await body_of(request, ClaimIn), key)
+    claim = await body_of(request, ClaimIn)
     with claimed(caller.institution_id, key):
-        return _reply(await request.app.state.settlements.settle(command))
+        return _reply(await request.app.state.settlements.settle(lambda: settle_command(request, claim, key)))
 
 
 HOT_ROUTES = [

@@ -104,6 +104,26 @@ def test_submit_operation_predetermination_stores_nothing(server: Server) -> Non
     assert {b["paid_cum"] for b in used["buckets"]} == {"0.00"}
 
 
+def test_a_trial_is_told_apart_in_any_form_and_a_malformed_form_is_refused(server: Server) -> None:
+    with server.client("admin") as admin, server.client() as hospital:
+        person = register(admin, "dibao", "2025-01-01")
+        trial = sample("predetermination", person)
+        wrapped = post(hospital, {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": trial}]})
+        malformed = [post(hospital, {"resourceType": "Parameters", "parameter": p}) for p in ("resource", [1])]
+        asked = sample("claim", person)
+        asked["use"] = "preauthorization"
+        preauthorization = post(hospital, asked)
+        used = hospital.get(f"/v1/persons/{person}/accumulators", params={"year": 2025}).json()
+    assert wrapped.status_code == 200, wrapped.text
+    assert "nothing stored" in wrapped.json()["disposition"]
+    assert [m.status_code for m in malformed] == [422, 422], [m.text for m in malformed]
+    for answer in [*malformed, preauthorization]:
+        validate(answer.json())
+    assert preauthorization.status_code == 422
+    assert "only claim and predetermination" in preauthorization.json()["issue"][0]["diagnostics"]
+    assert {b["paid_cum"] for b in used["buckets"]} == {"0.00"}
+
+
 def test_explanation_of_benefit_shows_what_is_left_of_each_cap(server: Server) -> None:
     with server.client("admin") as admin, server.client() as hospital:
         person = register(admin, "dibao", "2025-01-01")

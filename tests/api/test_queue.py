@@ -5,6 +5,7 @@ must, and a batch that fails as a whole is settled again one claim at a time."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -221,3 +222,39 @@ def test_the_queue_batches_what_waits_and_isolates_a_failing_claim(
     paid = [Decimal(json.loads(r.body)["fund_pay_sumamt"]) for r in results if isinstance(r, Reply)]
     assert len(paid) == 5
     assert all(p > 0 for p in paid)
+
+
+def test_translations_run_when_the_batch_is_taken_and_a_failing_one_answers_its_own_request(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _ = engines
+    sizes: list[int] = []
+    settle = desk.settle_commands
+
+    def counted(db: Any, requests: list[desk.Command], policy: Any) -> list[Reply | Exception]:
+        sizes.append(len(requests))
+        return settle(db, requests, policy)
+
+    monkeypatch.setattr(desk, "settle_commands", counted)
+    translated: list[str] = []
+
+    def translation(person: str) -> desk.SettleCommand:
+        translated.append(person)
+        if person == "P2":
+            raise Problem(422, "invalid_claim", "an unreadable message", "claim")
+        return _request(_claim(person, 0))
+
+    async def all_at_once() -> list[Reply | BaseException]:
+        queue = SettlementQueue(engine, DEMO)
+        settling = [queue.settle(functools.partial(translation, p)) for p in PERSONS[:4]]
+        pending = asyncio.gather(*settling, return_exceptions=True)
+        await asyncio.sleep(0)
+        assert translated == []  # queued as they came: none translated before the batch is taken
+        return await pending
+
+    results = asyncio.run(all_at_once())
+    assert translated == PERSONS[:4]
+    assert sizes == [3]  # the three that translated, in one batch
+    assert isinstance(results[2], Problem)
+    assert results[2].code == "invalid_claim"
+    assert [isinstance(r, Reply) and r.status == 201 for r in results] == [True, True, False, True]
