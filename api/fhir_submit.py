@@ -36,9 +36,7 @@ def unwrap(raw: Any) -> Submitted:
     """The Claim of a submission in any of the three forms (see the module's text)."""
     kind = raw.get("resourceType") if isinstance(raw, dict) else None
     if kind == "Parameters":
-        parameters = raw.get("parameter") or []
-        if not isinstance(parameters, list):
-            raise ClaimError("Parameters.parameter", "a list of parameters")
+        parameters = _listed(raw.get("parameter"), "Parameters.parameter")
         found = [p.get("resource") for p in parameters if isinstance(p, dict) and p.get("name") == "resource"]
         if not found or not isinstance(found[0], dict):
             raise ClaimError("Parameters.parameter", "no parameter 'resource' holding the Claim")
@@ -50,12 +48,23 @@ def unwrap(raw: Any) -> Submitted:
     return Submitted(raw, _contained(raw))
 
 
+def _listed(value: Any, where: str) -> list[Any]:
+    """An array element of a submission (absent: empty); anything else is refused at ``where``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ClaimError(where, "an array is required")
+    return value
+
+
 def _contained(claim: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f"#{r['id']}": r for r in claim.get("contained") or [] if isinstance(r, dict) and r.get("id")}
+    contained = _listed(claim.get("contained"), "Claim.contained")
+    return {f"#{r['id']}": r for r in contained if isinstance(r, dict) and r.get("id")}
 
 
 def _bundle(bundle: dict[str, Any]) -> Submitted:
-    entries = [e for e in bundle.get("entry") or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    listed = _listed(bundle.get("entry"), "Bundle.entry")
+    entries = [e for e in listed if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
     claims = [e["resource"] for e in entries if e["resource"].get("resourceType") == "Claim"]
     if not claims:
         raise ClaimError("Bundle.entry", "no Claim among the entries")
@@ -79,8 +88,11 @@ def _named(reference: dict[str, Any], kind: str, referenced: dict[str, dict[str,
         resource = referenced[text]
         if resource.get("resourceType") != kind:
             raise ClaimError(f"Claim.{kind.lower()}", f"{text} is a {resource.get('resourceType')}, not a {kind}")
+        identifiers = _listed(resource.get("identifier"), f"{text}.identifier")
         own = [
-            i for i in resource.get("identifier") or [] if i.get("system") in (PERSON_ID, ID_NUMBER) and i.get("value")
+            i
+            for i in identifiers
+            if isinstance(i, dict) and i.get("system") in (PERSON_ID, ID_NUMBER) and i.get("value")
         ]
         return (str(own[0]["system"]), str(own[0]["value"])) if own else ("id", str(resource.get("id") or ""))
     parts = text.rstrip("/").split("/")

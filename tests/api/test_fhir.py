@@ -109,14 +109,18 @@ def test_a_trial_is_told_apart_in_any_form_and_a_malformed_form_is_refused(serve
         person = register(admin, "dibao", "2025-01-01")
         trial = sample("predetermination", person)
         wrapped = post(hospital, {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": trial}]})
-        malformed = [post(hospital, {"resourceType": "Parameters", "parameter": p}) for p in ("resource", [1])]
+        contained = {**sample("claim", person), "contained": 5}
+        forms: list[dict[str, Any]] = [{"resourceType": "Parameters", "parameter": p} for p in ("resource", [1])]
+        forms += [{"resourceType": "Bundle", "entry": 5}, contained]
+        malformed = [post(hospital, form) for form in forms]
         asked = sample("claim", person)
         asked["use"] = "preauthorization"
         preauthorization = post(hospital, asked)
         used = hospital.get(f"/v1/persons/{person}/accumulators", params={"year": 2025}).json()
     assert wrapped.status_code == 200, wrapped.text
     assert "nothing stored" in wrapped.json()["disposition"]
-    assert [m.status_code for m in malformed] == [422, 422], [m.text for m in malformed]
+    assert [m.status_code for m in malformed] == [422, 422, 422, 422], [m.text for m in malformed]
+    assert "Claim.contained: an array is required" in malformed[3].json()["issue"][0]["diagnostics"]
     for answer in [*malformed, preauthorization]:
         validate(answer.json())
     assert preauthorization.status_code == 422

@@ -1,7 +1,8 @@
 """FHIR as a standard client submits and reads: the Claim-submit forms (a Claim, a Parameters, a
 Bundle with the resources the Claim references), every way to name the patient, the provider
 checked, the submitted coverage echoed — and a HAPI-style round trip (read the CapabilityStatement,
-submit, follow Location, read the ExplanationOfBenefit, sum the answers as a consumer does)."""
+submit, follow Location, read the ExplanationOfBenefit, sum the answers as a consumer does) — and
+any value where a form holds an array answered as a refusal, never a server error."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.api.fhir_checks import validate
 from tests.api.helpers import claim as native_claim
@@ -211,3 +214,43 @@ def test_items_coded_in_the_catalogue_are_split_into_their_parts(server: Server)
             Decimal(0),
         )  # fmt: skip
         assert items == total[code], code
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=8,
+)
+"""Any JSON value."""
+
+
+def _form(where: str, value: Any) -> dict[str, Any]:
+    """A submission holding ``value`` where one of its forms holds an array (or a resource)."""
+    claim = _claim()
+    if where == "Claim.contained":
+        return {**claim, "contained": value}
+    if where == "Patient.identifier":
+        patient = {"resourceType": "Patient", "id": "p", "identifier": value}
+        return {**claim, "contained": [patient], "patient": {"reference": "#p"}}
+    if where == "Bundle.entry":
+        return {"resourceType": "Bundle", "entry": value}
+    if where == "Bundle.entry.resource":
+        return {"resourceType": "Bundle", "entry": [{"fullUrl": "urn:uuid:1", "resource": value}]}
+    return {"resourceType": "Parameters", "parameter": value}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(
+        ["Claim.contained", "Patient.identifier", "Bundle.entry", "Bundle.entry.resource", "Parameters.parameter"]
+    ),
+    JSON,
+)
+def test_any_value_where_a_form_holds_an_array_is_refused_never_a_server_error(
+    server: Server, where: str, value: Any
+) -> None:
+    with server.client() as hospital:
+        answer = hospital.post("/fhir/Claim/$submit", json=_form(where, value), headers=FHIR)
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        validate(answer.json())
