@@ -4,8 +4,8 @@ property test holds the two equal), without building the resource: the desk rend
 settlement, the reply its ``Idempotency-Key`` replays.
 
 What the answer repeats of the Claim (:class:`Answering`: its type, use, items and focal coverage)
-is taken when the Claim is read, so the submitted resource is not kept while its settlement waits
-for its batch.
+is taken when the Claim is translated, so the submitted resource is not kept while its batch
+settles.
 
 Money is written as ``repr(fen / 100)``, the text pydantic-core writes for the same double
 (:func:`settlement.money.yuan_number`); the parts that repeat (adjudication categories, a fund's

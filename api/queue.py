@@ -8,11 +8,10 @@ event loop read what has arrived (until a couple of turns bring nothing new, at 
 :data:`GATHER_SECONDS`), translates what waits, back to back (a translation that fails is its
 request's answer), then settles every command waiting (at most :data:`MAX_BATCH`; one claim per
 person, claim and key; otherwise in arrival order) with :func:`api.desk.settle_commands`: one
-reading, one engine call, one write of all rows, one commit. A request alone (concurrency 1) is a batch of
-one and waits for nobody; under load the reads, the engine's fixed cost, the statements and the
-commit are shared by the batch. A batch
-that fails as a whole (a database error) is tried again one request at a time, so one request's
-failure is its own.
+reading, one engine call, one write of all rows, one commit. A request alone (concurrency 1) is
+a batch of one and waits for nobody; under load the reads, the engine's fixed cost, the
+statements and the commit are shared by the batch. A batch that fails as a whole (a database
+error) is tried again one request at a time, so one request's failure is its own.
 
 The batch runs on the event loop: a worker settles one batch at a time, like a pre-fork server,
 and more workers settle in parallel (PostgreSQL locks per person). On SQLite it waits for the

@@ -91,7 +91,7 @@ def _command(
 ) -> tuple[desk.SettleCommand, str]:
     """The desk's command of a submission (``raw``: its JSON, ``body``: its bytes) and the Claim's
     ``use``. Its answer keeps only what it repeats of the Claim (:func:`answering`): the submitted
-    resource is not held while the settlement waits for its batch."""
+    resource is not held while its batch settles."""
     policy = request.app.state.policy
     try:
         submitted = unwrap(raw)
