@@ -195,12 +195,9 @@ def test_a_batch_takes_one_claim_per_person_claim_and_key() -> None:
     ]
 
 
-def test_the_queue_batches_what_waits_and_isolates_a_failing_claim(
-    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    engine, _ = engines
+def _batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every batch the desk settles from now on, in order."""
     sizes: list[int] = []
-
     settle = desk.settle_commands
 
     def counted(db: Any, requests: list[desk.Command], policy: Any) -> list[Reply | Exception]:
@@ -208,6 +205,14 @@ def test_the_queue_batches_what_waits_and_isolates_a_failing_claim(
         return settle(db, requests, policy)
 
     monkeypatch.setattr(desk, "settle_commands", counted)
+    return sizes
+
+
+def test_the_queue_batches_what_waits_and_isolates_a_failing_claim(
+    engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _ = engines
+    sizes = _batch_sizes(monkeypatch)
     stranger = Caller("NOT-AN-INSTITUTION", "hospital", frozenset(SCOPES["hospital"]))  # its row breaks a foreign key
     requests = [_request(_claim(p, 0)) for p in PERSONS[:5]]
     requests.insert(2, _request(_claim("P9", 0), "s", stranger))
@@ -228,14 +233,7 @@ def test_translations_run_when_the_batch_is_taken_and_a_failing_one_answers_its_
     engines: tuple[Engine, Engine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, _ = engines
-    sizes: list[int] = []
-    settle = desk.settle_commands
-
-    def counted(db: Any, requests: list[desk.Command], policy: Any) -> list[Reply | Exception]:
-        sizes.append(len(requests))
-        return settle(db, requests, policy)
-
-    monkeypatch.setattr(desk, "settle_commands", counted)
+    sizes = _batch_sizes(monkeypatch)
     translated: list[str] = []
 
     def translation(person: str) -> desk.SettleCommand:
