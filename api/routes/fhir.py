@@ -35,7 +35,7 @@ from api.fhir_output import (
     submitted_claim,
 )
 from api.fhir_reply import answering, response_json
-from api.fhir_submit import patient_of, provider_of, unwrap
+from api.fhir_submit import Submitted, patient_of, provider_of, unwrap
 from api.idempotency import claimed, request_hash
 from api.jsonbody import write_json
 from settlement.catalogue import classify
@@ -61,15 +61,18 @@ async def submit(request: Request) -> Response:
     caller, key = caller_of(request), idempotency_key_of(request)
     caller.require("settle")
     raw, body = await json_of(request), await request.body()
-    if _asks_trial(raw):
-        command, _ = _command(request, caller, key, raw, body)
+    submitted = _submission(raw)
+    if submitted.claim.get("use") == "predetermination":  # checked with the rest of the Claim
+        command = _command(request, caller, key, submitted, (raw, body))
         with pooled_transaction(request.app.state.batch_database, read_only=True) as db:
             (done,) = desk.pre_settle_commands(db, [command], request.app.state.policy)
         if isinstance(done, Problem):
             raise done
         return Response(command.render(done), media_type=FHIR_JSON)
     with claimed(caller.institution_id, key):
-        reply = await request.app.state.settlements.settle(lambda: _command(request, caller, key, raw, body)[0])
+        reply = await request.app.state.settlements.settle(
+            lambda: _command(request, caller, key, submitted, (raw, body))
+        )
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
     created = _CREATED.match(reply.body) if reply.status == 201 else None
     if created:
@@ -77,24 +80,23 @@ async def submit(request: Request) -> Response:
     return Response(reply.body, status_code=reply.status, media_type=FHIR_JSON, headers=headers)
 
 
-def _asks_trial(raw: Any) -> bool:
-    """Whether a submission's Claim says ``use: predetermination`` (read before the Claim is
-    checked: :func:`_command` checks it, and refuses every ``use`` but claim and predetermination)."""
+def _submission(raw: Any) -> Submitted:
+    """The Claim of a submission in any of its forms (:func:`api.fhir_submit.unwrap`), not yet checked."""
     try:
-        return bool(unwrap(raw).claim.get("use") == "predetermination")
-    except ClaimError:
-        return False
+        return unwrap(raw)
+    except ClaimError as exc:
+        raise Problem(422, "invalid_claim", str(exc), exc.param) from exc
 
 
 def _command(
-    request: Request, caller: Caller, key: str | None, raw: Any, body: bytes
-) -> tuple[desk.SettleCommand, str]:
-    """The desk's command of a submission (``raw``: its JSON, ``body``: its bytes) and the Claim's
-    ``use``. Its answer keeps only what it repeats of the Claim (:func:`answering`): the submitted
-    resource is not held while its batch settles."""
+    request: Request, caller: Caller, key: str | None, submitted: Submitted, sent: tuple[Any, bytes]
+) -> desk.SettleCommand:
+    """The desk's command of a submission (``sent``: its JSON and its bytes), for a Claim whose
+    ``use`` is claim or predetermination. Its answer keeps only what it repeats of the Claim
+    (:func:`answering`): the submitted resource is not held while its batch settles."""
     policy = request.app.state.policy
+    raw, body = sent
     try:
-        submitted = unwrap(raw)
         claim = read_claim(submitted.claim)
         named = patient_of(submitted)
         provider = provider_of(submitted)
@@ -123,7 +125,7 @@ def _command(
 
     digest = request_hash("fhir-submit", request_text(claim, native_claim, items))
     document = ("fhir", body if submitted.claim is raw else write_json(submitted.claim))  # a Claim: as it came
-    return desk.SettleCommand(caller, facts, render, key, digest, submitted=document), claim["use"]
+    return desk.SettleCommand(caller, facts, render, key, digest, submitted=document)
 
 
 def _base_url(request: Request) -> str:
